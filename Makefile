@@ -1,0 +1,39 @@
+SHELL := /bin/bash
+# Crescent: the README's two commands are `make demo` and `make test`.
+# Every target installs the Debian packages it needs first (as root, when missing).
+
+SWIFT ?= swift
+APT_PACKAGES := liblua5.4-dev lua5.4 libsqlite3-dev libedit-dev pkg-config
+BIN := .build/debug/crescent
+
+.PHONY: deps build demo test bench release clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+# The main job, on the embedded defaults: for now, evaluate the example script.
+demo: build
+	$(BIN) eval examples/scripts/demo.lua
+
+test: deps
+	mkdir -p .build && $(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+
+release: deps
+	$(SWIFT) build -c release
+
+# Benchmarks: figures go to docs/performance.md.
+bench: release
+	.build/release/crescent-bench
+
+clean:
+	rm -rf .build

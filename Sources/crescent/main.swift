@@ -1,0 +1,4 @@
+import CrescentCLI
+import Foundation
+
+exit(CrescentCommand.run(arguments: Array(CommandLine.arguments.dropFirst())))
