@@ -229,14 +229,25 @@ int crescent_call(lua_State *L, int nargs, int nresults,
     rt->bytes_since_clock = 0;
     crescent_install_hook(L);
 
+    /* stack: function copy (to name the chunk after a kill), handler, function, args */
     int base = lua_gettop(L) - nargs;
+    lua_pushvalue(L, base);
     lua_pushcfunction(L, traceback_handler);
-    lua_insert(L, base);
+    lua_rotate(L, base, 2);
     int saved_depth = rt->host_depth;
     rt->host_depth = 0;
-    int status = lua_pcall(L, nargs, nresults, base);
+    int status = lua_pcall(L, nargs, nresults, base + 1);
     rt->host_depth = saved_depth;
-    lua_remove(L, base);
+    if (rt->killed && rt->kill_source[0] == '\0') {
+        lua_Debug ar;
+        lua_pushvalue(L, base);
+        if (lua_getinfo(L, ">S", &ar)) {
+            snprintf(rt->kill_source, sizeof rt->kill_source, "%s", ar.short_src);
+            rt->kill_line = 0;
+        }
+    }
+    lua_rotate(L, base, -2);
+    lua_settop(L, -3);
     rt->deadline = 0;
     if (rt->killed == CRESCENT_KILL_NONE && status == LUA_ERRMEM)
         rt->killed = CRESCENT_KILL_MEMORY;

@@ -18,7 +18,14 @@ extension LuaValue {
         case .array(let items): return "{" + items.map(\.literal).joined(separator: ", ") + "}"
         case .table(let fields):
             if fields.isEmpty { return "{}" }
-            let parts = fields.sorted(by: { LuaValue.keyOrder($0.key, $1.key) }).map { key, value in
+            // The sequence part first, positionally, as Lua programmers write it.
+            var sequence: [String] = []
+            while let item = fields[.integer(Int64(sequence.count + 1))] { sequence.append(item.literal) }
+            let rest = fields.filter { key, _ in
+                if case .integer(let i) = key, i >= 1, i <= sequence.count { return false }
+                return true
+            }
+            let parts = sequence + rest.sorted(by: { LuaValue.keyOrder($0.key, $1.key) }).map { key, value in
                 if case .string(let s) = key, let name = s.text, LuaValue.isIdentifier(name) {
                     return "\(name) = \(value.literal)"
                 }
