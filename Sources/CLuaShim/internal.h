@@ -19,5 +19,6 @@ const char *crescent_kill_message(crescent_runtime *rt, char *buf, size_t n);
 int crescent_raise_kill(lua_State *L);
 void crescent_install_hook(lua_State *L);
 int crescent_is_frozen(lua_State *L, int index);
+lua_Hook crescent_hook_function(void);
 
 #endif

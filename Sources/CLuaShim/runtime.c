@@ -23,6 +23,19 @@ crescent_runtime *crescent_rt(lua_State *L) {
     return *(crescent_runtime **)lua_getextraspace(L);
 }
 
+/* True once the call is past its deadline. The deadline is armed lazily, at
+ * the first check (at most one hook period or 1 MiB of allocation into the
+ * call), so that short calls never read the clock. */
+static int past_deadline(crescent_runtime *rt) {
+    if (rt->timeout <= 0) return 0;
+    double t = crescent_now();
+    if (rt->deadline == 0) {
+        rt->deadline = t + rt->timeout;
+        return 0;
+    }
+    return t > rt->deadline;
+}
+
 /* ---------------------------------------------------------------- allocator */
 
 /*
@@ -51,7 +64,7 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         rt->bytes_since_clock += grow;
         if (rt->bytes_since_clock >= CLOCK_CHECK_BYTES) {
             rt->bytes_since_clock = 0;
-            if (rt->deadline > 0 && crescent_now() > rt->deadline) {
+            if (past_deadline(rt)) {
                 rt->killed = CRESCENT_KILL_TIME;
                 return NULL;
             }
@@ -125,7 +138,7 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
         rt->instructions_used += count > 0 ? count : 1;
         if (rt->instruction_budget > 0 && rt->instructions_used > rt->instruction_budget) {
             record_kill(L, ar, CRESCENT_KILL_INSTRUCTIONS);
-        } else if (rt->deadline > 0 && crescent_now() > rt->deadline) {
+        } else if (past_deadline(rt)) {
             record_kill(L, ar, CRESCENT_KILL_TIME);
         } else {
             if (count != rt->hook_period || lua_gethookmask(L) != LUA_MASKCOUNT)
@@ -142,8 +155,13 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
     crescent_raise_kill(L);
 }
 
+lua_Hook crescent_hook_function(void) { return count_hook; }
+
 void crescent_install_hook(lua_State *L) {
-    lua_sethook(L, count_hook, LUA_MASKCOUNT, crescent_rt(L)->hook_period);
+    int period = crescent_rt(L)->hook_period;
+    if (lua_gethook(L) != count_hook || lua_gethookmask(L) != LUA_MASKCOUNT ||
+        lua_gethookcount(L) != period)
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, period);
 }
 
 void crescent_charge(lua_State *L, long long n) {
@@ -152,7 +170,7 @@ void crescent_charge(lua_State *L, long long n) {
         rt->instructions_used += n;
         if (rt->instruction_budget > 0 && rt->instructions_used > rt->instruction_budget)
             rt->killed = CRESCENT_KILL_INSTRUCTIONS;
-        else if (rt->deadline > 0 && crescent_now() > rt->deadline)
+        else if (past_deadline(rt))
             rt->killed = CRESCENT_KILL_TIME;
         else
             return;
@@ -221,13 +239,22 @@ int crescent_call(lua_State *L, int nargs, int nresults,
     crescent_runtime *rt = crescent_rt(L);
     rt->instruction_budget = instruction_budget > 0 ? instruction_budget : 0;
     rt->instructions_used = 0;
-    rt->deadline = timeout_seconds > 0 ? crescent_now() + timeout_seconds : 0;
+    rt->timeout = timeout_seconds > 0 ? timeout_seconds : 0;
+    rt->deadline = 0;
     rt->killed = CRESCENT_KILL_NONE;
     rt->kill_source[0] = '\0';
     rt->kill_line = 0;
     rt->pending_refusal = 0;
     rt->bytes_since_clock = 0;
-    crescent_install_hook(L);
+    /* With neither a budget nor a deadline there is nothing to count: run
+     * without the hook (Lua's count hook traps every instruction, which costs
+     * 20-50% on CPU-bound code). Coroutines always get the hook at creation,
+     * so one made now still obeys the limits of a later call. */
+    if (rt->instruction_budget == 0 && rt->timeout == 0) {
+        if (lua_gethook(L) != NULL) lua_sethook(L, NULL, 0, 0);
+    } else {
+        crescent_install_hook(L);
+    }
 
     /* stack: function copy (to name the chunk after a kill), handler, function, args */
     int base = lua_gettop(L) - nargs;
@@ -249,6 +276,7 @@ int crescent_call(lua_State *L, int nargs, int nresults,
     lua_rotate(L, base, -2);
     lua_settop(L, -3);
     rt->deadline = 0;
+    rt->timeout = 0;
     if (rt->killed == CRESCENT_KILL_NONE && status == LUA_ERRMEM)
         rt->killed = CRESCENT_KILL_MEMORY;
     if (rt->killed != CRESCENT_KILL_NONE) {

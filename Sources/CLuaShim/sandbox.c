@@ -51,6 +51,21 @@ static int rethrowing_call(lua_State *L) {
     return lua_gettop(L);
 }
 
+/* coroutine.create and coroutine.wrap: the new thread gets the count hook
+ * whatever the current call's limits, so it obeys every later call's. */
+static int hooked_coroutine(lua_State *L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    lua_State *co = lua_tothread(L, -1);
+    if (co == NULL && lua_getupvalue(L, -1, 1) != NULL) { /* wrap: the thread is its upvalue */
+        co = lua_tothread(L, -1);
+        lua_pop(L, 1);
+    }
+    if (co != NULL) lua_sethook(co, crescent_hook_function(), LUA_MASKCOUNT, crescent_rt(L)->hook_period);
+    return 1;
+}
+
 /* ------------------------------------------------------------ metatables */
 
 static int refused_key(lua_State *L, int index) {
@@ -411,6 +426,8 @@ void crescent_open_sandbox(lua_State *L) {
     set_frozen_field(L, base, "os");
     lua_newtable(L);
     copy_fields(L, co, coroutine_names);
+    wrap_field(L, "create", hooked_coroutine, -1);
+    wrap_field(L, "wrap", hooked_coroutine, -1);
     wrap_field(L, "resume", rethrowing_call, -1);
     wrap_field(L, "close", rethrowing_call, -1);
     set_frozen_field(L, base, "coroutine");

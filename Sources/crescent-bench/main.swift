@@ -1,1 +1,126 @@
-print("bench")
+import CBenchLoop
+import CLua
+import CLuaShim
+import Foundation
+import LuaKit
+
+// `make bench`: the runtime's benchmarks. Figures go to docs/performance.md.
+//   BENCH_CALLS=N      calls per round (default 2,000,000)
+//   BENCH_SKIP_EVAL=1  skip the `crescent eval` vs `lua5.4` comparison
+
+let environment = ProcessInfo.processInfo.environment
+let iterations = Int(environment["BENCH_CALLS"] ?? "") ?? 2_000_000
+let rounds = 7
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func rate(_ count: Int, _ seconds: Double) -> String {
+    String(format: "%10.0f calls/s (%4.0f ns/call)", Double(count) / seconds, seconds / Double(count) * 1e9)
+}
+
+let rule = "function(e) return e.amount > 100 and e.country ~= e.ip_country end"
+
+// LuaKit: a sandboxed state with the default per-call limits (10 M instructions, 1 s).
+let state = try LuaState(limits: .default)
+let chunk = try state.load("f = " + rule, name: "bench.lua")
+_ = try state.call(chunk.function, [])
+guard let function = state.function("f", in: chunk) else { fatalError("no rule function") }
+
+func luaKitFastPath(_ state: LuaState, _ function: LuaReference) throws -> Int {
+    var hits = 0
+    for i in 0..<iterations {
+        let hit = try state.call(function, arguments: 1, results: 1, push: { stack in
+            stack.pushTable(fields: 10)
+            stack.push(Double(i % 200) + 0.5); stack.setField("amount")
+            stack.push(constant: "EUR"); stack.setField("currency")
+            stack.push(constant: "ES"); stack.setField("country")
+            if i & 1 == 1 { stack.push(constant: "ES") } else { stack.push(constant: "FR") }
+            stack.setField("ip_country")
+            stack.push(constant: "ana@example.com"); stack.setField("email")
+            stack.push(i); stack.setField("user_id")
+            stack.push(constant: "card_4242"); stack.setField("card")
+            stack.push(3); stack.setField("items")
+            stack.push(constant: "web"); stack.setField("channel")
+            stack.push(1_700_000_000 + i); stack.setField("timestamp")
+        }, read: { stack in stack.boolean(at: -1) })
+        if hit { hits += 1 }
+    }
+    return hits
+}
+
+let valueIterations = iterations / 4
+func luaKitValues(_ state: LuaState, _ function: LuaReference) throws {
+    for i in 0..<valueIterations {
+        let event: LuaValue = [
+            "amount": .number(Double(i % 200) + 0.5), "currency": "EUR", "country": "ES",
+            "ip_country": i & 1 == 1 ? "ES" : "FR", "email": "ana@example.com", "user_id": .integer(Int64(i)),
+            "card": "card_4242", "items": 3, "channel": "web", "timestamp": .integer(Int64(1_700_000_000 + i)),
+        ]
+        _ = try state.call(function, [event])
+    }
+}
+
+// The limit: the same calls through the C API alone, on a plain state.
+let plain = luaL_newstate()!
+luaL_openlibs(plain)
+luaL_loadstring(plain, "return " + rule)
+lua_pcallk(plain, 0, 1, 0, 0, nil)
+let ref = crescent_make_ref(plain)
+
+// Rounds alternate between the loops so that machine noise hits both alike.
+var bestC = Double.infinity, bestFast = Double.infinity, bestValues = Double.infinity
+var cHits: Int64 = 0, fastHits = 0
+for _ in 0..<rounds {
+    bestC = min(bestC, seconds { cHits = crescent_bench_c_loop(plain, ref, Int64(iterations)) })
+    bestFast = min(bestFast, try seconds { fastHits = try luaKitFastPath(state, function) })
+    bestValues = min(bestValues, try seconds { try luaKitValues(state, function) })
+}
+lua_close(plain)
+precondition(cHits == Int64(fastHits), "the loops disagree: \(cHits) vs \(fastHits)")
+
+print("Rule call with a 10-field event (\(iterations) calls per round, best of \(rounds) rounds):")
+print("  C API loop, plain state          \(rate(iterations, bestC))")
+print("  LuaKit stack fast path, sandbox  \(rate(iterations, bestFast))  \(String(format: "%.2f", bestC / bestFast))x the C loop")
+print("  LuaKit [LuaValue] path, sandbox  \(rate(valueIterations, bestValues))")
+
+if environment["BENCH_SKIP_EVAL"] != nil { exit(0) }
+
+// The sandbox's cost on CPU-bound code: `crescent eval` vs the stock interpreter.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let script = root.appendingPathComponent("examples/bench/cpu.lua").path
+let crescent = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("crescent")
+
+func timeProcess(_ executable: String, _ arguments: [String]) throws -> (Double, String) {
+    var best = Double.infinity
+    var output = ""
+    for _ in 0..<3 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        let elapsed = try seconds {
+            try process.run()
+            output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+        }
+        guard process.terminationStatus == 0 else { fatalError("\(executable) \(arguments) failed") }
+        best = min(best, elapsed)
+    }
+    return (best, output.trimmingCharacters(in: .whitespacesAndNewlines))
+}
+
+let (stock, stockOutput) = try timeProcess("/usr/bin/lua5.4", [script])
+let (unlimited, unlimitedOutput) = try timeProcess(
+    crescent.path, ["eval", "--instructions", "0", "--timeout", "0", "--memory", "0", script])
+let (hooked, hookedOutput) = try timeProcess(
+    crescent.path, ["eval", "--instructions", "1000000000000", "--timeout", "3600", "--memory", "1024", script])
+precondition(stockOutput == unlimitedOutput && stockOutput == hookedOutput, "outputs differ")
+print("CPU-bound script (examples/bench/cpu.lua, whole process, best of 3):")
+print(String(format: "  lua5.4 interpreter                      %6.3f s", stock))
+print(String(format: "  crescent eval, limits off (0/0/0)       %6.3f s  %.2fx the interpreter's speed", unlimited, stock / unlimited))
+print(String(format: "  crescent eval, limits raised (hook on)  %6.3f s  %.2fx the interpreter's speed", hooked, stock / hooked))

@@ -42,7 +42,8 @@ typedef struct crescent_runtime {
     /* per-call limits */
     long long instruction_budget; /* 0 = unlimited */
     long long instructions_used;
-    double deadline;          /* monotonic seconds; 0 = none */
+    double deadline;          /* monotonic seconds; 0 = none (or not armed yet) */
+    double timeout;           /* seconds; the deadline is armed at the first check */
     int hook_period;          /* instructions between two hook calls */
     int killed;               /* crescent_kill_reason */
     char kill_source[256];

@@ -6,7 +6,7 @@ import CLuaShim
 /// Swift reference goes away.
 public final class LuaReference {
     weak var state: LuaState?
-    let ref: Int32
+    @usableFromInline let ref: Int32
 
     init(state: LuaState, ref: Int32) {
         self.state = state

@@ -8,52 +8,63 @@ import CLuaShim
 /// flag keeps the allocator from failing, so none of them can raise a Lua
 /// error through Swift frames. A `LuaStack` is only valid inside the closure
 /// that received it.
+@frozen
 public struct LuaStack {
-    let L: OpaquePointer
+    @usableFromInline let L: OpaquePointer
 
-    init(_ L: OpaquePointer) { self.L = L }
+    @inlinable init(_ L: OpaquePointer) { self.L = L }
 
     /// Number of slots in use.
-    public var top: Int32 { lua_gettop(L) }
+    @inlinable public var top: Int32 { lua_gettop(L) }
 
     // MARK: Pushing
 
-    public func pushNil() { lua_pushnil(L) }
-    public func push(_ value: Bool) { lua_pushboolean(L, value ? 1 : 0) }
-    public func push(_ value: Int64) { lua_pushinteger(L, value) }
-    public func push(_ value: Int) { lua_pushinteger(L, Int64(value)) }
-    public func push(_ value: Double) { lua_pushnumber(L, value) }
+    @inlinable public func pushNil() { lua_pushnil(L) }
+    @inlinable public func push(_ value: Bool) { lua_pushboolean(L, value ? 1 : 0) }
+    @inlinable public func push(_ value: Int64) { lua_pushinteger(L, value) }
+    @inlinable public func push(_ value: Int) { lua_pushinteger(L, Int64(value)) }
+    @inlinable public func push(_ value: Double) { lua_pushnumber(L, value) }
 
-    public func push(_ value: String) {
+    @inlinable public func push(_ value: String) {
         var text = value
         text.withUTF8 { buffer in
             _ = buffer.withMemoryRebound(to: CChar.self) { lua_pushlstring(L, $0.baseAddress, $0.count) }
         }
     }
 
-    public func push(bytes: [UInt8]) {
+    /// Pushes a constant string through Lua's string cache (as `lua_pushstring` does in C).
+    @inlinable public func push(constant: StaticString) {
+        if constant.hasPointerRepresentation {
+            lua_pushstring(L, UnsafeRawPointer(constant.utf8Start).assumingMemoryBound(to: CChar.self))
+        } else {
+            push(constant.description)
+        }
+    }
+
+    @inlinable public func push(bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { buffer in
             _ = buffer.withMemoryRebound(to: CChar.self) { lua_pushlstring(L, $0.baseAddress, $0.count) }
         }
     }
 
     /// Pushes a new table with room for `array` sequence items and `fields` others.
-    public func pushTable(array: Int = 0, fields: Int = 0) {
+    @inlinable public func pushTable(array: Int = 0, fields: Int = 0) {
         lua_createtable(L, Int32(clamping: array), Int32(clamping: fields))
     }
 
     /// Sets `table[name] = <value on top>` on the table just below the top and pops the value.
-    /// The table must be one the host made (no metatable).
-    public func setField(_ name: StaticString) {
-        _ = name.withUTF8Buffer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { lua_pushlstring(L, $0.baseAddress, $0.count) }
+    /// The table must be one the host made (no metatable). Constant names
+    /// go through Lua's string cache, as `lua_setfield` does in C.
+    @inlinable public func setField(_ name: StaticString) {
+        if name.hasPointerRepresentation {
+            lua_setfield(L, -2, UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self))
+        } else {
+            setField(name: name.description)
         }
-        lua_rotate(L, -2, 1)
-        lua_rawset(L, -3)
     }
 
     /// Sets `table[name] = <value on top>` on the table just below the top and pops the value.
-    public func setField(_ name: String) {
+    @inlinable public func setField(name: String) {
         push(name)
         lua_rotate(L, -2, 1)
         lua_rawset(L, -3)
@@ -77,8 +88,8 @@ public struct LuaStack {
         return try LuaValueCodec.read(L, lua_absindex(L, index), depth: 0, path: "value", visiting: &visiting)
     }
 
-    public func isNil(at index: Int32) -> Bool { lua_type(L, index) <= LUA_TNIL }
-    public func boolean(at index: Int32) -> Bool { lua_toboolean(L, index) != 0 }
+    @inlinable public func isNil(at index: Int32) -> Bool { lua_type(L, index) <= LUA_TNIL }
+    @inlinable public func boolean(at index: Int32) -> Bool { lua_toboolean(L, index) != 0 }
 
-    public func pop(_ n: Int32 = 1) { lua_settop(L, -n - 1) }
+    @inlinable public func pop(_ n: Int32 = 1) { lua_settop(L, -n - 1) }
 }

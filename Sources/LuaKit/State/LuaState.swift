@@ -10,10 +10,10 @@ import Foundation
 /// and run many times with ``call(_:_:)``; every call runs under ``limits``.
 /// After any error, the limits included, the state is ready for the next call.
 public final class LuaState {
-    let L: OpaquePointer
+    @usableFromInline let L: OpaquePointer
     private let runtime: UnsafeMutablePointer<crescent_runtime>
     private var hostFunctions: [HostFunctionBox] = []
-    private let owner = pthread_self()
+    @usableFromInline let owner = pthread_self()
 
     /// The per-call limits (instructions, timeout). The memory cap is the
     /// one given at creation.
@@ -55,7 +55,7 @@ public final class LuaState {
     public var instructionsUsed: Int { Int(runtime.pointee.instructions_used) }
 
     /// Asserts (in debug builds) that the caller is on the owning thread.
-    @inline(__always) func checkThread() {
+    @inlinable func checkThread() {
         assert(pthread_equal(owner, pthread_self()) != 0, "a LuaState was used off its thread")
     }
 
@@ -131,6 +131,7 @@ public final class LuaState {
     /// Calls a function with arguments pushed by `push` and reads exactly
     /// `results` results with `read`; the fast path for hot code that keeps
     /// its values out of ``LuaValue``.
+    @inlinable
     public func call<R>(
         _ function: LuaReference,
         arguments: Int32,
@@ -147,7 +148,8 @@ public final class LuaState {
         return try read(LuaStack(L))
     }
 
-    private func invoke(arguments: Int32, results: Int32, base: Int32) throws(LuaError) {
+    @usableFromInline
+    func invoke(arguments: Int32, results: Int32, base: Int32) throws(LuaError) {
         let status = crescent_call(L, arguments, results, Int64(limits.instructions), limits.timeout)
         if status != LUA_OK {
             let error = currentError()
@@ -209,7 +211,7 @@ public final class LuaState {
         hostFunctions.append(box)
         pushTable(for: chunk)
         crescent_push_host_function(L, Unmanaged.passUnretained(box).toOpaque())
-        LuaStack(L).setField(name)
+        LuaStack(L).setField(name: name)
         crescent_pop(L, 1)
     }
 
@@ -219,7 +221,7 @@ public final class LuaState {
         try LuaValueCodec.validate(value, depth: 0)
         pushTable(for: chunk)
         LuaValueCodec.push(value, L)
-        LuaStack(L).setField(name)
+        LuaStack(L).setField(name: name)
         crescent_pop(L, 1)
     }
 

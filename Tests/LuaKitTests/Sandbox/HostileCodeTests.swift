@@ -172,3 +172,31 @@ struct HostileCodeTests {
         #expect(elapsed >= .milliseconds(200) && elapsed < .seconds(2), "took \(elapsed)")
     }
 }
+
+@Suite("Limits hold across calls with different limits")
+struct LimitModesTests {
+    @Test("a coroutine made in an unlimited call still obeys a later call's budget")
+    func coroutineFromUnlimitedCall() throws {
+        let state = try Fixtures.state(.unlimited)
+        let chunk = try state.load("""
+            local co = coroutine.wrap(function() while true do end end)
+            function run() return co() end
+            """, name: "maker.lua")
+        _ = try state.call(chunk.function, [])
+        state.limits = Fixtures.testLimits
+        let run = try #require(state.function("run", in: chunk))
+        let (result, elapsed) = Fixtures.timed { Result { () throws(LuaError) in try state.call(run, []) } }
+        guard case .failure(let error) = result else {
+            Issue.record("the coroutine ran unbounded")
+            return
+        }
+        #expect(error.kind == .instructionLimit)
+        #expect(elapsed < .seconds(3))
+    }
+
+    @Test("unlimited calls run to completion")
+    func unlimitedCall() throws {
+        let state = try Fixtures.state(.unlimited)
+        #expect(try state.run("local s = 0 for i = 1, 3e7 do s = s + 1 end return s", name: "u.lua") == [.integer(30_000_000)])
+    }
+}
