@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // Debian's liblua5.4-dev, found through pkg-config.
@@ -22,11 +23,17 @@ let package = Package(
         .target(name: "CLuaShim", dependencies: ["CLua"]),
         // The Swift bridge to Lua: state, values, functions, sandbox, limits.
         .target(name: "LuaKit", dependencies: ["CLua", "CLuaShim"]),
+        // SQLite through GRDB: schema, migrations, event log, state, outbox.
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // Rule kinds, normalization, the per-event pipeline, explanations.
+        .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua")]),
         // Command implementations, kept in a library so tests can drive them.
         .target(
             name: "CrescentCLI",
             dependencies: [
                 "LuaKit",
+                "Engine",
+                "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -35,8 +42,10 @@ let package = Package(
         .target(name: "CBenchLoop", dependencies: ["CLua", "CLuaShim"]),
         .executableTarget(name: "crescent-bench", dependencies: ["LuaKit", "CBenchLoop"]),
         // Shared fixtures for every test target.
-        .target(name: "TestSupport", dependencies: ["LuaKit"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store"], path: "Tests/TestSupport"),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "TestSupport"]),
         .testTarget(name: "CrescentCLITests", dependencies: ["CrescentCLI", "crescent", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

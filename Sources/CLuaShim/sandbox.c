@@ -471,3 +471,17 @@ int crescent_load(lua_State *L, const char *source, size_t length,
     lua_setupvalue(L, -2, 1);
     return LUA_OK;
 }
+
+/* where(level): the chunk name and line of the function `level` calls up. */
+static int where_function(lua_State *L) {
+    int level = (int)luaL_optinteger(L, 1, 1);
+    lua_Debug ar;
+    if (lua_getstack(L, level, &ar) && lua_getinfo(L, "Sl", &ar)) {
+        lua_pushstring(L, ar.short_src);
+        lua_pushinteger(L, ar.currentline);
+        return 2;
+    }
+    return 0;
+}
+
+void crescent_push_where(lua_State *L) { lua_pushcfunction(L, where_function); }

@@ -90,6 +90,9 @@ void crescent_push_host_function(lua_State *L, void *box);
  * raises the limit error when exceeded. Only call from C functions. */
 void crescent_charge(lua_State *L, long long n);
 
+/* Pushes where(level) -> chunk name, line of a caller (for declarations). */
+void crescent_push_where(lua_State *L);
+
 /* Opens the bounded pattern functions into the table at the top. */
 void crescent_open_patterns(lua_State *L);
 

@@ -250,6 +250,31 @@ public final class LuaState {
         return reference
     }
 
+    /// Publishes a chunk's global `name` in the shared base, so every chunk
+    /// sees it (read-only when it is a table). For host libraries written in Lua.
+    public func shareGlobal(_ name: String, from chunk: LuaChunk) {
+        checkThread()
+        crescent_push_base(L)
+        crescent_get_ref(L, chunk.environment.ref)
+        LuaStack(L).push(name)
+        lua_rawget(L, -2)
+        crescent_push_frozen(L, -1)
+        crescent_remove(L, -2)
+        crescent_remove(L, -2)
+        LuaStack(L).setField(name: name)
+        crescent_pop(L, 1)
+    }
+
+    /// Defines `name` in a chunk as `where(level)`, which returns the chunk
+    /// name and line of the function `level` levels up the call stack.
+    public func registerLocationFunction(_ name: String, in chunk: LuaChunk) {
+        checkThread()
+        crescent_get_ref(L, chunk.environment.ref)
+        crescent_push_where(L)
+        LuaStack(L).setField(name: name)
+        crescent_pop(L, 1)
+    }
+
     private func pushTable(for chunk: LuaChunk?) {
         if let chunk {
             crescent_get_ref(L, chunk.environment.ref)

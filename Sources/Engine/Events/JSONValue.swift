@@ -1,0 +1,128 @@
+import Foundation
+import LuaKit
+
+/// A JSON value as events carry it.
+public enum JSONValue: Sendable, Equatable, Codable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let b = try? container.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? container.decode(Int64.self) {
+            self = .int(i)
+        } else if let d = try? container.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? container.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? container.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let b): try container.encode(b)
+        case .int(let i): try container.encode(i)
+        case .double(let d): try container.encode(d.isFinite ? d : 0)
+        case .string(let s): try container.encode(s)
+        case .array(let a): try container.encode(a)
+        case .object(let o): try container.encode(o)
+        }
+    }
+
+    /// Parses JSON text.
+    public static func parse(_ data: Data) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    /// Compact JSON text with sorted keys (stable, for storage and hashing).
+    public var jsonText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "null"
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+
+    public var object: [String: JSONValue]? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    /// A string, or a number written as text (ids sent as numbers).
+    public var stringValue: String? {
+        switch self {
+        case .string(let s): s
+        case .int(let i): String(i)
+        case .double(let d): d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
+        default: nil
+        }
+    }
+
+    /// A number, or a string that holds one ("12.50").
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): Double(i)
+        case .double(let d): d
+        case .string(let s): Double(s.trimmingCharacters(in: .whitespaces))
+        default: nil
+        }
+    }
+
+    public var boolValue: Bool? {
+        switch self {
+        case .bool(let b): b
+        case .string(let s): ["true", "yes", "1"].contains(s.lowercased()) ? true : (["false", "no", "0"].contains(s.lowercased()) ? false : nil)
+        case .int(let i): i != 0
+        default: nil
+        }
+    }
+
+    /// The value as Lua sees it.
+    public var luaValue: LuaValue {
+        switch self {
+        case .null: .nil
+        case .bool(let b): .boolean(b)
+        case .int(let i): .integer(i)
+        case .double(let d): .number(d)
+        case .string(let s): .string(LuaString(s))
+        case .array(let a): .array(a.map(\.luaValue))
+        case .object(let o):
+            .table(Dictionary(uniqueKeysWithValues: o.compactMap { key, value in
+                value == .null ? nil : (LuaValue.string(LuaString(key)), value.luaValue)
+            }))
+        }
+    }
+
+    /// A Lua value (from a rule) as JSON; functions and other opaque values become null.
+    public init(_ lua: LuaValue) {
+        switch lua {
+        case .nil, .opaque: self = .null
+        case .boolean(let b): self = .bool(b)
+        case .integer(let i): self = .int(i)
+        case .number(let d): self = .double(d)
+        case .string(let s): self = .string(s.description)
+        case .array(let a): self = .array(a.map(JSONValue.init))
+        case .table(let t):
+            var object: [String: JSONValue] = [:]
+            for (key, value) in t { object[key.display] = JSONValue(value) }
+            self = .object(object)
+        }
+    }
+}

@@ -1,0 +1,250 @@
+-- Crescent's rule language, loaded into every rule state before the rules.
+-- It runs in the sandbox like any rule; the host gives it `where` and the
+-- `host_*` functions, and publishes the declarations and helpers below.
+
+local declarations = {}
+local functions = {}
+
+local FIELDS = {
+  segment = { description = "string", when = "function", mode = "string" },
+  promotion = {
+    description = "string", on = "string|table", when = "function", run = "function",
+    limit = "table", mode = "string", marketing = "boolean",
+  },
+  fraud = { description = "string", on = "string|table", score = "function", mode = "string" },
+  fraud_policy = { on = "string|table", review_at = "number", block_at = "number" },
+  counter = { description = "string", on = "string|table", key = "function", when = "function", window = "string" },
+  distinct_counter = {
+    description = "string", on = "string|table", key = "function", value = "function", when = "function",
+    window = "string",
+  },
+  list = { description = "string", values = "table" },
+}
+
+local function register(kind, name, spec)
+  local file, line = where(3)
+  if type(spec) ~= "table" then
+    error(("%s %q needs a table: %s %q { ... }"):format(kind, name, kind, name), 3)
+  end
+  local fields = FIELDS[kind]
+  local entry = { kind = kind, name = name, file = file, line = line, fields = {} }
+  for key, value in pairs(spec) do
+    if kind == "list" and math.type(key) == "integer" then
+      if type(value) ~= "string" and type(value) ~= "number" then
+        error(("list %q: entry %d must be a string or a number, not a %s"):format(name, key, type(value)), 3)
+      end
+      entry.fields.values = entry.fields.values or {}
+      entry.fields.values[#entry.fields.values + 1] = tostring(value)
+    else
+      local expected = type(key) == "string" and fields[key]
+      if not expected then
+        local known = {}
+        for field in pairs(fields) do known[#known + 1] = field end
+        table.sort(known)
+        error(("%s %q: unknown field '%s' (known fields: %s)"):format(kind, name, tostring(key),
+          table.concat(known, ", ")), 3)
+      end
+      local actual = type(value)
+      if not expected:find(actual, 1, true) then
+        error(("%s %q: field '%s' must be a %s, not a %s"):format(kind, name, key,
+          (expected:gsub("|", " or ")), actual), 3)
+      end
+      if actual == "function" then
+        functions[#functions + 1] = value
+        entry.fields[key] = { __function = #functions }
+      else
+        entry.fields[key] = value
+      end
+    end
+  end
+  declarations[#declarations + 1] = entry
+end
+
+local function named(kind)
+  return function(name)
+    if type(name) ~= "string" or name == "" then
+      error(("%s needs a name: %s \"name\" { ... }"):format(kind, kind), 2)
+    end
+    return function(spec) register(kind, name, spec) end
+  end
+end
+
+segment = named("segment")
+promotion = named("promotion")
+fraud = named("fraud")
+counter = named("counter")
+distinct_counter = named("distinct_counter")
+list = named("list")
+function fraud_policy(spec) register("fraud_policy", "fraud_policy", spec) end
+
+-- Durations -------------------------------------------------------------
+
+local UNITS = { s = 1000, m = 60000, h = 3600000, d = 86400000, w = 604800000 }
+
+--- Milliseconds in a duration text ("90s", "15m", "1h", "7d", "2w").
+function duration(text)
+  if math.type(text) then return math.floor(text * 1000) end
+  local amount, unit = tostring(text):match("^%s*(%d+%.?%d*)%s*([smhdw])%s*$")
+  if not amount then error(("invalid duration %q (use forms like \"90s\", \"1h\", \"7d\")"):format(tostring(text)), 2) end
+  return math.floor(tonumber(amount) * UNITS[unit])
+end
+
+function now() return host_now() end
+
+function log(...)
+  local parts = {}
+  for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end
+  host_log(table.concat(parts, " "))
+end
+
+lists = {
+  contains = function(name, value) return host_list_contains(name, tostring(value)) end,
+}
+
+-- The customer ------------------------------------------------------------
+
+local Customer = {}
+Customer.__index = Customer
+
+--- Money spent, in total or within a window: c:spent{ within = "365d" }.
+function Customer:spent(options)
+  if options == nil or options.within == nil then return self.total_spent end
+  local since = host_now() - duration(options.within)
+  local sum = 0
+  for _, order in ipairs(self.orders) do
+    if order.at >= since then sum = sum + order.total end
+  end
+  return sum
+end
+
+--- Events of one name by this customer: c:count{ event = "Product Viewed", within = "7d" }.
+function Customer:count(options)
+  if type(options) ~= "table" or type(options.event) ~= "string" then
+    error("count needs { event = \"Name\", within = \"7d\" }", 2)
+  end
+  local window = options.within and duration(options.within) or -1
+  return host_customer_count(self.id, options.event, window)
+end
+
+function Customer:in_segment(name) return self.segments[name] == true end
+
+function Customer:days_since_last_order()
+  if not self.last_order_at then return nil end
+  return (host_now() - self.last_order_at) / 86400000
+end
+
+function Customer:cart_value() return self.cart_value or 0 end
+
+function Customer:recently_viewed(n) return host_recently_viewed(self.id, n or 10) end
+
+function Customer:has_consent(purpose) return self.consent[purpose or "marketing"] == true end
+
+-- The context given to fraud rules and counters -----------------------------
+
+local Context = {}
+Context.__index = Context
+
+--- Occurrences of a counter key within a window: ctx:count("orders_per_card", card, "1h").
+function Context:count(name, key, within)
+  if key == nil then return 0 end
+  return host_count(name, tostring(key), within and duration(within) or -1)
+end
+
+--- Distinct values seen for a key within a window: ctx:distinct("cards_per_customer", c.id, "24h").
+function Context:distinct(name, key, within)
+  if key == nil then return 0 end
+  return host_distinct(name, tostring(key), within and duration(within) or -1)
+end
+
+function Context:in_list(name, value) return host_list_contains(name, tostring(value)) end
+
+local context = setmetatable({}, Context)
+
+-- Actions -------------------------------------------------------------------
+
+local Act = {}
+Act.__index = Act
+
+local function hash(text)
+  local h = 2166136261
+  for i = 1, #text do h = ((h ~ text:byte(i)) * 16777619) & 0xffffffff end
+  return h
+end
+
+local function add(self, action)
+  self.actions[#self.actions + 1] = action
+  return action
+end
+
+function Act:notify(options)
+  if type(options) ~= "table" or type(options.template) ~= "string" then
+    error("notify needs { channel = \"email\", template = \"name\", data = { ... } }", 2)
+  end
+  add(self, { action = "notify", channel = options.channel or "email", template = options.template, data = options.data })
+end
+
+function Act:coupon(options)
+  options = options or {}
+  self.coupons = self.coupons + 1
+  local code = ("%s-%08X"):format((options.prefix or "CR"), hash(self.seed .. "#" .. self.coupons))
+  add(self, { action = "coupon", code = code, percent = options.percent, amount = options.amount,
+              expires_in = options.expires_in })
+  return code
+end
+
+function Act:tag(name) add(self, { action = "tag", tag = tostring(name) }) end
+function Act:untag(name) add(self, { action = "untag", tag = tostring(name) }) end
+function Act:set_trait(name, value) add(self, { action = "set_trait", trait = tostring(name), value = value }) end
+
+function Act:webhook(options)
+  if type(options) ~= "table" or type(options.channel) ~= "string" then
+    error("webhook needs { channel = \"name\", payload = { ... } }", 2)
+  end
+  add(self, { action = "webhook", channel = options.channel, payload = options.payload })
+end
+
+function Act:alert(options)
+  if type(options) == "string" then options = { message = options } end
+  add(self, { action = "alert", channel = options.channel or "ops", message = tostring(options.message),
+              severity = options.severity or "warning", data = options.data })
+end
+
+-- Entry points for the host ---------------------------------------------------
+
+local E, C
+
+function host_declarations() return declarations end
+
+function host_begin(event, customer)
+  E = event
+  customer.segments = customer.segments or {}
+  customer.orders = customer.orders or {}
+  customer.consent = customer.consent or {}
+  customer.traits = customer.traits or {}
+  C = setmetatable(customer, Customer)
+end
+
+function host_set_segments(segments) C.segments = segments end
+
+function host_segment(id) return functions[id](C) and true or false end
+
+function host_when(id) return functions[id](E, C) and true or false end
+
+function host_key(id)
+  local key = functions[id](E, C)
+  if key == nil then return nil end
+  return tostring(key)
+end
+
+function host_fraud(id)
+  local score, reason = functions[id](E, C, context)
+  if score == nil or score == false then return 0 end
+  if type(score) ~= "number" then error(("score must return a number, not a %s"):format(type(score)), 0) end
+  return score, reason ~= nil and tostring(reason) or nil
+end
+
+function host_run(id, seed)
+  local act = setmetatable({ actions = {}, coupons = 0, seed = seed }, Act)
+  functions[id](E, C, act)
+  return act.actions
+end

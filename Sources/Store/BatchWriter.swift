@@ -1,0 +1,94 @@
+import GRDB
+
+/// Writes one ``WriteBatch`` inside an open transaction, with cached statements.
+struct BatchWriter {
+    let db: Database
+
+    init(_ db: Database) { self.db = db }
+
+    func write(_ batch: WriteBatch) throws {
+        try run("INSERT OR IGNORE INTO events (message_id, customer_id, type, name, timestamp, payload) VALUES (?, ?, ?, ?, ?, ?)",
+                batch.events.map { [$0.messageId, $0.customerId, $0.type, $0.name, $0.timestamp, $0.payload] })
+        for merge in batch.merges {
+            for table in ["events", "orders", "carts", "wishlist", "reviews", "evaluations", "decisions", "outbox"] {
+                try db.execute(sql: "UPDATE \(table) SET customer_id = ? WHERE customer_id = ?", arguments: [merge.into, merge.from])
+            }
+            try db.execute(sql: "UPDATE OR REPLACE identities SET customer_id = ? WHERE customer_id = ?", arguments: [merge.into, merge.from])
+            try db.execute(sql: "DELETE FROM segment_members WHERE customer_id = ?", arguments: [merge.from])
+        }
+        try run("""
+            INSERT OR REPLACE INTO customers (id, user_id, anonymous_id, traits, consent, first_seen, last_seen, orders_count,
+                total_spent, last_order_at, first_touch, last_touch, merged_into) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, batch.customers.values.map {
+                [$0.id, $0.userId, $0.anonymousId, $0.traits, $0.consent, $0.firstSeen, $0.lastSeen, $0.ordersCount,
+                 $0.totalSpent, $0.lastOrderAt, $0.firstTouch, $0.lastTouch, $0.mergedInto]
+            })
+        try run("INSERT OR REPLACE INTO identities (alias, customer_id) VALUES (?, ?)", batch.identities.map { [$0.alias, $0.customerId] })
+        for order in batch.orders.values {
+            try run("""
+                INSERT OR REPLACE INTO orders (id, customer_id, status, total, currency, created_at, updated_at, is_first, payment,
+                    shipping, campaign, consultant, region, refund_reason, refunded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [[order.id, order.customerId, order.status, order.total, order.currency, order.createdAt, order.updatedAt,
+                       order.isFirst, order.payment, order.shipping, order.campaign, order.consultant, order.region,
+                       order.refundReason, order.refundedAt]])
+            if !order.items.isEmpty {
+                try db.execute(sql: "DELETE FROM order_items WHERE order_id = ?", arguments: [order.id])
+                try run("INSERT INTO order_items (order_id, position, sku, name, category, price, quantity) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        order.items.enumerated().map { [order.id, $0.offset, $0.element.sku, $0.element.name, $0.element.category,
+                                                        $0.element.price, $0.element.quantity] })
+            }
+        }
+        try run("""
+            INSERT INTO products (sku, name, category, brand, price, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(sku) DO UPDATE SET name = COALESCE(excluded.name, name), category = COALESCE(excluded.category, category),
+                brand = COALESCE(excluded.brand, brand), price = COALESCE(excluded.price, price), updated_at = excluded.updated_at
+            """, batch.products.values.map { [$0.sku, $0.name, $0.category, $0.brand, $0.price, $0.updatedAt] })
+        try run("INSERT OR REPLACE INTO inventory (sku, region, quantity, updated_at) VALUES (?, ?, ?, ?)",
+                batch.inventory.map { [$0.sku, $0.region, $0.quantity, $0.at] })
+        try run("INSERT OR REPLACE INTO carts (cart_id, customer_id, value, items, updated_at) VALUES (?, ?, ?, ?, ?)",
+                batch.carts.map { [$0.key, $0.value.customerId, $0.value.value, $0.value.items, $0.value.at] })
+        try run("INSERT OR IGNORE INTO wishlist (customer_id, sku, added_at) VALUES (?, ?, ?)",
+                batch.wishlist.map { [$0.customerId, $0.sku, $0.at] })
+        try run("INSERT OR IGNORE INTO reviews (message_id, customer_id, sku, rating, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                batch.reviews.map { [$0.messageId, $0.customerId, $0.sku, $0.rating, $0.text, $0.at] })
+        for change in batch.segmentChanges {
+            if change.entered {
+                try run("INSERT OR REPLACE INTO segment_members (segment, customer_id, entered_at) VALUES (?, ?, ?)",
+                        [[change.segment, change.customerId, change.at]])
+            } else {
+                try run("DELETE FROM segment_members WHERE segment = ? AND customer_id = ?", [[change.segment, change.customerId]])
+            }
+            try run("INSERT INTO segment_history (segment, customer_id, change, at, message_id) VALUES (?, ?, ?, ?, ?)",
+                    [[change.segment, change.customerId, change.entered ? "entered" : "exited", change.at, change.messageId]])
+        }
+        try run("INSERT INTO counter_hits (counter, key, at, value) VALUES (?, ?, ?, ?)",
+                batch.counterHits.map { [$0.counter, $0.key, $0.at, $0.value] })
+        try run("INSERT OR IGNORE INTO list_entries (list, value, source, added_at) VALUES (?, ?, ?, ?)",
+                batch.listAdditions.map { [$0.list, $0.value, $0.source, $0.at] })
+        try run("INSERT OR REPLACE INTO evaluations (message_id, customer_id, ruleset_version, at, results) VALUES (?, ?, ?, ?, ?)",
+                batch.evaluations.map { [$0.messageId, $0.customerId, $0.rulesetVersion, $0.at, $0.results] })
+        try run("""
+            INSERT OR REPLACE INTO decisions (message_id, customer_id, order_id, decision, score, reasons, rules, ruleset_version, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, batch.decisions.map { [$0.messageId, $0.customerId, $0.orderId, $0.decision, $0.score, $0.reasons, $0.rules,
+                                        $0.rulesetVersion, $0.at] })
+        try run("INSERT INTO promotion_fires (promotion, customer_id, at) VALUES (?, ?, ?)",
+                batch.promotionFires.map { [$0.promotion, $0.customerId, $0.at] })
+        try run("""
+            INSERT OR IGNORE INTO outbox (idempotency_key, message_id, customer_id, rule, action, channel, payload, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, batch.outbox.map { [$0.idempotencyKey, $0.messageId, $0.customerId, $0.rule, $0.action, $0.channel, $0.payload, $0.createdAt] })
+        if let ruleset = batch.ruleset {
+            try run("INSERT OR IGNORE INTO rulesets (version, loaded_at, sources) VALUES (?, ?, ?)",
+                    [[ruleset.version, ruleset.at, ruleset.sources]])
+        }
+    }
+
+    private func run(_ sql: String, _ rows: [[(any DatabaseValueConvertible)?]]) throws {
+        if rows.isEmpty { return }
+        let statement = try db.cachedStatement(sql: sql)
+        for row in rows {
+            try statement.execute(arguments: StatementArguments(row))
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import GRDB
+
+/// Crescent's durable state in one SQLite file (WAL), through GRDB.
+///
+/// Writes arrive as whole ``WriteBatch``es, one transaction each (group
+/// commit); reads serve the engine's cache misses, explanations and reports.
+public final class CrescentStore: Sendable {
+    let writer: any DatabaseWriter
+    /// The database file, or nil for an in-memory store.
+    public let path: String?
+
+    /// Opens (creating and migrating when needed) the database at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try Schema.migrator.migrate(pool)
+        self.writer = pool
+        self.path = path
+    }
+
+    /// A private in-memory store (tests, scratch replays).
+    public init() throws {
+        let queue = try DatabaseQueue()
+        try Schema.migrator.migrate(queue)
+        self.writer = queue
+        self.path = nil
+    }
+
+    /// Writes the batch in one transaction.
+    public func commit(_ batch: WriteBatch) throws {
+        if batch.isEmpty { return }
+        try writer.write { db in try BatchWriter(db).write(batch) }
+    }
+
+    /// Runs a read-only query.
+    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try writer.read(body)
+    }
+
+    // MARK: Queries the engine needs
+
+    /// Whether a message with this id is already in the log.
+    public func hasEvent(messageId: String) throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM events WHERE message_id = ?)", arguments: [messageId]) ?? false
+        }
+    }
+
+    /// The customer with this id, if known.
+    public func customer(id: String) throws -> CustomerRow? {
+        try read { db in try CustomerRow.fetchOne(db, sql: "SELECT * FROM customers WHERE id = ?", arguments: [id]) }
+    }
+
+    /// The customer an alias or anonymous id belongs to.
+    public func resolve(alias: String) throws -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT customer_id FROM identities WHERE alias = ?", arguments: [alias]) }
+    }
+
+    /// The segments a customer is in now.
+    public func segments(of customerId: String) throws -> Set<String> {
+        try read { db in
+            Set(try String.fetchAll(db, sql: "SELECT segment FROM segment_members WHERE customer_id = ?", arguments: [customerId]))
+        }
+    }
+
+    /// Segment name → member count.
+    public func segmentSizes() throws -> [String: Int] {
+        try read { db in
+            var sizes: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT segment, COUNT(*) AS n FROM segment_members GROUP BY segment") {
+                sizes[row["segment"]] = row["n"]
+            }
+            return sizes
+        }
+    }
+
+    /// Occurrences of a counter key at or after `since`, oldest first.
+    public func counterHits(counter: String, key: String, since: Int64) throws -> [(at: Int64, value: String?)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT at, value FROM counter_hits WHERE counter = ? AND key = ? AND at >= ? ORDER BY at",
+                             arguments: [counter, key, since]).map { ($0["at"], $0["value"]) }
+        }
+    }
+
+    /// Times a promotion fired for a customer (all customers when nil) at or after `since`.
+    public func promotionFires(promotion: String, customerId: String?, since: Int64) throws -> [Int64] {
+        try read { db in
+            if let customerId {
+                return try Int64.fetchAll(db, sql: "SELECT at FROM promotion_fires WHERE promotion = ? AND customer_id = ? AND at >= ? ORDER BY at",
+                                          arguments: [promotion, customerId, since])
+            }
+            return try Int64.fetchAll(db, sql: "SELECT at FROM promotion_fires WHERE promotion = ? AND at >= ? ORDER BY at",
+                                      arguments: [promotion, since])
+        }
+    }
+
+    /// Every list's entries.
+    public func listEntries() throws -> [String: Set<String>] {
+        try read { db in
+            var lists: [String: Set<String>] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT list, value FROM list_entries") {
+                lists[row["list"], default: []].insert(row["value"])
+            }
+            return lists
+        }
+    }
+
+    /// The last fraud block recorded for a customer.
+    public func lastBlock(customerId: String) throws -> Int64? {
+        try read { db in
+            try Int64.fetchOne(db, sql: "SELECT MAX(at) FROM decisions WHERE customer_id = ? AND decision = 'block'", arguments: [customerId])
+        }
+    }
+
+    /// What every rule did with one event.
+    public func evaluation(messageId: String) throws -> EvaluationRow? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM evaluations WHERE message_id = ?", arguments: [messageId]) else { return nil }
+            return EvaluationRow(messageId: row["message_id"], customerId: row["customer_id"], rulesetVersion: row["ruleset_version"],
+                                 at: row["at"], results: row["results"])
+        }
+    }
+
+    /// The fraud decision taken on one event, if any.
+    public func decision(messageId: String) throws -> DecisionRow? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM decisions WHERE message_id = ?", arguments: [messageId]) else { return nil }
+            return DecisionRow(messageId: row["message_id"], customerId: row["customer_id"], orderId: row["order_id"],
+                               decision: row["decision"], score: row["score"], reasons: row["reasons"], rules: row["rules"],
+                               rulesetVersion: row["ruleset_version"], at: row["at"])
+        }
+    }
+
+    /// The stored event with this message id, as (name, payload).
+    public func event(messageId: String) throws -> EventRow? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM events WHERE message_id = ?", arguments: [messageId]) else { return nil }
+            return EventRow(messageId: row["message_id"], customerId: row["customer_id"], type: row["type"], name: row["name"],
+                            timestamp: row["timestamp"], payload: row["payload"])
+        }
+    }
+
+    /// Number of rows in a table (for summaries and tests).
+    public func count(_ table: String) throws -> Int {
+        precondition(table.allSatisfy { $0.isLetter || $0 == "_" }, "not a table name")
+        return try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
+    }
+
+    /// The order with this id.
+    public func order(id: String) throws -> OrderRow? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM orders WHERE id = ?", arguments: [id]) else { return nil }
+            var order = OrderRow(id: row["id"], customerId: row["customer_id"], status: row["status"], total: row["total"],
+                                 createdAt: row["created_at"])
+            order.currency = row["currency"]
+            order.updatedAt = row["updated_at"]
+            order.isFirst = row["is_first"]
+            order.payment = row["payment"]
+            order.shipping = row["shipping"]
+            order.campaign = row["campaign"]
+            order.consultant = row["consultant"]
+            order.region = row["region"]
+            order.refundReason = row["refund_reason"]
+            order.refundedAt = row["refunded_at"]
+            return order
+        }
+    }
+}

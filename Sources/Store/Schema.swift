@@ -1,0 +1,206 @@
+import GRDB
+
+/// The versioned schema. Every change is a new migration; shipped migrations
+/// are never edited.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-core") { db in
+            // The append-only event log. `message_id` is unique: the same
+            // message twice changes nothing the second time.
+            try db.execute(sql: """
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY,
+                    message_id TEXT NOT NULL UNIQUE,
+                    customer_id TEXT,
+                    type TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    timestamp INTEGER NOT NULL,
+                    payload TEXT NOT NULL
+                );
+                CREATE INDEX events_by_customer ON events(customer_id, timestamp);
+                CREATE INDEX events_by_name ON events(name, timestamp);
+
+                CREATE TABLE customers (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT,
+                    anonymous_id TEXT,
+                    traits TEXT NOT NULL DEFAULT '{}',
+                    consent TEXT NOT NULL DEFAULT '{}',
+                    first_seen INTEGER,
+                    last_seen INTEGER,
+                    orders_count INTEGER NOT NULL DEFAULT 0,
+                    total_spent REAL NOT NULL DEFAULT 0,
+                    last_order_at INTEGER,
+                    first_touch TEXT,
+                    last_touch TEXT,
+                    merged_into TEXT
+                );
+
+                -- anonymous ids (and aliases) resolved to the customer that owns them
+                CREATE TABLE identities (
+                    alias TEXT PRIMARY KEY,
+                    customer_id TEXT NOT NULL
+                );
+
+                CREATE TABLE orders (
+                    id TEXT PRIMARY KEY,
+                    customer_id TEXT,
+                    status TEXT NOT NULL,
+                    total REAL NOT NULL DEFAULT 0,
+                    currency TEXT,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    is_first INTEGER NOT NULL DEFAULT 0,
+                    payment TEXT,
+                    shipping TEXT,
+                    campaign TEXT,
+                    consultant TEXT,
+                    region TEXT,
+                    refund_reason TEXT,
+                    refunded_at INTEGER
+                );
+                CREATE INDEX orders_by_customer ON orders(customer_id, created_at);
+
+                CREATE TABLE order_items (
+                    order_id TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    sku TEXT,
+                    name TEXT,
+                    category TEXT,
+                    price REAL,
+                    quantity INTEGER,
+                    PRIMARY KEY (order_id, position)
+                );
+
+                CREATE TABLE products (
+                    sku TEXT PRIMARY KEY,
+                    name TEXT,
+                    category TEXT,
+                    brand TEXT,
+                    price REAL,
+                    updated_at INTEGER
+                );
+
+                CREATE TABLE inventory (
+                    sku TEXT NOT NULL,
+                    region TEXT NOT NULL,
+                    quantity INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (sku, region)
+                );
+
+                CREATE TABLE carts (
+                    cart_id TEXT PRIMARY KEY,
+                    customer_id TEXT,
+                    value REAL NOT NULL DEFAULT 0,
+                    items INTEGER NOT NULL DEFAULT 0,
+                    updated_at INTEGER NOT NULL
+                );
+
+                CREATE TABLE wishlist (
+                    customer_id TEXT NOT NULL,
+                    sku TEXT NOT NULL,
+                    added_at INTEGER NOT NULL,
+                    PRIMARY KEY (customer_id, sku)
+                );
+
+                CREATE TABLE reviews (
+                    message_id TEXT PRIMARY KEY,
+                    customer_id TEXT,
+                    sku TEXT,
+                    rating REAL,
+                    text TEXT,
+                    created_at INTEGER NOT NULL
+                );
+
+                CREATE TABLE segment_members (
+                    segment TEXT NOT NULL,
+                    customer_id TEXT NOT NULL,
+                    entered_at INTEGER NOT NULL,
+                    PRIMARY KEY (segment, customer_id)
+                );
+
+                CREATE TABLE segment_history (
+                    id INTEGER PRIMARY KEY,
+                    segment TEXT NOT NULL,
+                    customer_id TEXT NOT NULL,
+                    change TEXT NOT NULL CHECK (change IN ('entered', 'exited')),
+                    at INTEGER NOT NULL,
+                    message_id TEXT
+                );
+                CREATE INDEX segment_history_by_customer ON segment_history(customer_id, at);
+
+                -- one row per counted occurrence; windows are computed from them
+                CREATE TABLE counter_hits (
+                    counter TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    value TEXT
+                );
+                CREATE INDEX counter_hits_by_key ON counter_hits(counter, key, at);
+
+                CREATE TABLE list_entries (
+                    list TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    source TEXT NOT NULL DEFAULT 'rules',
+                    added_at INTEGER NOT NULL,
+                    PRIMARY KEY (list, value)
+                );
+
+                -- what every rule did with every event
+                CREATE TABLE evaluations (
+                    message_id TEXT PRIMARY KEY,
+                    customer_id TEXT,
+                    ruleset_version TEXT,
+                    at INTEGER NOT NULL,
+                    results TEXT NOT NULL
+                );
+
+                CREATE TABLE decisions (
+                    message_id TEXT PRIMARY KEY,
+                    customer_id TEXT,
+                    order_id TEXT,
+                    decision TEXT NOT NULL CHECK (decision IN ('allow', 'review', 'block')),
+                    score REAL NOT NULL,
+                    reasons TEXT NOT NULL,
+                    rules TEXT NOT NULL,
+                    ruleset_version TEXT,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX decisions_by_customer ON decisions(customer_id, at);
+                CREATE INDEX decisions_by_order ON decisions(order_id);
+
+                CREATE TABLE promotion_fires (
+                    promotion TEXT NOT NULL,
+                    customer_id TEXT NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX promotion_fires_by_key ON promotion_fires(promotion, customer_id, at);
+
+                CREATE TABLE outbox (
+                    id INTEGER PRIMARY KEY,
+                    idempotency_key TEXT NOT NULL UNIQUE,
+                    message_id TEXT NOT NULL,
+                    customer_id TEXT,
+                    rule TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    channel TEXT,
+                    payload TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'delivered', 'dead')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE INDEX outbox_by_status ON outbox(status, id);
+
+                CREATE TABLE rulesets (
+                    version TEXT PRIMARY KEY,
+                    loaded_at INTEGER NOT NULL,
+                    sources TEXT NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,36 @@
+/// Everything one group commit writes, in one transaction.
+///
+/// The engine fills a batch while it processes events and hands it to
+/// ``CrescentStore/commit(_:)``; nothing in it is visible, or acknowledged,
+/// before that commit returns.
+public struct WriteBatch: Sendable {
+    public var events: [EventRow] = []
+    public var customers: [String: CustomerRow] = [:]
+    public var identities: [(alias: String, customerId: String)] = []
+    /// Customer `from` merged into customer `into` (an anonymous history joining a user).
+    public var merges: [(from: String, into: String)] = []
+    public var orders: [String: OrderRow] = [:]
+    public var products: [String: ProductRow] = [:]
+    public var inventory: [(sku: String, region: String, quantity: Int, at: Int64)] = []
+    public var carts: [String: (customerId: String?, value: Double, items: Int, at: Int64)] = [:]
+    public var wishlist: [(customerId: String, sku: String, at: Int64)] = []
+    public var reviews: [(messageId: String, customerId: String?, sku: String?, rating: Double?, text: String?, at: Int64)] = []
+    public var segmentChanges: [SegmentChangeRow] = []
+    public var counterHits: [(counter: String, key: String, at: Int64, value: String?)] = []
+    public var listAdditions: [(list: String, value: String, source: String, at: Int64)] = []
+    public var evaluations: [EvaluationRow] = []
+    public var decisions: [DecisionRow] = []
+    public var promotionFires: [(promotion: String, customerId: String, at: Int64)] = []
+    public var outbox: [OutboxRow] = []
+    public var ruleset: (version: String, sources: String, at: Int64)?
+
+    public init() {}
+
+    /// True when the batch holds nothing to write.
+    public var isEmpty: Bool {
+        events.isEmpty && customers.isEmpty && identities.isEmpty && orders.isEmpty && products.isEmpty
+            && inventory.isEmpty && carts.isEmpty && wishlist.isEmpty && reviews.isEmpty && segmentChanges.isEmpty
+            && counterHits.isEmpty && listAdditions.isEmpty && evaluations.isEmpty && decisions.isEmpty
+            && promotionFires.isEmpty && outbox.isEmpty && ruleset == nil && merges.isEmpty
+    }
+}
