@@ -171,4 +171,23 @@ public final class CrescentStore: Sendable {
             return order
         }
     }
+
+    /// A customer's events since `since`, oldest first (at most 5,000).
+    public func recentEventTimes(customerId: String, since: Int64) throws -> [(name: String, at: Int64)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT name, timestamp FROM events WHERE customer_id = ? AND timestamp >= ? ORDER BY timestamp LIMIT 5000
+                """, arguments: [customerId, since]).map { ($0["name"], $0["timestamp"]) }
+        }
+    }
+
+    /// A customer's last 500 completed orders, oldest first.
+    public func completedOrders(customerId: String) throws -> [(id: String, at: Int64, total: Double)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, created_at, total FROM orders WHERE customer_id = ? AND status = 'completed'
+                ORDER BY created_at DESC LIMIT 500
+                """, arguments: [customerId]).reversed().map { ($0["id"], $0["created_at"], $0["total"]) }
+        }
+    }
 }

@@ -1,0 +1,109 @@
+import Foundation
+import LuaKit
+import Store
+
+/// One customer's state in memory, authoritative while the engine runs and
+/// written behind to the store with each batch.
+final class CustomerState {
+    var row: CustomerRow
+    var traits: [String: JSONValue]
+    var consent: [String: Bool]
+    var segments: Set<String> = []
+    /// Recent completed orders (newest last), for windowed spend.
+    var orders: [(id: String, at: Int64, total: Double)] = []
+    /// Known orders: id → total still counted in total_spent.
+    var orderTotals: [String: Double] = [:]
+    /// Recent event times by event name, for c:count{}.
+    var eventTimes: [String: [Int64]] = [:]
+    /// Recently viewed product ids, newest first.
+    var viewed: [String] = []
+    var carts: [String: (value: Double, items: Int)] = [:]
+    var lastBlockAt: Int64?
+
+    static let recentLimit = 500
+
+    init(row: CustomerRow) {
+        self.row = row
+        self.traits = (try? JSONValue.parse(Data(row.traits.utf8)))?.object ?? [:]
+        var consent: [String: Bool] = [:]
+        for (purpose, value) in (try? JSONValue.parse(Data(row.consent.utf8)))?.object ?? [:] {
+            consent[purpose] = value.boolValue
+        }
+        self.consent = consent
+    }
+
+    /// Loads a customer from the store, or starts a new one.
+    static func load(_ id: String, from store: CrescentStore) throws -> CustomerState {
+        guard let row = try store.customer(id: id) else { return CustomerState(row: CustomerRow(id: id)) }
+        let state = CustomerState(row: row)
+        state.segments = try store.segments(of: id)
+        state.lastBlockAt = try store.lastBlock(customerId: id)
+        let since = (row.lastSeen ?? 0) - 90 * 86_400_000
+        for event in try store.recentEventTimes(customerId: id, since: since) {
+            state.eventTimes[event.name, default: []].append(event.at)
+        }
+        for order in try store.completedOrders(customerId: id) {
+            state.orders.append(order)
+            state.orderTotals[order.id] = order.total
+        }
+        return state
+    }
+
+    func record(event name: String, at time: Int64) {
+        var times = eventTimes[name, default: []]
+        times.append(time)
+        if times.count > Self.recentLimit { times.removeFirst(times.count - Self.recentLimit) }
+        eventTimes[name] = times
+    }
+
+    var cartValue: Double { carts.values.reduce(0) { $0 + $1.value } }
+
+    /// Recency, frequency and monetary scores from 1 to 5.
+    func rfm(now: Int64) -> (recency: Int, frequency: Int, monetary: Int) {
+        let days = row.lastOrderAt.map { Double(now - $0) / 86_400_000 } ?? .infinity
+        let recency = days <= 30 ? 5 : days <= 90 ? 4 : days <= 180 ? 3 : days <= 365 ? 2 : 1
+        let n = row.ordersCount
+        let frequency = n >= 10 ? 5 : n >= 5 ? 4 : n >= 3 ? 3 : n >= 2 ? 2 : 1
+        let m = row.totalSpent
+        let monetary = m >= 2000 ? 5 : m >= 1000 ? 4 : m >= 500 ? 3 : m >= 100 ? 2 : 1
+        return (recency, frequency, monetary)
+    }
+
+    /// The customer as rules see it (`c`).
+    func luaTable(now: Int64) -> LuaValue {
+        var t: [LuaValue: LuaValue] = [
+            "id": .string(LuaString(row.id)),
+            "orders_count": .integer(Int64(row.ordersCount)),
+            "total_spent": .number(row.totalSpent),
+            "lifetime_value": .number(row.totalSpent),
+            "avg_order_value": .number(row.ordersCount > 0 ? row.totalSpent / Double(row.ordersCount) : 0),
+            "cart_value": .number(cartValue),
+            "traits": JSONValue.object(traits).luaValue,
+            "consent": .table(Dictionary(uniqueKeysWithValues: consent.map { (.string(LuaString($0.key)), .boolean($0.value)) })),
+            "segments": .table(Dictionary(uniqueKeysWithValues: segments.map { (.string(LuaString($0)), .boolean(true)) })),
+            "orders": .array(orders.map { .table(["id": .string(LuaString($0.id)), "at": .integer($0.at), "total": .number($0.total)]) }),
+        ]
+        if let userId = row.userId { t["user_id"] = .string(LuaString(userId)) }
+        if let anonymousId = row.anonymousId { t["anonymous_id"] = .string(LuaString(anonymousId)) }
+        if let v = row.firstSeen { t["first_seen"] = .integer(v) }
+        if let v = row.lastSeen { t["last_seen"] = .integer(v) }
+        if let v = row.lastOrderAt { t["last_order_at"] = .integer(v) }
+        var acquisition: [LuaValue: LuaValue] = [:]
+        if let first = row.firstTouch, let json = try? JSONValue.parse(Data(first.utf8)) { acquisition["first_touch"] = json.luaValue }
+        if let last = row.lastTouch, let json = try? JSONValue.parse(Data(last.utf8)) { acquisition["last_touch"] = json.luaValue }
+        t["acquisition"] = .table(acquisition)
+        let scores = rfm(now: now)
+        t["rfm"] = .table(["recency": .integer(Int64(scores.recency)), "frequency": .integer(Int64(scores.frequency)),
+                           "monetary": .integer(Int64(scores.monetary))])
+        return .table(t)
+    }
+
+    /// Copies the in-memory fields back into the row for the store.
+    func syncedRow() -> CustomerRow {
+        var row = self.row
+        row.traits = JSONValue.object(traits).jsonText
+        row.consent = JSONValue.object(consent.mapValues { .bool($0) }).jsonText
+        return row
+    }
+}
+

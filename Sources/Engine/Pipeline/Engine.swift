@@ -1,0 +1,135 @@
+import Foundation
+import LuaKit
+import Store
+
+/// Settings of the pipeline.
+public struct EngineOptions: Sendable {
+    /// Events per group commit.
+    public var batchSize = 1000
+    /// A fraud block suppresses promotions for this long (milliseconds).
+    public var fraudBlockSuppression: Int64 = 30 * 86_400_000
+    /// Consecutive errors after which a rule is disabled.
+    public var disableAfterErrors = 10
+    /// Limits for each rule call.
+    public var limits = LuaLimits.default
+
+    public init() {}
+}
+
+/// Counts kept per rule while the engine runs.
+public struct RuleStats: Sendable, Equatable {
+    public var hits = 0
+    public var shadowHits = 0
+    public var errors = 0
+    public var consecutiveErrors = 0
+    public var disabled = false
+    public var lastError: String?
+}
+
+/// The per-event pipeline: normalize → resolve the customer → apply state →
+/// counters → fraud → segments (entries and exits become internal events) →
+/// promotions → record, with one group commit per batch.
+///
+/// An `Engine` owns one Lua state and must stay on the thread that made it.
+public final class Engine {
+    public let store: CrescentStore
+    public let rules: RuleRuntime
+    public var options: EngineOptions
+    public private(set) var stats: [String: RuleStats] = [:]
+    let state: EngineState
+    var pendingEvents = 0
+    let declarations: [RuleDeclaration]
+
+    /// Loads the rules and opens the engine over a store.
+    public init(store: CrescentStore, rulesDirectory: String, pluginsDirectory: String?, options: EngineOptions = EngineOptions()) throws {
+        self.store = store
+        self.options = options
+        let state = try EngineState(store: store)
+        self.state = state
+        let host = RuleHost(
+            now: { state.now },
+            log: { state.logLines.append($0) },
+            listContains: { state.lists[$0]?.contains($1) ?? false },
+            count: { state.count($0, $1, window: $2) },
+            distinct: { state.distinct($0, $1, window: $2) },
+            customerCount: { id, name, window in
+                let since = window < 0 ? Int64.min : state.now - window
+                return state.customers[id]?.eventTimes[name]?.filter { $0 >= since }.count ?? 0
+            },
+            recentlyViewed: { id, n in Array((state.customers[id]?.viewed ?? []).prefix(n)) }
+        )
+        rules = try RuleRuntime(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
+                                limits: options.limits, host: host)
+        declarations = rules.declarations
+        for declaration in declarations {
+            switch declaration.kind {
+            case .list:
+                if case .array(let values)? = declaration.fields["values"] {
+                    for value in values.compactMap(\.stringValue) where !(state.lists[declaration.name]?.contains(value) ?? false) {
+                        state.lists[declaration.name, default: []].insert(value)
+                        state.batch.listAdditions.append((declaration.name, value, declaration.file, 0))
+                    }
+                }
+            case .counter, .distinctCounter:
+                let window = declaration.string("window").flatMap(DurationText.milliseconds) ?? 30 * 86_400_000
+                state.counterRetention[declaration.name] = window
+            default:
+                break
+            }
+        }
+        let sources = JSONValue.object(rules.sources.mapValues { .string($0) }).jsonText
+        state.batch.ruleset = (rules.version, sources, Int64(Date().timeIntervalSince1970 * 1000))
+    }
+
+    /// The rule set's problems (errors and warnings), as `crescent check` prints them.
+    public var problems: [RuleProblem] { rules.problems }
+
+    /// Log lines written by rules with `log(...)`.
+    public var log: [String] { state.logLines }
+
+    /// Processes one event. Its effects are committed with the batch; call
+    /// ``flush()`` to commit now.
+    @discardableResult
+    public func process(_ event: Event) throws -> EventOutcome {
+        if try state.isDuplicate(event.messageId) { return .duplicate(event.messageId) }
+        state.seenMessages.insert(event.messageId)
+        state.now = event.timestamp
+        let customerId = try state.customerId(for: event)
+        let customer = try state.customer(customerId)
+        let order = try state.apply(event, to: customer)
+        state.batch.events.append(EventRow(messageId: event.messageId, customerId: customerId, type: event.kind.rawValue,
+                                           name: event.name, timestamp: event.timestamp, payload: event.json.jsonText))
+        var run = EvaluationRun(event: event, customer: customer, order: order)
+        try evaluate(&run)
+        record(run)
+        pendingEvents += 1
+        if pendingEvents >= options.batchSize { try flush() }
+        return EventOutcome(messageId: event.messageId, customerId: customerId, duplicate: false, decision: run.decision,
+                            results: run.results, actions: run.actions,
+                            segmentChanges: run.segmentChanges.map { ($0.segment, $0.entered) })
+    }
+
+    /// Commits everything processed so far in one transaction.
+    public func flush() throws {
+        let batch = state.batch
+        state.batch = WriteBatch()
+        pendingEvents = 0
+        try store.commit(batch)
+        state.seenMessages.removeAll(keepingCapacity: true)
+    }
+
+    func stat(_ name: String, _ update: (inout RuleStats) -> Void) {
+        update(&stats[name, default: RuleStats()])
+    }
+}
+
+/// The working record of one event's evaluation.
+struct EvaluationRun {
+    var event: Event
+    var customer: CustomerState
+    var order: OrderRow?
+    var results: [RuleResult] = []
+    var actions: [ActionRecord] = []
+    var decision: FraudDecision?
+    var segmentChanges: [SegmentChangeRow] = []
+}

@@ -1,0 +1,212 @@
+import Foundation
+import LuaKit
+import Store
+
+/// The evaluation phases, in DESIGN order: counters, fraud, segments,
+/// promotions (also for the segment entries and exits of this event).
+extension Engine {
+    func evaluate(_ run: inout EvaluationRun) throws {
+        try begin(run.event, run)
+        countersPhase(&run)
+        fraudPhase(&run)
+        segmentsPhase(&run)
+        promotionsPhase(for: run.event, &run)
+        for change in run.segmentChanges {
+            let name = change.entered ? "Segment Entered" : "Segment Exited"
+            let internalEvent = Event(
+                messageId: "\(run.event.messageId)#\(change.entered ? "entered" : "exited"):\(change.segment)",
+                kind: .track, name: name, userId: run.customer.row.id, properties: ["segment": .string(change.segment)],
+                timestamp: run.event.timestamp, isInternal: true)
+            try begin(internalEvent, run)
+            promotionsPhase(for: internalEvent, &run)
+        }
+    }
+
+    private func begin(_ event: Event, _ run: EvaluationRun) throws {
+        _ = try rules.state.call(rules.begin, [Self.eventTable(event, order: run.order), run.customer.luaTable(now: state.now)])
+    }
+
+    // MARK: Calling rule functions
+
+    /// Calls one of a declaration's functions through a prelude entry point;
+    /// records errors and disables a rule that keeps failing.
+    func invoke(_ d: RuleDeclaration, _ field: String, _ entry: LuaReference, _ extra: [LuaValue] = [],
+                        _ run: inout EvaluationRun) -> (values: [LuaValue], micros: Int)? {
+        guard let handle = d.functions[field] else { return nil }
+        let id = d.ruleId
+        if stats[id]?.disabled == true {
+            run.results.append(RuleResult(rule: id, kind: d.kind.rawValue, outcome: .disabled, reason: "disabled after repeated errors"))
+            return nil
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let values = try rules.state.call(entry, [.integer(handle)] + extra)
+            stat(id) { $0.consecutiveErrors = 0 }
+            return (values, Int((DispatchTime.now().uptimeNanoseconds - start) / 1000))
+        } catch {
+            let micros = Int((DispatchTime.now().uptimeNanoseconds - start) / 1000)
+            run.results.append(RuleResult(rule: id, kind: d.kind.rawValue, outcome: .error, reason: error.description, micros: micros))
+            var disabledNow = false
+            stat(id) {
+                $0.errors += 1
+                $0.consecutiveErrors += 1
+                $0.lastError = error.description
+                if $0.consecutiveErrors >= options.disableAfterErrors && !$0.disabled {
+                    $0.disabled = true
+                    disabledNow = true
+                }
+            }
+            if disabledNow {
+                let message = "\(id) disabled after \(options.disableAfterErrors) consecutive errors; last: \(error.description)"
+                state.logLines.append(message)
+                addAction(ActionRecord(rule: id, action: "alert", channel: "ops",
+                                       payload: .object(["action": .string("alert"), "message": .string(message), "severity": .string("critical")]),
+                                       idempotencyKey: "\(run.event.messageId):\(id):disabled"), &run)
+            }
+            return nil
+        }
+    }
+
+    private func triggered(_ d: RuleDeclaration, by name: String) -> Bool {
+        d.triggers?.contains(name) ?? false
+    }
+
+    // MARK: Counters
+
+    private func countersPhase(_ run: inout EvaluationRun) {
+        for d in declarations where (d.kind == .counter || d.kind == .distinctCounter) && triggered(d, by: run.event.name) {
+            if d.functions["when"] != nil {
+                guard let (values, _) = invoke(d, "when", rules.whenCall, [], &run), values.first == .boolean(true) else { continue }
+            }
+            guard let (keys, micros) = invoke(d, "key", rules.keyCall, [], &run), let key = keys.first?.stringValue else { continue }
+            var value: String?
+            if d.kind == .distinctCounter {
+                guard let (values, _) = invoke(d, "value", rules.keyCall, [], &run), let v = values.first?.stringValue else { continue }
+                value = v
+            }
+            state.addHit(d.name, key, value: value)
+            run.results.append(RuleResult(rule: d.ruleId, kind: d.kind.rawValue, outcome: .hit,
+                                          reason: value.map { "key \(key), value \($0)" } ?? "key \(key)", micros: micros))
+        }
+    }
+
+    // MARK: Fraud
+
+    private func fraudPhase(_ run: inout EvaluationRun) {
+        guard let policy = declarations.first(where: { $0.kind == .fraudPolicy }),
+              triggered(policy, by: run.event.name) else { return }
+        let reviewAt = policy.number("review_at") ?? 50
+        let blockAt = policy.number("block_at") ?? 80
+        var total = 0.0
+        var reasons: [String] = []
+        var ruleResults: [RuleResult] = []
+        for d in declarations where d.kind == .fraud && (d.triggers.map { $0.contains(run.event.name) } ?? true) {
+            let before = run.results.count
+            guard let (values, micros) = invoke(d, "score", rules.fraudCall, [], &run) else {
+                ruleResults += run.results[before...]
+                continue
+            }
+            let score = values.first?.doubleValue ?? 0
+            let reason = values.dropFirst().first?.stringValue
+            let result: RuleResult
+            if score > 0 && d.isShadow {
+                result = RuleResult(rule: d.ruleId, kind: "fraud", outcome: .shadowHit, score: score, reason: reason, micros: micros)
+                stat(d.ruleId) { $0.shadowHits += 1 }
+            } else if score > 0 {
+                result = RuleResult(rule: d.ruleId, kind: "fraud", outcome: .hit, score: score, reason: reason, micros: micros)
+                total += score
+                reasons.append(reason ?? d.name)
+                stat(d.ruleId) { $0.hits += 1 }
+            } else {
+                result = RuleResult(rule: d.ruleId, kind: "fraud", outcome: .miss, score: 0, micros: micros)
+            }
+            run.results.append(result)
+            ruleResults.append(result)
+        }
+        let verdict: FraudDecision.Verdict = total >= blockAt ? .block : total >= reviewAt ? .review : .allow
+        let decision = FraudDecision(verdict: verdict, score: total, reasons: reasons, rules: ruleResults)
+        run.decision = decision
+        if verdict == .block { run.customer.lastBlockAt = state.now }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        state.batch.decisions.append(DecisionRow(
+            messageId: run.event.messageId, customerId: run.customer.row.id, orderId: run.order?.id, decision: verdict.rawValue,
+            score: total, reasons: JSONValue.array(reasons.map { .string($0) }).jsonText,
+            rules: String(decoding: (try? encoder.encode(ruleResults)) ?? Data("[]".utf8), as: UTF8.self),
+            rulesetVersion: rules.version, at: state.now))
+    }
+
+    // MARK: Segments
+
+    private func segmentsPhase(_ run: inout EvaluationRun) {
+        let customer = run.customer
+        var members = customer.segments
+        for d in declarations where d.kind == .segment {
+            guard let (values, micros) = invoke(d, "when", rules.segmentCall, [], &run) else { continue }
+            let inside = values.first == .boolean(true)
+            let was = customer.segments.contains(d.name)
+            if d.isShadow {
+                run.results.append(RuleResult(rule: d.ruleId, kind: "segment", outcome: inside ? .shadowHit : .miss, micros: micros))
+                continue
+            }
+            if inside != was {
+                if inside { members.insert(d.name) } else { members.remove(d.name) }
+                run.segmentChanges.append(SegmentChangeRow(segment: d.name, customerId: customer.row.id, entered: inside,
+                                                           at: state.now, messageId: run.event.messageId))
+                stat(d.ruleId) { $0.hits += 1 }
+            }
+            run.results.append(RuleResult(rule: d.ruleId, kind: "segment", outcome: inside ? .hit : .miss,
+                                          reason: inside != was ? (inside ? "entered" : "exited") : nil, micros: micros))
+        }
+        guard members != customer.segments else { return }
+        customer.segments = members
+        state.batch.segmentChanges += run.segmentChanges
+        let set = LuaValue.table(Dictionary(uniqueKeysWithValues: members.map { (.string(LuaString($0)), .boolean(true)) }))
+        _ = try? rules.state.call(rules.setSegments, [set])
+    }
+
+    // MARK: Actions
+
+    func addAction(_ action: ActionRecord, _ run: inout EvaluationRun) {
+        run.actions.append(action)
+        state.batch.outbox.append(OutboxRow(idempotencyKey: action.idempotencyKey, messageId: run.event.messageId,
+                                            customerId: run.customer.row.id, rule: action.rule, action: action.action,
+                                            channel: action.channel, payload: action.payload.jsonText, createdAt: state.now))
+    }
+
+    static func eventTable(_ event: Event, order: OrderRow?) -> LuaValue {
+        var t: [LuaValue: LuaValue] = [
+            "name": .string(LuaString(event.name)), "type": .string(LuaString(event.kind.rawValue)),
+            "message_id": .string(LuaString(event.messageId)), "timestamp": .integer(event.timestamp),
+            "properties": JSONValue.object(event.properties).luaValue, "traits": JSONValue.object(event.traits).luaValue,
+            "context": JSONValue.object(event.context).luaValue, "internal": .boolean(event.isInternal),
+        ]
+        if let userId = event.userId { t["user_id"] = .string(LuaString(userId)) }
+        if let anonymousId = event.anonymousId { t["anonymous_id"] = .string(LuaString(anonymousId)) }
+        if let order {
+            var o: [LuaValue: LuaValue] = [
+                "id": .string(LuaString(order.id)), "total": .number(order.total), "status": .string(LuaString(order.status)),
+                "is_first": .boolean(order.isFirst),
+                "items": .array(order.items.map { item in
+                    var i: [LuaValue: LuaValue] = ["quantity": .integer(Int64(item.quantity))]
+                    if let sku = item.sku { i["sku"] = .string(LuaString(sku)) }
+                    if let name = item.name { i["name"] = .string(LuaString(name)) }
+                    if let category = item.category { i["category"] = .string(LuaString(category)) }
+                    if let price = item.price { i["price"] = .number(price) }
+                    return .table(i)
+                }),
+            ]
+            if let currency = order.currency { o["currency"] = .string(LuaString(currency)) }
+            for (key, text) in [("payment", order.payment), ("shipping", order.shipping)] {
+                if let text, let json = try? JSONValue.parse(Data(text.utf8)) { o[.string(LuaString(key))] = json.luaValue }
+            }
+            t["order"] = .table(o)
+        }
+        return .table(t)
+    }
+}
+
+extension RuleDeclaration {
+    /// The stable id of a rule in results and statistics: `kind:name`.
+    public var ruleId: String { "\(kind.rawValue):\(name)" }
+}

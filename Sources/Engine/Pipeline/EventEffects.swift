@@ -1,0 +1,238 @@
+import Foundation
+import Store
+
+/// How each event changes durable state: identity, traits, consent,
+/// acquisition, orders, products, inventory, carts, wishlists, reviews.
+extension EngineState {
+    /// The customer id an event belongs to, linking and merging identities
+    /// (an `identify` or `alias` after anonymous activity joins the anonymous
+    /// history to the user).
+    func customerId(for event: Event) throws -> String {
+        if event.kind == .alias, let userId = event.userId, let previous = event.previousId {
+            try link(alias: previous, to: userId, at: event.timestamp)
+            return userId
+        }
+        if let userId = event.userId {
+            if let anonymous = event.anonymousId, anonymous != userId, try resolve(alias: anonymous) != userId {
+                try link(alias: anonymous, to: userId, at: event.timestamp)
+            }
+            return userId
+        }
+        let anonymous = event.anonymousId!
+        return try resolve(alias: anonymous) ?? anonymous
+    }
+
+    private func link(alias: String, to userId: String, at time: Int64) throws {
+        let previousOwner = try resolve(alias: alias) ?? alias
+        identities[alias] = userId
+        batch.identities.append((alias, userId))
+        guard previousOwner != userId else { return }
+        let from = try customer(previousOwner)
+        guard from.row.firstSeen != nil else { return } // no history to merge
+        let into = try customer(userId)
+        merge(from, into: into)
+        batch.merges.append((previousOwner, userId))
+        for (otherAlias, owner) in identities where owner == previousOwner {
+            identities[otherAlias] = userId
+        }
+    }
+
+    private func merge(_ from: CustomerState, into: CustomerState) {
+        into.row.ordersCount += from.row.ordersCount
+        into.row.totalSpent += from.row.totalSpent
+        into.row.firstSeen = [into.row.firstSeen, from.row.firstSeen].compactMap { $0 }.min()
+        into.row.lastSeen = [into.row.lastSeen, from.row.lastSeen].compactMap { $0 }.max()
+        into.row.lastOrderAt = [into.row.lastOrderAt, from.row.lastOrderAt].compactMap { $0 }.max()
+        into.row.firstTouch = into.row.firstTouch ?? from.row.firstTouch
+        into.row.lastTouch = into.row.lastTouch ?? from.row.lastTouch
+        into.row.anonymousId = into.row.anonymousId ?? from.row.anonymousId ?? from.row.id
+        into.traits = from.traits.merging(into.traits) { _, user in user }
+        into.consent = from.consent.merging(into.consent) { _, user in user }
+        into.orders = (from.orders + into.orders).sorted { $0.at < $1.at }
+        into.orderTotals.merge(from.orderTotals) { a, _ in a }
+        for (name, times) in from.eventTimes { into.eventTimes[name, default: []] += times }
+        into.viewed = Array((into.viewed + from.viewed).prefix(50))
+        into.carts.merge(from.carts) { a, _ in a }
+        into.lastBlockAt = [into.lastBlockAt, from.lastBlockAt].compactMap { $0 }.max()
+        from.row.mergedInto = into.row.id
+        from.row.ordersCount = 0
+        from.row.totalSpent = 0
+        from.segments = []
+        batch.customers[from.row.id] = from.syncedRow()
+    }
+
+    /// Applies the event's effects; returns the order it concerns, if any.
+    func apply(_ event: Event, to customer: CustomerState) throws -> OrderRow? {
+        let time = event.timestamp
+        var row = customer.row
+        if row.firstSeen == nil { row.firstSeen = time }
+        row.lastSeen = max(row.lastSeen ?? time, time)
+        if let userId = event.userId { row.userId = userId }
+        if row.anonymousId == nil, let anonymous = event.anonymousId { row.anonymousId = anonymous }
+        customer.row = row
+
+        if !event.traits.isEmpty { applyTraits(event.traits, to: customer) }
+        applyAcquisition(event, to: customer)
+        customer.record(event: event.name, at: time)
+        for product in products(in: event) { batch.products[product.sku] = product }
+
+        var order: OrderRow?
+        switch event.name {
+        case "Order Completed", "Order Updated", "Order Cancelled", "Order Refunded":
+            order = try applyOrder(event, to: customer)
+        case "Product Viewed":
+            if let sku = event.property("product_id") ?? event.property("sku") {
+                customer.viewed.removeAll { $0 == sku }
+                customer.viewed.insert(sku, at: 0)
+                if customer.viewed.count > 50 { customer.viewed.removeLast() }
+            }
+        case "Product Added", "Product Removed":
+            let cartId = event.property("cart_id") ?? "default"
+            let amount = (event.number("price") ?? 0) * (event.number("quantity") ?? 1)
+            let sign: Double = event.name == "Product Added" ? 1 : -1
+            var cart = customer.carts[cartId] ?? (0, 0)
+            cart.value = max(0, cart.value + sign * amount)
+            cart.items = max(0, cart.items + Int(sign) * Int(event.number("quantity") ?? 1))
+            customer.carts[cartId] = cart
+            batch.carts[cartId] = (customer.row.id, cart.value, cart.items, time)
+        case "Product Added to Wishlist":
+            if let sku = event.property("product_id") ?? event.property("sku") {
+                batch.wishlist.append((customer.row.id, sku, time))
+            }
+        case "Product Reviewed":
+            batch.reviews.append((event.messageId, customer.row.id, event.property("product_id") ?? event.property("sku"),
+                                  event.number("rating"), event.property("review_body") ?? event.property("text"), time))
+        case "Inventory Updated":
+            if let sku = event.property("sku") ?? event.property("product_id"), let quantity = event.number("quantity") {
+                batch.inventory.append((sku, event.property("region") ?? "default", Int(quantity), time))
+            }
+        default:
+            break
+        }
+        batch.customers[customer.row.id] = customer.syncedRow()
+        return order
+    }
+
+    private func applyTraits(_ traits: [String: JSONValue], to customer: CustomerState) {
+        for (key, value) in traits {
+            switch key {
+            case "consent":
+                for (purpose, granted) in value.object ?? [:] { customer.consent[purpose] = granted.boolValue }
+            case "marketing_consent":
+                customer.consent["marketing"] = value.boolValue
+            default:
+                customer.traits[key] = value
+            }
+        }
+    }
+
+    private func applyAcquisition(_ event: Event, to customer: CustomerState) {
+        var touch: [String: JSONValue] = [:]
+        if let campaign = event.context["campaign"]?.object {
+            for (key, value) in campaign { touch[key] = value }
+        }
+        for key in ["utm_source", "utm_medium", "utm_campaign"] {
+            if let value = event.properties[key] { touch[String(key.dropFirst(4))] = value }
+        }
+        if let referrer = event.context["page"]?["referrer"]?.stringValue ?? event.properties["referrer"]?.stringValue,
+           !referrer.isEmpty {
+            touch["referrer"] = .string(referrer)
+        }
+        guard !touch.isEmpty else { return }
+        touch["at"] = .int(event.timestamp)
+        let text = JSONValue.object(touch).jsonText
+        if customer.row.firstTouch == nil { customer.row.firstTouch = text }
+        customer.row.lastTouch = text
+    }
+
+    func products(in event: Event) -> [ProductRow] {
+        var found: [ProductRow] = []
+        func product(_ p: [String: JSONValue]) {
+            guard let sku = p["sku"]?.stringValue ?? p["product_id"]?.stringValue else { return }
+            found.append(ProductRow(sku: sku, name: p["name"]?.stringValue, category: p["category"]?.stringValue,
+                                    brand: p["brand"]?.stringValue, price: p["price"]?.doubleValue, updatedAt: event.timestamp))
+        }
+        if event.name.hasPrefix("Product") && event.name != "Products Searched" { product(event.properties) }
+        if case .array(let items)? = event.properties["products"] {
+            for item in items { if let p = item.object { product(p) } }
+        }
+        return found
+    }
+
+    private func applyOrder(_ event: Event, to customer: CustomerState) throws -> OrderRow {
+        let orderId = event.property("order_id") ?? event.property("checkout_id") ?? event.messageId
+        let time = event.timestamp
+        var order = try batch.orders[orderId] ?? store.order(id: orderId)
+            ?? OrderRow(id: orderId, customerId: customer.row.id, status: "pending", total: 0, createdAt: time)
+        order.updatedAt = time
+        var items: [OrderItemRow] = []
+        if case .array(let products)? = event.properties["products"] {
+            for case .object(let p) in products {
+                items.append(OrderItemRow(sku: p["sku"]?.stringValue ?? p["product_id"]?.stringValue, name: p["name"]?.stringValue,
+                                          category: p["category"]?.stringValue, price: p["price"]?.doubleValue,
+                                          quantity: Int(p["quantity"]?.doubleValue ?? 1)))
+            }
+        }
+        let itemsTotal = items.reduce(0) { $0 + ($1.price ?? 0) * Double($1.quantity) }
+        let total = event.number("total") ?? event.number("revenue") ?? (items.isEmpty ? order.total : itemsTotal)
+        let counted = customer.orderTotals[orderId]
+
+        switch event.name {
+        case "Order Completed", "Order Updated":
+            if !items.isEmpty { order.items = items }
+            order.total = total
+            order.currency = event.property("currency") ?? order.currency
+            order.payment = subset(event, ["payment_method", "card_fingerprint", "card_bin", "card_country", "card_last4"]) ?? order.payment
+            order.shipping = subset(event, ["shipping_country", "billing_country", "shipping_method", "ip_country"]) ?? order.shipping
+            order.campaign = event.context["campaign"]?["name"]?.stringValue ?? order.campaign
+            order.consultant = event.property("consultant") ?? order.consultant
+            order.region = event.property("region") ?? order.region
+            if event.name == "Order Completed" || order.status == "completed" {
+                if counted == nil {
+                    order.isFirst = customer.row.ordersCount == 0
+                    customer.row.ordersCount += 1
+                    customer.row.totalSpent += total
+                    customer.row.lastOrderAt = max(customer.row.lastOrderAt ?? time, time)
+                    customer.orders.append((orderId, time, total))
+                    if customer.orders.count > CustomerState.recentLimit { customer.orders.removeFirst() }
+                } else if let counted {
+                    customer.row.totalSpent += total - counted
+                    if let index = customer.orders.firstIndex(where: { $0.id == orderId }) { customer.orders[index].total = total }
+                }
+                customer.orderTotals[orderId] = total
+                order.status = "completed"
+                if let cart = event.property("cart_id") {
+                    customer.carts[cart] = nil
+                    batch.carts[cart] = (customer.row.id, 0, 0, time)
+                }
+            }
+        case "Order Cancelled", "Order Refunded":
+            order.status = event.name == "Order Cancelled" ? "cancelled" : "refunded"
+            if event.name == "Order Refunded" {
+                order.refundReason = event.property("reason") ?? event.property("refund_reason")
+                order.refundedAt = time
+            }
+            if let counted {
+                let refunded = event.name == "Order Refunded" ? min(counted, event.number("total") ?? counted) : counted
+                customer.row.totalSpent -= refunded
+                customer.orderTotals[orderId] = counted - refunded
+                if counted - refunded <= 0 {
+                    customer.orderTotals[orderId] = nil
+                    customer.row.ordersCount = max(0, customer.row.ordersCount - 1)
+                    customer.orders.removeAll { $0.id == orderId }
+                }
+            }
+        default:
+            break
+        }
+        order.customerId = customer.row.id
+        batch.orders[orderId] = order
+        return order
+    }
+
+    private func subset(_ event: Event, _ keys: [String]) -> String? {
+        var object: [String: JSONValue] = [:]
+        for key in keys { if let value = event.properties[key] { object[key] = value } }
+        return object.isEmpty ? nil : JSONValue.object(object).jsonText
+    }
+}

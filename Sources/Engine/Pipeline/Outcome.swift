@@ -1,0 +1,72 @@
+import Foundation
+
+/// What one rule did with one event: the unit of every explanation.
+public struct RuleResult: Sendable, Equatable, Codable {
+    /// The possible outcomes.
+    public enum Outcome: String, Sendable, Codable {
+        /// The rule matched (and acted, for live rules).
+        case hit
+        /// The rule ran and did not match.
+        case miss
+        /// The rule raised an error or hit a limit; it was skipped for this event.
+        case error
+        /// The host stopped the rule before it could act (consent, fraud block, limits).
+        case suppressed
+        /// A shadow-mode rule matched; recorded, not acted on.
+        case shadowHit = "shadow_hit"
+        /// The rule is disabled after repeated errors.
+        case disabled
+    }
+
+    public var rule: String
+    public var kind: String
+    public var outcome: Outcome
+    public var score: Double?
+    public var reason: String?
+    public var micros: Int
+
+    public init(rule: String, kind: String, outcome: Outcome, score: Double? = nil, reason: String? = nil, micros: Int = 0) {
+        self.rule = rule
+        self.kind = kind
+        self.outcome = outcome
+        self.score = score
+        self.reason = reason
+        self.micros = micros
+    }
+}
+
+/// A fraud decision.
+public struct FraudDecision: Sendable, Equatable, Codable {
+    public enum Verdict: String, Sendable, Codable, CaseIterable { case allow, review, block }
+    public var verdict: Verdict
+    public var score: Double
+    public var reasons: [String]
+    public var rules: [RuleResult]
+}
+
+/// An action a rule asked for, on its way to the outbox.
+public struct ActionRecord: Sendable, Equatable {
+    public var rule: String
+    public var action: String
+    public var channel: String?
+    public var payload: JSONValue
+    public var idempotencyKey: String
+}
+
+/// Everything the pipeline did with one event.
+public struct EventOutcome: Sendable {
+    public var messageId: String
+    public var customerId: String?
+    /// True when this message id was already processed: nothing changed.
+    public var duplicate: Bool
+    public var decision: FraudDecision?
+    public var results: [RuleResult]
+    public var actions: [ActionRecord]
+    /// Segment changes: name → entered (true) or exited (false).
+    public var segmentChanges: [(segment: String, entered: Bool)]
+
+    static func duplicate(_ messageId: String) -> EventOutcome {
+        EventOutcome(messageId: messageId, customerId: nil, duplicate: true, decision: nil, results: [], actions: [],
+                     segmentChanges: [])
+    }
+}

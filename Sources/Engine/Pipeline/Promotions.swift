@@ -1,0 +1,116 @@
+import Foundation
+import LuaKit
+import Store
+
+/// Promotions: trigger, condition, host-enforced suppression (consent, fraud
+/// block, limits), then the rule's actions into the outbox.
+extension Engine {
+    func promotionsPhase(for event: Event, _ run: inout EvaluationRun) {
+        let customer = run.customer
+        for d in declarations where d.kind == .promotion && (d.triggers?.contains(event.name) ?? false) {
+            let id = d.ruleId
+            var micros = 0
+            if d.functions["when"] != nil {
+                guard let (values, spent) = invoke(d, "when", rules.whenCall, [], &run) else { continue }
+                micros += spent
+                if values.first != .boolean(true) {
+                    run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .miss, micros: micros))
+                    continue
+                }
+            }
+            if let reason = suppression(d, customer) {
+                run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .suppressed, reason: reason, micros: micros))
+                continue
+            }
+            if d.isShadow {
+                run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .shadowHit, micros: micros))
+                stat(id) { $0.shadowHits += 1 }
+                continue
+            }
+            let seed = LuaValue.string(LuaString("\(event.messageId):\(d.name)"))
+            guard let (values, spent) = invoke(d, "run", rules.runCall, [seed], &run) else { continue }
+            micros += spent
+            var actions: [JSONValue] = []
+            if case .array(let items)? = values.first { actions = items.map(JSONValue.init) }
+            for (index, action) in actions.enumerated() {
+                apply(action, to: customer)
+                addAction(ActionRecord(rule: id, action: action["action"]?.stringValue ?? "unknown",
+                                       channel: action["channel"]?.stringValue, payload: action,
+                                       idempotencyKey: "\(event.messageId):\(id):\(index)"), &run)
+            }
+            state.fires[d.name, default: [:]][customer.row.id, default: []].append(state.now)
+            state.globalFires[d.name, default: []].append(state.now)
+            state.batch.promotionFires.append((d.name, customer.row.id, state.now))
+            stat(id) { $0.hits += 1 }
+            run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .hit,
+                                          reason: actions.isEmpty ? "no actions" : "\(actions.count) action(s)", micros: micros))
+        }
+    }
+
+    /// Why the host will not let a promotion act for this customer now, if it won't.
+    func suppression(_ d: RuleDeclaration, _ customer: CustomerState) -> String? {
+        let marketing = d.fields["marketing"] != .boolean(false)
+        if marketing && customer.consent["marketing"] != true {
+            return "no marketing consent"
+        }
+        if let blocked = customer.lastBlockAt, state.now - blocked < options.fraudBlockSuppression {
+            return "fraud block on \(Timestamps.iso(blocked)) (promotions suppressed for \(options.fraudBlockSuppression / 86_400_000) days)"
+        }
+        let fires = state.promotionFires(d.name, customer.row.id)
+        if let limit = d.limit("per_customer")?.doubleValue, Double(fires.count) >= limit {
+            return "limit per_customer = \(Int(limit)) reached"
+        }
+        if let cooldown = d.limit("cooldown")?.stringValue.flatMap(DurationText.milliseconds),
+           let last = fires.last, state.now - last < cooldown {
+            return "cooldown \(d.limit("cooldown")?.stringValue ?? "") since \(Timestamps.iso(last))"
+        }
+        if let perDay = d.limit("per_day")?.doubleValue {
+            let today = state.globalPromotionFires(d.name).filter { $0 > state.now - 86_400_000 }.count
+            if Double(today) >= perDay { return "limit per_day = \(Int(perDay)) reached" }
+        }
+        return nil
+    }
+
+    /// Effects an action has on the customer at once (tags and traits).
+    private func apply(_ action: JSONValue, to customer: CustomerState) {
+        switch action["action"]?.stringValue {
+        case "tag", "untag":
+            guard let tag = action["tag"]?.stringValue else { return }
+            var tags: [JSONValue] = []
+            if case .array(let existing)? = customer.traits["tags"] { tags = existing }
+            tags.removeAll { $0 == .string(tag) }
+            if action["action"]?.stringValue == "tag" { tags.append(.string(tag)) }
+            customer.traits["tags"] = .array(tags)
+        case "set_trait":
+            if let trait = action["trait"]?.stringValue { customer.traits[trait] = action["value"] ?? .null }
+        default:
+            break
+        }
+        state.batch.customers[customer.row.id] = customer.syncedRow()
+    }
+
+    /// Stores the explanation of one event.
+    func record(_ run: EvaluationRun) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let results = String(decoding: (try? encoder.encode(run.results)) ?? Data("[]".utf8), as: UTF8.self)
+        state.batch.evaluations.append(EvaluationRow(messageId: run.event.messageId, customerId: run.customer.row.id,
+                                                     rulesetVersion: rules.version, at: run.event.timestamp, results: results))
+    }
+}
+
+extension EngineState {
+    func promotionFires(_ promotion: String, _ customerId: String) -> [Int64] {
+        if let known = fires[promotion]?[customerId] { return known }
+        let loaded = (try? store.promotionFires(promotion: promotion, customerId: customerId, since: Int64.min)) ?? []
+        fires[promotion, default: [:]][customerId] = loaded
+        return loaded
+    }
+
+    func globalPromotionFires(_ promotion: String) -> [Int64] {
+        if let known = globalFires[promotion] { return known }
+        let loaded = (try? store.promotionFires(promotion: promotion, customerId: nil, since: now - 86_400_000)) ?? []
+        globalFires[promotion] = loaded
+        return loaded
+    }
+}

@@ -1,0 +1,60 @@
+/// Static checks on a loaded rule set: what `crescent check` reports beyond
+/// compile and runtime errors.
+enum RuleChecks {
+    /// Keeps the usable declarations and appends problems: missing required
+    /// functions and bad thresholds (errors); duplicate names, unknown event
+    /// names and rules that can never fire (warnings).
+    static func validate(_ declarations: [RuleDeclaration], problems: inout [RuleProblem]) -> [RuleDeclaration] {
+        var kept: [RuleDeclaration] = []
+        var seen: [String: RuleDeclaration] = [:]
+        let required: [RuleKind: [String]] = [
+            .segment: ["when"], .promotion: ["on", "run"], .fraud: ["score"], .counter: ["on", "key"],
+            .distinctCounter: ["on", "key", "value"], .fraudPolicy: ["on"],
+        ]
+        for declaration in declarations {
+            let where_ = (file: declaration.file, line: declaration.line)
+            let label = "\(declaration.kind.rawValue) \"\(declaration.name)\""
+            let missing = (required[declaration.kind] ?? []).filter {
+                declaration.functions[$0] == nil && declaration.fields[$0] == nil
+            }
+            if !missing.isEmpty {
+                problems.append(RuleProblem(.error, file: where_.file, line: where_.line,
+                                            "\(label) needs \(missing.map { "'\($0)'" }.joined(separator: " and "))"))
+                continue
+            }
+            if let mode = declaration.string("mode"), mode != "live", mode != "shadow" {
+                problems.append(RuleProblem(.error, file: where_.file, line: where_.line,
+                                            "\(label): mode must be \"live\" or \"shadow\", not \"\(mode)\""))
+                continue
+            }
+            if declaration.kind == .fraudPolicy {
+                let review = declaration.number("review_at") ?? 50, block = declaration.number("block_at") ?? 80
+                if review > block {
+                    problems.append(RuleProblem(.error, file: where_.file, line: where_.line,
+                                                "fraud_policy: review_at (\(review)) is above block_at (\(block))"))
+                    continue
+                }
+            }
+            let key = declaration.kind.rawValue + "/" + declaration.name
+            if let first = seen[key] {
+                problems.append(RuleProblem(.warning, file: where_.file, line: where_.line,
+                                            "\(label) is declared again (first at \(first.file):\(first.line)); this one is ignored"))
+                continue
+            }
+            seen[key] = declaration
+            for name in declaration.triggers ?? [] where !KnownEvents.names.contains(name) {
+                problems.append(RuleProblem(.warning, file: where_.file, line: where_.line,
+                                            "\(label) listens to '\(name)', which is not a known event name"))
+            }
+            kept.append(declaration)
+        }
+        let hasPolicy = kept.contains { $0.kind == .fraudPolicy }
+        if !hasPolicy {
+            for fraud in kept where fraud.kind == .fraud && fraud.triggers == nil {
+                problems.append(RuleProblem(.warning, file: fraud.file, line: fraud.line,
+                                            "fraud \"\(fraud.name)\" can never fire: there is no fraud_policy and no 'on'"))
+            }
+        }
+        return kept
+    }
+}

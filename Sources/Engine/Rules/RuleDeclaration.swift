@@ -1,0 +1,75 @@
+import LuaKit
+
+/// The kinds of declaration a rule file can make.
+public enum RuleKind: String, Sendable, CaseIterable, Codable {
+    case segment, promotion, fraud, fraudPolicy = "fraud_policy", counter, distinctCounter = "distinct_counter", list
+}
+
+/// One declaration read from a rule file: `segment "gold" { ... }`.
+public struct RuleDeclaration: Sendable {
+    public var kind: RuleKind
+    public var name: String
+    public var file: String
+    public var line: Int
+    /// Field values; functions appear as their handle in ``functions``.
+    public var fields: [String: LuaValue]
+    /// Field name → handle of the Lua function given for it.
+    public var functions: [String: Int64]
+
+    /// `mode = "shadow"`: evaluated and recorded, never acted on.
+    public var isShadow: Bool { fields["mode"]?.stringValue == "shadow" }
+
+    /// Event names this declaration listens to (`on`), if it has any.
+    public var triggers: [String]? {
+        switch fields["on"] {
+        case .string(let s)?: [s.description]
+        case .array(let items)?: items.compactMap(\.stringValue)
+        default: nil
+        }
+    }
+
+    public func number(_ field: String) -> Double? { fields[field]?.doubleValue }
+    public func string(_ field: String) -> String? { fields[field]?.stringValue }
+
+    /// `limit = { per_customer = 1, per_day = 1000, cooldown = "7d" }` fields.
+    public func limit(_ key: String) -> LuaValue? {
+        if case .table(let t)? = fields["limit"] { return t[.string(LuaString(key))] }
+        return nil
+    }
+}
+
+/// A problem found while loading or checking rules: `path:line: message`.
+public struct RuleProblem: Sendable, Equatable, CustomStringConvertible {
+    public enum Severity: String, Sendable { case error, warning }
+    public var severity: Severity
+    public var file: String
+    public var line: Int?
+    public var message: String
+
+    public init(_ severity: Severity, file: String, line: Int?, _ message: String) {
+        self.severity = severity
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String {
+        let location = line.map { "\(file):\($0)" } ?? file
+        return severity == .warning ? "\(location): warning: \(message)" : "\(location): \(message)"
+    }
+}
+
+/// Event names Crescent knows: the Segment e-commerce spec v2, the page and
+/// identity events, and the engine's own internal events.
+public enum KnownEvents {
+    public static let names: Set<String> = [
+        "Identify", "Page Viewed", "Screen Viewed", "Group", "Alias",
+        "Products Searched", "Product List Viewed", "Product List Filtered", "Promotion Viewed", "Promotion Clicked",
+        "Product Clicked", "Product Viewed", "Product Added", "Product Removed", "Cart Viewed", "Checkout Started",
+        "Checkout Step Viewed", "Checkout Step Completed", "Payment Info Entered", "Order Updated", "Order Completed",
+        "Order Refunded", "Order Cancelled", "Coupon Entered", "Coupon Applied", "Coupon Denied", "Coupon Removed",
+        "Product Added to Wishlist", "Product Removed from Wishlist", "Wishlist Product Added to Cart", "Product Shared",
+        "Cart Shared", "Product Reviewed", "Inventory Updated", "Competitor Price Observed", "Fraud Confirmed",
+        "Ad Spend Recorded", "Consultant Feedback", "Segment Entered", "Segment Exited",
+    ]
+}

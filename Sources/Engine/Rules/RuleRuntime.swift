@@ -1,0 +1,205 @@
+import Foundation
+import LuaKit
+
+/// What the engine gives the rules: time, logging and its state.
+public struct RuleHost {
+    public var now: () -> Int64
+    public var log: (String) -> Void
+    public var listContains: (String, String) -> Bool
+    /// (counter, key, window in ms or -1 for all) → occurrences
+    public var count: (String, String, Int64) -> Int
+    /// (counter, key, window in ms or -1) → distinct values
+    public var distinct: (String, String, Int64) -> Int
+    /// (customer id, event name, window in ms or -1) → events of that name
+    public var customerCount: (String, String, Int64) -> Int
+    /// (customer id, n) → most recently viewed product ids
+    public var recentlyViewed: (String, Int) -> [String]
+
+    public init(now: @escaping () -> Int64, log: @escaping (String) -> Void = { _ in },
+                listContains: @escaping (String, String) -> Bool = { _, _ in false },
+                count: @escaping (String, String, Int64) -> Int = { _, _, _ in 0 },
+                distinct: @escaping (String, String, Int64) -> Int = { _, _, _ in 0 },
+                customerCount: @escaping (String, String, Int64) -> Int = { _, _, _ in 0 },
+                recentlyViewed: @escaping (String, Int) -> [String] = { _, _ in [] }) {
+        self.now = now
+        self.log = log
+        self.listContains = listContains
+        self.count = count
+        self.distinct = distinct
+        self.customerCount = customerCount
+        self.recentlyViewed = recentlyViewed
+    }
+}
+
+/// A rule set loaded into one sandboxed Lua state: the prelude (the rule
+/// language), every rule file's declarations, and the problems found.
+///
+/// A file that fails to compile or run contributes no declaration; the
+/// others load. Like ``LuaState``, a runtime stays on the thread that made it.
+public final class RuleRuntime {
+    public let state: LuaState
+    public private(set) var declarations: [RuleDeclaration] = []
+    public private(set) var problems: [RuleProblem] = []
+    /// Content hash of the rule and plugin sources.
+    public let version: String
+    /// The rule files loaded (path → source).
+    public let sources: [String: String]
+
+    let begin: LuaReference
+    let setSegments: LuaReference
+    let segmentCall: LuaReference
+    let whenCall: LuaReference
+    let keyCall: LuaReference
+    let fraudCall: LuaReference
+    let runCall: LuaReference
+
+    /// Loads the prelude and every `*.lua` file under `rulesDirectory`
+    /// (except `*_test.lua` scenario files), in path order.
+    public init(rulesDirectory: String, pluginsDirectory: String?, limits: LuaLimits = .default, host: RuleHost) throws {
+        let state = try LuaState(limits: limits, pluginDirectory: pluginsDirectory)
+        self.state = state
+        let prelude = try state.load(try RuleRuntime.preludeSource(), name: "crescent/prelude.lua")
+        state.registerLocationFunction("where", in: prelude)
+        RuleRuntime.registerHost(host, in: prelude, state: state)
+        _ = try state.call(prelude.function, [])
+        for name in ["segment", "promotion", "fraud", "fraud_policy", "counter", "distinct_counter", "list",
+                     "duration", "now", "log", "lists"] {
+            state.shareGlobal(name, from: prelude)
+        }
+        let entry = { (name: String) throws -> LuaReference in
+            guard let function = state.function(name, in: prelude) else {
+                throw LuaError(kind: .runtime, chunk: "crescent/prelude.lua", message: "missing \(name)")
+            }
+            return function
+        }
+        begin = try entry("host_begin")
+        setSegments = try entry("host_set_segments")
+        segmentCall = try entry("host_segment")
+        whenCall = try entry("host_when")
+        keyCall = try entry("host_key")
+        fraudCall = try entry("host_fraud")
+        runCall = try entry("host_run")
+        let declarationsCall = try entry("host_declarations")
+
+        let files = RuleRuntime.ruleFiles(in: rulesDirectory)
+        var sources: [String: String] = [:]
+        var loadedCount = 0
+        var accepted: [RuleDeclaration] = []
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                problems.append(RuleProblem(.error, file: file, line: nil, "cannot read the file"))
+                continue
+            }
+            sources[file] = String(decoding: data, as: UTF8.self)
+            do {
+                let chunk = try state.load(bytes: Array(data), name: file)
+                _ = try state.call(chunk.function, [])
+            } catch {
+                problems.append(RuleProblem(.error, file: error.chunk ?? file, line: error.line, error.message))
+            }
+            let all = try state.call(declarationsCall, [])
+            guard case .array(let items)? = all.first else { continue }
+            let fresh = items.dropFirst(loadedCount)
+            loadedCount = items.count
+            // A file that failed contributes nothing.
+            if problems.last?.file == file && problems.last?.severity == .error { continue }
+            for item in fresh {
+                if let declaration = RuleRuntime.declaration(from: item) { accepted.append(declaration) }
+            }
+        }
+        self.sources = sources
+        var pluginSources: [String: String] = [:]
+        if let pluginsDirectory {
+            for file in RuleRuntime.ruleFiles(in: pluginsDirectory, includeTests: true) {
+                pluginSources[file] = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            }
+        }
+        version = RuleRuntime.hash(sources.merging(pluginSources) { a, _ in a })
+        declarations = RuleChecks.validate(accepted, problems: &problems)
+    }
+
+    static func preludeSource() throws -> String {
+        guard let url = Bundle.module.url(forResource: "Prelude", withExtension: "lua") else {
+            throw LuaError(kind: .syntax, chunk: "crescent/prelude.lua", message: "the prelude is missing from the bundle")
+        }
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+
+    /// `*.lua` files under a folder, sorted, without `*_test.lua` unless asked.
+    public static func ruleFiles(in directory: String, includeTests: Bool = false) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
+        var files: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            guard relative.hasSuffix(".lua") else { continue }
+            if !includeTests && relative.hasSuffix("_test.lua") { continue }
+            files.append(directory == "." ? relative : (directory as NSString).appendingPathComponent(relative))
+        }
+        return files.sorted()
+    }
+
+    static func hash(_ sources: [String: String]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for (path, text) in sources.sorted(by: { $0.key < $1.key }) {
+            for byte in path.utf8 + [0] + text.utf8 + [0] {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01B3
+            }
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    static func declaration(from value: LuaValue) -> RuleDeclaration? {
+        guard case .table(let t) = value,
+              let kindText = t["kind"]?.stringValue, let kind = RuleKind(rawValue: kindText),
+              let name = t["name"]?.stringValue else { return nil }
+        var fields: [String: LuaValue] = [:]
+        var functions: [String: Int64] = [:]
+        if case .table(let raw)? = t["fields"] {
+            for (key, item) in raw {
+                guard let field = key.stringValue else { continue }
+                if case .table(let inner) = item, case .integer(let handle)? = inner["__function"] {
+                    functions[field] = handle
+                } else {
+                    fields[field] = item
+                }
+            }
+        }
+        let line: Int
+        if case .integer(let l)? = t["line"] { line = Int(l) } else { line = 0 }
+        return RuleDeclaration(kind: kind, name: name, file: t["file"]?.stringValue ?? "?", line: line,
+                               fields: fields, functions: functions)
+    }
+
+    private static func registerHost(_ host: RuleHost, in prelude: LuaChunk, state: LuaState) {
+        func text(_ value: LuaValue?) -> String { value?.stringValue ?? value?.display ?? "" }
+        func integer(_ value: LuaValue?) -> Int64 {
+            switch value {
+            case .integer(let i)?: i
+            case .number(let d)?: Int64(d)
+            default: -1
+            }
+        }
+        state.register("host_now", in: prelude) { _ in [.integer(host.now())] }
+        state.register("host_log", in: prelude) { args in
+            host.log(text(args.first))
+            return []
+        }
+        state.register("host_list_contains", in: prelude) { args in
+            [.boolean(host.listContains(text(args.first), text(args.dropFirst().first)))]
+        }
+        state.register("host_count", in: prelude) { args in
+            [.integer(Int64(host.count(text(args.first), text(args.dropFirst().first), integer(args.dropFirst(2).first))))]
+        }
+        state.register("host_distinct", in: prelude) { args in
+            [.integer(Int64(host.distinct(text(args.first), text(args.dropFirst().first), integer(args.dropFirst(2).first))))]
+        }
+        state.register("host_customer_count", in: prelude) { args in
+            [.integer(Int64(host.customerCount(text(args.first), text(args.dropFirst().first), integer(args.dropFirst(2).first))))]
+        }
+        state.register("host_recently_viewed", in: prelude) { args in
+            let n = max(0, Int(integer(args.dropFirst().first)))
+            return [.array(host.recentlyViewed(text(args.first), n).map { .string(LuaString($0)) })]
+        }
+    }
+}
