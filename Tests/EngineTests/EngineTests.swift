@@ -1,1 +1,241 @@
+import Engine
+import Foundation
+import Store
+import TestSupport
 import Testing
+
+private let loyalty = """
+    segment "gold" {
+      description = "Spent 500 or more in the last 365 days",
+      when = function(c) return c:spent{ within = "365d" } >= 500 end,
+    }
+    """
+private let goldWelcome = """
+    promotion "gold_welcome" {
+      on = "Segment Entered",
+      when = function(e, c) return e.properties.segment == "gold" end,
+      limit = { per_customer = 1 },
+      run = function(e, c, act)
+        local code = act:coupon{ percent = 15, expires_in = "30d" }
+        act:notify{ channel = "email", template = "gold_welcome", data = { coupon = code } }
+      end,
+    }
+    """
+private let velocity = """
+    fraud_policy { on = { "Order Completed" }, review_at = 50, block_at = 80 }
+    counter "orders_per_card" { on = "Order Completed", key = function(e) return e.properties.card_fingerprint end }
+    fraud "card_velocity" {
+      score = function(e, c, ctx)
+        local n = ctx:count("orders_per_card", e.properties.card_fingerprint, "1h")
+        if n >= 3 then return 40, ("card used %d times in the last hour"):format(n) end
+      end,
+    }
+    fraud "big_first_order" {
+      score = function(e, c) if e.order.is_first and e.order.total > 1000 then return 50, "first order over 1000" end end,
+    }
+    """
+
+@Suite("The per-event pipeline")
+struct EngineTests {
+    @Test("a purchase that lifts a customer into gold notifies them in the same pass")
+    func goldUpgrade() throws {
+        let engine = try EngineFixtures.engine(rules: ["segments/loyalty.lua": loyalty, "promotions/gold.lua": goldWelcome])
+        _ = try engine.process(EngineFixtures.identify("u1", traits: ["email": "a@example.com", "marketing_consent": true]))
+        let first = try engine.process(EngineFixtures.order("o1", total: 300, at: "1h"))
+        #expect(first.segmentChanges.isEmpty)
+        #expect(first.actions.isEmpty)
+        let second = try engine.process(EngineFixtures.order("o2", total: 250, at: "2h"))
+        #expect(second.segmentChanges.map(\.segment) == ["gold"])
+        #expect(second.actions.map(\.action) == ["coupon", "notify"])
+        let code = second.actions[0].payload["code"]?.stringValue
+        #expect(code?.hasPrefix("CR-") == true)
+        #expect(second.actions[1].payload["data"]?["coupon"]?.stringValue == code)
+        #expect(second.results.contains { $0.rule == "promotion:gold_welcome" && $0.outcome == .hit })
+        try engine.flush()
+        #expect(try engine.store.segmentSizes() == ["gold": 1])
+        #expect(try engine.store.count("outbox") == 2)
+        // A third order keeps them in gold: no second welcome.
+        let third = try engine.process(EngineFixtures.order("o3", total: 20, at: "3h"))
+        #expect(third.segmentChanges.isEmpty && third.actions.isEmpty)
+    }
+
+    @Test("no marketing action without consent; the suppression is the recorded reason")
+    func consentSuppression() throws {
+        let engine = try EngineFixtures.engine(rules: ["segments/loyalty.lua": loyalty, "promotions/gold.lua": goldWelcome])
+        let outcome = try engine.process(EngineFixtures.order("o1", total: 900))
+        #expect(outcome.segmentChanges.map(\.segment) == ["gold"])
+        #expect(outcome.actions.isEmpty)
+        let result = try #require(outcome.results.first { $0.rule == "promotion:gold_welcome" })
+        #expect(result.outcome == .suppressed)
+        #expect(result.reason == "no marketing consent")
+    }
+
+    @Test("card velocity: the third order on one card in an hour is reviewed, with every rule's score")
+    func cardVelocity() throws {
+        let engine = try EngineFixtures.engine(rules: ["fraud/velocity.lua": velocity])
+        let card: [String: JSONValue] = ["card_fingerprint": "fp-1"]
+        let a = try engine.process(EngineFixtures.order("o1", total: 20, at: "0m", card))
+        let b = try engine.process(EngineFixtures.order("o2", user: "u2", total: 20, at: "10m", card))
+        let c = try engine.process(EngineFixtures.order("o3", user: "u3", total: 2000, at: "20m", card))
+        #expect(a.decision?.verdict == .allow && b.decision?.verdict == .allow)
+        let decision = try #require(c.decision)
+        #expect(decision.verdict == .block)
+        #expect(decision.score == 90)
+        #expect(decision.reasons == ["card used 3 times in the last hour", "first order over 1000"])
+        // Two hours later the window has passed.
+        let d = try engine.process(EngineFixtures.order("o4", user: "u4", total: 20, at: "3h", card))
+        #expect(d.decision?.verdict == .allow)
+        try engine.flush()
+        let stored = try #require(try engine.store.decision(messageId: c.messageId))
+        #expect(stored.decision == "block" && stored.orderId == "o3")
+    }
+
+    @Test("the same messageId twice changes nothing the second time")
+    func deduplication() throws {
+        let engine = try EngineFixtures.engine(rules: ["segments/loyalty.lua": loyalty])
+        let order = EngineFixtures.order("o1", total: 100)
+        _ = try engine.process(order)
+        let again = try engine.process(order)
+        #expect(again.duplicate)
+        try engine.flush()
+        let third = try engine.process(order)
+        #expect(third.duplicate)
+        try engine.flush()
+        #expect(try engine.store.customer(id: "u1")?.ordersCount == 1)
+        #expect(try engine.store.count("events") == 1)
+    }
+
+    @Test("a failing rule is recorded and skipped, the others go on, and repeated failure disables it")
+    func failingRule() throws {
+        var options = EngineOptions()
+        options.disableAfterErrors = 3
+        let engine = try EngineFixtures.engine(rules: [
+            "segments/broken.lua": "segment \"broken\" { when = function(c) return c.traits.missing.field end }",
+            "segments/loyalty.lua": loyalty,
+        ], options: options)
+        for i in 0..<4 {
+            let outcome = try engine.process(EngineFixtures.order("o\(i)", total: 200, at: "\(i)h"))
+            let broken = try #require(outcome.results.first { $0.rule == "segment:broken" })
+            #expect(broken.outcome == (i < 3 ? .error : .disabled))
+            if i == 0 { #expect(broken.reason?.contains("rules/segments/broken.lua:1: attempt to index a nil value") == true) }
+            if i == 2 {
+                #expect(outcome.segmentChanges.map(\.segment) == ["gold"])
+                #expect(outcome.actions.first?.action == "alert")
+            }
+        }
+        #expect(engine.stats["segment:broken"]?.disabled == true)
+        #expect(engine.stats["segment:broken"]?.errors == 3)
+    }
+
+    @Test("an identify after anonymous browsing joins the anonymous history to the user")
+    func identityMerge() throws {
+        let engine = try EngineFixtures.engine(rules: ["segments/loyalty.lua": loyalty])
+        _ = try engine.process(EngineFixtures.track("Product Viewed", user: nil, anonymous: "anon-1", ["product_id": "sku-1"]))
+        _ = try engine.process(EngineFixtures.order("o1", user: "anon-x", total: 10))
+        let anonymousOrder = EngineFixtures.track("Order Completed", user: nil, anonymous: "anon-1",
+                                                  ["order_id": "o9", "total": 600], at: "1m")
+        let bought = try engine.process(anonymousOrder)
+        #expect(bought.customerId == "anon-1")
+        let identified = try engine.process(EngineFixtures.identify("user-7", anonymous: "anon-1", traits: ["email": "z@example.com"], at: "2m"))
+        #expect(identified.customerId == "user-7")
+        #expect(identified.segmentChanges.map(\.segment) == ["gold"], "the merged spend counts for the user")
+        let later = try engine.process(EngineFixtures.track("Page Viewed", user: nil, anonymous: "anon-1", at: "3m"))
+        #expect(later.customerId == "user-7")
+        try engine.flush()
+        let user = try #require(try engine.store.customer(id: "user-7"))
+        #expect(user.ordersCount == 1 && user.totalSpent == 600)
+        #expect(try engine.store.customer(id: "anon-1")?.mergedInto == "user-7")
+        let moved = try engine.store.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE customer_id = 'user-7'")
+        }
+        #expect(moved == 4)
+    }
+
+    @Test("a recent fraud block suppresses promotions")
+    func fraudBlockSuppressesPromotions() throws {
+        let engine = try EngineFixtures.engine(rules: [
+            "fraud/velocity.lua": velocity, "segments/loyalty.lua": loyalty, "promotions/gold.lua": goldWelcome,
+        ])
+        _ = try engine.process(EngineFixtures.identify("u1", traits: ["marketing_consent": true]))
+        let outcome = try engine.process(EngineFixtures.order("o1", total: 1500, at: "1m"))
+        #expect(outcome.decision?.verdict == .review)
+        let blocked = try engine.process(EngineFixtures.order("o2", total: 1500, at: "2m", ["card_fingerprint": "x"]))
+        _ = blocked
+        let engine2 = try EngineFixtures.engine(rules: [
+            "fraud/strict.lua": """
+                fraud_policy { on = "Order Completed", review_at = 10, block_at = 20 }
+                fraud "always" { score = function() return 30, "test block" end }
+                """,
+            "segments/loyalty.lua": loyalty, "promotions/gold.lua": goldWelcome,
+        ])
+        _ = try engine2.process(EngineFixtures.identify("u1", traits: ["marketing_consent": true]))
+        let o = try engine2.process(EngineFixtures.order("o1", total: 900, at: "1m"))
+        #expect(o.decision?.verdict == .block)
+        let promo = try #require(o.results.first { $0.rule == "promotion:gold_welcome" })
+        #expect(promo.outcome == .suppressed)
+        #expect(promo.reason?.hasPrefix("fraud block on") == true)
+    }
+
+    @Test("promotion limits: per customer and cooldown")
+    func promotionLimits() throws {
+        let engine = try EngineFixtures.engine(rules: ["promotions/welcome.lua": """
+            promotion "browse_reminder" {
+              on = "Product Viewed",
+              limit = { cooldown = "1d" },
+              run = function(e, c, act) act:notify{ template = "reminder" } end,
+            }
+            """])
+        _ = try engine.process(EngineFixtures.identify("u1", traits: ["marketing_consent": true]))
+        let first = try engine.process(EngineFixtures.track("Product Viewed", at: "1h"))
+        let second = try engine.process(EngineFixtures.track("Product Viewed", at: "2h"))
+        let third = try engine.process(EngineFixtures.track("Product Viewed", at: "26h"))
+        #expect(first.actions.count == 1)
+        #expect(second.actions.isEmpty)
+        #expect(second.results.first?.reason?.hasPrefix("cooldown 1d") == true)
+        #expect(third.actions.count == 1)
+    }
+
+    @Test("shadow rules are evaluated and recorded but never act")
+    func shadowMode() throws {
+        let engine = try EngineFixtures.engine(rules: ["fraud/p.lua": """
+            fraud_policy { on = "Order Completed", review_at = 10, block_at = 20 }
+            fraud "candidate" { mode = "shadow", score = function() return 50, "would block" end }
+            """])
+        let outcome = try engine.process(EngineFixtures.order("o1", total: 10))
+        #expect(outcome.decision?.verdict == .allow)
+        #expect(outcome.results.first?.outcome == .shadowHit)
+        #expect(engine.stats["fraud:candidate"]?.shadowHits == 1)
+    }
+
+    @Test("lists and distinct counters")
+    func listsAndDistinctCounters() throws {
+        let engine = try EngineFixtures.engine(rules: ["fraud/r.lua": """
+            fraud_policy { on = "Order Completed", review_at = 30, block_at = 60 }
+            list "disposable_domains" { "mailinator.com", "guerrillamail.com" }
+            distinct_counter "cards_per_customer" {
+              on = "Order Completed", window = "7d",
+              key = function(e, c) return c.id end,
+              value = function(e) return e.properties.card_fingerprint end,
+            }
+            fraud "disposable" {
+              score = function(e, c)
+                local domain = (c.traits.email or ""):match("@(.+)$")
+                if domain and lists.contains("disposable_domains", domain) then return 30, "disposable domain " .. domain end
+              end,
+            }
+            fraud "many_cards" {
+              score = function(e, c, ctx)
+                local n = ctx:distinct("cards_per_customer", c.id, "24h")
+                if n >= 3 then return 30, n .. " cards in 24h" end
+              end,
+            }
+            """])
+        _ = try engine.process(EngineFixtures.identify("u1", traits: ["email": "x@mailinator.com"]))
+        var last: EventOutcome?
+        for (i, card) in ["a", "b", "b", "c"].enumerated() {
+            last = try engine.process(EngineFixtures.order("o\(i)", total: 10, at: "\(i)h", ["card_fingerprint": .string(card)]))
+        }
+        #expect(last?.decision?.verdict == .block)
+        #expect(last?.decision?.reasons == ["disposable domain mailinator.com", "3 cards in 24h"])
+    }
+}

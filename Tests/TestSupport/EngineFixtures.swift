@@ -1,0 +1,50 @@
+import Engine
+import Foundation
+import Store
+
+/// Builds engines over temporary rule folders and in-memory stores.
+public enum EngineFixtures {
+    /// An engine whose rules are `files` (path under rules/ → source).
+    public static func engine(rules files: [String: String], plugins: [String: String] = [:],
+                              options: EngineOptions = EngineOptions()) throws -> Engine {
+        var all: [String: String] = [:]
+        for (path, text) in files { all["rules/" + path] = text }
+        for (path, text) in plugins { all["plugins/" + path] = text }
+        all["plugins/.keep"] = ""
+        let root = try Fixtures.temporaryDirectory(files: all)
+        return try Engine(store: try CrescentStore(), rulesDirectory: root.appendingPathComponent("rules").path,
+                          pluginsDirectory: root.appendingPathComponent("plugins").path, options: options)
+    }
+
+    /// 2026-01-01T00:00:00Z in milliseconds, plus `offset`.
+    public static func time(_ offset: String = "0s") -> Int64 {
+        1_767_225_600_000 + (DurationText.milliseconds(offset) ?? 0)
+    }
+
+    nonisolated(unsafe) private static var counter = 0
+
+    /// A track event.
+    public static func track(_ name: String, user: String? = "u1", anonymous: String? = nil,
+                             _ properties: [String: JSONValue] = [:], at offset: String = "0s",
+                             id: String? = nil, traits: [String: JSONValue] = [:]) -> Event {
+        counter += 1
+        return Event(messageId: id ?? "m\(counter)-\(UUID().uuidString.prefix(8))", kind: .track, name: name, userId: user,
+                     anonymousId: anonymous, properties: properties, traits: traits, timestamp: time(offset))
+    }
+
+    /// An identify event.
+    public static func identify(_ user: String?, anonymous: String? = nil, traits: [String: JSONValue], at offset: String = "0s") -> Event {
+        counter += 1
+        return Event(messageId: "i\(counter)-\(UUID().uuidString.prefix(8))", kind: .identify, name: "Identify", userId: user,
+                     anonymousId: anonymous, traits: traits, timestamp: time(offset))
+    }
+
+    /// An `Order Completed` event.
+    public static func order(_ id: String, user: String = "u1", total: Double, at offset: String = "0s",
+                             _ extra: [String: JSONValue] = [:]) -> Event {
+        var properties: [String: JSONValue] = ["order_id": .string(id), "total": .double(total), "currency": "EUR"]
+        properties.merge(extra) { _, new in new }
+        return track("Order Completed", user: user, properties, at: offset)
+    }
+}
+
