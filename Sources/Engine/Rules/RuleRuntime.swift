@@ -85,8 +85,14 @@ public final class RuleRuntime {
         var sources: [String: String] = [:]
         var loadedCount = 0
         var accepted: [RuleDeclaration] = []
-        for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else {
+        let base = (rulesDirectory as NSString).standardizingPath
+        let label = (base as NSString).lastPathComponent
+        for path in files {
+            // Chunks are named from the rule folder down (`rules/fraud/velocity.lua`):
+            // short enough for Lua's 60-character source names, and what authors see.
+            let standardized = (path as NSString).standardizingPath
+            let file = standardized.hasPrefix(base + "/") ? label + "/" + standardized.dropFirst(base.count + 1) : path
+            guard let data = FileManager.default.contents(atPath: path) else {
                 problems.append(RuleProblem(.error, file: file, line: nil, "cannot read the file"))
                 continue
             }
