@@ -190,4 +190,37 @@ public final class CrescentStore: Sendable {
                 """, arguments: [customerId]).reversed().map { ($0["id"], $0["created_at"], $0["total"]) }
         }
     }
+
+    /// Actions recorded for one message, in order.
+    public func outbox(messageId: String) throws -> [OutboxRow] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE message_id = ? ORDER BY id", arguments: [messageId]).map {
+                OutboxRow(idempotencyKey: $0["idempotency_key"], messageId: $0["message_id"], customerId: $0["customer_id"],
+                          rule: $0["rule"], action: $0["action"], channel: $0["channel"], payload: $0["payload"],
+                          createdAt: $0["created_at"])
+            }
+        }
+    }
+
+    /// Outbox rows by action kind.
+    public func actionCounts() throws -> [String: Int] {
+        try read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT action, COUNT(*) AS n FROM outbox GROUP BY action") {
+                counts[row["action"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
+    /// Decisions by outcome.
+    public func decisionCounts() throws -> [String: Int] {
+        try read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT decision, COUNT(*) AS n FROM decisions GROUP BY decision") {
+                counts[row["decision"]] = row["n"]
+            }
+            return counts
+        }
+    }
 }

@@ -84,6 +84,10 @@ public final class Engine {
     /// The rule set's problems (errors and warnings), as `crescent check` prints them.
     public var problems: [RuleProblem] { rules.problems }
 
+    /// The time to give an event that arrives without one: the engine's
+    /// clock during a replay, else the wall clock.
+    public var clockHint: Int64 { state.now > 0 ? state.now : Int64(Date().timeIntervalSince1970 * 1000) }
+
     /// Log lines written by rules with `log(...)`.
     public var log: [String] { state.logLines }
 

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Store
+
+/// `crescent explain MESSAGE_ID`: what every rule did with one event.
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Show what every rule did with one event: result, score, reason, time; the decision and actions."
+    )
+
+    @Argument(help: "The event's messageId.")
+    var messageId: String
+
+    @Option(help: "The SQLite database file.")
+    var db = "crescent.db"
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: db) else {
+            StandardStreams.writeError("error: \(db): no such database\n")
+            throw ExitCode(1)
+        }
+        let store = try CrescentStore(path: db)
+        guard let event = try store.event(messageId: messageId), let evaluation = try store.evaluation(messageId: messageId) else {
+            StandardStreams.writeError("error: no event with messageId '\(messageId)' in \(db)\n")
+            throw ExitCode(1)
+        }
+        print("event     \(event.name) (\(event.type)) at \(Timestamps.iso(event.timestamp))")
+        print("customer  \(event.customerId ?? "-")")
+        print("rules     version \(evaluation.rulesetVersion ?? "-")")
+        let results = try JSONDecoder().decode([RuleResult].self, from: Data(evaluation.results.utf8))
+        if results.isEmpty { print("  (no rule applied to this event)") }
+        for result in results {
+            var line = "  \(result.outcome.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(result.rule)"
+            if let score = result.score, score != 0 { line += "  +\(LuaNumber.text(score))" }
+            if let reason = result.reason { line += "  \(reason)" }
+            line += "  (\(result.micros) µs)"
+            print(line)
+        }
+        if let decision = try store.decision(messageId: messageId) {
+            print("decision  \(decision.decision) (score \(LuaNumber.text(decision.score)))")
+        }
+        for action in try store.outbox(messageId: messageId) {
+            print("action    \(action.action) via \(action.channel ?? "-") from \(action.rule): \(action.payload)")
+        }
+    }
+}
+
+enum LuaNumber {
+    static func text(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Store
+
+/// `crescent replay EVENTS.ndjson`: runs a file of Segment messages through
+/// the whole pipeline and prints a summary.
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Run a file of Segment messages (one JSON object per line) through the rules into a database."
+    )
+
+    @Argument(help: "The events file (NDJSON).")
+    var events: String
+
+    @Option(help: "The rules folder.")
+    var rules = "rules"
+
+    @Option(help: "The plugins folder.")
+    var plugins = "plugins"
+
+    @Option(help: "The SQLite database file.")
+    var db = "crescent.db"
+
+    @Flag(help: "Print the summary as one JSON object.")
+    var json = false
+
+    @Flag(help: "Stop at the first malformed line instead of skipping it.")
+    var strict = false
+
+    @Option(help: "Events per group commit.")
+    var batch = 1000
+
+    func validate() throws {
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+    }
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: events) else {
+            StandardStreams.writeError("error: \(events): no such file\n")
+            throw ExitCode(1)
+        }
+        let store = try CrescentStore(path: db)
+        var options = EngineOptions()
+        options.batchSize = batch
+        let engine = try Engine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, options: options)
+        for problem in engine.problems {
+            StandardStreams.writeError("\(problem)\n")
+        }
+        var replayer = Replayer(strict: strict)
+        let terminal = isatty(STDERR_FILENO) == 1
+        if terminal && !json {
+            replayer.progress = { lines in StandardStreams.writeError("\r\(lines) lines…") }
+        }
+        let summary: ReplaySummary
+        do {
+            summary = try replayer.replay(URL(fileURLWithPath: events), into: engine)
+        } catch let error as ReplayError {
+            StandardStreams.writeError("error: \(events): \(error)\n")
+            throw ExitCode(1)
+        }
+        if terminal && !json { StandardStreams.writeError("\r") }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            StandardStreams.write(Array(try encoder.encode(summary)) + [10])
+        } else {
+            StandardStreams.write(Array(Self.text(summary, events: events).utf8))
+        }
+        for rejected in summary.rejected.prefix(20) {
+            StandardStreams.writeError("\(events):\(rejected.line): \(rejected.message)\n")
+        }
+        if summary.rejected.count > 20 {
+            StandardStreams.writeError("… and \(summary.rejected.count - 20) more rejected lines\n")
+        }
+    }
+
+    static func text(_ s: ReplaySummary, events: String) -> String {
+        var out = """
+            replayed \(events)
+              events      \(s.events) processed, \(s.duplicates) duplicates skipped, \(s.rejected.count) lines rejected
+              speed       \(Int(s.eventsPerSecond)) events/s (\(String(format: "%.2f", s.seconds)) s; p50 \(s.p50Micros) µs, p99 \(s.p99Micros) µs per event)
+              decisions   allow \(s.decisions["allow"] ?? 0), review \(s.decisions["review"] ?? 0), block \(s.decisions["block"] ?? 0)
+
+            """
+        func section(_ title: String, _ values: [String: Int]) {
+            out += "  \(title)\n"
+            if values.isEmpty { out += "    (none)\n" }
+            for (key, value) in values.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
+                out += "    \(String(repeating: " ", count: max(0, 8 - String(value).count)))\(value)  \(key)\n"
+            }
+        }
+        section("rule hits", s.ruleHits)
+        section("actions", s.actions)
+        section("segments", s.segments)
+        if !s.ruleErrors.isEmpty { section("rule errors", s.ruleErrors) }
+        out += "  errors      \(s.errors)\n"
+        return out
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import Store
+
+/// A line of an event file that was not processed, and why.
+public struct RejectedLine: Sendable, Codable, Equatable, CustomStringConvertible {
+    public var line: Int
+    public var message: String
+    public var description: String { "line \(line): \(message)" }
+}
+
+/// What a replay did, as `crescent replay` prints it.
+public struct ReplaySummary: Sendable, Codable {
+    /// Unique messages processed.
+    public var events = 0
+    /// Messages skipped because their messageId was already processed.
+    public var duplicates = 0
+    public var lines = 0
+    public var seconds = 0.0
+    public var eventsPerSecond = 0.0
+    public var p50Micros = 0
+    public var p99Micros = 0
+    public var decisions: [String: Int] = ["allow": 0, "review": 0, "block": 0]
+    public var ruleHits: [String: Int] = [:]
+    public var ruleErrors: [String: Int] = [:]
+    public var actions: [String: Int] = [:]
+    public var segments: [String: Int] = [:]
+    /// Rule errors plus rejected lines.
+    public var errors = 0
+    public var rejected: [RejectedLine] = []
+
+    enum CodingKeys: String, CodingKey {
+        case events, duplicates, lines, seconds, decisions, actions, segments, errors, rejected
+        case eventsPerSecond = "events_per_second", p50Micros = "p50_micros", p99Micros = "p99_micros"
+        case ruleHits = "rule_hits", ruleErrors = "rule_errors"
+    }
+}
+
+/// Runs a file of Segment messages (one JSON object per line: single
+/// messages, or `{"batch": [...]}` objects) through an engine, with the
+/// clock set by each event's timestamp.
+public struct Replayer {
+    public var strict = false
+    /// Called every `progressEvery` lines with the lines read so far.
+    public var progress: ((Int) -> Void)?
+    public var progressEvery = 10_000
+
+    public init(strict: Bool = false) { self.strict = strict }
+
+    /// Replays `url` into `engine`; commits at the end. Throws only for I/O
+    /// errors, and for the first bad line when `strict`.
+    public func replay(_ url: URL, into engine: Engine) throws -> ReplaySummary {
+        var summary = ReplaySummary()
+        var durations: [Int] = []
+        let clock = ContinuousClock()
+        let started = clock.now
+        let reader = try LineReader(url: url)
+        var lineNumber = 0
+        while let line = reader.next() {
+            lineNumber += 1
+            if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+            summary.lines += 1
+            if let progress, lineNumber % progressEvery == 0 { progress(lineNumber) }
+            let messages: [JSONValue]
+            do {
+                let json = try JSONValue.parse(Data(line))
+                if case .array(let items)? = json["batch"] {
+                    let shared = json.object?.filter { $0.key == "context" || $0.key == "integrations" } ?? [:]
+                    messages = items.map { item in
+                        guard case .object(var fields) = item else { return item }
+                        for (key, value) in shared where fields[key] == nil { fields[key] = value }
+                        return .object(fields)
+                    }
+                } else {
+                    messages = [json]
+                }
+            } catch {
+                try reject(lineNumber, "malformed JSON", &summary)
+                continue
+            }
+            for message in messages {
+                let event: Event
+                do {
+                    event = try Normalizer.normalize(message, now: engine.clockHint)
+                } catch {
+                    try reject(lineNumber, error.description, &summary)
+                    continue
+                }
+                let start = clock.now
+                let outcome = try engine.process(event)
+                durations.append(Self.micros(clock.now - start))
+                if outcome.duplicate {
+                    summary.duplicates += 1
+                    continue
+                }
+                summary.events += 1
+                if let decision = outcome.decision { summary.decisions[decision.verdict.rawValue, default: 0] += 1 }
+                for action in outcome.actions { summary.actions[action.action, default: 0] += 1 }
+                for result in outcome.results where result.outcome == .error {
+                    summary.ruleErrors[result.rule, default: 0] += 1
+                    summary.errors += 1
+                }
+            }
+        }
+        try engine.flush()
+        summary.seconds = Double((clock.now - started).components.attoseconds) / 1e18 + Double((clock.now - started).components.seconds)
+        summary.eventsPerSecond = summary.seconds > 0 ? Double(summary.events) / summary.seconds : 0
+        durations.sort()
+        if !durations.isEmpty {
+            summary.p50Micros = durations[durations.count / 2]
+            summary.p99Micros = durations[min(durations.count - 1, durations.count * 99 / 100)]
+        }
+        for (rule, stats) in engine.stats where stats.hits > 0 { summary.ruleHits[rule] = stats.hits }
+        summary.segments = try engine.store.segmentSizes()
+        return summary
+    }
+
+    private func reject(_ line: Int, _ message: String, _ summary: inout ReplaySummary) throws {
+        let rejected = RejectedLine(line: line, message: message)
+        if strict { throw ReplayError.badLine(rejected) }
+        summary.rejected.append(rejected)
+        summary.errors += 1
+    }
+
+    static func micros(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)
+    }
+}
+
+/// A replay stopped by `--strict`.
+public enum ReplayError: Error, CustomStringConvertible {
+    case badLine(RejectedLine)
+    public var description: String {
+        switch self {
+        case .badLine(let line): line.description
+        }
+    }
+}
+
+/// Reads a file line by line in 1 MiB chunks.
+final class LineReader {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private var finished = false
+
+    init(url: URL) throws {
+        handle = try FileHandle(forReadingFrom: url)
+    }
+
+    deinit { try? handle.close() }
+
+    func next() -> ArraySlice<UInt8>? {
+        while true {
+            if let newline = buffer[position...].firstIndex(of: 10) {
+                let line = buffer[position..<newline]
+                position = newline + 1
+                return line
+            }
+            if finished {
+                guard position < buffer.count else { return nil }
+                let line = buffer[position...]
+                position = buffer.count
+                return line
+            }
+            buffer.removeFirst(position)
+            position = 0
+            let chunk = (try? handle.read(upToCount: 1 << 20)) ?? nil
+            if let chunk, !chunk.isEmpty { buffer.append(contentsOf: chunk) } else { finished = true }
+        }
+    }
+}
