@@ -27,6 +27,8 @@ let package = Package(
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Rule kinds, normalization, the per-event pipeline, explanations.
         .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua")]),
+        // The deterministic example-traffic generator (`crescent generate`).
+        .target(name: "EventGenerator", path: "examples/generator"),
         // Command implementations, kept in a library so tests can drive them.
         .target(
             name: "CrescentCLI",
@@ -34,6 +36,7 @@ let package = Package(
                 "LuaKit",
                 "Engine",
                 "Store",
+                "EventGenerator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,7 +45,7 @@ let package = Package(
         .target(name: "CBenchLoop", dependencies: ["CLua", "CLuaShim"]),
         .executableTarget(name: "crescent-bench", dependencies: ["LuaKit", "CBenchLoop"]),
         // Shared fixtures for every test target.
-        .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store", "EventGenerator"], path: "Tests/TestSupport"),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "TestSupport"]),

@@ -47,8 +47,8 @@ struct BatchWriter {
                 batch.inventory.map { [$0.sku, $0.region, $0.quantity, $0.at] })
         try run("INSERT OR REPLACE INTO carts (cart_id, customer_id, value, items, updated_at) VALUES (?, ?, ?, ?, ?)",
                 batch.carts.map { [$0.key, $0.value.customerId, $0.value.value, $0.value.items, $0.value.at] })
-        try run("INSERT OR IGNORE INTO wishlist (customer_id, sku, added_at) VALUES (?, ?, ?)",
-                batch.wishlist.map { [$0.customerId, $0.sku, $0.at] })
+        try run("INSERT OR REPLACE INTO wishlist (customer_id, sku, price, added_at) VALUES (?, ?, ?, ?)",
+                batch.wishlist.map { [$0.customerId, $0.sku, $0.price, $0.at] })
         try run("INSERT OR IGNORE INTO reviews (message_id, customer_id, sku, rating, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 batch.reviews.map { [$0.messageId, $0.customerId, $0.sku, $0.rating, $0.text, $0.at] })
         for change in batch.segmentChanges {

@@ -223,4 +223,15 @@ public final class CrescentStore: Sendable {
             return counts
         }
     }
+
+    /// A customer's wishlist: product id → price when it was added.
+    public func wishlist(customerId: String) throws -> [String: Double] {
+        try read { db in
+            var items: [String: Double] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT sku, price FROM wishlist WHERE customer_id = ?", arguments: [customerId]) {
+                items[row["sku"]] = row["price"] ?? 0
+            }
+            return items
+        }
+    }
 }

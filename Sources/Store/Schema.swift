@@ -101,6 +101,7 @@ enum Schema {
                 CREATE TABLE wishlist (
                     customer_id TEXT NOT NULL,
                     sku TEXT NOT NULL,
+                    price REAL,
                     added_at INTEGER NOT NULL,
                     PRIMARY KEY (customer_id, sku)
                 );

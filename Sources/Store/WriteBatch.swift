@@ -13,7 +13,7 @@ public struct WriteBatch: Sendable {
     public var products: [String: ProductRow] = [:]
     public var inventory: [(sku: String, region: String, quantity: Int, at: Int64)] = []
     public var carts: [String: (customerId: String?, value: Double, items: Int, at: Int64)] = [:]
-    public var wishlist: [(customerId: String, sku: String, at: Int64)] = []
+    public var wishlist: [(customerId: String, sku: String, price: Double?, at: Int64)] = []
     public var reviews: [(messageId: String, customerId: String?, sku: String?, rating: Double?, text: String?, at: Int64)] = []
     public var segmentChanges: [SegmentChangeRow] = []
     public var counterHits: [(counter: String, key: String, at: Int64, value: String?)] = []

@@ -18,6 +18,8 @@ final class CustomerState {
     /// Recently viewed product ids, newest first.
     var viewed: [String] = []
     var carts: [String: (value: Double, items: Int)] = [:]
+    /// Wishlisted product ids → price when added.
+    var wishlist: [String: Double] = [:]
     var lastBlockAt: Int64?
 
     static let recentLimit = 500
@@ -38,6 +40,7 @@ final class CustomerState {
         let state = CustomerState(row: row)
         state.segments = try store.segments(of: id)
         state.lastBlockAt = try store.lastBlock(customerId: id)
+        state.wishlist = try store.wishlist(customerId: id)
         let since = (row.lastSeen ?? 0) - 90 * 86_400_000
         for event in try store.recentEventTimes(customerId: id, since: since) {
             state.eventTimes[event.name, default: []].append(event.at)
@@ -81,6 +84,7 @@ final class CustomerState {
             "traits": JSONValue.object(traits).luaValue,
             "consent": .table(Dictionary(uniqueKeysWithValues: consent.map { (.string(LuaString($0.key)), .boolean($0.value)) })),
             "segments": .table(Dictionary(uniqueKeysWithValues: segments.map { (.string(LuaString($0)), .boolean(true)) })),
+            "wishlist": .table(Dictionary(uniqueKeysWithValues: wishlist.map { (.string(LuaString($0.key)), .number($0.value)) })),
             "orders": .array(orders.map { .table(["id": .string(LuaString($0.id)), "at": .integer($0.at), "total": .number($0.total)]) }),
         ]
         if let userId = row.userId { t["user_id"] = .string(LuaString(userId)) }

@@ -53,6 +53,7 @@ extension EngineState {
         for (name, times) in from.eventTimes { into.eventTimes[name, default: []] += times }
         into.viewed = Array((into.viewed + from.viewed).prefix(50))
         into.carts.merge(from.carts) { a, _ in a }
+        into.wishlist.merge(from.wishlist) { a, _ in a }
         into.lastBlockAt = [into.lastBlockAt, from.lastBlockAt].compactMap { $0 }.max()
         from.row.mergedInto = into.row.id
         from.row.ordersCount = 0
@@ -97,7 +98,8 @@ extension EngineState {
             batch.carts[cartId] = (customer.row.id, cart.value, cart.items, time)
         case "Product Added to Wishlist":
             if let sku = event.property("product_id") ?? event.property("sku") {
-                batch.wishlist.append((customer.row.id, sku, time))
+                customer.wishlist[sku] = event.number("price") ?? 0
+                batch.wishlist.append((customer.row.id, sku, event.number("price"), time))
             }
         case "Product Reviewed":
             batch.reviews.append((event.messageId, customer.row.id, event.property("product_id") ?? event.property("sku"),
