@@ -48,3 +48,18 @@ public enum EngineFixtures {
     }
 }
 
+
+extension EngineFixtures {
+    /// An engine over the shipped rules and plugins, with an in-memory store.
+    public static func shippedEngine() throws -> Engine {
+        try Engine(store: try CrescentStore(), rulesDirectory: Fixtures.packageRoot.appendingPathComponent("rules").path,
+                   pluginsDirectory: Fixtures.packageRoot.appendingPathComponent("plugins").path)
+    }
+}
+
+extension EventOutcome {
+    /// The result of one rule (`kind:name`), if it ran.
+    public func result(_ rule: String) -> RuleResult? { results.last { $0.rule == rule } }
+    /// Whether the rule hit.
+    public func hit(_ rule: String) -> Bool { result(rule)?.outcome == .hit }
+}

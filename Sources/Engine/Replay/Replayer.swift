@@ -5,6 +5,10 @@ import Store
 public struct RejectedLine: Sendable, Codable, Equatable, CustomStringConvertible {
     public var line: Int
     public var message: String
+    public init(line: Int, message: String) {
+        self.line = line
+        self.message = message
+    }
     public var description: String { "line \(line): \(message)" }
 }
 

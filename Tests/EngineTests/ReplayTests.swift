@@ -1,0 +1,67 @@
+import Engine
+import EventGenerator
+import Foundation
+import Store
+import TestSupport
+import Testing
+
+@Suite("Replaying generated traffic through the shipped rules")
+struct ReplayTests {
+    @Test("exact counts: retries deduplicated, every injected fraud pattern reviewed or blocked")
+    func generatedTraffic() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("events.ndjson")
+        let manifest = try EventGenerator(seed: 7, events: 4000).write(to: file)
+        let engine = try EngineFixtures.shippedEngine()
+        let summary = try Replayer().replay(file, into: engine)
+        #expect(summary.events == manifest.uniqueMessages)
+        #expect(summary.duplicates == manifest.retries)
+        #expect(summary.rejected.isEmpty)
+        #expect(summary.errors == 0)
+        let injected = manifest.cardTestingOrders + manifest.manyCardsOrders + manifest.countryMismatchOrders
+            + manifest.disposableEmailOrders
+        #expect(injected.count >= 6)
+        #expect(!manifest.cardTestingOrders.isEmpty && !manifest.manyCardsOrders.isEmpty)
+        #expect(!manifest.countryMismatchOrders.isEmpty && !manifest.disposableEmailOrders.isEmpty)
+        for orderId in injected {
+            let verdict = try engine.store.read { db in
+                try String.fetchOne(db, sql: "SELECT decision FROM decisions WHERE order_id = ?", arguments: [orderId])
+            }
+            #expect(verdict == "review" || verdict == "block", "order \(orderId) got \(verdict ?? "no decision")")
+        }
+        #expect((summary.decisions["review"] ?? 0) + (summary.decisions["block"] ?? 0) >= injected.count)
+        #expect(summary.ruleHits["promotion:low_stock_alert"] ?? 0 > 0)
+        #expect(summary.segments["bronze"] ?? 0 > 0)
+        // Replaying the same file again changes nothing.
+        let again = try Replayer().replay(file, into: engine)
+        #expect(again.events == 0 && again.duplicates == manifest.lines)
+    }
+
+    @Test("malformed lines are skipped and reported with their line number; strict mode stops")
+    func malformedLines() throws {
+        let dir = try Fixtures.temporaryDirectory(files: ["e.ndjson": """
+            {"type":"track","event":"Page Viewed","userId":"u1","messageId":"a"}
+            {not json
+            {"type":"track","userId":"u1","messageId":"b"}
+            {"event":"x","userId":"u1"}
+            {"type":"track","event":"Product Viewed","messageId":"c"}
+
+            {"batch":[{"type":"track","event":"Product Viewed","userId":"u2","messageId":"d"},{"type":"identify","userId":"u2","messageId":"e","traits":{"email":"z@example.com"}}],"context":{"ip":"1.2.3.4"}}
+            """])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("e.ndjson")
+        let engine = try EngineFixtures.engine(rules: [:])
+        let summary = try Replayer().replay(file, into: engine)
+        #expect(summary.events == 3)
+        #expect(summary.rejected == [
+            RejectedLine(line: 2, message: "malformed JSON"),
+            RejectedLine(line: 3, message: "field 'event': is required for track"),
+            RejectedLine(line: 4, message: "field 'type': is required (identify, track, page, screen, group or alias)"),
+            RejectedLine(line: 5, message: "field 'userId': no id: one of 'userId' or 'anonymousId' is required"),
+        ])
+        let stored = try #require(try engine.store.event(messageId: "d"))
+        #expect(stored.payload.contains("1.2.3.4"), "batch context is merged into items")
+        #expect(throws: ReplayError.self) { try Replayer(strict: true).replay(file, into: try EngineFixtures.engine(rules: [:])) }
+    }
+}
