@@ -42,6 +42,7 @@ enum Schema {
                     alias TEXT PRIMARY KEY,
                     customer_id TEXT NOT NULL
                 );
+                CREATE INDEX identities_by_customer ON identities(customer_id);
 
                 CREATE TABLE orders (
                     id TEXT PRIMARY KEY,
@@ -97,6 +98,7 @@ enum Schema {
                     items INTEGER NOT NULL DEFAULT 0,
                     updated_at INTEGER NOT NULL
                 );
+                CREATE INDEX carts_by_customer ON carts(customer_id);
 
                 CREATE TABLE wishlist (
                     customer_id TEXT NOT NULL,
@@ -114,6 +116,7 @@ enum Schema {
                     text TEXT,
                     created_at INTEGER NOT NULL
                 );
+                CREATE INDEX reviews_by_customer ON reviews(customer_id);
 
                 CREATE TABLE segment_members (
                     segment TEXT NOT NULL,
@@ -157,6 +160,7 @@ enum Schema {
                     at INTEGER NOT NULL,
                     results TEXT NOT NULL
                 );
+                CREATE INDEX evaluations_by_customer ON evaluations(customer_id);
 
                 CREATE TABLE decisions (
                     message_id TEXT PRIMARY KEY,
@@ -194,6 +198,7 @@ enum Schema {
                     created_at INTEGER NOT NULL
                 );
                 CREATE INDEX outbox_by_status ON outbox(status, id);
+                CREATE INDEX outbox_by_customer ON outbox(customer_id);
 
                 CREATE TABLE rulesets (
                     version TEXT PRIMARY KEY,

@@ -115,11 +115,14 @@ public final class Engine {
 
     /// Commits everything processed so far in one transaction.
     public func flush() throws {
+        for id in state.dirty {
+            if let customer = state.customers[id] { state.batch.customers[id] = customer.syncedRow() }
+        }
+        state.dirty.removeAll(keepingCapacity: true)
         let batch = state.batch
         state.batch = WriteBatch()
         pendingEvents = 0
         try store.commit(batch)
-        state.seenMessages.removeAll(keepingCapacity: true)
     }
 
     func stat(_ name: String, _ update: (inout RuleStats) -> Void) {

@@ -15,26 +15,36 @@ final class EngineState {
     var counterRetention: [String: Int64] = [:]
     var lists: [String: Set<String>] = [:]
     var seenMessages: Set<String> = []
+    /// Customers changed since the last commit.
+    var dirty: Set<String> = []
+    /// Orders touched in this run, by id.
+    var orders: [String: OrderRow] = [:]
     /// promotion → customer → times it fired; promotion → recent global fires.
     var fires: [String: [String: [Int64]]] = [:]
     var globalFires: [String: [Int64]] = [:]
     var batch = WriteBatch()
     var logLines: [String] = []
 
+    /// True when the store held no event at start: then everything that
+    /// exists is in memory, and cache misses need no database read.
+    let freshStore: Bool
+
     init(store: CrescentStore) throws {
         self.store = store
         self.lists = try store.listEntries()
+        self.freshStore = try store.count("events") == 0
     }
 
     func customer(_ id: String) throws -> CustomerState {
         if let cached = customers[id] { return cached }
-        let loaded = try CustomerState.load(id, from: store)
+        let loaded = freshStore ? CustomerState(row: CustomerRow(id: id)) : try CustomerState.load(id, from: store)
         customers[id] = loaded
         return loaded
     }
 
     func resolve(alias: String) throws -> String? {
         if let cached = identities[alias] { return cached }
+        if freshStore { return nil }
         let stored = try store.resolve(alias: alias)
         if let stored { identities[alias] = stored }
         return stored
@@ -42,7 +52,7 @@ final class EngineState {
 
     func isDuplicate(_ messageId: String) throws -> Bool {
         if seenMessages.contains(messageId) { return true }
-        return try store.hasEvent(messageId: messageId)
+        return freshStore ? false : try store.hasEvent(messageId: messageId)
     }
 
     // MARK: Counters
@@ -50,7 +60,7 @@ final class EngineState {
     func hits(_ counter: String, _ key: String) -> [(at: Int64, value: String?)] {
         if let known = counters[counter]?[key] { return known }
         let retention = counterRetention[counter] ?? 30 * 86_400_000
-        let loaded = (try? store.counterHits(counter: counter, key: key, since: now - retention)) ?? []
+        let loaded = freshStore ? [] : (try? store.counterHits(counter: counter, key: key, since: now - retention)) ?? []
         counters[counter, default: [:]][key] = loaded
         return loaded
     }

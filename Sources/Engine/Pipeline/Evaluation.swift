@@ -23,7 +23,11 @@ extension Engine {
     }
 
     private func begin(_ event: Event, _ run: EvaluationRun) throws {
-        _ = try rules.state.call(rules.begin, [Self.eventTable(event, order: run.order), run.customer.luaTable(now: state.now)])
+        let now = state.now
+        try rules.state.call(rules.begin, arguments: 2, results: 0, push: { stack in
+            Self.push(event, order: run.order, stack)
+            run.customer.push(stack, now: now)
+        }, read: { _ in })
     }
 
     // MARK: Calling rule functions
@@ -40,7 +44,10 @@ extension Engine {
         }
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let values = try rules.state.call(entry, [.integer(handle)] + extra)
+            let values = try rules.state.call(entry, arguments: Int32(1 + extra.count), results: 2, push: { stack in
+                stack.push(handle)
+                for value in extra { try? stack.push(value) }
+            }, read: { stack throws(LuaError) in [try stack.value(at: -2), try stack.value(at: -1)] })
             stat(id) { $0.consecutiveErrors = 0 }
             return (values, Int((DispatchTime.now().uptimeNanoseconds - start) / 1000))
         } catch {
@@ -127,12 +134,10 @@ extension Engine {
         let decision = FraudDecision(verdict: verdict, score: total, reasons: reasons, rules: ruleResults)
         run.decision = decision
         if verdict == .block { run.customer.lastBlockAt = state.now }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         state.batch.decisions.append(DecisionRow(
             messageId: run.event.messageId, customerId: run.customer.row.id, orderId: run.order?.id, decision: verdict.rawValue,
             score: total, reasons: JSONValue.array(reasons.map { .string($0) }).jsonText,
-            rules: String(decoding: (try? encoder.encode(ruleResults)) ?? Data("[]".utf8), as: UTF8.self),
+            rules: RuleResult.jsonText(ruleResults),
             rulesetVersion: rules.version, at: state.now))
     }
 

@@ -59,7 +59,7 @@ extension EngineState {
         from.row.ordersCount = 0
         from.row.totalSpent = 0
         from.segments = []
-        batch.customers[from.row.id] = from.syncedRow()
+        dirty.insert(from.row.id)
     }
 
     /// Applies the event's effects; returns the order it concerns, if any.
@@ -111,7 +111,7 @@ extension EngineState {
         default:
             break
         }
-        batch.customers[customer.row.id] = customer.syncedRow()
+        dirty.insert(customer.row.id)
         return order
     }
 
@@ -164,7 +164,7 @@ extension EngineState {
     private func applyOrder(_ event: Event, to customer: CustomerState) throws -> OrderRow {
         let orderId = event.property("order_id") ?? event.property("checkout_id") ?? event.messageId
         let time = event.timestamp
-        var order = try batch.orders[orderId] ?? store.order(id: orderId)
+        var order = try orders[orderId] ?? (freshStore ? nil : store.order(id: orderId))
             ?? OrderRow(id: orderId, customerId: customer.row.id, status: "pending", total: 0, createdAt: time)
         order.updatedAt = time
         var items: [OrderItemRow] = []
@@ -229,6 +229,7 @@ extension EngineState {
         }
         order.customerId = customer.row.id
         batch.orders[orderId] = order
+        orders[orderId] = order
         return order
     }
 

@@ -33,6 +33,40 @@ public struct RuleResult: Sendable, Equatable, Codable {
         self.reason = reason
         self.micros = micros
     }
+
+    /// Appends the stored form (keys sorted, as ``json`` writes them) to `out`.
+    func write(to out: inout String) {
+        out += "{\"kind\":"
+        JSONValue.quote(kind, into: &out)
+        out += ",\"micros\":\(micros),\"outcome\":\"\(outcome.rawValue)\""
+        if let reason {
+            out += ",\"reason\":"
+            JSONValue.quote(reason, into: &out)
+        }
+        out += ",\"rule\":"
+        JSONValue.quote(rule, into: &out)
+        if let score { out += ",\"score\":" + (score == score.rounded() && abs(score) < 1e15 ? "\(Int64(score)).0" : "\(score)") }
+        out += "}"
+    }
+
+    /// A list of results in their stored form.
+    static func jsonText(_ results: [RuleResult]) -> String {
+        var out = "["
+        for (index, result) in results.enumerated() {
+            if index > 0 { out += "," }
+            result.write(to: &out)
+        }
+        return out + "]"
+    }
+
+    /// The result as stored in explanations (the same keys as its Codable form).
+    public var json: JSONValue {
+        var object: [String: JSONValue] = ["rule": .string(rule), "kind": .string(kind), "outcome": .string(outcome.rawValue),
+                                           "micros": .int(Int64(micros))]
+        if let score { object["score"] = .double(score) }
+        if let reason { object["reason"] = .string(reason) }
+        return .object(object)
+    }
 }
 
 /// A fraud decision.

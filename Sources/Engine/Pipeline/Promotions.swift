@@ -86,14 +86,12 @@ extension Engine {
         default:
             break
         }
-        state.batch.customers[customer.row.id] = customer.syncedRow()
+        state.dirty.insert(customer.row.id)
     }
 
     /// Stores the explanation of one event.
     func record(_ run: EvaluationRun) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let results = String(decoding: (try? encoder.encode(run.results)) ?? Data("[]".utf8), as: UTF8.self)
+        let results = RuleResult.jsonText(run.results)
         state.batch.evaluations.append(EvaluationRow(messageId: run.event.messageId, customerId: run.customer.row.id,
                                                      rulesetVersion: rules.version, at: run.event.timestamp, results: results))
     }
@@ -102,14 +100,14 @@ extension Engine {
 extension EngineState {
     func promotionFires(_ promotion: String, _ customerId: String) -> [Int64] {
         if let known = fires[promotion]?[customerId] { return known }
-        let loaded = (try? store.promotionFires(promotion: promotion, customerId: customerId, since: Int64.min)) ?? []
+        let loaded = freshStore ? [] : (try? store.promotionFires(promotion: promotion, customerId: customerId, since: Int64.min)) ?? []
         fires[promotion, default: [:]][customerId] = loaded
         return loaded
     }
 
     func globalPromotionFires(_ promotion: String) -> [Int64] {
         if let known = globalFires[promotion] { return known }
-        let loaded = (try? store.promotionFires(promotion: promotion, customerId: nil, since: now - 86_400_000)) ?? []
+        let loaded = freshStore ? [] : (try? store.promotionFires(promotion: promotion, customerId: nil, since: now - 86_400_000)) ?? []
         globalFires[promotion] = loaded
         return loaded
     }

@@ -66,7 +66,7 @@ public struct Replayer {
             if let progress, lineNumber % progressEvery == 0 { progress(lineNumber) }
             let messages: [JSONValue]
             do {
-                let json = try JSONValue.parse(Data(line))
+                let json = try JSONValue.parse(bytes: line)
                 if case .array(let items)? = json["batch"] {
                     let shared = json.object?.filter { $0.key == "context" || $0.key == "integrations" } ?? [:]
                     messages = items.map { item in

@@ -80,6 +80,16 @@ public struct LuaStack {
         LuaValueCodec.push(value, L)
     }
 
+    /// Sets `table[index] = <value on top>` on the table just below the top and pops the value.
+    @inlinable public func setIndex(_ index: Int) {
+        lua_rawseti(L, -2, Int64(index))
+    }
+
+    /// Makes room for `slots` more values; false when the stack cannot grow.
+    @inlinable public func ensure(_ slots: Int) -> Bool {
+        lua_checkstack(L, Int32(clamping: slots)) != 0
+    }
+
     // MARK: Reading
 
     /// Reads the value at `index` (1-based, or negative from the top).

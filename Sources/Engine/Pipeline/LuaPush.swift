@@ -1,0 +1,132 @@
+import LuaKit
+
+/// Pushing engine values straight onto a Lua stack, without building
+/// ``LuaValue`` trees first (the per-event hot path).
+extension LuaStack {
+    /// Pushes a JSON value; `null` becomes nil, nesting past 32 levels is cut to nil.
+    func push(json: JSONValue, depth: Int = 0) {
+        guard depth < 32, ensure(4) else {
+            pushNil()
+            return
+        }
+        switch json {
+        case .null: pushNil()
+        case .bool(let b): push(b)
+        case .int(let i): push(i)
+        case .double(let d): push(d)
+        case .string(let s): push(s)
+        case .array(let items):
+            pushTable(array: items.count)
+            for (index, item) in items.enumerated() {
+                push(json: item, depth: depth + 1)
+                setIndex(index + 1)
+            }
+        case .object(let fields):
+            pushTable(fields: fields.count)
+            for (key, value) in fields where value != .null {
+                push(json: value, depth: depth + 1)
+                setField(name: key)
+            }
+        }
+    }
+
+    func push(object fields: [String: JSONValue]) {
+        push(json: .object(fields))
+    }
+}
+
+extension Engine {
+    /// Pushes the event table `e` for the rules.
+    static func push(_ event: Event, order: OrderRow?, _ s: LuaStack) {
+        s.pushTable(fields: 12)
+        s.push(event.name); s.setField("name")
+        s.push(event.kind.rawValue); s.setField("type")
+        s.push(event.messageId); s.setField("message_id")
+        s.push(event.timestamp); s.setField("timestamp")
+        s.push(event.isInternal); s.setField("internal")
+        if let userId = event.userId { s.push(userId); s.setField("user_id") }
+        if let anonymousId = event.anonymousId { s.push(anonymousId); s.setField("anonymous_id") }
+        s.push(object: event.properties); s.setField("properties")
+        s.push(object: event.traits); s.setField("traits")
+        s.push(object: event.context); s.setField("context")
+        guard let order else { return }
+        s.pushTable(fields: 8)
+        s.push(order.id); s.setField("id")
+        s.push(order.total); s.setField("total")
+        s.push(order.status); s.setField("status")
+        s.push(order.isFirst); s.setField("is_first")
+        if let currency = order.currency { s.push(currency); s.setField("currency") }
+        s.pushTable(array: order.items.count)
+        for (index, item) in order.items.enumerated() {
+            s.pushTable(fields: 5)
+            s.push(item.quantity); s.setField("quantity")
+            if let sku = item.sku { s.push(sku); s.setField("sku") }
+            if let name = item.name { s.push(name); s.setField("name") }
+            if let category = item.category { s.push(category); s.setField("category") }
+            if let price = item.price { s.push(price); s.setField("price") }
+            s.setIndex(index + 1)
+        }
+        s.setField("items")
+        for (key, text) in [("payment", order.payment), ("shipping", order.shipping)] {
+            if let text, let json = try? JSONValue.parse(Data(text.utf8)) {
+                s.push(json: json)
+                s.setField(name: key)
+            }
+        }
+        s.setField("order")
+    }
+}
+
+import Foundation
+import Store
+
+extension CustomerState {
+    /// Pushes the customer table `c` for the rules.
+    func push(_ s: LuaStack, now: Int64) {
+        s.pushTable(fields: 20)
+        s.push(row.id); s.setField("id")
+        s.push(row.ordersCount); s.setField("orders_count")
+        s.push(row.totalSpent); s.setField("total_spent")
+        s.push(row.totalSpent); s.setField("lifetime_value")
+        s.push(row.ordersCount > 0 ? row.totalSpent / Double(row.ordersCount) : 0); s.setField("avg_order_value")
+        s.push(cartValue); s.setField("cart_value")
+        if let userId = row.userId { s.push(userId); s.setField("user_id") }
+        if let anonymousId = row.anonymousId { s.push(anonymousId); s.setField("anonymous_id") }
+        if let v = row.firstSeen { s.push(v); s.setField("first_seen") }
+        if let v = row.lastSeen { s.push(v); s.setField("last_seen") }
+        if let v = row.lastOrderAt { s.push(v); s.setField("last_order_at") }
+        s.push(object: traits); s.setField("traits")
+        s.pushTable(fields: consent.count)
+        for (purpose, granted) in consent { s.push(granted); s.setField(name: purpose) }
+        s.setField("consent")
+        s.pushTable(fields: segments.count)
+        for name in segments { s.push(true); s.setField(name: name) }
+        s.setField("segments")
+        s.pushTable(fields: wishlist.count)
+        for (sku, price) in wishlist { s.push(price); s.setField(name: sku) }
+        s.setField("wishlist")
+        s.pushTable(array: orders.count)
+        for (index, order) in orders.enumerated() {
+            s.pushTable(fields: 3)
+            s.push(order.id); s.setField("id")
+            s.push(order.at); s.setField("at")
+            s.push(order.total); s.setField("total")
+            s.setIndex(index + 1)
+        }
+        s.setField("orders")
+        s.pushTable(fields: 2)
+        for (key, text) in [("first_touch", row.firstTouch), ("last_touch", row.lastTouch)] {
+            if let text, let json = try? JSONValue.parse(Data(text.utf8)) {
+                s.push(json: json)
+                s.setField(name: key)
+            }
+        }
+        s.setField("acquisition")
+        let scores = rfm(now: now)
+        s.pushTable(fields: 3)
+        s.push(scores.recency); s.setField("recency")
+        s.push(scores.frequency); s.setField("frequency")
+        s.push(scores.monetary); s.setField("monetary")
+        s.setField("rfm")
+    }
+}
