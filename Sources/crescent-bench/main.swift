@@ -7,6 +7,8 @@ import LuaKit
 // `make bench`: the runtime's benchmarks. Figures go to docs/performance.md.
 //   BENCH_CALLS=N      calls per round (default 2,000,000)
 //   BENCH_SKIP_EVAL=1  skip the `crescent eval` vs `lua5.4` comparison
+//   BENCH_EVENTS=N     events in the replay benchmark (default 1,000,000; 0 skips it)
+//   BENCH_ONLY=replay  run only the replay benchmark
 
 let environment = ProcessInfo.processInfo.environment
 let iterations = Int(environment["BENCH_CALLS"] ?? "") ?? 2_000_000
@@ -23,6 +25,11 @@ func rate(_ count: Int, _ seconds: Double) -> String {
 }
 
 let rule = "function(e) return e.amount > 100 and e.country ~= e.ip_country end"
+
+if environment["BENCH_ONLY"] == "replay" {
+    try ReplayBenchmark.run(events: Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000)
+    exit(0)
+}
 
 // LuaKit: a sandboxed state with the default per-call limits (10 M instructions, 1 s).
 let state = try LuaState(limits: .default)
@@ -87,7 +94,7 @@ print("  C API loop, plain state          \(rate(iterations, bestC))")
 print("  LuaKit stack fast path, sandbox  \(rate(iterations, bestFast))  \(String(format: "%.2f", bestC / bestFast))x the C loop")
 print("  LuaKit [LuaValue] path, sandbox  \(rate(valueIterations, bestValues))")
 
-if environment["BENCH_SKIP_EVAL"] != nil { exit(0) }
+if environment["BENCH_SKIP_EVAL"] == nil {
 
 // The sandbox's cost on CPU-bound code: `crescent eval` vs the stock interpreter.
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -124,3 +131,7 @@ print("CPU-bound script (examples/bench/cpu.lua, whole process, best of 3):")
 print(String(format: "  lua5.4 interpreter                      %6.3f s", stock))
 print(String(format: "  crescent eval, limits off (0/0/0)       %6.3f s  %.2fx the interpreter's speed", unlimited, stock / unlimited))
 print(String(format: "  crescent eval, limits raised (hook on)  %6.3f s  %.2fx the interpreter's speed", hooked, stock / hooked))
+}
+
+let replayEvents = Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000
+if replayEvents > 0 { try ReplayBenchmark.run(events: replayEvents) }

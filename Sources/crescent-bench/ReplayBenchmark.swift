@@ -1,0 +1,65 @@
+import Engine
+import EventGenerator
+import Foundation
+import Store
+
+/// Replays generated events through the shipped rules into a fresh SQLite
+/// file, then inserts the same events with no rules (the storage limit).
+enum ReplayBenchmark {
+    static func run(events: Int) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let folder = root.appendingPathComponent(".build/bench")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("events-\(events).ndjson")
+        if !FileManager.default.fileExists(atPath: file.path) {
+            print("generating \(events) events into \(file.path)…")
+            _ = try EventGenerator(seed: 42, events: events).write(to: file)
+        }
+        let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
+        print("Replay of \(lines.count) lines (examples generator, seed 42) with the shipped rules:")
+
+        // 1. The whole pipeline.
+        let database = folder.appendingPathComponent("replay.db").path
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
+        let store = try CrescentStore(path: database)
+        let engine = try Engine(store: store, rulesDirectory: root.appendingPathComponent("rules").path,
+                                pluginsDirectory: root.appendingPathComponent("plugins").path)
+        let summary = try Replayer().replay(file, into: engine)
+        let size = ((try? FileManager.default.attributesOfItem(atPath: database)[.size] as? Int) ?? 0)
+            + ((try? FileManager.default.attributesOfItem(atPath: database + "-wal")[.size] as? Int) ?? 0)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print(String(format: "  pipeline     %8.0f events/s  (%d events in %.1f s; p50 %d µs, p99 %d µs per event)",
+                     summary.eventsPerSecond, summary.events, summary.seconds, summary.p50Micros, summary.p99Micros))
+        print(String(format: "  peak RSS     %8.0f MiB;  database %.0f MiB", Double(usage.ru_maxrss) / 1024, Double(size) / 1_048_576))
+        print("  decisions    allow \(summary.decisions["allow"] ?? 0), review \(summary.decisions["review"] ?? 0), block \(summary.decisions["block"] ?? 0); errors \(summary.errors)")
+
+        // 2. The storage limit: parse, normalize and insert the events only.
+        let bare = folder.appendingPathComponent("bare.db").path
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: bare + suffix) }
+        let bareStore = try CrescentStore(path: bare)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var batch = WriteBatch()
+        var inserted = 0
+        for line in lines {
+            guard let json = try? JSONValue.parse(bytes: Array(line.utf8)),
+                  let event = try? Normalizer.normalize(json, now: 0) else { continue }
+            batch.events.append(EventRow(messageId: event.messageId, customerId: event.userId ?? event.anonymousId,
+                                         type: event.kind.rawValue, name: event.name, timestamp: event.timestamp,
+                                         payload: event.json.jsonText))
+            inserted += 1
+            if batch.events.count == 1000 {
+                try bareStore.commit(batch)
+                batch = WriteBatch()
+            }
+        }
+        try bareStore.commit(batch)
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let bareRate = Double(inserted) / seconds
+        print(String(format: "  bare insert  %8.0f events/s  (%d events in %.1f s; parse, normalize, insert, no rules)",
+                     bareRate, inserted, seconds))
+        print(String(format: "  pipeline / bare insert: %.2fx", summary.eventsPerSecond / bareRate))
+    }
+}
