@@ -21,9 +21,12 @@ deps:
 build: deps
 	$(SWIFT) build
 
-# The main job, on the embedded defaults: for now, evaluate the example script.
+# The main job, on the embedded defaults: replay the example events through the
+# shipped rules into a fresh local SQLite file (demo.db) and print the summary.
 demo: build
-	$(BIN) eval examples/scripts/demo.lua
+	rm -f demo.db demo.db-wal demo.db-shm
+	$(BIN) replay examples/events.ndjson --rules rules --plugins plugins --db demo.db
+	@echo "explain any event: $(BIN) explain <messageId> --db demo.db"
 
 test: deps
 	mkdir -p .build && $(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}

@@ -1,1 +1,74 @@
+import Foundation
+import Store
+import TestSupport
 import Testing
+
+@Suite("The SQLite store")
+struct StoreTests {
+    @Test("a file store is created, migrated, in WAL mode, and reopens with its data")
+    func fileStore() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("nested/crescent.db").path
+        do {
+            let store = try CrescentStore(path: path)
+            var batch = WriteBatch()
+            batch.events.append(EventRow(messageId: "m1", customerId: "c1", type: "track", name: "Order Completed",
+                                         timestamp: 1, payload: "{}"))
+            var customer = CustomerRow(id: "c1")
+            customer.ordersCount = 1
+            customer.totalSpent = 10
+            batch.customers["c1"] = customer
+            try store.commit(batch)
+            let mode = try store.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+            #expect(mode == "wal")
+        }
+        let reopened = try CrescentStore(path: path)
+        #expect(try reopened.hasEvent(messageId: "m1"))
+        #expect(try reopened.customer(id: "c1")?.totalSpent == 10)
+    }
+
+    @Test("the same messageId is stored once")
+    func uniqueMessages() throws {
+        let store = try CrescentStore()
+        var batch = WriteBatch()
+        let row = EventRow(messageId: "m1", customerId: "c1", type: "track", name: "x", timestamp: 1, payload: "{}")
+        batch.events = [row, row]
+        try store.commit(batch)
+        try store.commit(batch)
+        #expect(try store.count("events") == 1)
+    }
+
+    @Test("segment changes keep members and history; merges move a customer's rows")
+    func segmentsAndMerges() throws {
+        let store = try CrescentStore()
+        var batch = WriteBatch()
+        batch.segmentChanges = [
+            SegmentChangeRow(segment: "gold", customerId: "anon", entered: true, at: 1, messageId: "m1"),
+            SegmentChangeRow(segment: "vip", customerId: "u1", entered: true, at: 1, messageId: "m1"),
+            SegmentChangeRow(segment: "vip", customerId: "u1", entered: false, at: 2, messageId: "m2"),
+        ]
+        batch.events = [EventRow(messageId: "m1", customerId: "anon", type: "track", name: "x", timestamp: 1, payload: "{}")]
+        try store.commit(batch)
+        #expect(try store.segmentSizes() == ["gold": 1])
+        #expect(try store.count("segment_history") == 3)
+        var merge = WriteBatch()
+        merge.merges = [("anon", "u1")]
+        merge.identities = [("anon", "u1")]
+        try store.commit(merge)
+        #expect(try store.event(messageId: "m1")?.customerId == "u1")
+        #expect(try store.resolve(alias: "anon") == "u1")
+        #expect(try store.segments(of: "anon").isEmpty)
+    }
+
+    @Test("a failing batch writes nothing")
+    func atomicBatch() throws {
+        let store = try CrescentStore()
+        var batch = WriteBatch()
+        batch.events = [EventRow(messageId: "m1", customerId: "c1", type: "track", name: "x", timestamp: 1, payload: "{}")]
+        batch.decisions = [DecisionRow(messageId: "m1", customerId: "c1", orderId: nil, decision: "maybe", score: 0,
+                                       reasons: "[]", rules: "[]", rulesetVersion: nil, at: 1)]
+        #expect(throws: (any Error).self) { try store.commit(batch) }
+        #expect(try store.count("events") == 0)
+    }
+}

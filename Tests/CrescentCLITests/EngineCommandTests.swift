@@ -1,0 +1,82 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `crescent check`, `replay`, `explain` and `generate`, driven as a user does.
+@Suite("crescent check, replay, explain, generate")
+struct EngineCommandTests {
+    let crescent = Fixtures.crescentExecutable()
+
+    @Test("check passes the shipped rules and reports problems as path:line: message")
+    func check() throws {
+        let ok = try Fixtures.run(crescent, ["check"], in: Fixtures.packageRoot)
+        #expect(ok.status == 0, "\(ok.stdoutText) \(ok.stderr)")
+        #expect(ok.stdoutText.hasPrefix("ok: "))
+        let dir = try Fixtures.temporaryDirectory(files: [
+            "rules/a.lua": "segment \"x\" {\n  whne = function(c) return true end,\n}",
+            "rules/b.lua": "promotion \"p\" { on = \"Order Complete\", run = function() end }\npromotion \"p\" { on = \"Order Completed\", run = function() end }",
+            "rules/c.lua": "local x = = 1",
+            "plugins/util.lua": "return {",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = try Fixtures.run(crescent, ["check"], in: dir)
+        #expect(bad.status == 1)
+        let lines = bad.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("rules/a.lua:1: segment \"x\": unknown field 'whne'") })
+        #expect(lines.contains("rules/b.lua:1: warning: promotion \"p\" listens to 'Order Complete', which is not a known event name"))
+        #expect(lines.contains { $0.hasPrefix("rules/b.lua:2: warning: promotion \"p\" is declared again") })
+        #expect(lines.contains { $0.hasPrefix("rules/c.lua:1: unexpected symbol") })
+        #expect(lines.contains { $0.hasPrefix("plugins/util.lua:1:") })
+    }
+
+    @Test("replay prints a summary, --json the same as JSON; explain shows every rule's result")
+    func replayAndExplain() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("t.db").path
+        let events = dir.appendingPathComponent("e.ndjson").path
+        let generated = try Fixtures.run(crescent, ["generate", "--events", "1500", "--seed", "3", "-o", events])
+        #expect(generated.status == 0)
+        let replay = try Fixtures.run(crescent, ["replay", events, "--db", db, "--json"], in: Fixtures.packageRoot)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: replay.stdout) as? [String: Any])
+        for key in ["events", "events_per_second", "decisions", "rule_hits", "actions", "segments", "errors"] {
+            #expect(summary[key] != nil, "missing \(key)")
+        }
+        #expect((summary["events"] as? Int ?? 0) > 1400)
+        let decisions = try #require(summary["decisions"] as? [String: Int])
+        #expect(Set(decisions.keys) == ["allow", "review", "block"])
+
+        let text = try Fixtures.run(crescent, ["replay", events, "--db", db], in: Fixtures.packageRoot)
+        #expect(text.stdoutText.contains("0 processed"), "a second replay changes nothing")
+
+        let line = try String(contentsOfFile: events, encoding: .utf8).split(separator: "\n").first { $0.contains("Order Completed") }
+        let order = try JSONSerialization.jsonObject(with: Data(try #require(line).utf8)) as? [String: Any]
+        let messageId = try #require(order?["messageId"] as? String)
+        let explain = try Fixtures.run(crescent, ["explain", messageId, "--db", db])
+        #expect(explain.status == 0, "\(explain.stderr)")
+        #expect(explain.stdoutText.contains("event     Order Completed (track)"))
+        #expect(explain.stdoutText.contains("fraud:card_velocity"))
+        #expect(explain.stdoutText.contains("decision  allow") || explain.stdoutText.contains("decision  review")
+                || explain.stdoutText.contains("decision  block"))
+        let missing = try Fixtures.run(crescent, ["explain", "nope", "--db", db])
+        #expect(missing.status == 1 && missing.stderr.contains("no event with messageId 'nope'"))
+    }
+
+    @Test("replay reports malformed lines by number, and --strict stops")
+    func replayBadLines() throws {
+        let dir = try Fixtures.temporaryDirectory(files: ["e.ndjson": """
+            {"type":"track","event":"Page Viewed","userId":"u1","messageId":"a"}
+            not json
+            """])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let events = dir.appendingPathComponent("e.ndjson").path
+        let db = dir.appendingPathComponent("t.db").path
+        let lenient = try Fixtures.run(crescent, ["replay", events, "--db", db], in: Fixtures.packageRoot)
+        #expect(lenient.status == 0)
+        #expect(lenient.stderr.contains("e.ndjson:2: malformed JSON"))
+        let strict = try Fixtures.run(crescent, ["replay", events, "--db", db + "2", "--strict"], in: Fixtures.packageRoot)
+        #expect(strict.status == 1)
+        #expect(strict.stderr.contains("line 2: malformed JSON"))
+    }
+}

@@ -1,0 +1,82 @@
+import Engine
+import Foundation
+import Testing
+
+@Suite("Normalizing Segment messages")
+struct NormalizerTests {
+    func parse(_ text: String) throws -> JSONValue { try JSONValue.parse(Data(text.utf8)) }
+
+    @Test("what real SDKs send is accepted: null ids, numbers as strings, unicode, extra fields")
+    func lenient() throws {
+        let event = try Normalizer.normalize(try parse("""
+            {"type":"track","event":"Order Completed","userId":null,"anonymousId":12345,"messageId":"m-1",
+             "timestamp":"2026-03-01T10:00:00.250+01:00","properties":{"total":"49.90","quantity":"2","name":"Crème 🌙"},
+             "context":{"library":{"name":"analytics-python"}},"_metadata":{"x":1},"integrations":{"All":true}}
+            """), now: 0)
+        #expect(event.userId == nil)
+        #expect(event.anonymousId == "12345")
+        #expect(event.name == "Order Completed" && event.kind == .track)
+        #expect(event.properties["total"] == .double(49.9))
+        #expect(event.properties["quantity"] == .int(2))
+        #expect(event.properties["name"] == "Crème 🌙")
+        #expect(event.timestamp == 1_772_355_600_250)
+    }
+
+    @Test("page, screen, identify, group and alias get their event names")
+    func names() throws {
+        for (type, name) in [("page", "Page Viewed"), ("screen", "Screen Viewed"), ("identify", "Identify"), ("group", "Group")] {
+            let event = try Normalizer.normalize(try parse(#"{"type":"\#(type)","userId":"u"}"#), now: 5)
+            #expect(event.name == name)
+            #expect(event.timestamp == 5, "a missing timestamp takes the clock")
+        }
+        let alias = try Normalizer.normalize(try parse(#"{"type":"alias","userId":"u","previousId":"a"}"#), now: 0)
+        #expect(alias.previousId == "a")
+    }
+
+    @Test("what is wrong is rejected with the field named", arguments: [
+        (#"{"event":"x","userId":"u"}"#, "type"),
+        (#"{"type":"purchase","userId":"u"}"#, "type"),
+        (#"{"type":"track","userId":"u"}"#, "event"),
+        (#"{"type":"track","event":"","userId":"u"}"#, "event"),
+        (#"{"type":"track","event":"x","userId":null,"anonymousId":""}"#, "userId"),
+        (#"{"type":"alias","userId":"u"}"#, "previousId"),
+        (#"{"type":"track","event":"x","userId":"u","timestamp":"yesterday"}"#, "timestamp"),
+        (#"[1,2]"#, "(message)"),
+    ])
+    func rejected(text: String, field: String) throws {
+        #expect { _ = try Normalizer.normalize(try parse(text), now: 0) } throws: { error in
+            (error as? NormalizationError)?.field == field
+        }
+    }
+
+    @Test("a message without messageId gets a stable id from its content")
+    func derivedIds() throws {
+        let text = #"{"type":"track","event":"x","userId":"u","timestamp":"2026-01-01T00:00:00Z"}"#
+        let a = try Normalizer.normalize(try parse(text), now: 0)
+        let b = try Normalizer.normalize(try parse(text), now: 99)
+        #expect(a.messageId == b.messageId && a.messageId.hasPrefix("derived-"))
+    }
+
+    @Test("timestamps in every form SDKs use", arguments: [
+        ("2026-01-01T00:00:00Z", Int64(1_767_225_600_000)), ("2026-01-01T00:00:00.5Z", 1_767_225_600_500),
+        ("2026-01-01T02:00:00+02:00", 1_767_225_600_000), ("2025-12-31T19:00:00-0500", 1_767_225_600_000),
+        ("2026-01-01 00:00:00Z", 1_767_225_600_000),
+    ])
+    func timestamps(text: String, expected: Int64) {
+        #expect(Timestamps.parse(text) == expected)
+        #expect(Timestamps.milliseconds(.int(1_767_225_600)) == 1_767_225_600_000)
+        #expect(Timestamps.milliseconds(.int(1_767_225_600_000)) == 1_767_225_600_000)
+    }
+
+    @Test("the JSON parser and writer round-trip, and reject bad JSON")
+    func json() throws {
+        let text = #"{"a":[1,2.5,-3e2,true,false,null],"b":"q\"\\\n\u00e9\ud83c\udf19","c":{}}"#
+        let value = try parse(text)
+        #expect(value["b"] == .string("q\"\\\né🌙"))
+        #expect(value["a"] == .array([.int(1), .double(2.5), .double(-300), .bool(true), .bool(false), .null]))
+        #expect(try parse(value.jsonText) == value)
+        for bad in ["{", "[1,]", "{\"a\" 1}", "tru", "\"x", "01x", "{\"a\":1}}"] {
+            #expect(throws: (any Error).self, "\(bad)") { _ = try parse(bad) }
+        }
+    }
+}
