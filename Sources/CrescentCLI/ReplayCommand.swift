@@ -51,7 +51,12 @@ struct ReplayCommand: ParsableCommand {
         var replayer = Replayer(strict: strict)
         let terminal = isatty(STDERR_FILENO) == 1
         if terminal && !json {
-            replayer.progress = { lines in StandardStreams.writeError("\r\(lines) lines…") }
+            replayer.progress = { lines, fraction in
+                let width = 30
+                let filled = Int(fraction * Double(width))
+                let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+                StandardStreams.writeError("\r\(bar) \(Int(fraction * 100))%  \(lines) lines")
+            }
         }
         let summary: ReplaySummary
         do {
@@ -60,7 +65,7 @@ struct ReplayCommand: ParsableCommand {
             StandardStreams.writeError("error: \(events): \(error)\n")
             throw ExitCode(1)
         }
-        if terminal && !json { StandardStreams.writeError("\r") }
+        if terminal && !json { StandardStreams.writeError("\r\u{1B}[2K") }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

@@ -44,8 +44,9 @@ public struct ReplaySummary: Sendable, Codable {
 /// clock set by each event's timestamp.
 public struct Replayer {
     public var strict = false
-    /// Called every `progressEvery` lines with the lines read so far.
-    public var progress: ((Int) -> Void)?
+    /// Called every `progressEvery` lines with the lines read so far and
+    /// the fraction of the file read (0...1).
+    public var progress: ((Int, Double) -> Void)?
     public var progressEvery = 10_000
 
     public init(strict: Bool = false) { self.strict = strict }
@@ -58,12 +59,15 @@ public struct Replayer {
         let clock = ContinuousClock()
         let started = clock.now
         let reader = try LineReader(url: url)
+        let fileSize = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
         var lineNumber = 0
         while let line = reader.next() {
             lineNumber += 1
             if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
             summary.lines += 1
-            if let progress, lineNumber % progressEvery == 0 { progress(lineNumber) }
+            if let progress, lineNumber % progressEvery == 0 {
+                progress(lineNumber, fileSize > 0 ? min(1, Double(reader.bytesRead) / Double(fileSize)) : 0)
+            }
             let messages: [JSONValue]
             do {
                 let json = try JSONValue.parse(bytes: line)
@@ -146,6 +150,8 @@ final class LineReader {
     private var buffer: [UInt8] = []
     private var position = 0
     private var finished = false
+    /// Bytes handed out as lines so far.
+    private(set) var bytesRead = 0
 
     init(url: URL) throws {
         handle = try FileHandle(forReadingFrom: url)
@@ -157,12 +163,14 @@ final class LineReader {
         while true {
             if let newline = buffer[position...].firstIndex(of: 10) {
                 let line = buffer[position..<newline]
+                bytesRead += newline + 1 - position
                 position = newline + 1
                 return line
             }
             if finished {
                 guard position < buffer.count else { return nil }
                 let line = buffer[position...]
+                bytesRead += buffer.count - position
                 position = buffer.count
                 return line
             }
