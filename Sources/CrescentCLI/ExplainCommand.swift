@@ -29,7 +29,9 @@ struct ExplainCommand: ParsableCommand {
         print("event     \(event.name) (\(event.type)) at \(Timestamps.iso(event.timestamp))")
         print("customer  \(event.customerId ?? "-")")
         print("rules     version \(evaluation.rulesetVersion ?? "-")")
-        let results = try JSONDecoder().decode([RuleResult].self, from: Data(evaluation.results.utf8))
+        let ruleIds = try evaluation.rulesetVersion.flatMap { try store.rulesetRules(version: $0) } ?? "[]"
+        let rules = (try JSONDecoder().decode([String].self, from: Data(ruleIds.utf8)))
+        let results = try RuleResult.decodeCompact(evaluation.results, rules: rules)
         if results.isEmpty { print("  (no rule applied to this event)") }
         for result in results {
             var line = "  \(result.outcome.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(result.rule)"

@@ -79,8 +79,8 @@ struct BatchWriter {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, batch.outbox.map { [$0.idempotencyKey, $0.messageId, $0.customerId, $0.rule, $0.action, $0.channel, $0.payload, $0.createdAt] })
         if let ruleset = batch.ruleset {
-            try run("INSERT OR IGNORE INTO rulesets (version, loaded_at, sources) VALUES (?, ?, ?)",
-                    [[ruleset.version, ruleset.at, ruleset.sources]])
+            try run("INSERT OR IGNORE INTO rulesets (version, loaded_at, sources, rules) VALUES (?, ?, ?, ?)",
+                    [[ruleset.version, ruleset.at, ruleset.sources, ruleset.rules]])
         }
     }
 

@@ -235,4 +235,9 @@ public final class CrescentStore: Sendable {
             return items
         }
     }
+
+    /// The rule ids of a rule set version, in the order explanations refer to them.
+    public func rulesetRules(version: String) throws -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT rules FROM rulesets WHERE version = ?", arguments: [version]) }
+    }
 }

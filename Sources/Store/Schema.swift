@@ -200,10 +200,13 @@ enum Schema {
                 CREATE INDEX outbox_by_status ON outbox(status, id);
                 CREATE INDEX outbox_by_customer ON outbox(customer_id);
 
+                -- every loaded rule set: its sources, and its rule ids in order
+                -- (explanations refer to rules by their position in this list)
                 CREATE TABLE rulesets (
                     version TEXT PRIMARY KEY,
                     loaded_at INTEGER NOT NULL,
-                    sources TEXT NOT NULL
+                    sources TEXT NOT NULL,
+                    rules TEXT NOT NULL DEFAULT '[]'
                 );
                 """)
         }

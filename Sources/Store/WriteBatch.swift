@@ -22,7 +22,7 @@ public struct WriteBatch: Sendable {
     public var decisions: [DecisionRow] = []
     public var promotionFires: [(promotion: String, customerId: String, at: Int64)] = []
     public var outbox: [OutboxRow] = []
-    public var ruleset: (version: String, sources: String, at: Int64)?
+    public var ruleset: (version: String, sources: String, rules: String, at: Int64)?
 
     public init() {}
 

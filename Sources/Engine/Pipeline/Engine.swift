@@ -37,8 +37,11 @@ public final class Engine {
     public var options: EngineOptions
     public private(set) var stats: [String: RuleStats] = [:]
     let state: EngineState
+    let commits: CommitPipeline
     var pendingEvents = 0
     let declarations: [RuleDeclaration]
+    /// Rule id → position in the rule set's list (for compact explanations).
+    let ruleIndex: [String: Int]
 
     /// Loads the rules and opens the engine over a store.
     public init(store: CrescentStore, rulesDirectory: String, pluginsDirectory: String?, options: EngineOptions = EngineOptions()) throws {
@@ -46,6 +49,7 @@ public final class Engine {
         self.options = options
         let state = try EngineState(store: store)
         self.state = state
+        self.commits = CommitPipeline(store: store)
         let host = RuleHost(
             now: { state.now },
             log: { state.logLines.append($0) },
@@ -61,6 +65,7 @@ public final class Engine {
         rules = try RuleRuntime(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
                                 limits: options.limits, host: host)
         declarations = rules.declarations
+        ruleIndex = Dictionary(uniqueKeysWithValues: declarations.enumerated().map { ($0.element.ruleId, $0.offset) })
         for declaration in declarations {
             switch declaration.kind {
             case .list:
@@ -78,7 +83,8 @@ public final class Engine {
             }
         }
         let sources = JSONValue.object(rules.sources.mapValues { .string($0) }).jsonText
-        state.batch.ruleset = (rules.version, sources, Int64(Date().timeIntervalSince1970 * 1000))
+        let ruleIds = JSONValue.array(declarations.map { .string($0.ruleId) }).jsonText
+        state.batch.ruleset = (rules.version, sources, ruleIds, Int64(Date().timeIntervalSince1970 * 1000))
     }
 
     /// The rule set's problems (errors and warnings), as `crescent check` prints them.
@@ -107,14 +113,20 @@ public final class Engine {
         try evaluate(&run)
         record(run)
         pendingEvents += 1
-        if pendingEvents >= options.batchSize { try flush() }
+        if pendingEvents >= options.batchSize { try submitBatch() }
         return EventOutcome(messageId: event.messageId, customerId: customerId, duplicate: false, decision: run.decision,
                             results: run.results, actions: run.actions,
                             segmentChanges: run.segmentChanges.map { ($0.segment, $0.entered) })
     }
 
-    /// Commits everything processed so far in one transaction.
+    /// Commits everything processed so far and waits until it is durable.
     public func flush() throws {
+        try submitBatch()
+        try commits.drain()
+    }
+
+    /// Hands the current batch to the background committer.
+    func submitBatch() throws {
         for id in state.dirty {
             if let customer = state.customers[id] { state.batch.customers[id] = customer.syncedRow() }
         }
@@ -122,7 +134,7 @@ public final class Engine {
         let batch = state.batch
         state.batch = WriteBatch()
         pendingEvents = 0
-        try store.commit(batch)
+        try commits.submit(batch)
     }
 
     func stat(_ name: String, _ update: (inout RuleStats) -> Void) {

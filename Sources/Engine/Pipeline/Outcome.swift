@@ -1,5 +1,6 @@
 import Foundation
 
+
 /// What one rule did with one event: the unit of every explanation.
 public struct RuleResult: Sendable, Equatable, Codable {
     /// The possible outcomes.
@@ -32,6 +33,44 @@ public struct RuleResult: Sendable, Equatable, Codable {
         self.score = score
         self.reason = reason
         self.micros = micros
+    }
+
+    /// One-letter codes of the compact stored form.
+    static let codes: [Outcome: String] = [.hit: "h", .miss: "m", .error: "e", .suppressed: "s", .shadowHit: "w", .disabled: "d"]
+
+    /// The compact form stored for every event: `[[rule index, code, µs, score?, reason?], ...]`,
+    /// where the index points into the rule set's `rules` list. A miss costs about ten bytes.
+    static func compactText(_ results: [RuleResult], index: [String: Int]) -> String {
+        var out = "["
+        for (position, result) in results.enumerated() {
+            if position > 0 { out += "," }
+            out += "[\(index[result.rule] ?? -1),\"\(codes[result.outcome] ?? "m")\",\(result.micros)"
+            if result.score != nil || result.reason != nil {
+                out += "," + (result.score.map { $0 == $0.rounded() && abs($0) < 1e15 ? "\(Int64($0))" : "\($0)" } ?? "null")
+            }
+            if let reason = result.reason {
+                out += ","
+                JSONValue.quote(reason, into: &out)
+            }
+            out += "]"
+        }
+        return out + "]"
+    }
+
+    /// Reads the compact form back, given the rule set's rule ids.
+    public static func decodeCompact(_ text: String, rules: [String]) throws -> [RuleResult] {
+        guard case .array(let items) = try JSONValue.parse(Data(text.utf8)) else { return [] }
+        let outcomes = Dictionary(uniqueKeysWithValues: codes.map { ($0.value, $0.key) })
+        return items.compactMap { item -> RuleResult? in
+            guard case .array(let fields) = item, fields.count >= 3, case .int(let index) = fields[0] else { return nil }
+            let rule = index >= 0 && Int(index) < rules.count ? rules[Int(index)] : "unknown:\(index)"
+            let kind = String(rule.prefix(while: { $0 != ":" }))
+            let outcome = fields[1].stringValue.flatMap { outcomes[$0] } ?? .miss
+            let micros = Int(fields[2].doubleValue ?? 0)
+            let score = fields.count > 3 ? fields[3].doubleValue : nil
+            let reason = fields.count > 4 ? fields[4].stringValue : nil
+            return RuleResult(rule: rule, kind: kind, outcome: outcome, score: score, reason: reason, micros: micros)
+        }
     }
 
     /// Appends the stored form (keys sorted, as ``json`` writes them) to `out`.

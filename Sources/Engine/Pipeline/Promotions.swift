@@ -91,7 +91,7 @@ extension Engine {
 
     /// Stores the explanation of one event.
     func record(_ run: EvaluationRun) {
-        let results = RuleResult.jsonText(run.results)
+        let results = RuleResult.compactText(run.results, index: ruleIndex)
         state.batch.evaluations.append(EvaluationRow(messageId: run.event.messageId, customerId: run.customer.row.id,
                                                      rulesetVersion: rules.version, at: run.event.timestamp, results: results))
     }

@@ -1,0 +1,47 @@
+import Dispatch
+import Foundation
+import Store
+
+/// Commits batches on a background queue while the engine goes on, with at
+/// most `depth` batches in flight (back-pressure, not an unbounded queue).
+///
+/// A batch is durable once ``drain()`` returns; the first commit error is
+/// rethrown by the next ``submit(_:)`` or ``drain()``, and nothing after a
+/// failed batch is committed.
+final class CommitPipeline: @unchecked Sendable {
+    private let store: CrescentStore
+    private let queue = DispatchQueue(label: "crescent.commit")
+    private let slots: DispatchSemaphore
+    private let lock = NSLock()
+    private var failure: (any Error)?
+
+    init(store: CrescentStore, depth: Int = 2) {
+        self.store = store
+        self.slots = DispatchSemaphore(value: depth)
+    }
+
+    /// Queues a batch for commit; blocks while `depth` batches are in flight.
+    func submit(_ batch: WriteBatch) throws {
+        try rethrowFailure()
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            if lock.withLock({ failure != nil }) { return }
+            do {
+                try store.commit(batch)
+            } catch {
+                lock.withLock { failure = error }
+            }
+        }
+    }
+
+    /// Waits until every queued batch is committed.
+    func drain() throws {
+        queue.sync {}
+        try rethrowFailure()
+    }
+
+    private func rethrowFailure() throws {
+        if let error = lock.withLock({ failure }) { throw error }
+    }
+}
