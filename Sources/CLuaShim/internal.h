@@ -19,6 +19,10 @@ const char *crescent_kill_message(crescent_runtime *rt, char *buf, size_t n);
 int crescent_raise_kill(lua_State *L);
 void crescent_install_hook(lua_State *L);
 int crescent_is_frozen(lua_State *L, int index);
+/* Pushes a read-only proxy of the table at `index`; `shallow` proxies index
+ * the real table directly (only for tables of functions and numbers). */
+void crescent_push_proxy(lua_State *L, int index, int shallow);
+void crescent_make_weak_registry_table(lua_State *L, const char *name, const char *mode);
 lua_Hook crescent_hook_function(void);
 
 #endif

@@ -8,31 +8,13 @@
  * milliseconds with "pattern too complex" instead of running for minutes.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "pattern_match.h"
 
 #include <ctype.h>
 #include <string.h>
 
-#define MAX_CAPTURES 32
-#define MAX_DEPTH 200
-#define CAP_UNFINISHED (-1)
-#define CAP_POSITION (-2)
-#define SPECIALS "^$*+?.([%-"
 
-typedef struct {
-    const char *src_init, *src_end, *p_end;
-    lua_State *L;
-    int depth, level;
-    long long steps, step_limit, uncharged;
-    struct {
-        const char *init;
-        ptrdiff_t len;
-    } capture[MAX_CAPTURES];
-} Matcher;
-
-#define uchar(c) ((unsigned char)(c))
-
-static const char *match(Matcher *m, const char *s, const char *p);
+const char *pm_match(Matcher *m, const char *s, const char *p);
 
 static void step(Matcher *m) {
     if (++m->steps > m->step_limit)
@@ -44,7 +26,7 @@ static void step(Matcher *m) {
     }
 }
 
-static void prepare(Matcher *m, lua_State *L, const char *s, size_t ls, const char *p, size_t lp) {
+void pm_prepare(Matcher *m, lua_State *L, const char *s, size_t ls, const char *p, size_t lp) {
     long long floor = crescent_rt(L)->pattern_min_steps;
     long long scaled = (long long)ls * 32;
     m->L = L;
@@ -56,12 +38,12 @@ static void prepare(Matcher *m, lua_State *L, const char *s, size_t ls, const ch
     m->step_limit = scaled > floor ? scaled : floor;
 }
 
-static void restart(Matcher *m) {
+void pm_restart(Matcher *m) {
     m->level = 0;
     m->depth = MAX_DEPTH;
 }
 
-static void settle(Matcher *m) {
+void pm_settle(Matcher *m) {
     if (m->uncharged > 0) crescent_charge(m->L, m->uncharged);
     m->uncharged = 0;
 }
@@ -157,7 +139,7 @@ static const char *max_expand(Matcher *m, const char *s, const char *p, const ch
         step(m);
     }
     for (; i >= 0; i--) {
-        const char *res = match(m, s + i, ep + 1);
+        const char *res = pm_match(m, s + i, ep + 1);
         if (res) return res;
     }
     return NULL;
@@ -165,7 +147,7 @@ static const char *max_expand(Matcher *m, const char *s, const char *p, const ch
 
 static const char *min_expand(Matcher *m, const char *s, const char *p, const char *ep) {
     for (;;) {
-        const char *res = match(m, s, ep + 1);
+        const char *res = pm_match(m, s, ep + 1);
         if (res) return res;
         if (!single_match(m, s, p, ep)) return NULL;
         s++;
@@ -177,7 +159,7 @@ static const char *start_capture(Matcher *m, const char *s, const char *p, int w
     m->capture[m->level].init = s;
     m->capture[m->level].len = what;
     m->level++;
-    const char *res = match(m, s, p);
+    const char *res = pm_match(m, s, p);
     if (res == NULL) m->level--;
     return res;
 }
@@ -191,7 +173,7 @@ static const char *end_capture(Matcher *m, const char *s, const char *p) {
         }
     if (l < 0) luaL_error(m->L, "invalid pattern capture");
     m->capture[l].len = s - m->capture[l].init;
-    const char *res = match(m, s, p);
+    const char *res = pm_match(m, s, p);
     if (res == NULL) m->capture[l].len = CAP_UNFINISHED;
     return res;
 }
@@ -211,7 +193,7 @@ static const char *match_capture(Matcher *m, const char *s, int digit) {
     return NULL;
 }
 
-static const char *match(Matcher *m, const char *s, const char *p) {
+const char *pm_match(Matcher *m, const char *s, const char *p) {
     if (m->depth-- == 0) luaL_error(m->L, "pattern too complex");
     step(m);
     while (p != m->p_end) {
@@ -274,7 +256,7 @@ static const char *match(Matcher *m, const char *s, const char *p) {
             } else {
                 switch (*ep) {
                 case '?': {
-                    const char *res = match(m, s + 1, ep + 1);
+                    const char *res = pm_match(m, s + 1, ep + 1);
                     if (res != NULL) {
                         s = res;
                     } else {
@@ -301,7 +283,7 @@ done:
     return s;
 }
 
-static void push_one_capture(Matcher *m, int i, const char *s, const char *e) {
+void pm_push_one_capture(Matcher *m, int i, const char *s, const char *e) {
     if (i >= m->level) {
         if (i != 0) luaL_error(m->L, "invalid capture index %%%d", i + 1);
         lua_pushlstring(m->L, s, (size_t)(e - s));
@@ -315,209 +297,10 @@ static void push_one_capture(Matcher *m, int i, const char *s, const char *e) {
         lua_pushlstring(m->L, m->capture[i].init, (size_t)len);
 }
 
-static int push_captures(Matcher *m, const char *s, const char *e) {
+int pm_push_captures(Matcher *m, const char *s, const char *e) {
     int n = (m->level == 0 && s != NULL) ? 1 : m->level;
     luaL_checkstack(m->L, n, "too many captures");
-    for (int i = 0; i < n; i++) push_one_capture(m, i, s, e);
+    for (int i = 0; i < n; i++) pm_push_one_capture(m, i, s, e);
     return n;
 }
 
-static size_t start_position(lua_Integer pos, size_t len) {
-    if (pos > 0) return (size_t)pos;
-    if (pos == 0 || pos < -(lua_Integer)len) return 1;
-    return len + (size_t)pos + 1;
-}
-
-static int has_specials(const char *p, size_t lp) {
-    for (size_t i = 0; i < lp; i++)
-        if (p[i] != '\0' && strchr(SPECIALS, p[i]) != NULL) return 1;
-    return 0;
-}
-
-static int find_or_match(lua_State *L, int find) {
-    size_t ls, lp;
-    const char *s = luaL_checklstring(L, 1, &ls);
-    const char *p = luaL_checklstring(L, 2, &lp);
-    size_t init = start_position(luaL_optinteger(L, 3, 1), ls) - 1;
-    if (init > ls) {
-        lua_pushnil(L);
-        return 1;
-    }
-    if (find && (lua_toboolean(L, 4) || !has_specials(p, lp))) {
-        const char *hit = lp == 0 ? s + init : memmem(s + init, ls - init, p, lp);
-        if (hit != NULL) {
-            lua_pushinteger(L, (hit - s) + 1);
-            lua_pushinteger(L, (lua_Integer)((hit - s) + lp));
-            return 2;
-        }
-        lua_pushnil(L);
-        return 1;
-    }
-    Matcher m;
-    const char *s1 = s + init;
-    int anchor = (*p == '^');
-    if (anchor) {
-        p++;
-        lp--;
-    }
-    prepare(&m, L, s, ls, p, lp);
-    do {
-        restart(&m);
-        const char *e = match(&m, s1, p);
-        if (e != NULL) {
-            settle(&m);
-            if (find) {
-                lua_pushinteger(L, (s1 - s) + 1);
-                lua_pushinteger(L, e - s);
-                return push_captures(&m, NULL, NULL) + 2;
-            }
-            return push_captures(&m, s1, e);
-        }
-    } while (s1++ < m.src_end && !anchor);
-    settle(&m);
-    lua_pushnil(L);
-    return 1;
-}
-
-static int bounded_find(lua_State *L) { return find_or_match(L, 1); }
-static int bounded_match(lua_State *L) { return find_or_match(L, 0); }
-
-typedef struct {
-    const char *src, *p, *last_match;
-    Matcher m;
-} GmatchState;
-
-static int gmatch_next(lua_State *L) {
-    GmatchState *gm = (GmatchState *)lua_touserdata(L, lua_upvalueindex(3));
-    gm->m.L = L;
-    gm->m.steps = 0;
-    for (const char *src = gm->src; src <= gm->m.src_end; src++) {
-        restart(&gm->m);
-        const char *e = match(&gm->m, src, gm->p);
-        if (e != NULL && e != gm->last_match) {
-            gm->src = gm->last_match = e;
-            settle(&gm->m);
-            return push_captures(&gm->m, src, e);
-        }
-    }
-    settle(&gm->m);
-    return 0;
-}
-
-static int bounded_gmatch(lua_State *L) {
-    size_t ls, lp;
-    const char *s = luaL_checklstring(L, 1, &ls);
-    const char *p = luaL_checklstring(L, 2, &lp);
-    size_t init = start_position(luaL_optinteger(L, 3, 1), ls) - 1;
-    lua_settop(L, 2);
-    GmatchState *gm = (GmatchState *)lua_newuserdatauv(L, sizeof(GmatchState), 0);
-    if (init > ls) init = ls + 1;
-    prepare(&gm->m, L, s, ls, p, lp);
-    gm->src = s + init;
-    gm->p = p;
-    gm->last_match = NULL;
-    lua_pushcclosure(L, gmatch_next, 3);
-    return 1;
-}
-
-static void add_string_replacement(Matcher *m, luaL_Buffer *b, const char *s, const char *e) {
-    lua_State *L = m->L;
-    size_t l;
-    const char *news = lua_tolstring(L, 3, &l);
-    const char *p;
-    while ((p = memchr(news, '%', l)) != NULL) {
-        luaL_addlstring(b, news, (size_t)(p - news));
-        p++;
-        if (*p == '%') {
-            luaL_addchar(b, *p);
-        } else if (isdigit(uchar(*p))) {
-            if (*p == '0') {
-                luaL_addlstring(b, s, (size_t)(e - s));
-            } else {
-                push_one_capture(m, *p - '1', s, e);
-                luaL_tolstring(L, -1, NULL);
-                lua_remove(L, -2);
-                luaL_addvalue(b);
-            }
-        } else {
-            luaL_error(L, "invalid use of '%%' in replacement string");
-        }
-        l -= (size_t)(p + 1 - news);
-        news = p + 1;
-    }
-    luaL_addlstring(b, news, l);
-}
-
-static void add_replacement(Matcher *m, luaL_Buffer *b, const char *s, const char *e, int kind) {
-    lua_State *L = m->L;
-    if (kind == LUA_TFUNCTION) {
-        lua_pushvalue(L, 3);
-        int n = push_captures(m, s, e);
-        lua_call(L, n, 1);
-    } else if (kind == LUA_TTABLE) {
-        push_one_capture(m, 0, s, e);
-        lua_gettable(L, 3);
-    } else {
-        add_string_replacement(m, b, s, e);
-        return;
-    }
-    if (!lua_toboolean(L, -1)) {
-        lua_pop(L, 1);
-        luaL_addlstring(b, s, (size_t)(e - s));
-    } else if (!lua_isstring(L, -1)) {
-        luaL_error(L, "invalid replacement value (a %s)", luaL_typename(L, -1));
-    } else {
-        luaL_addvalue(b);
-    }
-}
-
-static int bounded_gsub(lua_State *L) {
-    size_t srcl, lp;
-    const char *src = luaL_checklstring(L, 1, &srcl);
-    const char *p = luaL_checklstring(L, 2, &lp);
-    const char *last_match = NULL;
-    int kind = lua_type(L, 3);
-    lua_Integer max_n = luaL_optinteger(L, 4, (lua_Integer)srcl + 1);
-    int anchor = (*p == '^');
-    lua_Integer n = 0;
-    luaL_argexpected(L, kind == LUA_TNUMBER || kind == LUA_TSTRING || kind == LUA_TFUNCTION ||
-                            kind == LUA_TTABLE, 3, "string/function/table");
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    if (anchor) {
-        p++;
-        lp--;
-    }
-    Matcher m;
-    prepare(&m, L, src, srcl, p, lp);
-    while (n < max_n) {
-        restart(&m);
-        const char *e = match(&m, src, p);
-        if (e != NULL && e != last_match) {
-            n++;
-            add_replacement(&m, &b, src, e, kind);
-            src = last_match = e;
-        } else if (src < m.src_end) {
-            luaL_addchar(&b, *src++);
-        } else {
-            break;
-        }
-        if (anchor) break;
-    }
-    settle(&m);
-    luaL_addlstring(&b, src, (size_t)(m.src_end - src));
-    luaL_pushresult(&b);
-    lua_pushinteger(L, n);
-    return 2;
-}
-
-void crescent_open_patterns(lua_State *L) {
-    static const luaL_Reg functions[] = {
-        {"find", bounded_find},
-        {"match", bounded_match},
-        {"gmatch", bounded_gmatch},
-        {"gsub", bounded_gsub},
-        {NULL, NULL},
-    };
-    luaL_setfuncs(L, functions, 0);
-}
