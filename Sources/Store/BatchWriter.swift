@@ -7,10 +7,12 @@ struct BatchWriter {
     init(_ db: Database) { self.db = db }
 
     func write(_ batch: WriteBatch) throws {
-        try run("INSERT OR IGNORE INTO events (message_id, customer_id, type, name, timestamp, payload) VALUES (?, ?, ?, ?, ?, ?)",
-                batch.events.map { [$0.messageId, $0.customerId, $0.type, $0.name, $0.timestamp, $0.payload] })
+        try run("""
+            INSERT OR IGNORE INTO events (message_id, customer_id, type, name, timestamp, payload, ruleset_version, results)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, batch.events.map { [$0.messageId, $0.customerId, $0.type, $0.name, $0.timestamp, $0.payload, $0.rulesetVersion, $0.results] })
         for merge in batch.merges {
-            for table in ["events", "orders", "carts", "wishlist", "reviews", "evaluations", "decisions", "outbox"] {
+            for table in ["events", "orders", "carts", "wishlist", "reviews", "decisions", "outbox"] {
                 try db.execute(sql: "UPDATE \(table) SET customer_id = ? WHERE customer_id = ?", arguments: [merge.into, merge.from])
             }
             try db.execute(sql: "UPDATE OR REPLACE identities SET customer_id = ? WHERE customer_id = ?", arguments: [merge.into, merge.from])
@@ -65,8 +67,6 @@ struct BatchWriter {
                 batch.counterHits.map { [$0.counter, $0.key, $0.at, $0.value] })
         try run("INSERT OR IGNORE INTO list_entries (list, value, source, added_at) VALUES (?, ?, ?, ?)",
                 batch.listAdditions.map { [$0.list, $0.value, $0.source, $0.at] })
-        try run("INSERT OR REPLACE INTO evaluations (message_id, customer_id, ruleset_version, at, results) VALUES (?, ?, ?, ?, ?)",
-                batch.evaluations.map { [$0.messageId, $0.customerId, $0.rulesetVersion, $0.at, $0.results] })
         try run("""
             INSERT OR REPLACE INTO decisions (message_id, customer_id, order_id, decision, score, reasons, rules, ruleset_version, at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

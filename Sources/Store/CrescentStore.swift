@@ -122,9 +122,10 @@ public final class CrescentStore: Sendable {
     /// What every rule did with one event.
     public func evaluation(messageId: String) throws -> EvaluationRow? {
         try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM evaluations WHERE message_id = ?", arguments: [messageId]) else { return nil }
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM events WHERE message_id = ? AND results IS NOT NULL",
+                                             arguments: [messageId]) else { return nil }
             return EvaluationRow(messageId: row["message_id"], customerId: row["customer_id"], rulesetVersion: row["ruleset_version"],
-                                 at: row["at"], results: row["results"])
+                                 at: row["timestamp"], results: row["results"])
         }
     }
 

@@ -11,8 +11,14 @@ public struct EventRow: Sendable, Equatable {
     public var name: String
     public var timestamp: Int64
     public var payload: String
+    /// The rule set that evaluated it, and every rule's result (compact form).
+    public var rulesetVersion: String?
+    public var results: String?
 
-    public init(messageId: String, customerId: String?, type: String, name: String, timestamp: Int64, payload: String) {
+    public init(messageId: String, customerId: String?, type: String, name: String, timestamp: Int64, payload: String,
+                rulesetVersion: String? = nil, results: String? = nil) {
+        self.rulesetVersion = rulesetVersion
+        self.results = results
         self.messageId = messageId
         self.customerId = customerId
         self.type = type

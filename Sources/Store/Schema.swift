@@ -16,10 +16,12 @@ enum Schema {
                     type TEXT NOT NULL,
                     name TEXT NOT NULL,
                     timestamp INTEGER NOT NULL,
-                    payload TEXT NOT NULL
+                    payload TEXT NOT NULL,
+                    -- what every rule did with it (compact; see RuleResult) and under which rules
+                    ruleset_version TEXT,
+                    results TEXT
                 );
                 CREATE INDEX events_by_customer ON events(customer_id, timestamp);
-                CREATE INDEX events_by_name ON events(name, timestamp);
 
                 CREATE TABLE customers (
                     id TEXT PRIMARY KEY,
@@ -151,16 +153,6 @@ enum Schema {
                     added_at INTEGER NOT NULL,
                     PRIMARY KEY (list, value)
                 );
-
-                -- what every rule did with every event
-                CREATE TABLE evaluations (
-                    message_id TEXT PRIMARY KEY,
-                    customer_id TEXT,
-                    ruleset_version TEXT,
-                    at INTEGER NOT NULL,
-                    results TEXT NOT NULL
-                );
-                CREATE INDEX evaluations_by_customer ON evaluations(customer_id);
 
                 CREATE TABLE decisions (
                     message_id TEXT PRIMARY KEY,

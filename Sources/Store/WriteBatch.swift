@@ -18,7 +18,6 @@ public struct WriteBatch: Sendable {
     public var segmentChanges: [SegmentChangeRow] = []
     public var counterHits: [(counter: String, key: String, at: Int64, value: String?)] = []
     public var listAdditions: [(list: String, value: String, source: String, at: Int64)] = []
-    public var evaluations: [EvaluationRow] = []
     public var decisions: [DecisionRow] = []
     public var promotionFires: [(promotion: String, customerId: String, at: Int64)] = []
     public var outbox: [OutboxRow] = []
@@ -30,7 +29,7 @@ public struct WriteBatch: Sendable {
     public var isEmpty: Bool {
         events.isEmpty && customers.isEmpty && identities.isEmpty && orders.isEmpty && products.isEmpty
             && inventory.isEmpty && carts.isEmpty && wishlist.isEmpty && reviews.isEmpty && segmentChanges.isEmpty
-            && counterHits.isEmpty && listAdditions.isEmpty && evaluations.isEmpty && decisions.isEmpty
+            && counterHits.isEmpty && listAdditions.isEmpty && decisions.isEmpty
             && promotionFires.isEmpty && outbox.isEmpty && ruleset == nil && merges.isEmpty
     }
 }

@@ -92,8 +92,10 @@ extension Engine {
     /// Stores the explanation of one event.
     func record(_ run: EvaluationRun) {
         let results = RuleResult.compactText(run.results, index: ruleIndex)
-        state.batch.evaluations.append(EvaluationRow(messageId: run.event.messageId, customerId: run.customer.row.id,
-                                                     rulesetVersion: rules.version, at: run.event.timestamp, results: results))
+        if let last = state.batch.events.indices.last, state.batch.events[last].messageId == run.event.messageId {
+            state.batch.events[last].rulesetVersion = rules.version
+            state.batch.events[last].results = results
+        }
     }
 }
 
