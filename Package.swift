@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store", "EventGenerator"], path: "Tests/TestSupport"),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "LuaKit", "EventGenerator", "TestSupport"]),
         .testTarget(name: "CrescentCLITests", dependencies: ["CrescentCLI", "crescent", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -367,3 +367,11 @@ static int where_function(lua_State *L) {
 }
 
 void crescent_push_where(lua_State *L) { lua_pushcfunction(L, where_function); }
+
+/* clock(): monotonic microseconds, for timing rules inside one host call. */
+static int clock_function(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)(crescent_now() * 1e6));
+    return 1;
+}
+
+void crescent_push_clock(lua_State *L) { lua_pushcfunction(L, clock_function); }

@@ -1,4 +1,5 @@
 import Engine
+import LuaKit
 import Foundation
 import Store
 import TestSupport
@@ -237,5 +238,28 @@ struct EngineTests {
         }
         #expect(last?.decision?.verdict == .block)
         #expect(last?.decision?.reasons == ["disposable domain mailinator.com", "3 cards in 24h"])
+    }
+
+    @Test("a rule that runs away is stopped by its limit; the others in its phase still run")
+    func runawayRuleInPhase() throws {
+        var options = EngineOptions()
+        options.limits = LuaLimits(instructions: 200_000, timeout: 0.5, memoryBytes: 32 << 20)
+        let engine = try EngineFixtures.engine(rules: [
+            "segments/a.lua": "segment \"spinner\" { when = function(c) while true do end end }",
+            "segments/loyalty.lua": loyalty,
+            "fraud/p.lua": """
+                fraud_policy { on = "Order Completed" }
+                fraud "spin" { score = function() while true do end end }
+                fraud "fixed" { score = function() return 60, "always" end }
+                """,
+        ], options: options)
+        let outcome = try engine.process(EngineFixtures.order("o1", total: 700))
+        let spinner = try #require(outcome.result("segment:spinner"))
+        #expect(spinner.outcome == .error)
+        #expect(spinner.reason?.contains("instruction limit exceeded") == true)
+        #expect(outcome.segmentChanges.map(\.segment) == ["gold"])
+        #expect(outcome.result("fraud:spin")?.outcome == .error)
+        #expect(outcome.decision?.verdict == .review)
+        #expect(outcome.decision?.reasons == ["always"])
     }
 }

@@ -92,6 +92,8 @@ void crescent_charge(lua_State *L, long long n);
 
 /* Pushes where(level) -> chunk name, line of a caller (for declarations). */
 void crescent_push_where(lua_State *L);
+/* Pushes clock() -> monotonic microseconds. */
+void crescent_push_clock(lua_State *L);
 
 /* Opens the bounded pattern functions into the table at the top. */
 void crescent_open_patterns(lua_State *L);

@@ -40,6 +40,9 @@ public final class Engine {
     let commits: CommitPipeline
     var pendingEvents = 0
     let declarations: [RuleDeclaration]
+    /// The segment and fraud declarations, in file order.
+    let segments: [RuleDeclaration]
+    let frauds: [RuleDeclaration]
     /// Rule id → position in the rule set's list (for compact explanations).
     let ruleIndex: [String: Int]
 
@@ -65,6 +68,8 @@ public final class Engine {
         rules = try RuleRuntime(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
                                 limits: options.limits, host: host)
         declarations = rules.declarations
+        segments = declarations.filter { $0.kind == .segment }
+        frauds = declarations.filter { $0.kind == .fraud }
         ruleIndex = Dictionary(uniqueKeysWithValues: declarations.enumerated().map { ($0.element.ruleId, $0.offset) })
         for declaration in declarations {
             switch declaration.kind {

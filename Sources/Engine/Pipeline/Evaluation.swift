@@ -52,26 +52,52 @@ extension Engine {
             return (values, Int((DispatchTime.now().uptimeNanoseconds - start) / 1000))
         } catch {
             let micros = Int((DispatchTime.now().uptimeNanoseconds - start) / 1000)
-            run.results.append(RuleResult(rule: id, kind: d.kind.rawValue, outcome: .error, reason: error.description, micros: micros))
-            var disabledNow = false
-            stat(id) {
-                $0.errors += 1
-                $0.consecutiveErrors += 1
-                $0.lastError = error.description
-                if $0.consecutiveErrors >= options.disableAfterErrors && !$0.disabled {
-                    $0.disabled = true
-                    disabledNow = true
-                }
-            }
-            if disabledNow {
-                let message = "\(id) disabled after \(options.disableAfterErrors) consecutive errors; last: \(error.description)"
-                state.logLines.append(message)
-                addAction(ActionRecord(rule: id, action: "alert", channel: "ops",
-                                       payload: .object(["action": .string("alert"), "message": .string(message), "severity": .string("critical")]),
-                                       idempotencyKey: "\(run.event.messageId):\(id):disabled"), &run)
-            }
+            recordError(d, error.description, micros: micros, &run)
             return nil
         }
+    }
+
+    /// Records a rule's failure for this event; disables (and alerts on) a
+    /// rule that keeps failing.
+    func recordError(_ d: RuleDeclaration, _ message: String, micros: Int, _ run: inout EvaluationRun) {
+        let id = d.ruleId
+        run.results.append(RuleResult(rule: id, kind: d.kind.rawValue, outcome: .error, reason: message, micros: micros))
+        var disabledNow = false
+        stat(id) {
+            $0.errors += 1
+            $0.consecutiveErrors += 1
+            $0.lastError = message
+            if $0.consecutiveErrors >= options.disableAfterErrors && !$0.disabled {
+                $0.disabled = true
+                disabledNow = true
+            }
+        }
+        guard disabledNow else { return }
+        let text = "\(id) disabled after \(options.disableAfterErrors) consecutive errors; last: \(message)"
+        state.logLines.append(text)
+        addAction(ActionRecord(rule: id, action: "alert", channel: "ops",
+                               payload: .object(["action": .string("alert"), "message": .string(text), "severity": .string("critical")]),
+                               idempotencyKey: "\(run.event.messageId):\(id):disabled"), &run)
+    }
+
+    /// Runs a whole phase in one Lua call: the enabled rules' handles for
+    /// `field`, the disabled ones recorded. Nil when a limit stopped the
+    /// call (the caller then runs the rules one by one).
+    func batch(_ rules: [RuleDeclaration], _ field: String, _ entry: LuaReference,
+               _ run: inout EvaluationRun) -> (rules: [RuleDeclaration], values: [LuaValue])? {
+        var enabled: [RuleDeclaration] = []
+        for d in rules where d.functions[field] != nil {
+            if stats[d.ruleId]?.disabled == true {
+                run.results.append(RuleResult(rule: d.ruleId, kind: d.kind.rawValue, outcome: .disabled,
+                                              reason: "disabled after repeated errors"))
+            } else {
+                enabled.append(d)
+            }
+        }
+        if enabled.isEmpty { return ([], []) }
+        let handles = LuaValue.array(enabled.map { .integer($0.functions[field]!) })
+        guard let values = try? self.rules.state.call(entry, [handles]) else { return nil }
+        return (enabled, values)
     }
 
     private func triggered(_ d: RuleDeclaration, by name: String) -> Bool {
@@ -107,14 +133,28 @@ extension Engine {
         var total = 0.0
         var reasons: [String] = []
         var ruleResults: [RuleResult] = []
-        for d in declarations where d.kind == .fraud && (d.triggers.map { $0.contains(run.event.name) } ?? true) {
-            let before = run.results.count
-            guard let (values, micros) = invoke(d, "score", rules.fraudCall, [], &run) else {
-                ruleResults += run.results[before...]
-                continue
+        let applicable = frauds.filter { d in d.triggers.map { $0.contains(run.event.name) } ?? true }
+        var scored: [(RuleDeclaration, Double, String?, Int)] = []
+        let before = run.results.count
+        if let (enabled, values) = batch(applicable, "score", rules.fraudBatch, &run) {
+            for (index, d) in enabled.enumerated() {
+                let micros = Int(Self.item(values.dropFirst(2).first, index)?.doubleValue ?? 0)
+                if let message = Self.item(values.dropFirst(3).first, index)?.stringValue {
+                    recordError(d, message, micros: micros, &run)
+                } else {
+                    stat(d.ruleId) { $0.consecutiveErrors = 0 }
+                    scored.append((d, Self.item(values.first, index)?.doubleValue ?? 0,
+                                   Self.item(values.dropFirst().first, index)?.stringValue, micros))
+                }
             }
-            let score = values.first?.doubleValue ?? 0
-            let reason = values.dropFirst().first?.stringValue
+        } else {
+            for d in applicable {
+                guard let (values, micros) = invoke(d, "score", rules.fraudCall, [], &run) else { continue }
+                scored.append((d, values.first?.doubleValue ?? 0, values.dropFirst().first?.stringValue, micros))
+            }
+        }
+        ruleResults += run.results[before...]
+        for (d, score, reason, micros) in scored {
             let result: RuleResult
             if score > 0 && d.isShadow {
                 result = RuleResult(rule: d.ruleId, kind: "fraud", outcome: .shadowHit, score: score, reason: reason, micros: micros)
@@ -146,9 +186,26 @@ extension Engine {
     private func segmentsPhase(_ run: inout EvaluationRun) {
         let customer = run.customer
         var members = customer.segments
-        for d in declarations where d.kind == .segment {
-            guard let (values, micros) = invoke(d, "when", rules.segmentCall, [], &run) else { continue }
-            let inside = values.first == .boolean(true)
+        var outcomes: [(RuleDeclaration, Bool, Int)] = []
+        if let (enabled, values) = batch(segments, "when", rules.segmentsBatch, &run) {
+            let codes = Array(values.first?.stringValue ?? "")
+            for (index, d) in enabled.enumerated() {
+                let micros = Int(Self.item(values.dropFirst().first, index)?.doubleValue ?? 0)
+                let code = index < codes.count ? codes[index] : "e"
+                if code == "e" {
+                    recordError(d, Self.item(values.dropFirst(2).first, index)?.stringValue ?? "failed", micros: micros, &run)
+                } else {
+                    stat(d.ruleId) { $0.consecutiveErrors = 0 }
+                    outcomes.append((d, code == "1", micros))
+                }
+            }
+        } else {
+            for d in segments {
+                guard let (values, micros) = invoke(d, "when", rules.segmentCall, [], &run) else { continue }
+                outcomes.append((d, values.first == .boolean(true), micros))
+            }
+        }
+        for (d, inside, micros) in outcomes {
             let was = customer.segments.contains(d.name)
             if d.isShadow {
                 run.results.append(RuleResult(rule: d.ruleId, kind: "segment", outcome: inside ? .shadowHit : .miss, micros: micros))
@@ -168,6 +225,15 @@ extension Engine {
         state.batch.segmentChanges += run.segmentChanges
         let set = LuaValue.table(Dictionary(uniqueKeysWithValues: members.map { (.string(LuaString($0)), .boolean(true)) }))
         _ = try? rules.state.call(rules.setSegments, [set])
+    }
+
+    /// Item `index` (0-based) of a Lua array or sparse table.
+    static func item(_ value: LuaValue?, _ index: Int) -> LuaValue? {
+        switch value {
+        case .array(let items)?: index < items.count ? items[index] : nil
+        case .table(let fields)?: fields[.integer(Int64(index + 1))]
+        default: nil
+        }
     }
 
     // MARK: Actions

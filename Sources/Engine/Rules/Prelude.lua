@@ -81,12 +81,18 @@ function fraud_policy(spec) register("fraud_policy", "fraud_policy", spec) end
 
 local UNITS = { s = 1000, m = 60000, h = 3600000, d = 86400000, w = 604800000 }
 
+local parsed_durations = {}
+
 --- Milliseconds in a duration text ("90s", "15m", "1h", "7d", "2w").
 function duration(text)
   if math.type(text) then return math.floor(text * 1000) end
+  local known = parsed_durations[text]
+  if known then return known end
   local amount, unit = tostring(text):match("^%s*(%d+%.?%d*)%s*([smhdw])%s*$")
   if not amount then error(("invalid duration %q (use forms like \"90s\", \"1h\", \"7d\")"):format(tostring(text)), 2) end
-  return math.floor(tonumber(amount) * UNITS[unit])
+  local ms = math.floor(tonumber(amount) * UNITS[unit])
+  if type(text) == "string" and #text < 32 then parsed_durations[text] = ms end
+  return ms
 end
 
 function now() return host_now() end
@@ -241,6 +247,42 @@ function host_fraud(id)
   if score == nil or score == false then return 0 end
   if type(score) ~= "number" then error(("score must return a number, not a %s"):format(type(score)), 0) end
   return score, reason ~= nil and tostring(reason) or nil
+end
+
+-- Whole phases in one call: each rule runs under pcall and is timed; the
+-- host falls back to one call per rule when a limit stops the phase.
+-- Returns codes ("1" hit, "0" miss, "e" error), times in µs, and errors.
+
+function host_segments(ids)
+  local codes, times, errors = {}, {}, {}
+  for i = 1, #ids do
+    local started = host_clock()
+    local ok, inside = pcall(functions[ids[i]], C)
+    times[i] = host_clock() - started
+    if not ok then codes[i] = "e"; errors[i] = tostring(inside)
+    else codes[i] = inside and "1" or "0" end
+  end
+  return table.concat(codes), times, errors
+end
+
+function host_fraud_all(ids)
+  local scores, reasons, times, errors = {}, {}, {}, {}
+  for i = 1, #ids do
+    local started = host_clock()
+    local ok, score, reason = pcall(functions[ids[i]], E, C, context)
+    times[i] = host_clock() - started
+    if not ok then
+      errors[i] = tostring(score); scores[i] = 0
+    elseif score == nil or score == false then
+      scores[i] = 0
+    elseif type(score) ~= "number" then
+      errors[i] = ("score must return a number, not a %s"):format(type(score)); scores[i] = 0
+    else
+      scores[i] = score
+      if reason ~= nil then reasons[i] = tostring(reason) end
+    end
+  end
+  return scores, reasons, times, errors
 end
 
 function host_run(id, seed)

@@ -52,6 +52,8 @@ public final class RuleRuntime {
     let keyCall: LuaReference
     let fraudCall: LuaReference
     let runCall: LuaReference
+    let segmentsBatch: LuaReference
+    let fraudBatch: LuaReference
 
     /// Loads the prelude and every `*.lua` file under `rulesDirectory`
     /// (except `*_test.lua` scenario files), in path order.
@@ -60,6 +62,7 @@ public final class RuleRuntime {
         self.state = state
         let prelude = try state.load(try RuleRuntime.preludeSource(), name: "crescent/prelude.lua")
         state.registerLocationFunction("where", in: prelude)
+        state.registerClockFunction("host_clock", in: prelude)
         RuleRuntime.registerHost(host, in: prelude, state: state)
         _ = try state.call(prelude.function, [])
         for name in ["segment", "promotion", "fraud", "fraud_policy", "counter", "distinct_counter", "list",
@@ -79,6 +82,8 @@ public final class RuleRuntime {
         keyCall = try entry("host_key")
         fraudCall = try entry("host_fraud")
         runCall = try entry("host_run")
+        segmentsBatch = try entry("host_segments")
+        fraudBatch = try entry("host_fraud_all")
         let declarationsCall = try entry("host_declarations")
 
         let files = RuleRuntime.ruleFiles(in: rulesDirectory)

@@ -275,6 +275,16 @@ public final class LuaState {
         crescent_pop(L, 1)
     }
 
+    /// Defines `name` in a chunk as `clock()`, monotonic microseconds (for
+    /// timing work inside one call).
+    public func registerClockFunction(_ name: String, in chunk: LuaChunk) {
+        checkThread()
+        crescent_get_ref(L, chunk.environment.ref)
+        crescent_push_clock(L)
+        LuaStack(L).setField(name: name)
+        crescent_pop(L, 1)
+    }
+
     private func pushTable(for chunk: LuaChunk?) {
         if let chunk {
             crescent_get_ref(L, chunk.environment.ref)
