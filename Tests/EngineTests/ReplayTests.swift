@@ -65,3 +65,37 @@ struct ReplayTests {
         #expect(throws: ReplayError.self) { try Replayer(strict: true).replay(file, into: try EngineFixtures.engine(rules: [:])) }
     }
 }
+
+@Suite("Restarting the engine mid-stream")
+struct RestartTests {
+    @Test("a replay split across two engine runs on one database ends in the same state as one run")
+    func splitReplayMatchesSingleRun() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let all = dir.appendingPathComponent("all.ndjson")
+        _ = try EventGenerator(seed: 11, events: 3000).write(to: all)
+        let lines = try String(contentsOf: all, encoding: .utf8).split(separator: "\n")
+        let first = dir.appendingPathComponent("first.ndjson"), second = dir.appendingPathComponent("second.ndjson")
+        try (lines[..<(lines.count / 2)].joined(separator: "\n") + "\n").write(to: first, atomically: true, encoding: .utf8)
+        try (lines[(lines.count / 2)...].joined(separator: "\n") + "\n").write(to: second, atomically: true, encoding: .utf8)
+
+        func engine(_ path: String) throws -> Engine {
+            try Engine(store: try CrescentStore(path: path), rulesDirectory: Fixtures.packageRoot.appendingPathComponent("rules").path,
+                       pluginsDirectory: Fixtures.packageRoot.appendingPathComponent("plugins").path)
+        }
+        let single = dir.appendingPathComponent("single.db").path
+        _ = try Replayer().replay(all, into: try engine(single))
+        let split = dir.appendingPathComponent("split.db").path
+        _ = try Replayer().replay(first, into: try engine(split))
+        _ = try Replayer().replay(second, into: try engine(split))
+
+        let a = try CrescentStore(path: single), b = try CrescentStore(path: split)
+        #expect(try a.count("events") == b.count("events"))
+        #expect(try a.segmentSizes() == b.segmentSizes())
+        #expect(try a.decisionCounts() == b.decisionCounts())
+        #expect(try a.actionCounts() == b.actionCounts())
+        #expect(try a.count("promotion_fires") == b.count("promotion_fires"))
+        let spend = "SELECT id || ':' || orders_count || ':' || printf('%.2f', total_spent) FROM customers ORDER BY id"
+        #expect(try a.read { try String.fetchAll($0, sql: spend) } == b.read { try String.fetchAll($0, sql: spend) })
+    }
+}
