@@ -32,8 +32,12 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Events per group commit.")
     var batch = 1000
 
+    @Option(help: "Shards (threads with their own Lua state), by customer. Default: one per core.")
+    var shards = ProcessInfo.processInfo.activeProcessorCount
+
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if shards < 1 || shards > 256 { throw ValidationError("--shards must be between 1 and 256") }
     }
 
     func run() throws {
@@ -44,7 +48,8 @@ struct ReplayCommand: ParsableCommand {
         let store = try CrescentStore(path: db)
         var options = EngineOptions()
         options.batchSize = batch
-        let engine = try Engine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, options: options)
+        let engine = try ShardedEngine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, options: options,
+                                       shards: shards)
         for problem in engine.problems {
             StandardStreams.writeError("\(problem)\n")
         }

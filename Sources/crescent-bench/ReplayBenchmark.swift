@@ -22,8 +22,10 @@ enum ReplayBenchmark {
         let database = folder.appendingPathComponent("replay.db").path
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
         let store = try CrescentStore(path: database)
-        let engine = try Engine(store: store, rulesDirectory: root.appendingPathComponent("rules").path,
-                                pluginsDirectory: root.appendingPathComponent("plugins").path)
+        let shards = Int(ProcessInfo.processInfo.environment["BENCH_SHARDS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
+        let engine = try ShardedEngine(store: store, rulesDirectory: root.appendingPathComponent("rules").path,
+                                       pluginsDirectory: root.appendingPathComponent("plugins").path, shards: shards)
+        print("  shards       \(shards)")
         let summary = try Replayer().replay(file, into: engine)
         let size = ((try? FileManager.default.attributesOfItem(atPath: database)[.size] as? Int) ?? 0)
             + ((try? FileManager.default.attributesOfItem(atPath: database + "-wal")[.size] as? Int) ?? 0)

@@ -47,16 +47,25 @@ public final class Engine {
     let ruleIndex: [String: Int]
 
     /// Loads the rules and opens the engine over a store.
-    public init(store: CrescentStore, rulesDirectory: String, pluginsDirectory: String?, options: EngineOptions = EngineOptions()) throws {
+    public convenience init(store: CrescentStore, rulesDirectory: String, pluginsDirectory: String?,
+                            options: EngineOptions = EngineOptions()) throws {
+        try self.init(store: store, rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory, options: options,
+                      shared: try SharedState(store: store), commits: CommitPipeline(store: store))
+    }
+
+    /// One shard of a ``ShardedEngine``: its own rules and Lua state, shared
+    /// identities, counters and commit queue.
+    init(store: CrescentStore, rulesDirectory: String, pluginsDirectory: String?, options: EngineOptions,
+         shared: SharedState, commits: CommitPipeline) throws {
         self.store = store
         self.options = options
-        let state = try EngineState(store: store)
+        let state = EngineState(store: store, shared: shared)
         self.state = state
-        self.commits = CommitPipeline(store: store)
+        self.commits = commits
         let host = RuleHost(
             now: { state.now },
             log: { state.logLines.append($0) },
-            listContains: { state.lists[$0]?.contains($1) ?? false },
+            listContains: { shared.listContains($0, $1) },
             count: { state.count($0, $1, window: $2) },
             distinct: { state.distinct($0, $1, window: $2) },
             customerCount: { id, name, window in
@@ -75,14 +84,13 @@ public final class Engine {
             switch declaration.kind {
             case .list:
                 if case .array(let values)? = declaration.fields["values"] {
-                    for value in values.compactMap(\.stringValue) where !(state.lists[declaration.name]?.contains(value) ?? false) {
-                        state.lists[declaration.name, default: []].insert(value)
+                    for value in values.compactMap(\.stringValue) where shared.addListValue(declaration.name, value) {
                         state.batch.listAdditions.append((declaration.name, value, declaration.file, 0))
                     }
                 }
             case .counter, .distinctCounter:
                 let window = declaration.string("window").flatMap(DurationText.milliseconds) ?? 30 * 86_400_000
-                state.counterRetention[declaration.name] = window
+                shared.counterRetention[declaration.name] = window
             default:
                 break
             }
@@ -106,10 +114,16 @@ public final class Engine {
     /// ``flush()`` to commit now.
     @discardableResult
     public func process(_ event: Event) throws -> EventOutcome {
-        if try state.isDuplicate(event.messageId) { return .duplicate(event.messageId) }
-        state.seenMessages.insert(event.messageId)
+        guard state.shared.claim(event.messageId) else { return .duplicate(event.messageId) }
+        return try process(event, route: state.shared.route(event), adopted: nil)
+    }
+
+    /// Processes an event already claimed and routed (by a ``ShardedEngine``).
+    func process(_ event: Event, route: Route, adopted: CustomerState?) throws -> EventOutcome {
+        let started = DispatchTime.now().uptimeNanoseconds
         state.now = event.timestamp
-        let customerId = try state.customerId(for: event)
+        try state.apply(route, adopted: adopted)
+        let customerId = route.customerId
         let customer = try state.customer(customerId)
         let order = try state.apply(event, to: customer)
         state.batch.events.append(EventRow(messageId: event.messageId, customerId: customerId, type: event.kind.rawValue,
@@ -121,7 +135,8 @@ public final class Engine {
         if pendingEvents >= options.batchSize { try submitBatch() }
         return EventOutcome(messageId: event.messageId, customerId: customerId, duplicate: false, decision: run.decision,
                             results: run.results, actions: run.actions,
-                            segmentChanges: run.segmentChanges.map { ($0.segment, $0.entered) })
+                            segmentChanges: run.segmentChanges.map { ($0.segment, $0.entered) },
+                            micros: Int((DispatchTime.now().uptimeNanoseconds - started) / 1000))
     }
 
     /// Commits everything processed so far and waits until it is durable.

@@ -4,37 +4,24 @@ import Store
 /// How each event changes durable state: identity, traits, consent,
 /// acquisition, orders, products, inventory, carts, wishlists, reviews.
 extension EngineState {
-    /// The customer id an event belongs to, linking and merging identities
-    /// (an `identify` or `alias` after anonymous activity joins the anonymous
-    /// history to the user).
-    func customerId(for event: Event) throws -> String {
-        if event.kind == .alias, let userId = event.userId, let previous = event.previousId {
-            try link(alias: previous, to: userId, at: event.timestamp)
-            return userId
+    /// Applies a route's identity work: records the link, and merges the
+    /// alias's previous owner (with any history) into the customer.
+    /// `adopted` is that owner's state when another shard handed it over.
+    func apply(_ route: Route, adopted: CustomerState?) throws {
+        guard let alias = route.link else { return }
+        batch.identities.append((alias, route.customerId))
+        guard let owner = route.mergeFrom else { return }
+        let from: CustomerState
+        if let adopted {
+            from = adopted
+        } else {
+            from = try customer(owner)
         }
-        if let userId = event.userId {
-            if let anonymous = event.anonymousId, anonymous != userId, try resolve(alias: anonymous) != userId {
-                try link(alias: anonymous, to: userId, at: event.timestamp)
-            }
-            return userId
-        }
-        let anonymous = event.anonymousId!
-        return try resolve(alias: anonymous) ?? anonymous
-    }
-
-    private func link(alias: String, to userId: String, at time: Int64) throws {
-        let previousOwner = try resolve(alias: alias) ?? alias
-        identities[alias] = userId
-        batch.identities.append((alias, userId))
-        guard previousOwner != userId else { return }
-        let from = try customer(previousOwner)
         guard from.row.firstSeen != nil else { return } // no history to merge
-        let into = try customer(userId)
+        customers[owner] = from
+        let into = try customer(route.customerId)
         merge(from, into: into)
-        batch.merges.append((previousOwner, userId))
-        for (otherAlias, owner) in identities where owner == previousOwner {
-            identities[otherAlias] = userId
-        }
+        batch.merges.append((owner, route.customerId))
     }
 
     private func merge(_ from: CustomerState, into: CustomerState) {

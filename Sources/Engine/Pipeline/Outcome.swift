@@ -137,6 +137,8 @@ public struct EventOutcome: Sendable {
     public var actions: [ActionRecord]
     /// Segment changes: name → entered (true) or exited (false).
     public var segmentChanges: [(segment: String, entered: Bool)]
+    /// Time the engine spent on the event.
+    public var micros: Int = 0
 
     static func duplicate(_ messageId: String) -> EventOutcome {
         EventOutcome(messageId: messageId, customerId: nil, duplicate: true, decision: nil, results: [], actions: [],

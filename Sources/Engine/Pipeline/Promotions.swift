@@ -39,7 +39,7 @@ extension Engine {
                                        idempotencyKey: "\(event.messageId):\(id):\(index)"), &run)
             }
             state.fires[d.name, default: [:]][customer.row.id, default: []].append(state.now)
-            state.globalFires[d.name, default: []].append(state.now)
+            state.shared.recordGlobalFire(d.name, now: state.now)
             state.batch.promotionFires.append((d.name, customer.row.id, state.now))
             stat(id) { $0.hits += 1 }
             run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .hit,
@@ -65,7 +65,7 @@ extension Engine {
             return "cooldown \(d.limit("cooldown")?.stringValue ?? "") since \(Timestamps.iso(last))"
         }
         if let perDay = d.limit("per_day")?.doubleValue {
-            let today = state.globalPromotionFires(d.name).filter { $0 > state.now - 86_400_000 }.count
+            let today = state.shared.globalPromotionFires(d.name, now: state.now)
             if Double(today) >= perDay { return "limit per_day = \(Int(perDay)) reached" }
         }
         return nil
@@ -107,10 +107,4 @@ extension EngineState {
         return loaded
     }
 
-    func globalPromotionFires(_ promotion: String) -> [Int64] {
-        if let known = globalFires[promotion] { return known }
-        let loaded = freshStore ? [] : (try? store.promotionFires(promotion: promotion, customerId: nil, since: now - 86_400_000)) ?? []
-        globalFires[promotion] = loaded
-        return loaded
-    }
 }

@@ -53,9 +53,10 @@ public struct Replayer {
 
     /// Replays `url` into `engine`; commits at the end. Throws only for I/O
     /// errors, and for the first bad line when `strict`.
-    public func replay(_ url: URL, into engine: Engine) throws -> ReplaySummary {
+    public func replay(_ url: URL, into engine: some EventPipeline) throws -> ReplaySummary {
+        let tally = Tally()
         var summary = ReplaySummary()
-        var durations: [Int] = []
+        var lastTimestamp: Int64 = 0
         let clock = ContinuousClock()
         let started = clock.now
         let reader = try LineReader(url: url)
@@ -88,28 +89,21 @@ public struct Replayer {
             for message in messages {
                 let event: Event
                 do {
-                    event = try Normalizer.normalize(message, now: engine.clockHint)
+                    let now = lastTimestamp > 0 ? lastTimestamp : Int64(Date().timeIntervalSince1970 * 1000)
+                    event = try Normalizer.normalize(message, now: now)
                 } catch {
                     try reject(lineNumber, error.description, &summary)
                     continue
                 }
-                let start = clock.now
-                let outcome = try engine.process(event)
-                durations.append(Self.micros(clock.now - start))
-                if outcome.duplicate {
-                    summary.duplicates += 1
-                    continue
-                }
-                summary.events += 1
-                if let decision = outcome.decision { summary.decisions[decision.verdict.rawValue, default: 0] += 1 }
-                for action in outcome.actions { summary.actions[action.action, default: 0] += 1 }
-                for result in outcome.results where result.outcome == .error {
-                    summary.ruleErrors[result.rule, default: 0] += 1
-                    summary.errors += 1
-                }
+                lastTimestamp = max(lastTimestamp, event.timestamp)
+                engine.submit(event) { tally.add($0) }
+                try tally.rethrow()
             }
         }
         try engine.flush()
+        try tally.rethrow()
+        tally.fill(&summary)
+        var durations = tally.durations
         summary.seconds = Double((clock.now - started).components.attoseconds) / 1e18 + Double((clock.now - started).components.seconds)
         summary.eventsPerSecond = summary.seconds > 0 ? Double(summary.events) / summary.seconds : 0
         durations.sort()
@@ -120,6 +114,51 @@ public struct Replayer {
         for (rule, stats) in engine.stats where stats.hits > 0 { summary.ruleHits[rule] = stats.hits }
         summary.segments = try engine.store.segmentSizes()
         return summary
+    }
+
+    /// Outcomes gathered from whichever thread processed them.
+    final class Tally: @unchecked Sendable {
+        private let lock = NSLock()
+        private var partial = ReplaySummary()
+        private(set) var durations: [Int] = []
+        private var failure: (any Error)?
+
+        func add(_ result: Result<EventOutcome, any Error>) {
+            lock.withLock {
+                switch result {
+                case .failure(let error):
+                    if failure == nil { failure = error }
+                case .success(let outcome):
+                    if outcome.duplicate {
+                        partial.duplicates += 1
+                        return
+                    }
+                    durations.append(outcome.micros)
+                    partial.events += 1
+                    if let decision = outcome.decision { partial.decisions[decision.verdict.rawValue, default: 0] += 1 }
+                    for action in outcome.actions { partial.actions[action.action, default: 0] += 1 }
+                    for result in outcome.results where result.outcome == .error {
+                        partial.ruleErrors[result.rule, default: 0] += 1
+                        partial.errors += 1
+                    }
+                }
+            }
+        }
+
+        func rethrow() throws {
+            if let error = lock.withLock({ failure }) { throw error }
+        }
+
+        func fill(_ summary: inout ReplaySummary) {
+            lock.withLock {
+                summary.events = partial.events
+                summary.duplicates = partial.duplicates
+                summary.decisions.merge(partial.decisions) { _, new in new }
+                summary.actions = partial.actions
+                summary.ruleErrors = partial.ruleErrors
+                summary.errors += partial.errors
+            }
+        }
     }
 
     private func reject(_ line: Int, _ message: String, _ summary: inout ReplaySummary) throws {
@@ -143,6 +182,24 @@ public enum ReplayError: Error, CustomStringConvertible {
         }
     }
 }
+
+/// Something events can be run through: one ``Engine`` or a ``ShardedEngine``.
+public protocol EventPipeline: AnyObject {
+    var store: CrescentStore { get }
+    var stats: [String: RuleStats] { get }
+    /// Processes an event; `completion` runs when it is done (maybe on another thread).
+    func submit(_ event: Event, _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void)
+    /// Commits everything processed so far and waits until it is durable.
+    func flush() throws
+}
+
+extension Engine: EventPipeline {
+    public func submit(_ event: Event, _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
+        completion(Result { try process(event) })
+    }
+}
+
+extension ShardedEngine: EventPipeline {}
 
 /// Reads a file line by line in 1 MiB chunks.
 final class LineReader {

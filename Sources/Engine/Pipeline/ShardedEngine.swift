@@ -1,0 +1,207 @@
+import Foundation
+import Store
+
+/// The pipeline spread over shards: events are routed by customer (a stable
+/// hash of the resolved customer id), so one customer's events run in order
+/// on one shard, each shard on its own thread with its own Lua state.
+///
+/// Identities, message ids, counters (keyed by cards or IPs, so shared by
+/// customers of every shard), global promotion limits and the commit queue
+/// are shared. When an identify joins an anonymous history held by another
+/// shard, that shard commits what it has and hands the customer over first.
+/// Across shards, events of different customers interleave: counters keyed
+/// across customers see them in arrival order, not file order.
+public final class ShardedEngine: @unchecked Sendable {
+    public let store: CrescentStore
+    let shared: SharedState
+    let commits: CommitPipeline
+    private let workers: [ShardWorker]
+
+    /// Opens `shards` engines (at least one) over one store.
+    public init(store: CrescentStore, rulesDirectory: String, pluginsDirectory: String?,
+                options: EngineOptions = EngineOptions(), shards: Int) throws {
+        self.store = store
+        let shared = try SharedState(store: store)
+        let commits = CommitPipeline(store: store)
+        self.shared = shared
+        self.commits = commits
+        var workers: [ShardWorker] = []
+        for index in 0..<max(1, shards) {
+            workers.append(try ShardWorker(index: index) {
+                try Engine(store: store, rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
+                           options: options, shared: shared, commits: commits)
+            })
+        }
+        self.workers = workers
+    }
+
+    public var shardCount: Int { workers.count }
+
+    /// The rule set's problems (the same on every shard).
+    public var problems: [RuleProblem] { workers[0].sync { $0.problems } }
+
+    /// Per-rule statistics, added up over the shards.
+    public var stats: [String: RuleStats] {
+        var total: [String: RuleStats] = [:]
+        for worker in workers {
+            for (rule, s) in worker.sync({ $0.stats }) {
+                var t = total[rule, default: RuleStats()]
+                t.hits += s.hits
+                t.shadowHits += s.shadowHits
+                t.errors += s.errors
+                t.disabled = t.disabled || s.disabled
+                t.lastError = s.lastError ?? t.lastError
+                total[rule] = t
+            }
+        }
+        return total
+    }
+
+    func shard(of customerId: String) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in customerId.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return Int(hash % UInt64(workers.count))
+    }
+
+    /// Routes an event to its shard; `completion` runs there once it is processed.
+    /// Blocks when the shard's queue is full (back-pressure).
+    public func submit(_ event: Event, _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
+        guard shared.claim(event.messageId) else {
+            completion(.success(.duplicate(event.messageId)))
+            return
+        }
+        let route = shared.route(event)
+        let target = shard(of: route.customerId)
+        var adopted: TransferredCustomer?
+        if let owner = route.mergeFrom, shard(of: owner) != target {
+            // The owner's shard finishes its earlier events, commits them, and lets go.
+            adopted = workers[shard(of: owner)].sync { engine in
+                try? engine.submitBatch()
+                return TransferredCustomer(engine.state.surrender(owner))
+            }
+        }
+        workers[target].async { engine in
+            for order in adopted?.orders ?? [] { engine.state.orders[order.id] = order }
+            completion(Result { try engine.process(event, route: route, adopted: adopted?.customer) })
+        }
+    }
+
+    /// Processes one event and waits for its outcome.
+    public func process(_ event: Event) throws -> EventOutcome {
+        let box = ResultBox()
+        submit(event) { box.set($0) }
+        return try box.wait()
+    }
+
+    /// Commits everything processed so far and waits until it is durable.
+    public func flush() throws {
+        for worker in workers { try worker.sync { try $0.submitBatch() } }
+        try commits.drain()
+    }
+
+    /// The time to give an event that arrives without one.
+    public var clockHint: Int64 { workers[0].sync { $0.clockHint } }
+}
+
+/// A customer's state on its way from one shard's thread to another's.
+struct TransferredCustomer: @unchecked Sendable {
+    let customer: CustomerState?
+    let orders: [OrderRow]
+    init(_ handed: (customer: CustomerState?, orders: [OrderRow])) {
+        self.customer = handed.customer
+        self.orders = handed.orders
+    }
+}
+
+/// A one-shot result handed from a shard thread to a waiting caller.
+final class ResultBox: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<EventOutcome, any Error>?
+    func set(_ value: Result<EventOutcome, any Error>) {
+        result = value
+        done.signal()
+    }
+    func wait() throws -> EventOutcome {
+        done.wait()
+        return try result!.get()
+    }
+}
+
+/// A thread that owns one ``Engine`` (and so one Lua state) for its whole
+/// life and runs jobs on it in order, from a bounded queue.
+final class ShardWorker: @unchecked Sendable {
+    typealias Job = (Engine) -> Void
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private let capacity = 4096
+    private var thread: Thread?
+
+    init(index: Int, make: @escaping @Sendable () throws -> Engine) throws {
+        let ready = DispatchSemaphore(value: 0)
+        final class Startup: @unchecked Sendable { var error: (any Error)? }
+        let startup = Startup()
+        let thread = Thread { [self] in
+            let engine: Engine
+            do {
+                engine = try make()
+            } catch {
+                startup.error = error
+                ready.signal()
+                return
+            }
+            ready.signal()
+            while true {
+                condition.lock()
+                while jobs.isEmpty { condition.wait() }
+                let job = jobs.removeFirst()
+                condition.broadcast()
+                condition.unlock()
+                job(engine)
+            }
+        }
+        thread.name = "crescent-shard-\(index)"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+        ready.wait()
+        if let error = startup.error { throw error }
+    }
+
+    func async(_ job: @escaping Job) {
+        condition.lock()
+        while jobs.count >= capacity { condition.wait() }
+        jobs.append(job)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func sync<T>(_ body: @escaping (Engine) throws -> T) throws -> T {
+        let box = SyncBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        async { engine in
+            box.value = Result { try body(engine) }
+            done.signal()
+        }
+        done.wait()
+        return try box.value!.get()
+    }
+
+    func sync<T>(_ body: @escaping (Engine) -> T) -> T {
+        let box = SyncBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        async { engine in
+            box.value = .success(body(engine))
+            done.signal()
+        }
+        done.wait()
+        return try! box.value!.get()
+    }
+}
+
+/// Carries a job's result back to the thread waiting for it.
+final class SyncBox<T>: @unchecked Sendable {
+    var value: Result<T, any Error>?
+}

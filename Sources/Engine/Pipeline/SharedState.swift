@@ -1,0 +1,148 @@
+import Foundation
+import Store
+
+/// Where an event goes: its customer, and the identity work it brings.
+public struct Route: Sendable, Equatable {
+    /// The customer the event belongs to.
+    public var customerId: String
+    /// An alias (anonymous id) newly linked to the customer.
+    public var link: String?
+    /// A customer whose history joins this one (the alias's previous owner).
+    public var mergeFrom: String?
+}
+
+/// State every shard shares: identities, message ids, counters keyed by
+/// anything (cards, IPs), global promotion limits and lists. Thread-safe;
+/// the single-shard engine uses it too, uncontended.
+final class SharedState: @unchecked Sendable {
+    let store: CrescentStore
+    /// True when the store held no event at start: then everything that
+    /// exists is in memory, and cache misses need no database read.
+    let freshStore: Bool
+    private let lock = NSLock()
+    private var identities: [String: String] = [:]
+    /// owner → aliases, so re-pointing a merged owner's aliases is cheap.
+    private var aliasesOf: [String: [String]] = [:]
+    private var seen: Set<String> = []
+    private var counters: [String: [String: [(at: Int64, value: String?)]]] = [:]
+    private var globalFires: [String: [Int64]] = [:]
+    var counterRetention: [String: Int64] = [:]
+    private(set) var lists: [String: Set<String>] = [:]
+
+    init(store: CrescentStore) throws {
+        self.store = store
+        self.freshStore = try store.count("events") == 0
+        self.lists = try store.listEntries()
+    }
+
+    // MARK: Identity
+
+    private func resolveLocked(_ alias: String) -> String? {
+        if let cached = identities[alias] { return cached }
+        if freshStore { return nil }
+        let stored = (try? store.resolve(alias: alias)) ?? nil
+        if let stored { identities[alias] = stored }
+        return stored
+    }
+
+    /// Resolves the event's customer and records any new link at once, so
+    /// the next event of that alias is routed to the same customer.
+    func route(_ event: Event) -> Route {
+        lock.withLock {
+            var alias: String?
+            let userId: String
+            if event.kind == .alias, let user = event.userId, let previous = event.previousId {
+                alias = previous
+                userId = user
+            } else if let user = event.userId {
+                userId = user
+                if let anonymous = event.anonymousId, anonymous != user, resolveLocked(anonymous) != user { alias = anonymous }
+            } else {
+                let anonymous = event.anonymousId!
+                return Route(customerId: resolveLocked(anonymous) ?? anonymous)
+            }
+            guard let alias else { return Route(customerId: userId) }
+            let owner = resolveLocked(alias) ?? alias
+            identities[alias] = userId
+            aliasesOf[userId, default: []].append(alias)
+            if owner != userId, let moved = aliasesOf.removeValue(forKey: owner) {
+                for other in moved { identities[other] = userId }
+                aliasesOf[userId, default: []] += moved
+            }
+            return Route(customerId: userId, link: alias, mergeFrom: owner != userId ? owner : nil)
+        }
+    }
+
+    /// Marks a message id as taken; false when it was already processed.
+    func claim(_ messageId: String) -> Bool {
+        lock.withLock {
+            if seen.contains(messageId) { return false }
+            if !freshStore, (try? store.hasEvent(messageId: messageId)) == true { return false }
+            seen.insert(messageId)
+            return true
+        }
+    }
+
+    // MARK: Counters
+
+    private func hitsLocked(_ counter: String, _ key: String, now: Int64) -> [(at: Int64, value: String?)] {
+        if let known = counters[counter]?[key] { return known }
+        let retention = counterRetention[counter] ?? 30 * 86_400_000
+        let loaded = freshStore ? [] : (try? store.counterHits(counter: counter, key: key, since: now - retention)) ?? []
+        counters[counter, default: [:]][key] = loaded
+        return loaded
+    }
+
+    func count(_ counter: String, _ key: String, window: Int64, now: Int64) -> Int {
+        lock.withLock {
+            let since = window < 0 ? Int64.min : now - window
+            return hitsLocked(counter, key, now: now).reduce(0) { $0 + ($1.at >= since ? 1 : 0) }
+        }
+    }
+
+    func distinct(_ counter: String, _ key: String, window: Int64, now: Int64) -> Int {
+        lock.withLock {
+            let since = window < 0 ? Int64.min : now - window
+            return Set(hitsLocked(counter, key, now: now).filter { $0.at >= since }.compactMap(\.value)).count
+        }
+    }
+
+    func addHit(_ counter: String, _ key: String, value: String?, now: Int64) {
+        lock.withLock {
+            var list = hitsLocked(counter, key, now: now)
+            list.append((now, value))
+            let retention = counterRetention[counter] ?? 30 * 86_400_000
+            if let first = list.first, first.at < now - retention { list.removeAll { $0.at < now - retention } }
+            counters[counter, default: [:]][key] = list
+        }
+    }
+
+    // MARK: Promotions and lists
+
+    func globalPromotionFires(_ promotion: String, now: Int64) -> Int {
+        lock.withLock {
+            if globalFires[promotion] == nil {
+                globalFires[promotion] = freshStore ? [] : (try? store.promotionFires(promotion: promotion, customerId: nil, since: now - 86_400_000)) ?? []
+            }
+            return globalFires[promotion]!.filter { $0 > now - 86_400_000 }.count
+        }
+    }
+
+    func recordGlobalFire(_ promotion: String, now: Int64) {
+        lock.withLock {
+            var fires = globalFires[promotion] ?? []
+            fires.append(now)
+            if fires.count > 10_000 { fires.removeAll { $0 <= now - 86_400_000 } }
+            globalFires[promotion] = fires
+        }
+    }
+
+    func listContains(_ list: String, _ value: String) -> Bool {
+        lock.withLock { lists[list]?.contains(value) ?? false }
+    }
+
+    /// Adds a list value; true when it is new.
+    func addListValue(_ list: String, _ value: String) -> Bool {
+        lock.withLock { lists[list, default: []].insert(value).inserted }
+    }
+}

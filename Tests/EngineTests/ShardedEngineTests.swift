@@ -1,0 +1,61 @@
+import Engine
+import EventGenerator
+import Foundation
+import Store
+import TestSupport
+import Testing
+
+@Suite("The pipeline sharded by customer")
+struct ShardedEngineTests {
+    let rules = Fixtures.packageRoot.appendingPathComponent("rules").path
+    let plugins = Fixtures.packageRoot.appendingPathComponent("plugins").path
+
+    @Test("two shards end in the same per-customer state as one engine")
+    func sameStateAsOneEngine() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("events.ndjson")
+        let manifest = try EventGenerator(seed: 5, events: 4000).write(to: file)
+        let single = try Engine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins)
+        let one = try Replayer().replay(file, into: single)
+        let sharded = try ShardedEngine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        let two = try Replayer().replay(file, into: sharded)
+        #expect(two.events == manifest.uniqueMessages && two.duplicates == manifest.retries)
+        #expect(one.events == two.events)
+        #expect(try single.store.segmentSizes() == sharded.store.segmentSizes())
+        let spend = "SELECT id || ':' || orders_count || ':' || printf('%.2f', total_spent) || ':' || COALESCE(merged_into, '') FROM customers ORDER BY id"
+        #expect(try single.store.read { try String.fetchAll($0, sql: spend) } == sharded.store.read { try String.fetchAll($0, sql: spend) })
+        let injected = manifest.manyCardsOrders + manifest.countryMismatchOrders + manifest.disposableEmailOrders
+        for orderId in injected {
+            let verdict = try sharded.store.read {
+                try String.fetchOne($0, sql: "SELECT decision FROM decisions WHERE order_id = ?", arguments: [orderId])
+            }
+            #expect(verdict == "review" || verdict == "block", "order \(orderId) got \(verdict ?? "no decision")")
+        }
+    }
+
+    @Test("an identify joins anonymous history held by another shard")
+    func crossShardMerge() throws {
+        let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        for i in 0..<16 {
+            _ = try engine.process(EngineFixtures.track("Product Viewed", user: nil, anonymous: "anon-\(i)", ["product_id": "SKU-1"], at: "0m"))
+            _ = try engine.process(EngineFixtures.track("Order Completed", user: nil, anonymous: "anon-\(i)",
+                                                       ["order_id": .string("o\(i)"), "total": 600], at: "1m"))
+            let identified = try engine.process(EngineFixtures.identify("user-\(i)", anonymous: "anon-\(i)", traits: ["email": "x@example.com"], at: "2m"))
+            #expect(identified.customerId == "user-\(i)")
+            #expect(identified.segmentChanges.contains { $0.segment == "gold" && $0.entered }, "user-\(i) keeps the anonymous spend")
+            let later = try engine.process(EngineFixtures.track("Page Viewed", user: nil, anonymous: "anon-\(i)", at: "3m"))
+            #expect(later.customerId == "user-\(i)")
+        }
+        try engine.flush()
+        for i in 0..<16 {
+            let user = try #require(try engine.store.customer(id: "user-\(i)"))
+            #expect(user.ordersCount == 1 && user.totalSpent == 600)
+            #expect(try engine.store.customer(id: "anon-\(i)")?.mergedInto == "user-\(i)")
+            let moved = try engine.store.read {
+                try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM events WHERE customer_id = ?", arguments: ["user-\(i)"])
+            }
+            #expect(moved == 4, "user-\(i)'s events")
+        }
+    }
+}
