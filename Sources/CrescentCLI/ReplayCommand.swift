@@ -32,8 +32,8 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Events per group commit.")
     var batch = 1000
 
-    @Option(help: "Shards (threads with their own Lua state), by customer. Default: one per core.")
-    var shards = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Shards (threads with their own Lua state), by customer. Default: cores minus two, at least one.")
+    var shards = ShardedEngine.defaultShards
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }

@@ -22,7 +22,7 @@ enum ReplayBenchmark {
         let database = folder.appendingPathComponent("replay.db").path
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
         let store = try CrescentStore(path: database)
-        let shards = Int(ProcessInfo.processInfo.environment["BENCH_SHARDS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
+        let shards = Int(ProcessInfo.processInfo.environment["BENCH_SHARDS"] ?? "") ?? ShardedEngine.defaultShards
         let engine = try ShardedEngine(store: store, rulesDirectory: root.appendingPathComponent("rules").path,
                                        pluginsDirectory: root.appendingPathComponent("plugins").path, shards: shards)
         print("  shards       \(shards)")

@@ -16,6 +16,11 @@ public final class ShardedEngine: @unchecked Sendable {
     let shared: SharedState
     let commits: CommitPipeline
     private let workers: [ShardWorker]
+    /// Events routed but not yet handed to their shard: handing them over
+    /// in runs of `runLength` keeps thread wake-ups off the per-event path.
+    private var pending: [[ShardJob]]
+    private let routing = NSLock()
+    private let runLength = 64
 
     /// Opens `shards` engines (at least one) over one store.
     public init(store: CrescentStore, rulesDirectory: String, pluginsDirectory: String?,
@@ -33,9 +38,16 @@ public final class ShardedEngine: @unchecked Sendable {
             })
         }
         self.workers = workers
+        self.pending = Array(repeating: [], count: workers.count)
     }
 
     public var shardCount: Int { workers.count }
+
+    /// The default number of shards: the cores left once the reading
+    /// (routing) thread and the commit thread have one each, at least one.
+    /// Measured on 2 cores, one shard replays 14.7 k events/s and two 6.6 k:
+    /// four busy threads on two cores cost more than the second Lua state gains.
+    public static var defaultShards: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 2) }
 
     /// The rule set's problems (the same on every shard).
     public var problems: [RuleProblem] { workers[0].sync { $0.problems } }
@@ -73,19 +85,40 @@ public final class ShardedEngine: @unchecked Sendable {
             completion(.success(.duplicate(event.messageId)))
             return
         }
+        routing.lock()
+        defer { routing.unlock() }
         let route = shared.route(event)
         let target = shard(of: route.customerId)
         var adopted: TransferredCustomer?
         if let owner = route.mergeFrom, shard(of: owner) != target {
             // The owner's shard finishes its earlier events, commits them, and lets go.
-            adopted = workers[shard(of: owner)].sync { engine in
+            let source = shard(of: owner)
+            dispatchPending(source)
+            adopted = workers[source].sync { engine in
                 try? engine.submitBatch()
                 return TransferredCustomer(engine.state.surrender(owner))
             }
         }
-        workers[target].async { engine in
-            for order in adopted?.orders ?? [] { engine.state.orders[order.id] = order }
-            completion(Result { try engine.process(event, route: route, adopted: adopted?.customer) })
+        pending[target].append(ShardJob(event: event, route: route, adopted: adopted, completion: completion))
+        if pending[target].count >= runLength { dispatchPending(target) }
+    }
+
+    /// Hands a shard its routed events (call with `routing` held).
+    private func dispatchPending(_ index: Int) {
+        let run = pending[index]
+        guard !run.isEmpty else { return }
+        pending[index] = []
+        workers[index].async { engine in
+            for job in run {
+                for order in job.adopted?.orders ?? [] { engine.state.orders[order.id] = order }
+                job.completion(Result { try engine.process(job.event, route: job.route, adopted: job.adopted?.customer) })
+            }
+        }
+    }
+
+    private func dispatchAll() {
+        routing.withLock {
+            for index in workers.indices { dispatchPending(index) }
         }
     }
 
@@ -93,17 +126,27 @@ public final class ShardedEngine: @unchecked Sendable {
     public func process(_ event: Event) throws -> EventOutcome {
         let box = ResultBox()
         submit(event) { box.set($0) }
+        dispatchAll()
         return try box.wait()
     }
 
     /// Commits everything processed so far and waits until it is durable.
     public func flush() throws {
+        dispatchAll()
         for worker in workers { try worker.sync { try $0.submitBatch() } }
         try commits.drain()
     }
 
     /// The time to give an event that arrives without one.
     public var clockHint: Int64 { workers[0].sync { $0.clockHint } }
+}
+
+/// One routed event waiting for its shard.
+struct ShardJob: @unchecked Sendable {
+    let event: Event
+    let route: Route
+    let adopted: TransferredCustomer?
+    let completion: @Sendable (Result<EventOutcome, any Error>) -> Void
 }
 
 /// A customer's state on its way from one shard's thread to another's.
