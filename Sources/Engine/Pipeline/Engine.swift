@@ -43,6 +43,10 @@ public final class Engine {
     /// The segment and fraud declarations, in file order.
     let segments: [RuleDeclaration]
     let frauds: [RuleDeclaration]
+    /// Event name → the promotions and the counters it triggers, in file order.
+    let promotionsByEvent: [String: [RuleDeclaration]]
+    let countersByEvent: [String: [RuleDeclaration]]
+    let policy: RuleDeclaration?
     /// Rule id → position in the rule set's list (for compact explanations).
     let ruleIndex: [String: Int]
 
@@ -79,6 +83,9 @@ public final class Engine {
         declarations = rules.declarations
         segments = declarations.filter { $0.kind == .segment }
         frauds = declarations.filter { $0.kind == .fraud }
+        policy = declarations.first { $0.kind == .fraudPolicy }
+        promotionsByEvent = Self.index(declarations, [.promotion])
+        countersByEvent = Self.index(declarations, [.counter, .distinctCounter])
         ruleIndex = Dictionary(uniqueKeysWithValues: declarations.enumerated().map { ($0.element.ruleId, $0.offset) })
         for declaration in declarations {
             switch declaration.kind {
@@ -98,6 +105,14 @@ public final class Engine {
         let sources = JSONValue.object(rules.sources.mapValues { .string($0) }).jsonText
         let ruleIds = JSONValue.array(declarations.map { .string($0.ruleId) }).jsonText
         state.batch.ruleset = (rules.version, sources, ruleIds, Int64(Date().timeIntervalSince1970 * 1000))
+    }
+
+    static func index(_ declarations: [RuleDeclaration], _ kinds: Set<RuleKind>) -> [String: [RuleDeclaration]] {
+        var byEvent: [String: [RuleDeclaration]] = [:]
+        for d in declarations where kinds.contains(d.kind) {
+            for name in d.triggers ?? [] { byEvent[name, default: []].append(d) }
+        }
+        return byEvent
     }
 
     /// The rule set's problems (errors and warnings), as `crescent check` prints them.

@@ -107,7 +107,7 @@ extension Engine {
     // MARK: Counters
 
     private func countersPhase(_ run: inout EvaluationRun) {
-        for d in declarations where (d.kind == .counter || d.kind == .distinctCounter) && triggered(d, by: run.event.name) {
+        for d in countersByEvent[run.event.name] ?? [] {
             if d.functions["when"] != nil {
                 guard let (values, _) = invoke(d, "when", rules.whenCall, [], &run), values.first == .boolean(true) else { continue }
             }
@@ -126,8 +126,7 @@ extension Engine {
     // MARK: Fraud
 
     private func fraudPhase(_ run: inout EvaluationRun) {
-        guard let policy = declarations.first(where: { $0.kind == .fraudPolicy }),
-              triggered(policy, by: run.event.name) else { return }
+        guard let policy, triggered(policy, by: run.event.name) else { return }
         let reviewAt = policy.number("review_at") ?? 50
         let blockAt = policy.number("block_at") ?? 80
         var total = 0.0

@@ -7,7 +7,7 @@ import Store
 extension Engine {
     func promotionsPhase(for event: Event, _ run: inout EvaluationRun) {
         let customer = run.customer
-        for d in declarations where d.kind == .promotion && (d.triggers?.contains(event.name) ?? false) {
+        for d in promotionsByEvent[event.name] ?? [] {
             let id = d.ruleId
             var micros = 0
             if d.functions["when"] != nil {

@@ -20,11 +20,19 @@ public struct RuleDeclaration: Sendable {
     public var isShadow: Bool { fields["mode"]?.stringValue == "shadow" }
 
     /// Event names this declaration listens to (`on`), if it has any.
-    public var triggers: [String]? {
+    public let triggers: [String]?
+
+    public init(kind: RuleKind, name: String, file: String, line: Int, fields: [String: LuaValue], functions: [String: Int64]) {
+        self.kind = kind
+        self.name = name
+        self.file = file
+        self.line = line
+        self.fields = fields
+        self.functions = functions
         switch fields["on"] {
-        case .string(let s)?: [s.description]
-        case .array(let items)?: items.compactMap(\.stringValue)
-        default: nil
+        case .string(let s)?: triggers = [s.description]
+        case .array(let items)?: triggers = items.compactMap(\.stringValue)
+        default: triggers = nil
         }
     }
 
