@@ -26,6 +26,9 @@ public struct Event: Sendable, Equatable {
     public var timestamp: Int64
     /// True for events the engine makes itself (segment changes).
     public var isInternal: Bool
+    /// The message exactly as received, when it came as one JSON text;
+    /// stored as the event's payload (else ``json`` is).
+    public var raw: String?
 
     public init(messageId: String, kind: Kind, name: String, userId: String? = nil, anonymousId: String? = nil,
                 previousId: String? = nil, groupId: String? = nil, properties: [String: JSONValue] = [:],

@@ -142,7 +142,7 @@ public final class Engine {
         let customer = try state.customer(customerId)
         let order = try state.apply(event, to: customer)
         state.batch.events.append(EventRow(messageId: event.messageId, customerId: customerId, type: event.kind.rawValue,
-                                           name: event.name, timestamp: event.timestamp, payload: event.json.jsonText))
+                                           name: event.name, timestamp: event.timestamp, payload: event.raw ?? event.json.jsonText))
         var run = EvaluationRun(event: event, customer: customer, order: order)
         try evaluate(&run)
         record(run)

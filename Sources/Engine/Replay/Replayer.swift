@@ -70,6 +70,7 @@ public struct Replayer {
                 progress(lineNumber, fileSize > 0 ? min(1, Double(reader.bytesRead) / Double(fileSize)) : 0)
             }
             let messages: [JSONValue]
+            var single = false
             do {
                 let json = try JSONValue.parse(bytes: line)
                 if case .array(let items)? = json["batch"] {
@@ -81,13 +82,14 @@ public struct Replayer {
                     }
                 } else {
                     messages = [json]
+                    single = true
                 }
             } catch {
                 try reject(lineNumber, "malformed JSON", &summary)
                 continue
             }
             for message in messages {
-                let event: Event
+                var event: Event
                 do {
                     let now = lastTimestamp > 0 ? lastTimestamp : Int64(Date().timeIntervalSince1970 * 1000)
                     event = try Normalizer.normalize(message, now: now)
@@ -96,6 +98,7 @@ public struct Replayer {
                     continue
                 }
                 lastTimestamp = max(lastTimestamp, event.timestamp)
+                if single { event.raw = String(decoding: line, as: UTF8.self) }
                 engine.submit(event) { tally.add($0) }
                 try tally.rethrow()
             }
