@@ -50,7 +50,7 @@ enum ReplayBenchmark {
                   let event = try? Normalizer.normalize(json, now: 0) else { continue }
             batch.events.append(EventRow(messageId: event.messageId, customerId: event.userId ?? event.anonymousId,
                                          type: event.kind.rawValue, name: event.name, timestamp: event.timestamp,
-                                         payload: event.json.jsonText))
+                                         payload: String(line)))
             inserted += 1
             if batch.events.count == 1000 {
                 try bareStore.commit(batch)
