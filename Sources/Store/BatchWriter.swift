@@ -12,7 +12,7 @@ struct BatchWriter {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, batch.events.map { [$0.messageId, $0.customerId, $0.type, $0.name, $0.timestamp, $0.payload, $0.rulesetVersion, $0.results] })
         for merge in batch.merges {
-            for table in ["events", "orders", "carts", "wishlist", "reviews", "decisions", "outbox"] {
+            for table in ["events", "orders", "carts", "wishlist", "reviews", "decisions", "outbox", "promotion_fires"] {
                 try db.execute(sql: "UPDATE \(table) SET customer_id = ? WHERE customer_id = ?", arguments: [merge.into, merge.from])
             }
             try db.execute(sql: "UPDATE OR REPLACE identities SET customer_id = ? WHERE customer_id = ?", arguments: [merge.into, merge.from])

@@ -58,4 +58,37 @@ struct ShardedEngineTests {
             #expect(moved == 4, "user-\(i)'s events")
         }
     }
+
+    @Test("promotion limits follow a customer through a merge, within and across shards")
+    func limitsFollowMerges() throws {
+        let dir = try Fixtures.temporaryDirectory(files: ["rules/p.lua": """
+            promotion "once" {
+              on = "Product Viewed", limit = { per_customer = 1 },
+              run = function(e, c, act) act:notify{ template = "hello" } end,
+            }
+            """, "plugins/.keep": ""])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let engines: [any EventPipeline] = [
+            try Engine(store: try CrescentStore(), rulesDirectory: dir.appendingPathComponent("rules").path,
+                       pluginsDirectory: dir.appendingPathComponent("plugins").path),
+            try ShardedEngine(store: try CrescentStore(), rulesDirectory: dir.appendingPathComponent("rules").path,
+                              pluginsDirectory: dir.appendingPathComponent("plugins").path, shards: 2),
+        ]
+        for engine in engines {
+            for i in 0..<8 {
+                let consent: [String: JSONValue] = ["marketing_consent": true]
+                let first = try run(engine, EngineFixtures.track("Product Viewed", user: nil, anonymous: "a\(i)", at: "0m", traits: consent))
+                #expect(first.actions.count == 1)
+                _ = try run(engine, EngineFixtures.identify("u\(i)", anonymous: "a\(i)", traits: ["marketing_consent": true], at: "1m"))
+                let again = try run(engine, EngineFixtures.track("Product Viewed", user: "u\(i)", at: "2m"))
+                #expect(again.actions.isEmpty, "u\(i) already had it as a\(i)")
+                #expect(again.result("promotion:once")?.reason == "limit per_customer = 1 reached")
+            }
+        }
+    }
+
+    private func run(_ engine: any EventPipeline, _ event: Event) throws -> EventOutcome {
+        if let sharded = engine as? ShardedEngine { return try sharded.process(event) }
+        return try (engine as! Engine).process(event)
+    }
 }

@@ -35,11 +35,15 @@ final class EngineState {
 
     /// Hands a customer, and the orders cached for it, over to another
     /// shard (after a merge moved it there).
-    func surrender(_ id: String) -> (customer: CustomerState?, orders: [OrderRow]) {
+    func surrender(_ id: String) -> (customer: CustomerState?, orders: [OrderRow], fires: [String: [Int64]]) {
         dirty.remove(id)
         let handed = orders.values.filter { $0.customerId == id }
         for order in handed { orders[order.id] = nil }
-        return (customers.removeValue(forKey: id), handed)
+        var handedFires: [String: [Int64]] = [:]
+        for promotion in fires.keys {
+            if let times = fires[promotion]?.removeValue(forKey: id) { handedFires[promotion] = times }
+        }
+        return (customers.removeValue(forKey: id), handed, handedFires)
     }
 
     // MARK: Counters (shared)

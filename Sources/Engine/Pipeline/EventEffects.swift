@@ -42,6 +42,12 @@ extension EngineState {
         into.carts.merge(from.carts) { a, _ in a }
         into.wishlist.merge(from.wishlist) { a, _ in a }
         into.lastBlockAt = [into.lastBlockAt, from.lastBlockAt].compactMap { $0 }.max()
+        // Promotion limits follow the customer: the anonymous history's fires count for the user.
+        for promotion in fires.keys {
+            guard let moved = fires[promotion]?.removeValue(forKey: from.row.id) else { continue }
+            let existing = promotionFires(promotion, into.row.id)
+            fires[promotion]?[into.row.id] = (existing + moved).sorted()
+        }
         from.row.mergedInto = into.row.id
         from.row.ordersCount = 0
         from.row.totalSpent = 0

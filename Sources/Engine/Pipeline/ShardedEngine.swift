@@ -110,7 +110,10 @@ public final class ShardedEngine: @unchecked Sendable {
         pending[index] = []
         workers[index].async { engine in
             for job in run {
-                for order in job.adopted?.orders ?? [] { engine.state.orders[order.id] = order }
+                if let adopted = job.adopted, let owner = job.route.mergeFrom {
+                    for order in adopted.orders { engine.state.orders[order.id] = order }
+                    for (promotion, times) in adopted.fires { engine.state.fires[promotion, default: [:]][owner] = times }
+                }
                 job.completion(Result { try engine.process(job.event, route: job.route, adopted: job.adopted?.customer) })
             }
         }
@@ -153,9 +156,11 @@ struct ShardJob: @unchecked Sendable {
 struct TransferredCustomer: @unchecked Sendable {
     let customer: CustomerState?
     let orders: [OrderRow]
-    init(_ handed: (customer: CustomerState?, orders: [OrderRow])) {
+    let fires: [String: [Int64]]
+    init(_ handed: (customer: CustomerState?, orders: [OrderRow], fires: [String: [Int64]])) {
         self.customer = handed.customer
         self.orders = handed.orders
+        self.fires = handed.fires
     }
 }
 
