@@ -41,11 +41,26 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: events) else {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: events, isDirectory: &isFolder) else {
             StandardStreams.writeError("error: \(events): no such file\n")
             throw ExitCode(1)
         }
-        let store = try CrescentStore(path: db)
+        if isFolder.boolValue {
+            StandardStreams.writeError("error: \(events): is a folder, not an events file\n")
+            throw ExitCode(1)
+        }
+        guard FileManager.default.fileExists(atPath: rules, isDirectory: &isFolder), isFolder.boolValue else {
+            StandardStreams.writeError("error: \(rules): no such rules folder (see --rules)\n")
+            throw ExitCode(1)
+        }
+        let store: CrescentStore
+        do {
+            store = try CrescentStore(path: db)
+        } catch {
+            StandardStreams.writeError("error: \(db): cannot open the database: \(error.localizedDescription)\n")
+            throw ExitCode(1)
+        }
         var options = EngineOptions()
         options.batchSize = batch
         let engine = try ShardedEngine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, options: options,

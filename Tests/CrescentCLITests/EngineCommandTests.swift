@@ -79,4 +79,17 @@ struct EngineCommandTests {
         #expect(strict.status == 1)
         #expect(strict.stderr.contains("line 2: malformed JSON"))
     }
+
+    @Test("replay names what is wrong with its inputs", arguments: [
+        (["replay", "examples/events.ndjson", "--rules", "no-such-rules"], "no-such-rules: no such rules folder"),
+        (["replay", "examples"], "examples: is a folder, not an events file"),
+        (["replay", "missing.ndjson"], "missing.ndjson: no such file"),
+        (["replay", "examples/events.ndjson", "--db", "/proc/none/x.db"], "/proc/none/x.db: cannot open the database"),
+        (["replay", "examples/events.ndjson", "--shards", "0"], "--shards must be between 1 and 256"),
+    ])
+    func replayInputErrors(arguments: [String], message: String) throws {
+        let result = try Fixtures.run(crescent, arguments, in: Fixtures.packageRoot)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+    }
 }
