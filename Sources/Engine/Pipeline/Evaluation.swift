@@ -83,7 +83,7 @@ extension Engine {
     /// Runs a whole phase in one Lua call: the enabled rules' handles for
     /// `field`, the disabled ones recorded. Nil when a limit stopped the
     /// call (the caller then runs the rules one by one).
-    func batch(_ rules: [RuleDeclaration], _ field: String, _ entry: LuaReference,
+    func batch(_ rules: [RuleDeclaration], _ field: String, _ entry: LuaReference, results: Int32,
                _ run: inout EvaluationRun) -> (rules: [RuleDeclaration], values: [LuaValue])? {
         var enabled: [RuleDeclaration] = []
         for d in rules where d.functions[field] != nil {
@@ -95,8 +95,28 @@ extension Engine {
             }
         }
         if enabled.isEmpty { return ([], []) }
-        let handles = LuaValue.array(enabled.map { .integer($0.functions[field]!) })
-        guard let values = try? self.rules.state.call(entry, [handles]) else { return nil }
+        let count = enabled.count
+        let values = try? self.rules.state.call(entry, arguments: 1, results: results, push: { stack in
+            stack.pushTable(array: count)
+            for (index, d) in enabled.enumerated() {
+                stack.push(d.functions[field]!)
+                stack.setIndex(index + 1)
+            }
+        }, read: { stack throws(LuaError) -> [LuaValue] in
+            // Each result is a string of codes or a list indexed like the rules.
+            var values: [LuaValue] = []
+            for slot in (-results)...(-1) {
+                if stack.isNil(at: slot) {
+                    values.append(.nil)
+                } else if let items = try? stack.elements(ofTableAt: slot, count: count), !items.isEmpty {
+                    values.append(.array(items))
+                } else {
+                    values.append(try stack.value(at: slot))
+                }
+            }
+            return values
+        })
+        guard let values else { return nil }
         return (enabled, values)
     }
 
@@ -135,7 +155,7 @@ extension Engine {
         let applicable = frauds.filter { d in d.triggers.map { $0.contains(run.event.name) } ?? true }
         var scored: [(RuleDeclaration, Double, String?, Int)] = []
         let before = run.results.count
-        if let (enabled, values) = batch(applicable, "score", rules.fraudBatch, &run) {
+        if let (enabled, values) = batch(applicable, "score", rules.fraudBatch, results: 4, &run) {
             for (index, d) in enabled.enumerated() {
                 let micros = Int(Self.item(values.dropFirst(2).first, index)?.doubleValue ?? 0)
                 if let message = Self.item(values.dropFirst(3).first, index)?.stringValue {
@@ -186,7 +206,7 @@ extension Engine {
         let customer = run.customer
         var members = customer.segments
         var outcomes: [(RuleDeclaration, Bool, Int)] = []
-        if let (enabled, values) = batch(segments, "when", rules.segmentsBatch, &run) {
+        if let (enabled, values) = batch(segments, "when", rules.segmentsBatch, results: 3, &run) {
             let codes = Array(values.first?.stringValue ?? "")
             for (index, d) in enabled.enumerated() {
                 let micros = Int(Self.item(values.dropFirst().first, index)?.doubleValue ?? 0)

@@ -98,6 +98,25 @@ public struct LuaStack {
         return try LuaValueCodec.read(L, lua_absindex(L, index), depth: 0, path: "value", visiting: &visiting)
     }
 
+    /// Items 1...count of the table at `index` (raw reads), as values; nested
+    /// tables are not followed (they come back as `.opaque("table")`).
+    public func elements(ofTableAt index: Int32, count: Int) throws(LuaError) -> [LuaValue] {
+        let table = lua_absindex(L, index)
+        guard lua_type(L, table) == LUA_TTABLE, count > 0 else { return [] }
+        var items: [LuaValue] = []
+        items.reserveCapacity(count)
+        for position in 1...count {
+            lua_rawgeti(L, table, Int64(position))
+            if lua_type(L, -1) == LUA_TTABLE {
+                items.append(.opaque("table"))
+            } else {
+                items.append(try value(at: -1))
+            }
+            crescent_pop(L, 1)
+        }
+        return items
+    }
+
     @inlinable public func isNil(at index: Int32) -> Bool { lua_type(L, index) <= LUA_TNIL }
     @inlinable public func boolean(at index: Int32) -> Bool { lua_toboolean(L, index) != 0 }
 
