@@ -268,19 +268,20 @@ public final class LuaState {
     /// Defines `name` in a chunk as `where(level)`, which returns the chunk
     /// name and line of the function `level` levels up the call stack.
     public func registerLocationFunction(_ name: String, in chunk: LuaChunk) {
-        checkThread()
-        crescent_get_ref(L, chunk.environment.ref)
-        crescent_push_where(L)
-        LuaStack(L).setField(name: name)
-        crescent_pop(L, 1)
+        define(name, in: chunk, crescent_push_where)
     }
 
     /// Defines `name` in a chunk as `clock()`, monotonic microseconds (for
     /// timing work inside one call).
     public func registerClockFunction(_ name: String, in chunk: LuaChunk) {
+        define(name, in: chunk, crescent_push_clock)
+    }
+
+    /// Sets a chunk global to a C function the shim pushes.
+    private func define(_ name: String, in chunk: LuaChunk, _ push: (OpaquePointer?) -> Void) {
         checkThread()
         crescent_get_ref(L, chunk.environment.ref)
-        crescent_push_clock(L)
+        push(L)
         LuaStack(L).setField(name: name)
         crescent_pop(L, 1)
     }
