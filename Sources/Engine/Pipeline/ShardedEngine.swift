@@ -41,6 +41,13 @@ public final class ShardedEngine: @unchecked Sendable {
         self.pending = Array(repeating: [], count: workers.count)
     }
 
+    deinit {
+        // Routed events still waiting are handed over, then each thread ends
+        // after its queue (a flush() before this makes them durable).
+        for index in workers.indices { dispatchPending(index) }
+        for worker in workers { worker.stop() }
+    }
+
     public var shardCount: Int { workers.count }
 
     /// The default number of shards: the cores left once the reading
@@ -186,6 +193,7 @@ final class ShardWorker: @unchecked Sendable {
     private var jobs: [Job] = []
     private let capacity = 4096
     private var thread: Thread?
+    private var stopping = false
 
     init(index: Int, make: @escaping @Sendable () throws -> Engine) throws {
         let ready = DispatchSemaphore(value: 0)
@@ -203,7 +211,11 @@ final class ShardWorker: @unchecked Sendable {
             ready.signal()
             while true {
                 condition.lock()
-                while jobs.isEmpty { condition.wait() }
+                while jobs.isEmpty && !stopping { condition.wait() }
+                if jobs.isEmpty && stopping {
+                    condition.unlock()
+                    return
+                }
                 let job = jobs.removeFirst()
                 condition.broadcast()
                 condition.unlock()
@@ -216,6 +228,14 @@ final class ShardWorker: @unchecked Sendable {
         thread.start()
         ready.wait()
         if let error = startup.error { throw error }
+    }
+
+    /// Lets the thread end once its queue is empty.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
     }
 
     func async(_ job: @escaping Job) {
