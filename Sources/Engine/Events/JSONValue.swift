@@ -58,28 +58,6 @@ public enum JSONValue: Sendable, Equatable, Codable {
         return try Array(bytes).withUnsafeBufferPointer { try JSONParser.parse($0) }
     }
 
-    init(foundation value: Any) {
-        switch value {
-        case let string as String:
-            self = .string(string)
-        case let number as NSNumber:
-            switch String(cString: number.objCType) {
-            case "c", "B": self = .bool(number.boolValue)
-            case "d", "f": self = .double(number.doubleValue)
-            default:
-                let integer = number.int64Value
-                self = Double(integer) == number.doubleValue || number.doubleValue == number.doubleValue.rounded()
-                    ? .int(integer) : .double(number.doubleValue)
-            }
-        case let array as [Any]:
-            self = .array(array.map(JSONValue.init(foundation:)))
-        case let object as [String: Any]:
-            self = .object(object.mapValues(JSONValue.init(foundation:)))
-        default:
-            self = .null
-        }
-    }
-
     /// Compact JSON text with sorted keys (stable, for storage and hashing).
     /// Written directly: JSONEncoder costs several microseconds per event.
     public var jsonText: String {

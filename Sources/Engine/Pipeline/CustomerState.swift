@@ -72,36 +72,6 @@ final class CustomerState {
         return (recency, frequency, monetary)
     }
 
-    /// The customer as rules see it (`c`).
-    func luaTable(now: Int64) -> LuaValue {
-        var t: [LuaValue: LuaValue] = [
-            "id": .string(LuaString(row.id)),
-            "orders_count": .integer(Int64(row.ordersCount)),
-            "total_spent": .number(row.totalSpent),
-            "lifetime_value": .number(row.totalSpent),
-            "avg_order_value": .number(row.ordersCount > 0 ? row.totalSpent / Double(row.ordersCount) : 0),
-            "cart_value": .number(cartValue),
-            "traits": JSONValue.object(traits).luaValue,
-            "consent": .table(Dictionary(uniqueKeysWithValues: consent.map { (.string(LuaString($0.key)), .boolean($0.value)) })),
-            "segments": .table(Dictionary(uniqueKeysWithValues: segments.map { (.string(LuaString($0)), .boolean(true)) })),
-            "wishlist": .table(Dictionary(uniqueKeysWithValues: wishlist.map { (.string(LuaString($0.key)), .number($0.value)) })),
-            "orders": .array(orders.map { .table(["id": .string(LuaString($0.id)), "at": .integer($0.at), "total": .number($0.total)]) }),
-        ]
-        if let userId = row.userId { t["user_id"] = .string(LuaString(userId)) }
-        if let anonymousId = row.anonymousId { t["anonymous_id"] = .string(LuaString(anonymousId)) }
-        if let v = row.firstSeen { t["first_seen"] = .integer(v) }
-        if let v = row.lastSeen { t["last_seen"] = .integer(v) }
-        if let v = row.lastOrderAt { t["last_order_at"] = .integer(v) }
-        var acquisition: [LuaValue: LuaValue] = [:]
-        if let first = row.firstTouch, let json = try? JSONValue.parse(Data(first.utf8)) { acquisition["first_touch"] = json.luaValue }
-        if let last = row.lastTouch, let json = try? JSONValue.parse(Data(last.utf8)) { acquisition["last_touch"] = json.luaValue }
-        t["acquisition"] = .table(acquisition)
-        let scores = rfm(now: now)
-        t["rfm"] = .table(["recency": .integer(Int64(scores.recency)), "frequency": .integer(Int64(scores.frequency)),
-                           "monetary": .integer(Int64(scores.monetary))])
-        return .table(t)
-    }
-
     /// Copies the in-memory fields back into the row for the store.
     func syncedRow() -> CustomerRow {
         var row = self.row

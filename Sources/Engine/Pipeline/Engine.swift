@@ -172,6 +172,11 @@ public final class Engine {
         try commits.submit(batch)
     }
 
+    /// A success ends a rule's run of errors (no write when there is none).
+    func clearErrors(_ name: String) {
+        if let current = stats[name], current.consecutiveErrors > 0 { stats[name]?.consecutiveErrors = 0 }
+    }
+
     func stat(_ name: String, _ update: (inout RuleStats) -> Void) {
         update(&stats[name, default: RuleStats()])
     }

@@ -48,7 +48,7 @@ extension Engine {
                 stack.push(handle)
                 for value in extra { try? stack.push(value) }
             }, read: { stack throws(LuaError) in [try stack.value(at: -2), try stack.value(at: -1)] })
-            stat(id) { $0.consecutiveErrors = 0 }
+            clearErrors(id)
             return (values, Int((DispatchTime.now().uptimeNanoseconds - start) / 1000))
         } catch {
             let micros = Int((DispatchTime.now().uptimeNanoseconds - start) / 1000)
@@ -161,7 +161,7 @@ extension Engine {
                 if let message = Self.item(values.dropFirst(3).first, index)?.stringValue {
                     recordError(d, message, micros: micros, &run)
                 } else {
-                    stat(d.ruleId) { $0.consecutiveErrors = 0 }
+                    clearErrors(d.ruleId)
                     scored.append((d, Self.item(values.first, index)?.doubleValue ?? 0,
                                    Self.item(values.dropFirst().first, index)?.stringValue, micros))
                 }
@@ -214,7 +214,7 @@ extension Engine {
                 if code == "e" {
                     recordError(d, Self.item(values.dropFirst(2).first, index)?.stringValue ?? "failed", micros: micros, &run)
                 } else {
-                    stat(d.ruleId) { $0.consecutiveErrors = 0 }
+                    clearErrors(d.ruleId)
                     outcomes.append((d, code == "1", micros))
                 }
             }
@@ -262,37 +262,6 @@ extension Engine {
         state.batch.outbox.append(OutboxRow(idempotencyKey: action.idempotencyKey, messageId: run.event.messageId,
                                             customerId: run.customer.row.id, rule: action.rule, action: action.action,
                                             channel: action.channel, payload: action.payload.jsonText, createdAt: state.now))
-    }
-
-    static func eventTable(_ event: Event, order: OrderRow?) -> LuaValue {
-        var t: [LuaValue: LuaValue] = [
-            "name": .string(LuaString(event.name)), "type": .string(LuaString(event.kind.rawValue)),
-            "message_id": .string(LuaString(event.messageId)), "timestamp": .integer(event.timestamp),
-            "properties": JSONValue.object(event.properties).luaValue, "traits": JSONValue.object(event.traits).luaValue,
-            "context": JSONValue.object(event.context).luaValue, "internal": .boolean(event.isInternal),
-        ]
-        if let userId = event.userId { t["user_id"] = .string(LuaString(userId)) }
-        if let anonymousId = event.anonymousId { t["anonymous_id"] = .string(LuaString(anonymousId)) }
-        if let order {
-            var o: [LuaValue: LuaValue] = [
-                "id": .string(LuaString(order.id)), "total": .number(order.total), "status": .string(LuaString(order.status)),
-                "is_first": .boolean(order.isFirst),
-                "items": .array(order.items.map { item in
-                    var i: [LuaValue: LuaValue] = ["quantity": .integer(Int64(item.quantity))]
-                    if let sku = item.sku { i["sku"] = .string(LuaString(sku)) }
-                    if let name = item.name { i["name"] = .string(LuaString(name)) }
-                    if let category = item.category { i["category"] = .string(LuaString(category)) }
-                    if let price = item.price { i["price"] = .number(price) }
-                    return .table(i)
-                }),
-            ]
-            if let currency = order.currency { o["currency"] = .string(LuaString(currency)) }
-            for (key, text) in [("payment", order.payment), ("shipping", order.shipping)] {
-                if let text, let json = try? JSONValue.parse(Data(text.utf8)) { o[.string(LuaString(key))] = json.luaValue }
-            }
-            t["order"] = .table(o)
-        }
-        return .table(t)
     }
 }
 

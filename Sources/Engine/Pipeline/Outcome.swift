@@ -97,15 +97,6 @@ public struct RuleResult: Sendable, Equatable, Codable {
         }
         return out + "]"
     }
-
-    /// The result as stored in explanations (the same keys as its Codable form).
-    public var json: JSONValue {
-        var object: [String: JSONValue] = ["rule": .string(rule), "kind": .string(kind), "outcome": .string(outcome.rawValue),
-                                           "micros": .int(Int64(micros))]
-        if let score { object["score"] = .double(score) }
-        if let reason { object["reason"] = .string(reason) }
-        return .object(object)
-    }
 }
 
 /// A fraud decision.

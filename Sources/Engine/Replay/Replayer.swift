@@ -170,10 +170,6 @@ public struct Replayer {
         summary.rejected.append(rejected)
         summary.errors += 1
     }
-
-    static func micros(_ duration: Duration) -> Int {
-        Int(duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)
-    }
 }
 
 /// A replay stopped by `--strict`.
