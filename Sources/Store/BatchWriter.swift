@@ -12,7 +12,8 @@ struct BatchWriter {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, batch.events.map { [$0.messageId, $0.customerId, $0.type, $0.name, $0.timestamp, $0.payload, $0.rulesetVersion, $0.results] })
         for merge in batch.merges {
-            for table in ["events", "orders", "carts", "wishlist", "reviews", "decisions", "outbox", "promotion_fires"] {
+            for table in ["events", "orders", "carts", "wishlist", "reviews", "decisions", "outbox", "promotion_fires",
+                          "journey_instances"] {
                 try db.execute(sql: "UPDATE \(table) SET customer_id = ? WHERE customer_id = ?", arguments: [merge.into, merge.from])
             }
             try db.execute(sql: "UPDATE OR REPLACE identities SET customer_id = ? WHERE customer_id = ?", arguments: [merge.into, merge.from])
@@ -78,13 +79,14 @@ struct BatchWriter {
             INSERT OR IGNORE INTO outbox (idempotency_key, message_id, customer_id, rule, action, channel, payload, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, batch.outbox.map { [$0.idempotencyKey, $0.messageId, $0.customerId, $0.rule, $0.action, $0.channel, $0.payload, $0.createdAt] })
+        try writeJourneys(batch)
         if let ruleset = batch.ruleset {
             try run("INSERT OR IGNORE INTO rulesets (version, loaded_at, sources, rules) VALUES (?, ?, ?, ?)",
                     [[ruleset.version, ruleset.at, ruleset.sources, ruleset.rules]])
         }
     }
 
-    private func run(_ sql: String, _ rows: [[(any DatabaseValueConvertible)?]]) throws {
+    func run(_ sql: String, _ rows: [[(any DatabaseValueConvertible)?]]) throws {
         if rows.isEmpty { return }
         let statement = try db.cachedStatement(sql: sql)
         for row in rows {

@@ -198,8 +198,18 @@ public final class CrescentStore: Sendable {
 
     /// Actions recorded for one message, in order.
     public func outbox(messageId: String) throws -> [OutboxRow] {
+        try outbox(where: "message_id = ?", [messageId])
+    }
+
+    /// Actions a rule (`journey:abandoned_cart`, `promotion:vip`) recorded, in order, optionally for one customer.
+    public func outbox(rule: String, customerId: String? = nil) throws -> [OutboxRow] {
+        if let customerId { return try outbox(where: "rule = ? AND customer_id = ?", [rule, customerId]) }
+        return try outbox(where: "rule = ?", [rule])
+    }
+
+    private func outbox(where condition: String, _ arguments: StatementArguments) throws -> [OutboxRow] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE message_id = ? ORDER BY id", arguments: [messageId]).map {
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE \(condition) ORDER BY id", arguments: arguments).map {
                 OutboxRow(idempotencyKey: $0["idempotency_key"], messageId: $0["message_id"], customerId: $0["customer_id"],
                           rule: $0["rule"], action: $0["action"], channel: $0["channel"], payload: $0["payload"],
                           createdAt: $0["created_at"])

@@ -202,6 +202,58 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v2-journeys") { db in
+            try db.execute(sql: """
+                -- one row per journey instance; an active one with wake_at set is a durable timer
+                CREATE TABLE journey_instances (
+                    id INTEGER PRIMARY KEY,
+                    journey TEXT NOT NULL,
+                    customer_id TEXT NOT NULL,
+                    key TEXT NOT NULL DEFAULT '',
+                    status TEXT NOT NULL CHECK (status IN ('active', 'completed', 'exited')),
+                    step TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    resume INTEGER NOT NULL DEFAULT 0,
+                    wake_at INTEGER,
+                    waiting_for TEXT,
+                    entered_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    converted INTEGER NOT NULL DEFAULT 0,
+                    exit_reason TEXT,
+                    note TEXT,
+                    ruleset_version TEXT NOT NULL,
+                    runs INTEGER NOT NULL DEFAULT 0,
+                    vars TEXT NOT NULL DEFAULT '{}'
+                );
+                CREATE INDEX journey_instances_active ON journey_instances(status, customer_id);
+                CREATE INDEX journey_instances_by_customer ON journey_instances(journey, customer_id, key, entered_at);
+
+                -- per journey and step: how often it was reached, sent, deferred, suppressed
+                CREATE TABLE journey_steps (
+                    journey TEXT NOT NULL,
+                    step TEXT NOT NULL,
+                    metric TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    PRIMARY KEY (journey, step, metric)
+                );
+
+                -- the step names of each journey in each rule set (live edits map instances by them)
+                CREATE TABLE journey_definitions (
+                    ruleset_version TEXT NOT NULL,
+                    journey TEXT NOT NULL,
+                    steps TEXT NOT NULL,
+                    PRIMARY KEY (ruleset_version, journey)
+                );
+
+                -- when each schedule last ran (per shard)
+                CREATE TABLE schedule_runs (
+                    schedule TEXT NOT NULL,
+                    shard INTEGER NOT NULL DEFAULT 0,
+                    last_run INTEGER NOT NULL,
+                    PRIMARY KEY (schedule, shard)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -22,6 +22,12 @@ public struct WriteBatch: Sendable {
     public var promotionFires: [(promotion: String, customerId: String, at: Int64)] = []
     public var outbox: [OutboxRow] = []
     public var ruleset: (version: String, sources: String, rules: String, at: Int64)?
+    /// Journey instances created or changed (the latest state of each).
+    public var journeyInstances: [Int64: JourneyInstanceRow] = [:]
+    /// (journey, step, metric) → how much to add to the step's count.
+    public var journeyStepCounts: [JourneyStepKey: Int] = [:]
+    public var journeyDefinitions: [(version: String, journey: String, steps: String)] = []
+    public var scheduleRuns: [(schedule: String, shard: Int, at: Int64)] = []
 
     public init() {}
 
@@ -31,5 +37,6 @@ public struct WriteBatch: Sendable {
             && inventory.isEmpty && carts.isEmpty && wishlist.isEmpty && reviews.isEmpty && segmentChanges.isEmpty
             && counterHits.isEmpty && listAdditions.isEmpty && decisions.isEmpty
             && promotionFires.isEmpty && outbox.isEmpty && ruleset == nil && merges.isEmpty
+            && journeyInstances.isEmpty && journeyStepCounts.isEmpty && journeyDefinitions.isEmpty && scheduleRuns.isEmpty
     }
 }

@@ -21,6 +21,8 @@ final class CustomerState {
     /// Wishlisted product ids → price when added.
     var wishlist: [String: Double] = [:]
     var lastBlockAt: Int64?
+    /// Marketing messages (`notify` actions) sent recently, oldest first, for frequency caps.
+    var messages: [(rule: String, at: Int64)] = []
 
     static let recentLimit = 500
 
@@ -45,6 +47,7 @@ final class CustomerState {
         for event in try store.recentEventTimes(customerId: id, since: since) {
             state.eventTimes[event.name, default: []].append(event.at)
         }
+        state.messages = try store.messageTimes(customerId: id, since: (row.lastSeen ?? 0) - 30 * 86_400_000)
         for order in try store.completedOrders(customerId: id) {
             state.orders.append(order)
             state.orderTotals[order.id] = order.total

@@ -49,24 +49,38 @@ public final class Engine {
     let policy: RuleDeclaration?
     /// Rule id → position in the rule set's list (for compact explanations).
     let ruleIndex: [String: Int]
+    /// Journeys by name and by the event that starts them; the messaging policy; schedules.
+    let journeyByName: [String: JourneyDefinition]
+    let journeysByEntry: [String: [JourneyDefinition]]
+    let messaging: MessagingPolicy
+    let schedules: [ScheduleDefinition]
+    /// This engine's shard (schedules with `run` execute on shard 0 only), and which customers it owns.
+    let shard: Int
+    let sweepOwns: (String) -> Bool
+    /// Problems of journey, schedule and messaging declarations found after loading.
+    var definitionProblems: [RuleProblem] = []
+    /// What loading did to journey instances left by another rule set version.
+    public internal(set) var journeyMigrations: [JourneyMigration] = []
 
     /// Loads the rules and opens the engine over a store.
     public convenience init(store: CrescentStore, rulesDirectory: String, pluginsDirectory: String?,
                             options: EngineOptions = EngineOptions()) throws {
         try self.init(store: store, rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory, options: options,
-                      shared: try SharedState(store: store), commits: CommitPipeline(store: store))
+                      shared: try SharedState(store: store), commits: CommitPipeline(store: store), shard: 0, owns: { _ in true })
     }
 
     /// One shard of a ``ShardedEngine``: its own rules and Lua state, shared
     /// identities, counters and commit queue.
     init(store: CrescentStore, rulesDirectory: String, pluginsDirectory: String?, options: EngineOptions,
-         shared: SharedState, commits: CommitPipeline) throws {
+         shared: SharedState, commits: CommitPipeline, shard: Int, owns: @escaping (String) -> Bool) throws {
         self.store = store
         self.options = options
+        self.shard = shard
+        self.sweepOwns = owns
         let state = EngineState(store: store, shared: shared)
         self.state = state
         self.commits = commits
-        let host = RuleHost(
+        var host = RuleHost(
             now: { state.now },
             log: { state.logLines.append($0) },
             listContains: { shared.listContains($0, $1) },
@@ -78,6 +92,7 @@ public final class Engine {
             },
             recentlyViewed: { id, n in Array((state.customers[id]?.viewed ?? []).prefix(n)) }
         )
+        host.sales = { from, to in shared.sales(from: from, to: to) }
         rules = try RuleRuntime(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
                                 limits: options.limits, host: host)
         declarations = rules.declarations
@@ -87,6 +102,12 @@ public final class Engine {
         promotionsByEvent = Self.index(declarations, [.promotion])
         countersByEvent = Self.index(declarations, [.counter, .distinctCounter])
         ruleIndex = Dictionary(uniqueKeysWithValues: declarations.enumerated().map { ($0.element.ruleId, $0.offset) })
+        let automation = Self.automation(declarations)
+        journeyByName = Dictionary(automation.journeys.map { ($0.name, $0) }) { first, _ in first }
+        journeysByEntry = Dictionary(grouping: automation.journeys, by: \.entryEvent)
+        messaging = automation.messaging
+        schedules = automation.schedules
+        definitionProblems = automation.problems
         for declaration in declarations {
             switch declaration.kind {
             case .list:
@@ -105,6 +126,7 @@ public final class Engine {
         let sources = JSONValue.object(rules.sources.mapValues { .string($0) }).jsonText
         let ruleIds = JSONValue.array(declarations.map { .string($0.ruleId) }).jsonText
         state.batch.ruleset = (rules.version, sources, ruleIds, Int64(Date().timeIntervalSince1970 * 1000))
+        try loadJourneys(owns: owns)
     }
 
     static func index(_ declarations: [RuleDeclaration], _ kinds: Set<RuleKind>) -> [String: [RuleDeclaration]] {
@@ -116,7 +138,7 @@ public final class Engine {
     }
 
     /// The rule set's problems (errors and warnings), as `crescent check` prints them.
-    public var problems: [RuleProblem] { rules.problems }
+    public var problems: [RuleProblem] { rules.problems + definitionProblems }
 
     /// The time to give an event that arrives without one: the engine's
     /// clock during a replay, else the wall clock.
@@ -136,6 +158,7 @@ public final class Engine {
     /// Processes an event already claimed and routed (by a ``ShardedEngine``).
     func process(_ event: Event, route: Route, adopted: CustomerState?) throws -> EventOutcome {
         let started = DispatchTime.now().uptimeNanoseconds
+        try advance(to: event.timestamp)
         state.now = event.timestamp
         try state.apply(route, adopted: adopted)
         let customerId = route.customerId
@@ -191,4 +214,6 @@ struct EvaluationRun {
     var actions: [ActionRecord] = []
     var decision: FraudDecision?
     var segmentChanges: [SegmentChangeRow] = []
+    /// Whether the Lua side holds this run's event and customer (timer runs set it up lazily).
+    var luaReady = true
 }

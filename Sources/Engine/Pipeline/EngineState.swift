@@ -18,6 +18,16 @@ final class EngineState {
     var fires: [String: [String: [Int64]]] = [:]
     var batch = WriteBatch()
     var logLines: [String] = []
+    /// Active journey instances and their timers.
+    let journeys = JourneyBook()
+    /// Schedule name → when it is next due (set once the clock first moves).
+    var scheduleDue: [String: Int64] = [:]
+    /// Schedule name → when it last ran (from the store at start).
+    var scheduleLastRun: [String: Int64] = [:]
+    /// The furthest time the clock has reached (events and timers).
+    var clock: Int64 = 0
+    /// Time zones by name, resolved once.
+    var zones: [String: TimeZone] = [:]
 
     var freshStore: Bool { shared.freshStore }
 
@@ -35,15 +45,17 @@ final class EngineState {
 
     /// Hands a customer, and the orders cached for it, over to another
     /// shard (after a merge moved it there).
-    func surrender(_ id: String) -> (customer: CustomerState?, orders: [OrderRow], fires: [String: [Int64]]) {
-        dirty.remove(id)
+    func surrender(_ id: String) -> (customer: CustomerState?, orders: [OrderRow], fires: [String: [Int64]],
+                                     instances: [JourneyInstance]) {
+        // Write what is pending for this customer before another shard owns it.
+        if dirty.remove(id) != nil, let customer = customers[id] { batch.customers[id] = customer.syncedRow() }
         let handed = orders.values.filter { $0.customerId == id }
         for order in handed { orders[order.id] = nil }
         var handedFires: [String: [Int64]] = [:]
         for promotion in fires.keys {
             if let times = fires[promotion]?.removeValue(forKey: id) { handedFires[promotion] = times }
         }
-        return (customers.removeValue(forKey: id), handed, handedFires)
+        return (customers.removeValue(forKey: id), handed, handedFires, journeys.surrender(id))
     }
 
     // MARK: Counters (shared)

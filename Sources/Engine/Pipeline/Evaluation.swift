@@ -11,6 +11,7 @@ extension Engine {
         fraudPhase(&run)
         segmentsPhase(&run)
         promotionsPhase(for: run.event, &run)
+        journeysPhase(for: run.event, &run)
         for change in run.segmentChanges {
             let name = change.entered ? "Segment Entered" : "Segment Exited"
             let internalEvent = Event(
@@ -19,10 +20,11 @@ extension Engine {
                 timestamp: run.event.timestamp, isInternal: true)
             try begin(internalEvent, run)
             promotionsPhase(for: internalEvent, &run)
+            journeysPhase(for: internalEvent, &run)
         }
     }
 
-    private func begin(_ event: Event, _ run: EvaluationRun) throws {
+    func begin(_ event: Event, _ run: EvaluationRun) throws {
         let now = state.now
         try rules.state.call(rules.begin, arguments: 2, results: 0, push: { stack in
             Self.push(event, order: run.order, stack)
@@ -259,6 +261,11 @@ extension Engine {
 
     func addAction(_ action: ActionRecord, _ run: inout EvaluationRun) {
         run.actions.append(action)
+        if action.action == "notify" {
+            let customer = run.customer
+            customer.messages.append((action.rule, state.now))
+            if customer.messages.count > 200 { customer.messages.removeFirst(customer.messages.count - 200) }
+        }
         state.batch.outbox.append(OutboxRow(idempotencyKey: action.idempotencyKey, messageId: run.event.messageId,
                                             customerId: run.customer.row.id, rule: action.rule, action: action.action,
                                             channel: action.channel, payload: action.payload.jsonText, createdAt: state.now))

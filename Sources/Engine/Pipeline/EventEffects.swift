@@ -48,6 +48,9 @@ extension EngineState {
             let existing = promotionFires(promotion, into.row.id)
             fires[promotion]?[into.row.id] = (existing + moved).sorted()
         }
+        for instance in journeys.reassign(from: from.row.id, to: into.row.id, at: now) {
+            batch.journeyInstances[instance.id] = instance.row
+        }
         from.row.mergedInto = into.row.id
         from.row.ordersCount = 0
         from.row.totalSpent = 0
@@ -189,6 +192,7 @@ extension EngineState {
                     customer.row.totalSpent += total
                     customer.row.lastOrderAt = max(customer.row.lastOrderAt ?? time, time)
                     customer.orders.append((orderId, time, total))
+                    shared.recordSale(total, at: time)
                     if customer.orders.count > CustomerState.recentLimit { customer.orders.removeFirst() }
                 } else if let counted {
                     customer.row.totalSpent += total - counted

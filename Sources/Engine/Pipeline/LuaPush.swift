@@ -89,7 +89,7 @@ extension CustomerState {
         s.push(row.totalSpent); s.setField("total_spent")
         s.push(row.totalSpent); s.setField("lifetime_value")
         s.push(row.ordersCount > 0 ? row.totalSpent / Double(row.ordersCount) : 0); s.setField("avg_order_value")
-        s.push(cartValue); s.setField("cart_value")
+        s.push(cartValue); s.setField("cart_total")
         if let userId = row.userId { s.push(userId); s.setField("user_id") }
         if let anonymousId = row.anonymousId { s.push(anonymousId); s.setField("anonymous_id") }
         if let v = row.firstSeen { s.push(v); s.setField("first_seen") }
@@ -105,6 +105,14 @@ extension CustomerState {
         s.pushTable(fields: wishlist.count)
         for (sku, price) in wishlist { s.push(price); s.setField(name: sku) }
         s.setField("wishlist")
+        s.pushTable(fields: carts.count)
+        for (id, cart) in carts {
+            s.pushTable(fields: 2)
+            s.push(cart.value); s.setField("value")
+            s.push(cart.items); s.setField("items")
+            s.setField(name: id)
+        }
+        s.setField("carts")
         s.pushTable(array: orders.count)
         for (index, order) in orders.enumerated() {
             s.pushTable(fields: 3)

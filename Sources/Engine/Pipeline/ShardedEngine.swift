@@ -31,10 +31,12 @@ public final class ShardedEngine: @unchecked Sendable {
         self.shared = shared
         self.commits = commits
         var workers: [ShardWorker] = []
-        for index in 0..<max(1, shards) {
+        let count = max(1, shards)
+        for index in 0..<count {
             workers.append(try ShardWorker(index: index) {
                 try Engine(store: store, rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
-                           options: options, shared: shared, commits: commits)
+                           options: options, shared: shared, commits: commits, shard: index,
+                           owns: { Self.shard(of: $0, count: count) == index })
             })
         }
         self.workers = workers
@@ -76,13 +78,15 @@ public final class ShardedEngine: @unchecked Sendable {
         return total
     }
 
-    func shard(of customerId: String) -> Int {
+    func shard(of customerId: String) -> Int { Self.shard(of: customerId, count: workers.count) }
+
+    static func shard(of customerId: String, count: Int) -> Int {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in customerId.utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01B3
         }
-        return Int(hash % UInt64(workers.count))
+        return Int(hash % UInt64(count))
     }
 
     /// Routes an event to its shard; `completion` runs there once it is processed.
@@ -120,6 +124,7 @@ public final class ShardedEngine: @unchecked Sendable {
                 if let adopted = job.adopted, let owner = job.route.mergeFrom {
                     for order in adopted.orders { engine.state.orders[order.id] = order }
                     for (promotion, times) in adopted.fires { engine.state.fires[promotion, default: [:]][owner] = times }
+                    for instance in adopted.instances { engine.state.journeys.add(instance) }
                 }
                 job.completion(Result { try engine.process(job.event, route: job.route, adopted: job.adopted?.customer) })
             }
@@ -147,6 +152,17 @@ public final class ShardedEngine: @unchecked Sendable {
         try commits.drain()
     }
 
+    /// Moves every shard's clock to `time`: due journey timers and schedules fire, in time order per shard.
+    public func advance(to time: Int64) throws {
+        dispatchAll()
+        for worker in workers { try worker.sync { try $0.advance(to: time) } }
+    }
+
+    /// What loading did to journey instances of earlier rule versions, summed over shards.
+    public var journeyMigrations: [JourneyMigration] {
+        JourneyMigration.merged(workers.flatMap { worker in worker.sync { $0.journeyMigrations } })
+    }
+
     /// The time to give an event that arrives without one.
     public var clockHint: Int64 { workers[0].sync { $0.clockHint } }
 }
@@ -164,10 +180,12 @@ struct TransferredCustomer: @unchecked Sendable {
     let customer: CustomerState?
     let orders: [OrderRow]
     let fires: [String: [Int64]]
-    init(_ handed: (customer: CustomerState?, orders: [OrderRow], fires: [String: [Int64]])) {
+    let instances: [JourneyInstance]
+    init(_ handed: (customer: CustomerState?, orders: [OrderRow], fires: [String: [Int64]], instances: [JourneyInstance])) {
         self.customer = handed.customer
         self.orders = handed.orders
         self.fires = handed.fires
+        self.instances = handed.instances
     }
 }
 

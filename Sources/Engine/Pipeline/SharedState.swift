@@ -28,6 +28,11 @@ final class SharedState: @unchecked Sendable {
     private var globalFires: [String: [Int64]] = [:]
     var counterRetention: [String: Int64] = [:]
     private(set) var lists: [String: Set<String>] = [:]
+    private var lastJourneyId: Int64 = 0
+    /// Revenue and completed orders per hour (hour start → totals), for schedules.
+    private var hourlySales: [Int64: (revenue: Double, orders: Int)]?
+    /// When this process started, for instances a live edit moved without a timer.
+    let startTime = Int64(Date().timeIntervalSince1970 * 1000)
 
     init(store: CrescentStore) throws {
         self.store = store
@@ -144,5 +149,47 @@ final class SharedState: @unchecked Sendable {
     /// Adds a list value; true when it is new.
     func addListValue(_ list: String, _ value: String) -> Bool {
         lock.withLock { lists[list, default: []].insert(value).inserted }
+    }
+
+    // MARK: Journeys and schedules
+
+    /// Makes sure new instance ids start above `used`.
+    func registerJourneyIds(_ used: Int64) {
+        lock.withLock { lastJourneyId = max(lastJourneyId, used) }
+    }
+
+    func nextJourneyInstanceId() -> Int64 {
+        lock.withLock {
+            lastJourneyId += 1
+            return lastJourneyId
+        }
+    }
+
+    /// Counts a completed order in the hourly sales (and takes back a refunded or cancelled one).
+    func recordSale(_ total: Double, at time: Int64, orders: Int = 1) {
+        lock.withLock {
+            loadSalesLocked(now: time)
+            let hour = time - ((time % 3_600_000) + 3_600_000) % 3_600_000
+            let current = hourlySales![hour] ?? (0, 0)
+            hourlySales![hour] = (current.revenue + total, current.orders + orders)
+        }
+    }
+
+    /// Revenue and completed orders between two times (whole hours).
+    func sales(from: Int64, to: Int64) -> (revenue: Double, orders: Int) {
+        lock.withLock {
+            loadSalesLocked(now: to)
+            var total = (revenue: 0.0, orders: 0)
+            for (hour, sales) in hourlySales! where hour >= from - ((from % 3_600_000) + 3_600_000) % 3_600_000 && hour < to {
+                total.revenue += sales.revenue
+                total.orders += sales.orders
+            }
+            return total
+        }
+    }
+
+    private func loadSalesLocked(now: Int64) {
+        guard hourlySales == nil else { return }
+        hourlySales = freshStore ? [:] : (try? store.hourlySales(since: now - 90 * 86_400_000)) ?? [:]
     }
 }

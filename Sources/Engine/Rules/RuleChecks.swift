@@ -1,3 +1,5 @@
+import Foundation
+
 /// Static checks on a loaded rule set: what `crescent check` reports beyond
 /// compile and runtime errors.
 enum RuleChecks {
@@ -9,7 +11,7 @@ enum RuleChecks {
         var seen: [String: RuleDeclaration] = [:]
         let required: [RuleKind: [String]] = [
             .segment: ["when"], .promotion: ["on", "run"], .fraud: ["score"], .counter: ["on", "key"],
-            .distinctCounter: ["on", "key", "value"], .fraudPolicy: ["on"],
+            .distinctCounter: ["on", "key", "value"], .fraudPolicy: ["on"], .journey: ["steps"],
         ]
         for declaration in declarations {
             let where_ = (file: declaration.file, line: declaration.line)
@@ -27,6 +29,10 @@ enum RuleChecks {
                                             "\(label): mode must be \"live\" or \"shadow\", not \"\(mode)\""))
                 continue
             }
+            if declaration.kind == .schedule, let problem = scheduleProblem(declaration) {
+                problems.append(RuleProblem(.error, file: where_.file, line: where_.line, "\(label): \(problem)"))
+                continue
+            }
             if declaration.kind == .fraudPolicy {
                 let review = declaration.number("review_at") ?? 50, block = declaration.number("block_at") ?? 80
                 if review > block {
@@ -42,7 +48,11 @@ enum RuleChecks {
                 continue
             }
             seen[key] = declaration
-            for name in declaration.triggers ?? [] where !KnownEvents.names.contains(name) {
+            var listened = declaration.triggers ?? []
+            if declaration.kind == .journey {
+                listened += declaration.eventNames("exit_on") + declaration.eventNames("goal")
+            }
+            for name in listened where !KnownEvents.names.contains(name) {
                 problems.append(RuleProblem(.warning, file: where_.file, line: where_.line,
                                             "\(label) listens to '\(name)', which is not a known event name"))
             }
@@ -56,5 +66,19 @@ enum RuleChecks {
             }
         }
         return kept
+    }
+
+    /// What is wrong with a schedule's timing or work, if anything.
+    static func scheduleProblem(_ d: RuleDeclaration) -> String? {
+        let every = d.fields["every"], at = d.string("at")
+        if (every == nil) == (at == nil) { return "give either every = \"1h\" or at = \"08:00\"" }
+        if let every, ScheduleTiming.milliseconds(every) == nil {
+            return "every must be a duration like \"1h\", not \(every.display)"
+        }
+        if let at, ScheduleTiming.minuteOfDay(at) == nil { return "at must be a time of day like \"08:00\", not \"\(at)\"" }
+        if let zone = d.string("timezone"), TimeZone(identifier: zone) == nil { return "unknown timezone \"\(zone)\"" }
+        if d.functions["run"] == nil && d.string("sweep") == nil { return "needs run = function(ctx, act) ... end or sweep = \"segments\"" }
+        if let sweep = d.string("sweep"), sweep != "segments" { return "sweep can only be \"segments\", not \"\(sweep)\"" }
+        return nil
     }
 }

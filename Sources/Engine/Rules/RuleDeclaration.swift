@@ -3,6 +3,7 @@ import LuaKit
 /// The kinds of declaration a rule file can make.
 public enum RuleKind: String, Sendable, CaseIterable, Codable {
     case segment, promotion, fraud, fraudPolicy = "fraud_policy", counter, distinctCounter = "distinct_counter", list
+    case journey, schedule, messaging
 }
 
 /// One declaration read from a rule file: `segment "gold" { ... }`.
@@ -37,6 +38,15 @@ public struct RuleDeclaration: Sendable {
     }
 
     public func number(_ field: String) -> Double? { fields[field]?.doubleValue }
+
+    /// A field holding one event name or a list of them.
+    public func eventNames(_ field: String) -> [String] {
+        switch fields[field] {
+        case .string(let s)?: [s.description]
+        case .array(let items)?: items.compactMap(\.stringValue)
+        default: []
+        }
+    }
     public func string(_ field: String) -> String? { fields[field]?.stringValue }
 
     /// `limit = { per_customer = 1, per_day = 1000, cooldown = "7d" }` fields.

@@ -14,6 +14,8 @@ public struct RuleHost {
     public var customerCount: (String, String, Int64) -> Int
     /// (customer id, n) → most recently viewed product ids
     public var recentlyViewed: (String, Int) -> [String]
+    /// (from, to) → revenue and number of completed orders in that span
+    public var sales: (Int64, Int64) -> (revenue: Double, orders: Int) = { _, _ in (0, 0) }
 
     public init(now: @escaping () -> Int64, log: @escaping (String) -> Void = { _ in },
                 listContains: @escaping (String, String) -> Bool = { _, _ in false },
@@ -54,6 +56,8 @@ public final class RuleRuntime {
     let runCall: LuaReference
     let segmentsBatch: LuaReference
     let fraudBatch: LuaReference
+    let branchCall: LuaReference
+    let scheduleCall: LuaReference
 
     /// Loads the prelude and every `*.lua` file under `rulesDirectory`
     /// (except `*_test.lua` scenario files), in path order.
@@ -66,7 +70,9 @@ public final class RuleRuntime {
         RuleRuntime.registerHost(host, in: prelude, state: state)
         _ = try state.call(prelude.function, [])
         for name in ["segment", "promotion", "fraud", "fraud_policy", "counter", "distinct_counter", "list",
-                     "duration", "now", "log", "lists"] {
+                     "duration", "now", "log", "lists",
+                     "journey", "schedule", "messaging", "wait", "wait_until", "send", "notify", "coupon", "set_trait",
+                     "tag", "untag", "exit", "branch"] {
             state.shareGlobal(name, from: prelude)
         }
         let entry = { (name: String) throws -> LuaReference in
@@ -84,6 +90,8 @@ public final class RuleRuntime {
         runCall = try entry("host_run")
         segmentsBatch = try entry("host_segments")
         fraudBatch = try entry("host_fraud_all")
+        branchCall = try entry("host_branch")
+        scheduleCall = try entry("host_schedule")
         let declarationsCall = try entry("host_declarations")
 
         let files = RuleRuntime.ruleFiles(in: rulesDirectory)
@@ -207,6 +215,10 @@ public final class RuleRuntime {
         }
         state.register("host_customer_count", in: prelude) { args in
             [.integer(Int64(host.customerCount(text(args.first), text(args.dropFirst().first), integer(args.dropFirst(2).first))))]
+        }
+        state.register("host_sales", in: prelude) { args in
+            let totals = host.sales(integer(args.first), integer(args.dropFirst().first))
+            return [.number(totals.revenue), .integer(Int64(totals.orders))]
         }
         state.register("host_recently_viewed", in: prelude) { args in
             let n = max(0, Int(integer(args.dropFirst().first)))

@@ -1,0 +1,112 @@
+import Foundation
+import LuaKit
+import Store
+
+/// Virtual time: the engine's clock moves with event time (or when told
+/// to), and everything due by then runs first, in time order: journey
+/// timers and schedules. Nothing reads the wall clock here, so a replay
+/// or a test runs a week of journeys in milliseconds.
+extension Engine {
+    /// Fires every journey timer and schedule due at or before `time`, each
+    /// at its own due time. Call it before processing an event at `time`.
+    public func advance(to time: Int64) throws {
+        if state.clock == 0 { startSchedules(at: time) }
+        while true {
+            let timer = nextTimer()
+            let schedule = nextSchedule()
+            let due = [timer?.at, schedule?.at].compactMap { $0 }.min()
+            guard let due, due <= time else { break }
+            state.now = due
+            if let timer, timer.at == due {
+                _ = state.journeys.timers.popFirst()
+                try fire(timer.instance)
+            } else if let schedule {
+                try runSchedule(schedule.definition, at: due)
+            }
+        }
+        state.clock = max(state.clock, time)
+        state.now = time
+    }
+
+    /// The earliest live timer (stale heap entries are dropped on the way).
+    private func nextTimer() -> (at: Int64, instance: JourneyInstance)? {
+        while let entry = state.journeys.timers.first {
+            if let instance = state.journeys.instances[entry.id], instance.row.wakeAt == entry.at {
+                return (entry.at, instance)
+            }
+            _ = state.journeys.timers.popFirst()
+        }
+        return nil
+    }
+
+    private func nextSchedule() -> (at: Int64, definition: ScheduleDefinition)? {
+        var best: (Int64, ScheduleDefinition)?
+        for schedule in schedules where runsHere(schedule) {
+            guard let due = state.scheduleDue[schedule.name] else { continue }
+            if best == nil || due < best!.0 { best = (due, schedule) }
+        }
+        return best
+    }
+
+    /// A `run` schedule executes on shard 0; a segment sweep on every shard (for its customers).
+    private func runsHere(_ schedule: ScheduleDefinition) -> Bool { schedule.sweepsSegments || shard == 0 }
+
+    /// Sets each schedule's next due time: after its last run, or after the first time the clock shows.
+    private func startSchedules(at time: Int64) {
+        for schedule in schedules {
+            state.scheduleDue[schedule.name] = schedule.next(after: state.scheduleLastRun[schedule.name] ?? time)
+        }
+    }
+
+    private func runSchedule(_ schedule: ScheduleDefinition, at due: Int64) throws {
+        state.scheduleDue[schedule.name] = schedule.next(after: due)
+        state.batch.scheduleRuns.append((schedule.name, shard, due))
+        if schedule.sweepsSegments { try sweepSegments(schedule, at: due) }
+        if let handle = schedule.run {
+            let id = "schedule:\(schedule.name)"
+            let seed = "\(id)@\(due)"
+            do {
+                let values = try rules.state.call(rules.scheduleCall, [.integer(handle), .string(LuaString(seed)),
+                                                                       .string(LuaString(schedule.name))])
+                var actions: [JSONValue] = []
+                if case .array(let items)? = values.first { actions = items.map(JSONValue.init) }
+                for (index, action) in actions.enumerated() {
+                    state.batch.outbox.append(OutboxRow(
+                        idempotencyKey: "\(seed):\(index)", messageId: seed, customerId: nil, rule: id,
+                        action: action["action"]?.stringValue ?? "unknown", channel: action["channel"]?.stringValue,
+                        payload: action.jsonText, createdAt: due))
+                }
+                stat(id) { $0.hits += 1; $0.consecutiveErrors = 0 }
+            } catch {
+                stat(id) {
+                    $0.errors += 1
+                    $0.consecutiveErrors += 1
+                    $0.lastError = error.description
+                }
+                state.logLines.append("\(id) failed at \(Timestamps.iso(due)): \(error.description)")
+            }
+        }
+        pendingEvents += 1
+        if pendingEvents >= options.batchSize { try submitBatch() }
+    }
+
+    /// Re-evaluates the segments of every customer this shard owns, so
+    /// time-based segments ("no order in 90 days") change without an event;
+    /// entries and exits run promotions and journeys like any other.
+    private func sweepSegments(_ schedule: ScheduleDefinition, at due: Int64) throws {
+        var ids = Set(state.customers.keys)
+        if !state.freshStore {
+            for id in try store.activeCustomerIds() where sweepOwns(id) { ids.insert(id) }
+        }
+        for id in ids.sorted() {
+            let customer = try state.customer(id)
+            guard customer.row.mergedInto == nil, customer.row.firstSeen != nil else { continue }
+            let event = Event(messageId: "sweep:\(schedule.name):\(due):\(id)", kind: .track, name: "Segment Sweep",
+                              userId: id, timestamp: due, isInternal: true)
+            var run = EvaluationRun(event: event, customer: customer, order: nil)
+            try evaluate(&run)
+            pendingEvents += 1
+            if pendingEvents >= options.batchSize { try submitBatch() }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import Engine
+import Foundation
+import Store
+import TestSupport
+import Testing
+
+let abandonedCart = """
+    journey "abandoned_cart" {
+      on = "Product Added",
+      key = function(e) return e.properties.cart_id end,
+      exit_on = { "Order Completed" },
+      steps = {
+        wait "1h",
+        send { template = "cart_reminder", name = "reminder" },
+        wait { "23h", name = "cool_off" },
+        branch {
+          when = function(c, j) return c:cart_value(j.key) > 50 end,
+          send { template = "cart_discount", coupon = { percent = 10, expires_in = "7d" }, name = "discount" },
+          otherwise = { send { template = "cart_last_call", name = "last_call" } },
+        },
+      },
+    }
+    """
+
+/// The engine with consent given to `u1` (and `u2`), ready for journeys.
+func journeyEngine(_ rules: [String: String], users: [String] = ["u1"]) throws -> Engine {
+    let engine = try EngineFixtures.engine(rules: rules)
+    for user in users {
+        _ = try engine.process(EngineFixtures.identify(user, traits: ["marketing_consent": true], at: "-1m"))
+    }
+    return engine
+}
+
+func added(_ cart: String, price: Double, user: String = "u1", at offset: String) -> Event {
+    EngineFixtures.track("Product Added", user: user, ["cart_id": .string(cart), "price": .double(price), "quantity": 1], at: offset)
+}
+
+/// Templates of the journey's notify actions, in order.
+func templates(_ engine: Engine, _ journey: String = "abandoned_cart", customer: String? = nil) throws -> [String] {
+    try engine.flush()
+    return try engine.store.outbox(rule: "journey:\(journey)", customerId: customer).filter { $0.action == "notify" }.map {
+        (try JSONValue.parse(Data($0.payload.utf8)))["template"]?.stringValue ?? "?"
+    }
+}
+
+@Suite("Journeys: entry, waits, exits, branches, keys")
+struct JourneyTests {
+    @Test("a reminder an hour after Product Added, on virtual time")
+    func reminderAfterAnHour() throws {
+        let engine = try journeyEngine(["journeys/cart.lua": abandonedCart])
+        _ = try engine.process(added("c1", price: 30, at: "0s"))
+        try engine.advance(to: EngineFixtures.time("59m"))
+        #expect(try templates(engine).isEmpty)
+        try engine.advance(to: EngineFixtures.time("1h"))
+        #expect(try templates(engine) == ["cart_reminder"])
+        let instance = try #require(try engine.store.journeyInstances(customerId: "u1").first)
+        #expect(instance.step == "cool_off")
+        #expect(instance.wakeAt == EngineFixtures.time("24h"))
+    }
+
+    @Test("no reminder when the order arrives at 59 minutes; the exit reason is kept")
+    func orderBeforeTheReminder() throws {
+        let engine = try journeyEngine(["journeys/cart.lua": abandonedCart])
+        _ = try engine.process(added("c1", price: 30, at: "0s"))
+        let outcome = try engine.process(EngineFixtures.order("o1", total: 30, at: "59m", ["cart_id": "c1"]))
+        #expect(outcome.result("journey:abandoned_cart")?.reason == "exit_on: Order Completed")
+        try engine.advance(to: EngineFixtures.time("3d"))
+        #expect(try templates(engine).isEmpty)
+        let instance = try #require(try engine.store.journeyInstances(customerId: "u1").first)
+        #expect(instance.status == "exited")
+        #expect(instance.exitReason == "exit_on: Order Completed")
+    }
+
+    @Test("the branch picks the discount by cart value", arguments: [(80.0, "cart_discount"), (20.0, "cart_last_call")])
+    func discountBranch(price: Double, expected: String) throws {
+        let engine = try journeyEngine(["journeys/cart.lua": abandonedCart])
+        _ = try engine.process(added("c1", price: price, at: "0s"))
+        try engine.advance(to: EngineFixtures.time("2d"))
+        #expect(try templates(engine) == ["cart_reminder", expected])
+        let coupons = try engine.store.outbox(rule: "journey:abandoned_cart").filter { $0.action == "coupon" }
+        #expect(coupons.count == (expected == "cart_discount" ? 1 : 0))
+        let instance = try #require(try engine.store.journeyInstances(customerId: "u1").first)
+        #expect(instance.status == "completed", "\(instance.exitReason ?? "")")
+    }
+
+    @Test("two carts are two independent instances; an order for one cart ends only that one")
+    func twoCarts() throws {
+        let engine = try journeyEngine(["journeys/cart.lua": abandonedCart])
+        _ = try engine.process(added("c1", price: 10, at: "0s"))
+        _ = try engine.process(added("c2", price: 10, at: "10m"))
+        _ = try engine.process(added("c1", price: 5, at: "20m")) // same cart: no second instance
+        _ = try engine.process(EngineFixtures.order("o1", total: 10, at: "30m", ["cart_id": "c2"]))
+        try engine.advance(to: EngineFixtures.time("2h"))
+        try engine.flush()
+        let instances = try engine.store.journeyInstances(customerId: "u1").sorted { $0.key < $1.key }
+        #expect(instances.map(\.key) == ["c1", "c2"])
+        #expect(instances.map(\.status) == ["active", "exited"])
+        let reminders = try engine.store.outbox(rule: "journey:abandoned_cart").filter { $0.action == "notify" }
+        #expect(reminders.count == 1)
+        #expect(reminders.first?.payload.contains("\"key\":\"c1\"") == true)
+    }
+
+    @Test("exit_on ends an instance in the middle of a long wait")
+    func exitMidWait() throws {
+        let engine = try journeyEngine(["journeys/cart.lua": abandonedCart])
+        _ = try engine.process(added("c1", price: 10, at: "0s"))
+        try engine.advance(to: EngineFixtures.time("5h")) // reminder sent, now in the 23 h wait
+        _ = try engine.process(EngineFixtures.order("o1", total: 10, at: "6h", ["cart_id": "c1"]))
+        try engine.advance(to: EngineFixtures.time("3d"))
+        #expect(try templates(engine) == ["cart_reminder"])
+        let instance = try #require(try engine.store.journeyInstances(customerId: "u1").first)
+        #expect(instance.exitReason == "exit_on: Order Completed")
+        #expect(instance.step == "cool_off")
+    }
+
+    static let checkout = """
+        journey "checkout_nudge" {
+          on = "Cart Viewed",
+          goal = "Order Completed",
+          steps = {
+            wait_until { "Checkout Started", timeout = "2h", on_timeout = "nudge", name = "await_checkout" },
+            send { template = "thanks_for_checking_out" },
+            exit "checked out",
+            send { template = "come_back", name = "nudge" },
+          },
+        }
+        """
+
+    @Test("wait_until: the event arrives in time")
+    func waitUntilArrives() throws {
+        let engine = try journeyEngine(["journeys/checkout.lua": Self.checkout])
+        _ = try engine.process(EngineFixtures.track("Cart Viewed", at: "0s"))
+        let outcome = try engine.process(EngineFixtures.track("Checkout Started", at: "30m"))
+        #expect(outcome.result("journey:checkout_nudge")?.reason == "await_checkout: Checkout Started arrived")
+        try engine.advance(to: EngineFixtures.time("1d"))
+        #expect(try templates(engine, "checkout_nudge") == ["thanks_for_checking_out"])
+        #expect(try engine.store.journeyInstances(customerId: "u1").first?.exitReason == "checked out")
+    }
+
+    @Test("wait_until: the timeout goes to its step")
+    func waitUntilTimesOut() throws {
+        let engine = try journeyEngine(["journeys/checkout.lua": Self.checkout])
+        _ = try engine.process(EngineFixtures.track("Cart Viewed", at: "0s"))
+        try engine.advance(to: EngineFixtures.time("1h59m"))
+        #expect(try templates(engine, "checkout_nudge").isEmpty)
+        _ = try engine.process(EngineFixtures.track("Checkout Started", at: "3h")) // too late: already timed out
+        #expect(try templates(engine, "checkout_nudge") == ["come_back"])
+        #expect(try engine.store.journeyInstances(customerId: "u1").first?.status == "completed")
+    }
+
+    @Test("a goal event marks the instance converted")
+    func goalConverts() throws {
+        let engine = try journeyEngine(["journeys/checkout.lua": Self.checkout])
+        _ = try engine.process(EngineFixtures.track("Cart Viewed", at: "0s"))
+        _ = try engine.process(EngineFixtures.order("o1", total: 10, at: "10m"))
+        try engine.flush()
+        let instance = try #require(try engine.store.journeyInstances(customerId: "u1").first)
+        #expect(instance.converted)
+        #expect(instance.exitReason == "goal: Order Completed")
+        let report = try #require(try engine.store.journeyReports().first)
+        #expect(report.converted == 1)
+        #expect(report.exits["goal: Order Completed"] == 1)
+    }
+
+    @Test("re-entry waits for reenter_after; no consent means no message, with the reason counted")
+    func reentryAndConsent() throws {
+        let rules = """
+            journey "welcome" {
+              on = "Signed Up", reenter_after = "7d",
+              steps = { send { template = "welcome" } },
+            }
+            """
+        let engine = try journeyEngine(["journeys/welcome.lua": rules], users: ["u1"])
+        _ = try engine.process(EngineFixtures.track("Signed Up", at: "0s"))
+        let again = try engine.process(EngineFixtures.track("Signed Up", at: "1d"))
+        #expect(again.result("journey:welcome")?.outcome == .suppressed)
+        _ = try engine.process(EngineFixtures.track("Signed Up", at: "8d"))
+        _ = try engine.process(EngineFixtures.track("Signed Up", user: "u2", at: "8d")) // u2 gave no consent
+        #expect(try templates(engine, "welcome", customer: "u1") == ["welcome", "welcome"])
+        #expect(try templates(engine, "welcome", customer: "u2").isEmpty)
+        let steps = try #require(try engine.store.journeyReports().first?.steps.first)
+        #expect(steps.counts["sent"] == 2)
+        #expect(steps.counts["suppressed"] == 1)
+    }
+
+    @Test("a broken branch ends that instance with the error, and the engine goes on")
+    func brokenBranch() throws {
+        let rules = """
+            journey "fragile" {
+              on = "Cart Viewed",
+              steps = { wait "1h", branch { when = function(c) return c.nothing.here end, send { template = "x" } } },
+            }
+            """
+        let engine = try journeyEngine(["journeys/fragile.lua": rules])
+        _ = try engine.process(EngineFixtures.track("Cart Viewed", at: "0s"))
+        try engine.advance(to: EngineFixtures.time("2h"))
+        try engine.flush()
+        let instance = try #require(try engine.store.journeyInstances(customerId: "u1").first)
+        #expect(instance.status == "exited")
+        #expect(instance.exitReason?.contains("error in branch_1") == true)
+        #expect(engine.stats["journey:fragile"]?.errors == 1)
+    }
+}
