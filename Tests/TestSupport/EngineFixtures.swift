@@ -6,13 +6,13 @@ import Store
 public enum EngineFixtures {
     /// An engine whose rules are `files` (path under rules/ → source).
     public static func engine(rules files: [String: String], plugins: [String: String] = [:],
-                              options: EngineOptions = EngineOptions()) throws -> Engine {
+                              options: EngineOptions = EngineOptions(), store: CrescentStore? = nil) throws -> Engine {
         var all: [String: String] = [:]
         for (path, text) in files { all["rules/" + path] = text }
         for (path, text) in plugins { all["plugins/" + path] = text }
         all["plugins/.keep"] = ""
         let root = try Fixtures.temporaryDirectory(files: all)
-        return try Engine(store: try CrescentStore(), rulesDirectory: root.appendingPathComponent("rules").path,
+        return try Engine(store: try store ?? CrescentStore(), rulesDirectory: root.appendingPathComponent("rules").path,
                           pluginsDirectory: root.appendingPathComponent("plugins").path, options: options)
     }
 

@@ -144,6 +144,7 @@ public struct MessageCap: Sendable, Equatable {
 /// cap over every journey's messages to one customer.
 public struct MessagingPolicy: Sendable {
     public var timezone: TimeZone
+    public var timezoneName = "UTC"
     /// Quiet hours as minutes of the local day: sends wait from `quietFrom` to `quietTo`.
     public var quietFrom: Int?
     public var quietTo: Int?
@@ -157,6 +158,7 @@ public struct MessagingPolicy: Sendable {
         if let zone = d.string("timezone") {
             guard let tz = TimeZone(identifier: zone) else { throw DefinitionError("unknown timezone \"\(zone)\"") }
             timezone = tz
+            timezoneName = zone
         }
         if case .table(let t)? = d.fields["quiet_hours"] {
             guard let from = (t["from"] ?? t[.integer(1)])?.stringValue.flatMap(ScheduleTiming.minuteOfDay),

@@ -55,11 +55,11 @@ extension Engine {
         for _ in 0..<8 {
             var moved = false
             if def.respectsQuietHours, let from = messaging.quietFrom, let to = messaging.quietTo {
-                let zone = timeZone(of: customer)
+                let (zone, zoneName) = timeZone(of: customer)
                 let local = LocalTime(zone)
                 if local.isQuiet(time, from: from, to: to) {
                     time = local.next(minuteOfDay: to, after: time)
-                    reasons.append("quiet hours \(Self.clock(from))–\(Self.clock(to)) \(zone.identifier)")
+                    reasons.append("quiet hours \(Self.clock(from))–\(Self.clock(to)) \(zoneName)")
                     moved = true
                 }
             }
@@ -80,12 +80,14 @@ extension Engine {
         return (time, reasons.filter { seen.insert($0).inserted }.joined(separator: ", "))
     }
 
-    private func timeZone(of customer: CustomerState) -> TimeZone {
-        guard let name = customer.traits["timezone"]?.stringValue else { return messaging.timezone }
-        if let known = state.zones[name] { return known }
-        let zone = TimeZone(identifier: name) ?? messaging.timezone
+    /// The customer's zone (trait `timezone`) and its name, else the policy's.
+    private func timeZone(of customer: CustomerState) -> (TimeZone, String) {
+        let fallback = (messaging.timezone, messaging.timezoneName)
+        guard let name = customer.traits["timezone"]?.stringValue else { return fallback }
+        if let known = state.zones[name] { return (known, name) }
+        guard let zone = TimeZone(identifier: name) else { return fallback }
         state.zones[name] = zone
-        return zone
+        return (zone, name)
     }
 
     static func clock(_ minute: Int) -> String {

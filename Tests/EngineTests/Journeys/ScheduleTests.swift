@@ -1,0 +1,95 @@
+import Engine
+import Foundation
+import Store
+import TestSupport
+import Testing
+
+private func alerts(_ engine: Engine, _ schedule: String) throws -> [(message: String, at: Int64)] {
+    try engine.flush()
+    return try engine.store.outbox(rule: "schedule:\(schedule)").map {
+        ((try JSONValue.parse(Data($0.payload.utf8)))["message"]?.stringValue ?? "?", $0.createdAt)
+    }
+}
+
+@Suite("Schedules on the virtual clock")
+struct ScheduleTests {
+    static let rules = """
+        schedule "pulse" {
+          every = "1h",
+          run = function(ctx, act)
+            act:alert{ message = ("revenue %d from %d orders"):format(ctx:revenue{ within = "1h" }, ctx:orders{ within = "1h" }) }
+          end,
+        }
+        schedule "morning" {
+          at = "08:00", timezone = "Europe/Madrid",
+          run = function(ctx, act) act:alert{ message = "good morning" } end,
+        }
+        """
+
+    @Test("every and at run as virtual time passes, each at its own time, with sales in the context")
+    func everyAndAt() throws {
+        let engine = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules])
+        _ = try engine.process(EngineFixtures.order("o1", total: 100, at: "30m"))
+        try engine.advance(to: EngineFixtures.time("5h"))
+        let pulse = try alerts(engine, "pulse")
+        #expect(pulse.map(\.at) == (1...5).map { EngineFixtures.time("\($0)h") })
+        #expect(pulse.first?.message == "revenue 100 from 1 orders")
+        #expect(pulse.last?.message == "revenue 0 from 0 orders")
+        try engine.advance(to: EngineFixtures.time("2d"))
+        #expect(try alerts(engine, "morning").map(\.at) == [EngineFixtures.time("7h"), EngineFixtures.time("31h")])
+    }
+
+    @Test("a restarted engine goes on from the last run, without running it again")
+    func restart() throws {
+        let store = try CrescentStore()
+        let first = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules], store: store)
+        _ = try first.process(EngineFixtures.order("o1", total: 100, at: "30m"))
+        try first.advance(to: EngineFixtures.time("2h"))
+        try first.flush()
+        let second = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules], store: store)
+        try second.advance(to: EngineFixtures.time("4h"))
+        #expect(try alerts(second, "pulse").map(\.at) == (1...4).map { EngineFixtures.time("\($0)h") })
+    }
+
+    @Test("a nightly sweep moves customers into time-based segments, which start journeys")
+    func sweep() throws {
+        let rules = """
+            segment "inactive" { when = function(c) local d = c:days_since_last_order() return d ~= nil and d > 30 end }
+            schedule "nightly" { at = "03:00", sweep = "segments" }
+            journey "win_back" { segment = "inactive", steps = { send { template = "we_miss_you" } } }
+            """
+        let engine = try journeyEngine(["segments/inactive.lua": rules])
+        _ = try engine.process(EngineFixtures.order("o1", total: 50, at: "0s"))
+        try engine.advance(to: EngineFixtures.time("40d"))
+        try engine.flush()
+        let sent = try engine.store.outbox(rule: "journey:win_back")
+        #expect(sent.map(\.createdAt) == [EngineFixtures.time("723h")]) // day 30, 03:00: 30.1 days since the order
+        #expect(try engine.store.segmentSizes()["inactive"] == 1)
+    }
+
+    @Test("a schedule that fails is counted and logged; the next run goes on")
+    func failingSchedule() throws {
+        let rules = """
+            schedule "broken" { every = "1h", run = function(ctx, act) error("no forecast") end }
+            """
+        let engine = try EngineFixtures.engine(rules: ["schedules/broken.lua": rules])
+        _ = try engine.process(EngineFixtures.track("Page Viewed", at: "0s"))
+        try engine.advance(to: EngineFixtures.time("3h"))
+        #expect(engine.stats["schedule:broken"]?.errors == 3)
+        #expect(engine.log.contains { $0.contains("schedule:broken failed") && $0.contains("no forecast") })
+    }
+
+    @Test("bad timing is reported with the file and line", arguments: [
+        ("schedule \"x\" { run = function() end }", "give either every"),
+        ("schedule \"x\" { at = \"25:00\", run = function() end }", "time of day"),
+        ("schedule \"x\" { every = \"1h\", timezone = \"Mars/Base\", run = function() end }", "unknown timezone"),
+        ("schedule \"x\" { every = \"1h\" }", "needs run"),
+    ])
+    func badSchedule(source: String, message: String) throws {
+        let engine = try EngineFixtures.engine(rules: ["schedules/bad.lua": source])
+        let problem = try #require(engine.problems.first)
+        #expect(problem.file == "rules/schedules/bad.lua")
+        #expect(problem.line == 1)
+        #expect(problem.message.contains(message))
+    }
+}
