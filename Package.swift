@@ -49,7 +49,8 @@ let package = Package(
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "LuaKit", "EventGenerator", "TestSupport"]),
-        .testTarget(name: "CrescentCLITests", dependencies: ["CrescentCLI", "crescent", "TestSupport"]),
+        .testTarget(name: "CrescentCLITests", dependencies: ["CrescentCLI", "crescent", "TestSupport",
+                                                         .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,8 @@ public struct CrescentCommand: ParsableCommand {
         commandName: "crescent",
         abstract: "Rules and scripting for commerce: sandboxed Lua rules over customer events.",
         version: "0.1.0",
-        subcommands: [EvalCommand.self, ReplayCommand.self, CheckCommand.self, ExplainCommand.self, GenerateCommand.self]
+        subcommands: [EvalCommand.self, ReplayCommand.self, CheckCommand.self, ExplainCommand.self, JourneysCommand.self,
+                      GenerateCommand.self]
     )
 
     public init() {}

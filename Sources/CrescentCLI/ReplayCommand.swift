@@ -35,7 +35,13 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Shards (threads with their own Lua state), by customer. Default: cores minus two, at least one.")
     var shards = ShardedEngine.defaultShards
 
+    @Option(help: "After the last event, move the clock on to this time (ISO 8601, or +7d after the last event) so journey timers and schedules due by then fire.")
+    var until: String?
+
     func validate() throws {
+        if let until, ReplayUntil(until) == nil {
+            throw ValidationError("--until must be an ISO 8601 time (2026-03-01T00:00:00Z) or a duration after the last event (+7d), not '\(until)'")
+        }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if shards < 1 || shards > 256 { throw ValidationError("--shards must be between 1 and 256") }
     }
@@ -69,6 +75,7 @@ struct ReplayCommand: ParsableCommand {
             StandardStreams.writeError("\(problem)\n")
         }
         var replayer = Replayer(strict: strict)
+        replayer.until = until.flatMap(ReplayUntil.init)
         let terminal = isatty(STDERR_FILENO) == 1
         if terminal && !json {
             replayer.progress = { lines, fraction in
@@ -78,9 +85,10 @@ struct ReplayCommand: ParsableCommand {
                 StandardStreams.writeError("\r\(bar) \(Int(fraction * 100))%  \(lines) lines")
             }
         }
-        let summary: ReplaySummary
+        var summary: ReplaySummary
         do {
             summary = try replayer.replay(URL(fileURLWithPath: events), into: engine)
+            summary.journeyMigrations = engine.journeyMigrations
         } catch let error as ReplayError {
             StandardStreams.writeError("error: \(events): \(error)\n")
             throw ExitCode(1)
@@ -119,6 +127,8 @@ struct ReplayCommand: ParsableCommand {
         section("rule hits", s.ruleHits)
         section("actions", s.actions)
         section("segments", s.segments)
+        if let clock = s.clock { out += "  clock       \(clock) (journey timers and schedules due by then have run)\n" }
+        for migration in s.journeyMigrations { out += "  live edit   \(migration)\n" }
         if !s.ruleErrors.isEmpty { section("rule errors", s.ruleErrors) }
         out += "  errors      \(s.errors)\n"
         return out

@@ -228,7 +228,17 @@ extension CrescentStore {
                 if steps[journey]?[step] == nil { order[journey, default: []].append(step) }
                 steps[journey, default: [:]][step, default: [:]]["waiting"] = row["n"]
             }
-            for (journey, names) in order {
+            // Steps in the order of the newest rule set that defines the journey.
+            var defined: [String: [String]] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT d.journey, d.steps FROM journey_definitions d JOIN rulesets r ON r.version = d.ruleset_version
+                ORDER BY r.loaded_at, r.rowid
+                """) {
+                defined[row["journey"]] = (row["steps"] as String).split(separator: "\n").map(String.init)
+            }
+            for (journey, seen) in order {
+                let listed = defined[journey] ?? []
+                let names = listed.filter { steps[journey]?[$0] != nil } + seen.filter { !listed.contains($0) }
                 var report = reports[journey] ?? JourneyReport(journey: journey)
                 report.steps = names.map { JourneyStepReport(journey: journey, step: $0, counts: steps[journey]?[$0] ?? [:]) }
                 reports[journey] = report

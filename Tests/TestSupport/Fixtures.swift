@@ -63,16 +63,22 @@ public enum Fixtures {
     /// What a finished process printed and returned.
     public struct ProcessResult: Sendable {
         public var status: Int32
+        /// Whether the process ended by a signal (then `status` is the signal).
+        public var signaled = false
         public var stdout: Data
         public var stderr: String
         public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     }
 
     /// Runs an executable to completion with no standard input.
-    public static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil) throws -> ProcessResult {
+    public static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
+                           environment: [String: String] = [:]) throws -> ProcessResult {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         if let directory { process.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -82,7 +88,7 @@ public enum Fixtures {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return ProcessResult(status: process.terminationStatus, stdout: stdout,
-                             stderr: String(decoding: stderr, as: UTF8.self))
+        return ProcessResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+                             stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
     }
 }

@@ -221,5 +221,11 @@ extension Engine {
         }
         pendingEvents += 1
         if pendingEvents >= options.batchSize { try submitBatch() }
+        timersFired += 1
+        if let limit = Self.killAfterTimers, timersFired >= limit { kill(getpid(), SIGKILL) }
     }
+
+    /// Test hook for crash safety: `CRESCENT_TEST_KILL_AFTER_TIMERS=N` makes
+    /// the process SIGKILL itself after firing N timers (see the restart tests).
+    static let killAfterTimers = ProcessInfo.processInfo.environment["CRESCENT_TEST_KILL_AFTER_TIMERS"].flatMap(Int.init)
 }

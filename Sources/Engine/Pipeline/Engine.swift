@@ -39,6 +39,8 @@ public final class Engine {
     let state: EngineState
     let commits: CommitPipeline
     var pendingEvents = 0
+    /// Journey timers fired by this engine.
+    public internal(set) var timersFired = 0
     let declarations: [RuleDeclaration]
     /// The segment and fraud declarations, in file order.
     let segments: [RuleDeclaration]

@@ -31,9 +31,14 @@ public struct ReplaySummary: Sendable, Codable {
     /// Rule errors plus rejected lines.
     public var errors = 0
     public var rejected: [RejectedLine] = []
+    /// Where the virtual clock stopped (the last event, or `--until`).
+    public var clock: String?
+    /// What loading the rules did to journey instances of an earlier rule set.
+    public var journeyMigrations: [JourneyMigration] = []
 
     enum CodingKeys: String, CodingKey {
-        case events, duplicates, lines, seconds, decisions, actions, segments, errors, rejected
+        case events, duplicates, lines, seconds, decisions, actions, segments, errors, rejected, clock
+        case journeyMigrations = "journey_migrations"
         case eventsPerSecond = "events_per_second", p50Micros = "p50_micros", p99Micros = "p99_micros"
         case ruleHits = "rule_hits", ruleErrors = "rule_errors"
     }
@@ -48,6 +53,9 @@ public struct Replayer {
     /// the fraction of the file read (0...1).
     public var progress: ((Int, Double) -> Void)?
     public var progressEvery = 10_000
+    /// After the last event, move the clock on to this time so journey
+    /// timers and schedules due by then fire.
+    public var until: ReplayUntil?
 
     public init(strict: Bool = false) { self.strict = strict }
 
@@ -102,6 +110,13 @@ public struct Replayer {
                 engine.submit(event) { tally.add($0) }
                 try tally.rethrow()
             }
+        }
+        if let until {
+            let target = until.time(afterLastEvent: lastTimestamp)
+            try engine.advance(to: target)
+            summary.clock = Timestamps.iso(target)
+        } else if lastTimestamp > 0 {
+            summary.clock = Timestamps.iso(lastTimestamp)
         }
         try engine.flush()
         try tally.rethrow()
@@ -190,6 +205,34 @@ public protocol EventPipeline: AnyObject {
     func submit(_ event: Event, _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void)
     /// Commits everything processed so far and waits until it is durable.
     func flush() throws
+    /// Moves the clock to `time`: due journey timers and schedules fire.
+    func advance(to time: Int64) throws
+}
+
+/// How far `--until` moves the clock after the last event.
+public enum ReplayUntil: Sendable, Equatable {
+    /// An absolute time (ms since the epoch).
+    case time(Int64)
+    /// A duration after the last event's time.
+    case afterLastEvent(Int64)
+
+    /// Reads `2026-03-01T00:00:00Z` or `+7d` (after the last event).
+    public init?(_ text: String) {
+        if text.hasPrefix("+"), let ms = DurationText.milliseconds(String(text.dropFirst())) {
+            self = .afterLastEvent(ms)
+        } else if let time = Timestamps.parse(text) {
+            self = .time(time)
+        } else {
+            return nil
+        }
+    }
+
+    func time(afterLastEvent last: Int64) -> Int64 {
+        switch self {
+        case .time(let t): max(t, last)
+        case .afterLastEvent(let d): last + d
+        }
+    }
 }
 
 extension Engine: EventPipeline {

@@ -1,0 +1,10 @@
+-- How journeys may message a customer: never at night in the customer's own
+-- time zone (trait `timezone`, else the zone below), and never more than
+-- three journey messages a day. A message that may not go yet is deferred to
+-- the first allowed time, never dropped.
+
+messaging {
+  timezone = "Europe/Madrid",
+  quiet_hours = { from = "21:00", to = "08:00" },
+  cap = { max = 3, per = "1d" },
+}
