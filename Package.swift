@@ -24,7 +24,8 @@ let package = Package(
         // The Swift bridge to Lua: state, values, functions, sandbox, limits.
         .target(name: "LuaKit", dependencies: ["CLua", "CLuaShim"]),
         // SQLite through GRDB: schema, migrations, event log, state, outbox.
-        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
+                                             .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // Rule kinds, normalization, the per-event pipeline, explanations.
         .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua")]),
         // The deterministic example-traffic generator (`crescent generate`).

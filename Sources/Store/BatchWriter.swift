@@ -7,10 +7,18 @@ struct BatchWriter {
     init(_ db: Database) { self.db = db }
 
     func write(_ batch: WriteBatch) throws {
-        try run("""
-            INSERT OR IGNORE INTO events (message_id, customer_id, type, name, timestamp, payload, ruleset_version, results)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, batch.events.map { [$0.messageId, $0.customerId, $0.type, $0.name, $0.timestamp, $0.payload, $0.rulesetVersion, $0.results] })
+        if !batch.events.isEmpty {
+            let insert = try RawStatement(db, """
+                INSERT OR IGNORE INTO events (message_id, customer_id, type, name, timestamp, payload, ruleset_version, results)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for event in batch.events {
+                insert.bind(1, event.messageId); insert.bind(2, event.customerId); insert.bind(3, event.type)
+                insert.bind(4, event.name); insert.bind(5, event.timestamp); insert.bind(6, event.payload)
+                insert.bind(7, event.rulesetVersion); insert.bind(8, event.results)
+                try insert.step()
+            }
+        }
         for merge in batch.merges {
             for table in ["events", "orders", "carts", "wishlist", "reviews", "decisions", "outbox", "promotion_fires",
                           "journey_instances"] {
@@ -75,10 +83,18 @@ struct BatchWriter {
                                         $0.rulesetVersion, $0.at] })
         try run("INSERT INTO promotion_fires (promotion, customer_id, at) VALUES (?, ?, ?)",
                 batch.promotionFires.map { [$0.promotion, $0.customerId, $0.at] })
-        try run("""
-            INSERT OR IGNORE INTO outbox (idempotency_key, message_id, customer_id, rule, action, channel, payload, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, batch.outbox.map { [$0.idempotencyKey, $0.messageId, $0.customerId, $0.rule, $0.action, $0.channel, $0.payload, $0.createdAt] })
+        if !batch.outbox.isEmpty {
+            let insert = try RawStatement(db, """
+                INSERT OR IGNORE INTO outbox (idempotency_key, message_id, customer_id, rule, action, channel, payload, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for row in batch.outbox {
+                insert.bind(1, row.idempotencyKey); insert.bind(2, row.messageId); insert.bind(3, row.customerId)
+                insert.bind(4, row.rule); insert.bind(5, row.action); insert.bind(6, row.channel)
+                insert.bind(7, row.payload); insert.bind(8, row.createdAt)
+                try insert.step()
+            }
+        }
         try writeJourneys(batch)
         if let ruleset = batch.ruleset {
             try run("INSERT OR IGNORE INTO rulesets (version, loaded_at, sources, rules) VALUES (?, ?, ?, ?)",

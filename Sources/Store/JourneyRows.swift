@@ -92,15 +92,29 @@ public struct JourneyReport: Sendable, Equatable, Codable {
 
 extension BatchWriter {
     func writeJourneys(_ batch: WriteBatch) throws {
-        try run("""
-            INSERT OR REPLACE INTO journey_instances (id, journey, customer_id, key, status, step, position, resume, wake_at,
-                waiting_for, entered_at, updated_at, converted, exit_reason, note, ruleset_version, runs, vars)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, batch.journeyInstances.values.map {
-                [$0.id, $0.journey, $0.customerId, $0.key, $0.status, $0.step, $0.position, $0.resume, $0.wakeAt,
-                 $0.waitingFor, $0.enteredAt, $0.updatedAt, $0.converted, $0.exitReason, $0.note, $0.rulesetVersion,
-                 $0.runs, $0.vars]
-            })
+        // An upsert, not a replace: a timer firing rewrites no index (the
+        // indexed columns of an instance never change here; merges move
+        // customer_id with their own UPDATE).
+        if !batch.journeyInstances.isEmpty {
+            let upsert = try RawStatement(db, """
+                INSERT INTO journey_instances (id, journey, customer_id, key, status, step, position, resume, wake_at,
+                    waiting_for, entered_at, updated_at, converted, exit_reason, note, ruleset_version, runs, vars)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET status = excluded.status, step = excluded.step,
+                    position = excluded.position, resume = excluded.resume, wake_at = excluded.wake_at,
+                    waiting_for = excluded.waiting_for, updated_at = excluded.updated_at, converted = excluded.converted,
+                    exit_reason = excluded.exit_reason, note = excluded.note, ruleset_version = excluded.ruleset_version,
+                    runs = excluded.runs, vars = excluded.vars
+                """)
+            for row in batch.journeyInstances.values {
+                upsert.bind(1, row.id); upsert.bind(2, row.journey); upsert.bind(3, row.customerId); upsert.bind(4, row.key)
+                upsert.bind(5, row.status); upsert.bind(6, row.step); upsert.bind(7, row.position); upsert.bind(8, row.resume)
+                upsert.bind(9, row.wakeAt); upsert.bind(10, row.waitingFor); upsert.bind(11, row.enteredAt)
+                upsert.bind(12, row.updatedAt); upsert.bind(13, row.converted); upsert.bind(14, row.exitReason)
+                upsert.bind(15, row.note); upsert.bind(16, row.rulesetVersion); upsert.bind(17, row.runs); upsert.bind(18, row.vars)
+                try upsert.step()
+            }
+        }
         try run("""
             INSERT INTO journey_steps (journey, step, metric, count) VALUES (?, ?, ?, ?)
             ON CONFLICT(journey, step, metric) DO UPDATE SET count = count + excluded.count

@@ -58,6 +58,23 @@ public struct CustomerRow: Sendable, Equatable, Codable, FetchableRecord {
         case ordersCount = "orders_count", totalSpent = "total_spent", lastOrderAt = "last_order_at"
         case firstTouch = "first_touch", lastTouch = "last_touch", mergedInto = "merged_into"
     }
+
+    /// Reads the columns by name, without Codable (on the hot path of warming customers).
+    public init(row: Row) {
+        id = row["id"]
+        userId = row["user_id"]
+        anonymousId = row["anonymous_id"]
+        traits = row["traits"]
+        consent = row["consent"]
+        firstSeen = row["first_seen"]
+        lastSeen = row["last_seen"]
+        ordersCount = row["orders_count"]
+        totalSpent = row["total_spent"]
+        lastOrderAt = row["last_order_at"]
+        firstTouch = row["first_touch"]
+        lastTouch = row["last_touch"]
+        mergedInto = row["merged_into"]
+    }
 }
 
 /// An order and its current status.

@@ -225,7 +225,6 @@ enum Schema {
                     runs INTEGER NOT NULL DEFAULT 0,
                     vars TEXT NOT NULL DEFAULT '{}'
                 );
-                CREATE INDEX journey_instances_active ON journey_instances(status, customer_id);
                 CREATE INDEX journey_instances_by_customer ON journey_instances(journey, customer_id, key, entered_at);
 
                 -- per journey and step: how often it was reached, sent, deferred, suppressed

@@ -9,6 +9,8 @@ import LuaKit
 //   BENCH_SKIP_EVAL=1  skip the `crescent eval` vs `lua5.4` comparison
 //   BENCH_EVENTS=N     events in the replay benchmark (default 1,000,000; 0 skips it)
 //   BENCH_ONLY=replay  run only the replay benchmark
+//   BENCH_TIMERS=N     waiting journey instances in the timer benchmark (default 1,000,000; 0 skips it)
+//   BENCH_ONLY=timers  run only the timer benchmark
 
 let environment = ProcessInfo.processInfo.environment
 let iterations = Int(environment["BENCH_CALLS"] ?? "") ?? 2_000_000
@@ -25,6 +27,11 @@ func rate(_ count: Int, _ seconds: Double) -> String {
 }
 
 let rule = "function(e) return e.amount > 100 and e.country ~= e.ip_country end"
+
+if environment["BENCH_ONLY"] == "timers" {
+    try TimerBenchmark.run(instances: Int(environment["BENCH_TIMERS"] ?? "") ?? 1_000_000)
+    exit(0)
+}
 
 if environment["BENCH_ONLY"] == "replay" {
     try ReplayBenchmark.run(events: Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000)
@@ -135,3 +142,6 @@ print(String(format: "  crescent eval, limits raised (hook on)  %6.3f s  %.2fx t
 
 let replayEvents = Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000
 if replayEvents > 0 { try ReplayBenchmark.run(events: replayEvents) }
+
+let timerInstances = Int(environment["BENCH_TIMERS"] ?? "") ?? 1_000_000
+if timerInstances > 0 { try TimerBenchmark.run(instances: timerInstances) }

@@ -16,16 +16,46 @@ extension Engine {
             let schedule = nextSchedule()
             let due = [timer?.at, schedule?.at].compactMap { $0 }.min()
             guard let due, due <= time else { break }
-            state.now = due
             if let timer, timer.at == due {
-                _ = state.journeys.timers.popFirst()
-                try fire(timer.instance)
+                // Timers due before the next schedule run in one go, their customers loaded in bulk.
+                try fireRun(upTo: min(time, schedule?.at ?? .max))
             } else if let schedule {
+                state.now = due
                 try runSchedule(schedule.definition, at: due)
             }
         }
         state.clock = max(state.clock, time)
         state.now = time
+    }
+
+    /// Fires due timers (at or before `limit`) in time order, up to 512 at a
+    /// time, after loading the customers they need in one bulk read. A timer
+    /// that one of them sets earlier than the rest of the run goes first.
+    private func fireRun(upTo limit: Int64) throws {
+        var run: [(at: Int64, instance: JourneyInstance)] = []
+        while run.count < 512, let next = nextTimer(), next.at <= limit {
+            _ = state.journeys.timers.popFirst()
+            run.append(next)
+        }
+        try warm(run.map(\.instance.row.customerId))
+        for (index, entry) in run.enumerated() {
+            if let top = nextTimer(), top.at < entry.at || (top.at == entry.at && top.instance.id < entry.instance.id) {
+                for rest in run[index...] { state.journeys.timers.insert(at: rest.at, id: rest.instance.id) }
+                return
+            }
+            guard entry.instance.isActive, entry.instance.row.wakeAt == entry.at else { continue }
+            state.now = entry.at
+            try fire(entry.instance)
+        }
+    }
+
+    /// Loads the customers among `ids` that are not in memory, in bulk.
+    func warm(_ ids: [String]) throws {
+        guard !state.freshStore else { return }
+        let missing = Array(Set(ids.filter { state.customers[$0] == nil }))
+        guard !missing.isEmpty else { return }
+        let loaded = try CustomerState.loadMany(missing, from: store)
+        for id in missing { state.customers[id] = loaded[id] ?? CustomerState(row: CustomerRow(id: id)) }
     }
 
     /// The earliest live timer (stale heap entries are dropped on the way).
@@ -98,7 +128,9 @@ extension Engine {
         if !state.freshStore {
             for id in try store.activeCustomerIds() where sweepOwns(id) { ids.insert(id) }
         }
-        for id in ids.sorted() {
+        let sorted = ids.sorted()
+        for (index, id) in sorted.enumerated() {
+            if index % 512 == 0 { try warm(Array(sorted[index..<min(sorted.count, index + 512)])) }
             let customer = try state.customer(id)
             guard customer.row.mergedInto == nil, customer.row.firstSeen != nil else { continue }
             let event = Event(messageId: "sweep:\(schedule.name):\(due):\(id)", kind: .track, name: "Segment Sweep",

@@ -14,6 +14,15 @@ final class CommitPipeline: @unchecked Sendable {
     private let slots: DispatchSemaphore
     private let lock = NSLock()
     private var failure: (any Error)?
+    /// Committed batches, handed back so the thread that built them frees
+    /// them: a free on another thread locks the builder's malloc arena, and
+    /// two threads fighting over it cost more than the commit itself.
+    private var retired: [BatchBox] = []
+
+    final class BatchBox: @unchecked Sendable {
+        var batch: WriteBatch
+        init(_ batch: WriteBatch) { self.batch = batch }
+    }
 
     init(store: CrescentStore, depth: Int = 2) {
         self.store = store
@@ -24,14 +33,21 @@ final class CommitPipeline: @unchecked Sendable {
     func submit(_ batch: WriteBatch) throws {
         try rethrowFailure()
         slots.wait()
+        let done = lock.withLock { () -> [BatchBox] in
+            defer { retired.removeAll(keepingCapacity: true) }
+            return retired
+        }
+        _ = done // freed here, on the submitting thread
+        let box = BatchBox(batch)
         queue.async { [self] in
             defer { slots.signal() }
             if lock.withLock({ failure != nil }) { return }
             do {
-                try store.commit(batch)
+                try store.commit(box.batch)
             } catch {
                 lock.withLock { failure = error }
             }
+            lock.withLock { retired.append(box) }
         }
     }
 

@@ -38,21 +38,24 @@ final class CustomerState {
 
     /// Loads a customer from the store, or starts a new one.
     static func load(_ id: String, from store: CrescentStore) throws -> CustomerState {
-        guard let row = try store.customer(id: id) else { return CustomerState(row: CustomerRow(id: id)) }
-        let state = CustomerState(row: row)
-        state.segments = try store.segments(of: id)
-        state.lastBlockAt = try store.lastBlock(customerId: id)
-        state.wishlist = try store.wishlist(customerId: id)
-        let since = (row.lastSeen ?? 0) - 90 * 86_400_000
-        for event in try store.recentEventTimes(customerId: id, since: since) {
-            state.eventTimes[event.name, default: []].append(event.at)
+        try loadMany([id], from: store)[id] ?? CustomerState(row: CustomerRow(id: id))
+    }
+
+    /// Loads the known customers among `ids` in bulk.
+    static func loadMany(_ ids: [String], from store: CrescentStore) throws -> [String: CustomerState] {
+        try store.customerSnapshots(ids: ids).mapValues { snapshot in
+            let state = CustomerState(row: snapshot.row)
+            state.segments = snapshot.segments
+            state.lastBlockAt = snapshot.lastBlockAt
+            state.wishlist = snapshot.wishlist
+            for event in snapshot.eventTimes { state.eventTimes[event.name, default: []].append(event.at) }
+            state.messages = snapshot.messages
+            for order in snapshot.orders {
+                state.orders.append(order)
+                state.orderTotals[order.id] = order.total
+            }
+            return state
         }
-        state.messages = try store.messageTimes(customerId: id, since: (row.lastSeen ?? 0) - 30 * 86_400_000)
-        for order in try store.completedOrders(customerId: id) {
-            state.orders.append(order)
-            state.orderTotals[order.id] = order.total
-        }
-        return state
     }
 
     func record(event name: String, at time: Int64) {

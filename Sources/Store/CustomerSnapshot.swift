@@ -1,0 +1,70 @@
+import GRDB
+
+/// Everything the engine keeps in memory about a customer, read from the
+/// store in one go: the row, segments, last fraud block, wishlist, recent
+/// event times, recent marketing messages and completed orders.
+public struct CustomerSnapshot: Sendable {
+    public var row: CustomerRow
+    public var segments: Set<String> = []
+    public var lastBlockAt: Int64?
+    public var wishlist: [String: Double] = [:]
+    /// Event times of the 90 days before the customer was last seen, oldest first.
+    public var eventTimes: [(name: String, at: Int64)] = []
+    /// `notify` actions of the 30 days before the customer was last seen, oldest first.
+    public var messages: [(rule: String, at: Int64)] = []
+    /// Completed orders, oldest first (at most 500).
+    public var orders: [(id: String, at: Int64, total: Double)] = []
+
+    public init(row: CustomerRow) { self.row = row }
+}
+
+extension CrescentStore {
+    /// Snapshots of the known customers among `ids`, in one read transaction
+    /// and a handful of queries per 500 ids (a cold cache warms in bulk).
+    public func customerSnapshots(ids: [String]) throws -> [String: CustomerSnapshot] {
+        var snapshots: [String: CustomerSnapshot] = [:]
+        try read { db in
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = Array(ids[start..<min(ids.count, start + 500)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let arguments = StatementArguments(chunk)
+                for row in try CustomerRow.fetchAll(db, sql: "SELECT * FROM customers WHERE id IN (\(marks))", arguments: arguments) {
+                    snapshots[row.id] = CustomerSnapshot(row: row)
+                }
+                func each(_ sql: String, _ body: (inout CustomerSnapshot, Row) -> Void) throws {
+                    let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+                    while let row = try rows.next() {
+                        let id: String = row["customer_id"]
+                        guard snapshots[id] != nil else { continue }
+                        body(&snapshots[id]!, row)
+                    }
+                }
+                try each("SELECT customer_id, segment FROM segment_members WHERE customer_id IN (\(marks))") {
+                    $0.segments.insert($1["segment"])
+                }
+                try each("SELECT customer_id, MAX(at) AS at FROM decisions WHERE customer_id IN (\(marks)) AND decision = 'block' GROUP BY customer_id") {
+                    $0.lastBlockAt = $1["at"]
+                }
+                try each("SELECT customer_id, sku, price FROM wishlist WHERE customer_id IN (\(marks))") {
+                    $0.wishlist[$1["sku"]] = $1["price"] ?? 0
+                }
+                try each("SELECT customer_id, name, timestamp FROM events WHERE customer_id IN (\(marks)) ORDER BY customer_id, timestamp") {
+                    let at: Int64 = $1["timestamp"]
+                    if at >= ($0.row.lastSeen ?? 0) - 90 * 86_400_000 { $0.eventTimes.append(($1["name"], at)) }
+                }
+                try each("SELECT customer_id, rule, created_at FROM outbox WHERE customer_id IN (\(marks)) AND action = 'notify' ORDER BY id") {
+                    let at: Int64 = $1["created_at"]
+                    if at >= ($0.row.lastSeen ?? 0) - 30 * 86_400_000 { $0.messages.append(($1["rule"], at)) }
+                }
+                try each("SELECT customer_id, id, created_at, total FROM orders WHERE customer_id IN (\(marks)) AND status = 'completed' ORDER BY created_at") {
+                    $0.orders.append(($1["id"], $1["created_at"], $1["total"]))
+                }
+            }
+        }
+        for id in snapshots.keys {
+            if snapshots[id]!.eventTimes.count > 5000 { snapshots[id]!.eventTimes.removeFirst(snapshots[id]!.eventTimes.count - 5000) }
+            if snapshots[id]!.orders.count > 500 { snapshots[id]!.orders.removeFirst(snapshots[id]!.orders.count - 500) }
+        }
+        return snapshots
+    }
+}
