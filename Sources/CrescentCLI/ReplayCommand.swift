@@ -128,6 +128,11 @@ struct ReplayCommand: ParsableCommand {
         section("actions", s.actions)
         section("segments", s.segments)
         if let clock = s.clock { out += "  clock       \(clock) (journey timers and schedules due by then have run)\n" }
+        let work = s.clockWork
+        if work.timersFired + work.schedulesRun > 0 {
+            out += String(format: "  scheduled   %d journey timers (%.2f s), %d schedule runs sweeping %d customers (%.2f s)\n",
+                          work.timersFired, work.timerSeconds, work.schedulesRun, work.customersSwept, work.scheduleSeconds)
+        }
         for migration in s.journeyMigrations { out += "  live edit   \(migration)\n" }
         if !s.ruleErrors.isEmpty { section("rule errors", s.ruleErrors) }
         out += "  errors      \(s.errors)\n"

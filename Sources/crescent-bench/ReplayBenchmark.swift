@@ -33,6 +33,9 @@ enum ReplayBenchmark {
         print(String(format: "  pipeline     %8.0f events/s  (%d events in %.1f s; p50 %d µs, p99 %d µs per event)",
                      summary.eventsPerSecond, summary.events, summary.seconds, summary.p50Micros, summary.p99Micros))
         print(String(format: "  peak RSS     %8.0f MiB;  database %.0f MiB", Double(usage.ru_maxrss) / 1024, Double(size) / 1_048_576))
+        let work = summary.clockWork
+        print(String(format: "  scheduled    %d journey timers (%.1f s), %d schedule runs sweeping %d customers (%.1f s), inside the time above",
+                     work.timersFired, work.timerSeconds, work.schedulesRun, work.customersSwept, work.scheduleSeconds))
         print("  decisions    allow \(summary.decisions["allow"] ?? 0), review \(summary.decisions["review"] ?? 0), block \(summary.decisions["block"] ?? 0); errors \(summary.errors)")
 
         // 2. The storage limit: parse, normalize and insert the events only

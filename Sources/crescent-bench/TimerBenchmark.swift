@@ -53,7 +53,7 @@ enum TimerBenchmark {
             try restarted!.advance(to: start + Int64(instances) + 3_600_000)
             try restarted!.flush()
         }
-        let fired = restarted!.timersFired
+        let fired = restarted!.clockWork.timersFired
         let store = restarted!.store
         let sent = try store.actionCounts()["notify"] ?? 0
         var usage = rusage()

@@ -32,6 +32,8 @@ extension Engine {
     /// time, after loading the customers they need in one bulk read. A timer
     /// that one of them sets earlier than the rest of the run goes first.
     private func fireRun(upTo limit: Int64) throws {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { clockWork.timerSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         var run: [(at: Int64, instance: JourneyInstance)] = []
         while run.count < 512, let next = nextTimer(), next.at <= limit {
             _ = state.journeys.timers.popFirst()
@@ -89,6 +91,11 @@ extension Engine {
     }
 
     private func runSchedule(_ schedule: ScheduleDefinition, at due: Int64) throws {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer {
+            clockWork.schedulesRun += 1
+            clockWork.scheduleSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        }
         state.scheduleDue[schedule.name] = schedule.next(after: due)
         state.batch.scheduleRuns.append((schedule.name, shard, due))
         if schedule.sweepsSegments { try sweepSegments(schedule, at: due) }
@@ -136,9 +143,37 @@ extension Engine {
             let event = Event(messageId: "sweep:\(schedule.name):\(due):\(id)", kind: .track, name: "Segment Sweep",
                               userId: id, timestamp: due, isInternal: true)
             var run = EvaluationRun(event: event, customer: customer, order: nil)
-            try evaluate(&run)
+            try evaluate(&run, segmentsOnly: true)
+            clockWork.customersSwept += 1
             pendingEvents += 1
             if pendingEvents >= options.batchSize { try submitBatch() }
         }
+    }
+}
+
+/// Work the clock did besides events: journey timers, schedules, sweeps.
+public struct ClockWork: Sendable, Codable, Equatable {
+    public var timersFired = 0
+    public var timerSeconds = 0.0
+    public var schedulesRun = 0
+    public var customersSwept = 0
+    /// Seconds spent in schedules (sweeps included).
+    public var scheduleSeconds = 0.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case timersFired = "timers_fired", timerSeconds = "timer_seconds", schedulesRun = "schedules_run"
+        case customersSwept = "customers_swept", scheduleSeconds = "schedule_seconds"
+    }
+
+    static func + (a: ClockWork, b: ClockWork) -> ClockWork {
+        var sum = a
+        sum.timersFired += b.timersFired
+        sum.timerSeconds += b.timerSeconds
+        sum.schedulesRun += b.schedulesRun
+        sum.customersSwept += b.customersSwept
+        sum.scheduleSeconds += b.scheduleSeconds
+        return sum
     }
 }

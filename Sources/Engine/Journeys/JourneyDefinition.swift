@@ -56,6 +56,8 @@ public struct JourneyDefinition: Sendable {
     public var steps: [JourneyStep]
     /// Step name → position.
     public var positions: [String: Int]
+    /// Position among the engine's journeys (step counters use it).
+    public var index = 0
     /// The declaration it was read from (statistics, errors, disabling).
     public var declaration: RuleDeclaration
 

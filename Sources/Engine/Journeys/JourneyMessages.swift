@@ -18,16 +18,16 @@ extension Engine {
               _ run: inout EvaluationRun) -> SendOutcome {
         let customer = run.customer
         if customer.consent["marketing"] != true {
-            count(def, step.name, "suppressed")
+            count(def, instance.row.position, .suppressed)
             instance.row.note = "\(step.name): suppressed, no marketing consent"
             return .done
         }
         if let blocked = customer.lastBlockAt, state.now - blocked < options.fraudBlockSuppression {
-            count(def, step.name, "suppressed")
+            count(def, instance.row.position, .suppressed)
             return .done
         }
         if let (until, why) = deferral(for: def, customer) {
-            count(def, step.name, "deferred")
+            count(def, instance.row.position, .deferred)
             return .deferred(until: until, why: why)
         }
         var data = step.data ?? .object([:])
@@ -42,7 +42,7 @@ extension Engine {
         ])
         addAction(ActionRecord(rule: def.ruleId, action: "notify", channel: step.channel ?? "email", payload: payload,
                                idempotencyKey: "journey:\(instance.id):\(instance.row.runs)"), &run)
-        count(def, step.name, "sent")
+        count(def, instance.row.position, .sent)
         return .done
     }
 
@@ -64,20 +64,27 @@ extension Engine {
                 }
             }
             for (cap, rule, label) in [(def.cap, def.ruleId as String?, "journey cap"), (messaging.cap, nil, "global cap")] {
-                guard let cap else { continue }
-                let recent = customer.messages.filter { (rule == nil || $0.rule == rule) && $0.at > time - cap.per }
-                if recent.count >= cap.max {
-                    let oldest = recent[recent.count - cap.max].at
-                    time = oldest + cap.per
-                    reasons.append("\(label) \(cap.max) per \(cap.per / 3_600_000)h")
-                    moved = true
-                }
+                guard let cap, let oldest = Self.capHolder(customer.messages, rule: rule, cap: cap, at: time) else { continue }
+                time = oldest + cap.per
+                reasons.append("\(label) \(cap.max) per \(cap.per / 3_600_000)h")
+                moved = true
             }
             if !moved { break }
         }
         guard time > state.now else { return nil }
         var seen = Set<String>()
         return (time, reasons.filter { seen.insert($0).inserted }.joined(separator: ", "))
+    }
+
+    /// When the cap is full at `time`: the time of the message whose expiry
+    /// frees a slot (the `max`-th most recent in the window); nil when not full.
+    static func capHolder(_ messages: [(rule: String, at: Int64)], rule: String?, cap: MessageCap, at time: Int64) -> Int64? {
+        var seen = 0
+        for message in messages.reversed() where message.at > time - cap.per && (rule == nil || message.rule == rule) {
+            seen += 1
+            if seen == cap.max { return message.at }
+        }
+        return nil
     }
 
     /// The customer's zone (trait `timezone`) and its name, else the policy's.
@@ -162,7 +169,7 @@ extension Engine {
             let micros = Int((DispatchTime.now().uptimeNanoseconds - started) / 1000)
             let message = (error as? LuaError)?.message ?? "\(error)"
             recordError(def.declaration, "\(step.name): \(message)", micros: micros, &run)
-            count(def, step.name, "error")
+            count(def, instance.row.position, .error)
             finish(instance, def, status: "exited", reason: "error in \(step.name): \(message)", &run)
             return nil
         }

@@ -45,7 +45,11 @@ extension Engine {
         }
         var journeys: [JourneyDefinition] = []
         for d in declarations where d.kind == .journey {
-            do { journeys.append(try JourneyDefinition(d)) } catch {
+            do {
+                var journey = try JourneyDefinition(d)
+                journey.index = journeys.count
+                journeys.append(journey)
+            } catch {
                 problems.append(RuleProblem(.error, file: d.file, line: d.line, "journey \"\(d.name)\": \(error.message)"))
             }
         }

@@ -2,6 +2,18 @@ import Foundation
 import LuaKit
 import Store
 
+/// The step counters kept per journey step.
+enum StepMetric: String, CaseIterable {
+    case reached, sent, deferred, suppressed, converted, error
+}
+
+/// A step counter's key, by positions (cheap to hash on the per-timer path).
+struct StepCountKey: Hashable {
+    var journey: Int
+    var step: Int
+    var metric: StepMetric
+}
+
 /// Journeys in the pipeline: events end, convert or wake the customer's
 /// instances, start new ones, and instances run their steps until the next
 /// wait. Timers come back through ``Engine/fire(_:)``.
@@ -23,7 +35,7 @@ extension Engine {
             }
             if reachesGoal {
                 instance.row.converted = true
-                count(def, instance.row.step, "converted")
+                count(def, instance.row.position, .converted)
             }
             if exits || reachesGoal {
                 let reason = exits ? "exit_on: \(event.name)" : "goal: \(event.name)"
@@ -121,7 +133,7 @@ extension Engine {
             instance.row.resume = false
             instance.row.note = nil
             instance.row.updatedAt = state.now
-            if arriving { count(def, step.name, "reached") }
+            if arriving { count(def, position, .reached) }
             arriving = true
             instance.row.runs += 1
             switch step.kind {
@@ -190,9 +202,9 @@ extension Engine {
         state.batch.journeyInstances[instance.id] = instance.row
     }
 
-    /// Adds to a step's counter in `journey_steps`.
-    func count(_ def: JourneyDefinition, _ step: String, _ metric: String) {
-        state.batch.journeyStepCounts[JourneyStepKey(def.name, step, metric), default: 0] += 1
+    /// Adds to a step's counter (written to `journey_steps` with the batch).
+    func count(_ def: JourneyDefinition, _ position: Int, _ metric: StepMetric) {
+        state.stepCounts[StepCountKey(journey: def.index, step: position, metric: metric), default: 0] += 1
     }
 
     /// Fires one due timer: the instance finishes its wait (or times out of a
@@ -201,8 +213,7 @@ extension Engine {
         guard let def = journeyByName[instance.row.journey] else { return }
         let customer = try state.customer(instance.row.customerId)
         let event = Event(messageId: "timer:\(instance.id):\(instance.row.runs)", kind: .track, name: "Journey Timer",
-                          userId: customer.row.id, properties: ["journey": .string(def.name), "step": .string(instance.row.step)],
-                          timestamp: state.now, isInternal: true)
+                          userId: customer.row.id, timestamp: state.now, isInternal: true)
         var run = EvaluationRun(event: event, customer: customer, order: nil)
         run.luaReady = false
         instance.row.wakeAt = nil
@@ -221,8 +232,8 @@ extension Engine {
         }
         pendingEvents += 1
         if pendingEvents >= options.batchSize { try submitBatch() }
-        timersFired += 1
-        if let limit = Self.killAfterTimers, timersFired >= limit { kill(getpid(), SIGKILL) }
+        clockWork.timersFired += 1
+        if let limit = Self.killAfterTimers, clockWork.timersFired >= limit { kill(getpid(), SIGKILL) }
     }
 
     /// Test hook for crash safety: `CRESCENT_TEST_KILL_AFTER_TIMERS=N` makes

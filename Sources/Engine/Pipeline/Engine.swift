@@ -39,8 +39,8 @@ public final class Engine {
     let state: EngineState
     let commits: CommitPipeline
     var pendingEvents = 0
-    /// Journey timers fired by this engine.
-    public internal(set) var timersFired = 0
+    /// What the clock did besides events: timers fired, schedules run, customers swept, and the time they took.
+    public internal(set) var clockWork = ClockWork()
     let declarations: [RuleDeclaration]
     /// The segment and fraud declarations, in file order.
     let segments: [RuleDeclaration]
@@ -52,6 +52,7 @@ public final class Engine {
     /// Rule id → position in the rule set's list (for compact explanations).
     let ruleIndex: [String: Int]
     /// Journeys by name and by the event that starts them; the messaging policy; schedules.
+    let journeys: [JourneyDefinition]
     let journeyByName: [String: JourneyDefinition]
     let journeysByEntry: [String: [JourneyDefinition]]
     let messaging: MessagingPolicy
@@ -105,6 +106,7 @@ public final class Engine {
         countersByEvent = Self.index(declarations, [.counter, .distinctCounter])
         ruleIndex = Dictionary(uniqueKeysWithValues: declarations.enumerated().map { ($0.element.ruleId, $0.offset) })
         let automation = Self.automation(declarations)
+        journeys = automation.journeys
         journeyByName = Dictionary(automation.journeys.map { ($0.name, $0) }) { first, _ in first }
         journeysByEntry = Dictionary(grouping: automation.journeys, by: \.entryEvent)
         messaging = automation.messaging
@@ -191,6 +193,11 @@ public final class Engine {
             if let customer = state.customers[id] { state.batch.customers[id] = customer.syncedRow() }
         }
         state.dirty.removeAll(keepingCapacity: true)
+        for (key, n) in state.stepCounts {
+            let def = journeys[key.journey]
+            state.batch.journeyStepCounts[JourneyStepKey(def.name, def.steps[key.step].name, key.metric.rawValue), default: 0] += n
+        }
+        state.stepCounts.removeAll(keepingCapacity: true)
         let batch = state.batch
         state.batch = WriteBatch()
         pendingEvents = 0

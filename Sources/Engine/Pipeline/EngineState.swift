@@ -26,6 +26,8 @@ final class EngineState {
     var scheduleLastRun: [String: Int64] = [:]
     /// The furthest time the clock has reached (events and timers).
     var clock: Int64 = 0
+    /// Journey step counters since the last batch.
+    var stepCounts: [StepCountKey: Int] = [:]
     /// Time zones by name, resolved once.
     var zones: [String: TimeZone] = [:]
 

@@ -5,13 +5,19 @@ import Store
 /// The evaluation phases, in DESIGN order: counters, fraud, segments,
 /// promotions (also for the segment entries and exits of this event).
 extension Engine {
-    func evaluate(_ run: inout EvaluationRun) throws {
+    /// Runs every phase for the run's event; `segmentsOnly` (a scheduled
+    /// sweep) re-evaluates the segments alone, then handles their entries and exits.
+    func evaluate(_ run: inout EvaluationRun, segmentsOnly: Bool = false) throws {
         try begin(run.event, run)
-        countersPhase(&run)
-        fraudPhase(&run)
+        if !segmentsOnly {
+            countersPhase(&run)
+            fraudPhase(&run)
+        }
         segmentsPhase(&run)
-        promotionsPhase(for: run.event, &run)
-        journeysPhase(for: run.event, &run)
+        if !segmentsOnly {
+            promotionsPhase(for: run.event, &run)
+            journeysPhase(for: run.event, &run)
+        }
         for change in run.segmentChanges {
             let name = change.entered ? "Segment Entered" : "Segment Exited"
             let internalEvent = Event(

@@ -158,6 +158,9 @@ public final class ShardedEngine: @unchecked Sendable {
         for worker in workers { try worker.sync { try $0.advance(to: time) } }
     }
 
+    /// What the shards' clocks did besides events, summed.
+    public var clockWork: ClockWork { workers.map { worker in worker.sync { $0.clockWork } }.reduce(ClockWork(), +) }
+
     /// What loading did to journey instances of earlier rule versions, summed over shards.
     public var journeyMigrations: [JourneyMigration] {
         JourneyMigration.merged(workers.flatMap { worker in worker.sync { $0.journeyMigrations } })

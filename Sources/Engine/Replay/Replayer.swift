@@ -35,10 +35,12 @@ public struct ReplaySummary: Sendable, Codable {
     public var clock: String?
     /// What loading the rules did to journey instances of an earlier rule set.
     public var journeyMigrations: [JourneyMigration] = []
+    /// Journey timers, schedules and sweeps run as the clock moved (their time is part of `seconds`).
+    public var clockWork = ClockWork()
 
     enum CodingKeys: String, CodingKey {
         case events, duplicates, lines, seconds, decisions, actions, segments, errors, rejected, clock
-        case journeyMigrations = "journey_migrations"
+        case journeyMigrations = "journey_migrations", clockWork = "clock_work"
         case eventsPerSecond = "events_per_second", p50Micros = "p50_micros", p99Micros = "p99_micros"
         case ruleHits = "rule_hits", ruleErrors = "rule_errors"
     }
@@ -130,6 +132,7 @@ public struct Replayer {
             summary.p99Micros = durations[min(durations.count - 1, durations.count * 99 / 100)]
         }
         for (rule, stats) in engine.stats where stats.hits > 0 { summary.ruleHits[rule] = stats.hits }
+        summary.clockWork = engine.clockWork
         summary.segments = try engine.store.segmentSizes()
         return summary
     }
@@ -207,6 +210,8 @@ public protocol EventPipeline: AnyObject {
     func flush() throws
     /// Moves the clock to `time`: due journey timers and schedules fire.
     func advance(to time: Int64) throws
+    /// What the clock did besides events so far.
+    var clockWork: ClockWork { get }
 }
 
 /// How far `--until` moves the clock after the last event.
