@@ -21,7 +21,10 @@ public struct CustomerSnapshot: Sendable {
 extension CrescentStore {
     /// Snapshots of the known customers among `ids`, in one read transaction
     /// and a handful of queries per 500 ids (a cold cache warms in bulk).
-    public func customerSnapshots(ids: [String]) throws -> [String: CustomerSnapshot] {
+    /// With `full` false, only what sending a message needs: the row, the
+    /// last fraud block and recent messages (segments, wishlist, events and
+    /// orders stay empty).
+    public func customerSnapshots(ids: [String], full: Bool = true) throws -> [String: CustomerSnapshot] {
         var snapshots: [String: CustomerSnapshot] = [:]
         try read { db in
             for start in stride(from: 0, to: ids.count, by: 500) {
@@ -39,11 +42,16 @@ extension CrescentStore {
                         body(&snapshots[id]!, row)
                     }
                 }
-                try each("SELECT customer_id, segment FROM segment_members WHERE customer_id IN (\(marks))") {
-                    $0.segments.insert($1["segment"])
-                }
                 try each("SELECT customer_id, MAX(at) AS at FROM decisions WHERE customer_id IN (\(marks)) AND decision = 'block' GROUP BY customer_id") {
                     $0.lastBlockAt = $1["at"]
+                }
+                try each("SELECT customer_id, rule, created_at FROM outbox WHERE customer_id IN (\(marks)) AND action = 'notify' ORDER BY id") {
+                    let at: Int64 = $1["created_at"]
+                    if at >= ($0.row.lastSeen ?? 0) - 30 * 86_400_000 { $0.messages.append(($1["rule"], at)) }
+                }
+                guard full else { continue }
+                try each("SELECT customer_id, segment FROM segment_members WHERE customer_id IN (\(marks))") {
+                    $0.segments.insert($1["segment"])
                 }
                 try each("SELECT customer_id, sku, price FROM wishlist WHERE customer_id IN (\(marks))") {
                     $0.wishlist[$1["sku"]] = $1["price"] ?? 0
@@ -51,10 +59,6 @@ extension CrescentStore {
                 try each("SELECT customer_id, name, timestamp FROM events WHERE customer_id IN (\(marks)) ORDER BY customer_id, timestamp") {
                     let at: Int64 = $1["timestamp"]
                     if at >= ($0.row.lastSeen ?? 0) - 90 * 86_400_000 { $0.eventTimes.append(($1["name"], at)) }
-                }
-                try each("SELECT customer_id, rule, created_at FROM outbox WHERE customer_id IN (\(marks)) AND action = 'notify' ORDER BY id") {
-                    let at: Int64 = $1["created_at"]
-                    if at >= ($0.row.lastSeen ?? 0) - 30 * 86_400_000 { $0.messages.append(($1["rule"], at)) }
                 }
                 try each("SELECT customer_id, id, created_at, total FROM orders WHERE customer_id IN (\(marks)) AND status = 'completed' ORDER BY created_at") {
                     $0.orders.append(($1["id"], $1["created_at"], $1["total"]))

@@ -106,7 +106,22 @@ extension BatchWriter {
                     exit_reason = excluded.exit_reason, note = excluded.note, ruleset_version = excluded.ruleset_version,
                     runs = excluded.runs, vars = excluded.vars
                 """)
+            // A stored instance moving on: a plain UPDATE of the columns that
+            // change (no index among them), falling back to the upsert.
+            let update = try RawStatement(db, """
+                UPDATE journey_instances SET status = ?, step = ?, position = ?, resume = ?, wake_at = ?, waiting_for = ?,
+                    updated_at = ?, converted = ?, exit_reason = ?, note = ?, ruleset_version = ?, runs = ?, vars = ?
+                WHERE id = ?
+                """)
             for row in batch.journeyInstances.values {
+                if !batch.newJourneyInstances.contains(row.id) {
+                    update.bind(1, row.status); update.bind(2, row.step); update.bind(3, row.position); update.bind(4, row.resume)
+                    update.bind(5, row.wakeAt); update.bind(6, row.waitingFor); update.bind(7, row.updatedAt)
+                    update.bind(8, row.converted); update.bind(9, row.exitReason); update.bind(10, row.note)
+                    update.bind(11, row.rulesetVersion); update.bind(12, row.runs); update.bind(13, row.vars); update.bind(14, row.id)
+                    try update.step()
+                    if db.changesCount == 1 { continue }
+                }
                 upsert.bind(1, row.id); upsert.bind(2, row.journey); upsert.bind(3, row.customerId); upsert.bind(4, row.key)
                 upsert.bind(5, row.status); upsert.bind(6, row.step); upsert.bind(7, row.position); upsert.bind(8, row.resume)
                 upsert.bind(9, row.wakeAt); upsert.bind(10, row.waitingFor); upsert.bind(11, row.enteredAt)

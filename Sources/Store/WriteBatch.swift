@@ -24,6 +24,8 @@ public struct WriteBatch: Sendable {
     public var ruleset: (version: String, sources: String, rules: String, at: Int64)?
     /// Journey instances created or changed (the latest state of each).
     public var journeyInstances: [Int64: JourneyInstanceRow] = [:]
+    /// Ids of instances not yet in the store (inserted; the others are updated).
+    public var newJourneyInstances: Set<Int64> = []
     /// (journey, step, metric) → how much to add to the step's count.
     public var journeyStepCounts: [JourneyStepKey: Int] = [:]
     public var journeyDefinitions: [(version: String, journey: String, steps: String)] = []

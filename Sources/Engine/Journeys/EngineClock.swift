@@ -39,7 +39,7 @@ extension Engine {
             _ = state.journeys.timers.popFirst()
             run.append(next)
         }
-        try warm(run.map(\.instance.row.customerId))
+        try warm(run.map(\.instance.row.customerId), full: false)
         for (index, entry) in run.enumerated() {
             if let top = nextTimer(), top.at < entry.at || (top.at == entry.at && top.instance.id < entry.instance.id) {
                 for rest in run[index...] { state.journeys.timers.insert(at: rest.at, id: rest.instance.id) }
@@ -51,13 +51,19 @@ extension Engine {
         }
     }
 
-    /// Loads the customers among `ids` that are not in memory, in bulk.
-    func warm(_ ids: [String]) throws {
+    /// Loads the customers among `ids` that are not in memory (or, for a
+    /// full load, not complete), in bulk.
+    func warm(_ ids: [String], full: Bool = true) throws {
         guard !state.freshStore else { return }
-        let missing = Array(Set(ids.filter { state.customers[$0] == nil }))
+        let missing = Array(Set(ids.filter { id in state.customers[id].map { full && !$0.complete } ?? true }))
         guard !missing.isEmpty else { return }
-        let loaded = try CustomerState.loadMany(missing, from: store)
-        for id in missing { state.customers[id] = loaded[id] ?? CustomerState(row: CustomerRow(id: id)) }
+        let loaded = try CustomerState.loadMany(missing, from: store, full: full)
+        for id in missing {
+            let customer = loaded[id] ?? CustomerState(row: CustomerRow(id: id))
+            if let cached = state.customers[id], !cached.complete, full { cached.fill(fromLoaded: customer) } else {
+                state.customers[id] = customer
+            }
+        }
     }
 
     /// The earliest live timer (stale heap entries are dropped on the way).

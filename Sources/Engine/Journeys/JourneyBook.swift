@@ -6,14 +6,18 @@ final class JourneyInstance {
     var row: JourneyInstanceRow
     /// `trigger` (the entry event's properties) and values steps produced (`coupon`).
     var vars: [String: JSONValue]
+    /// Whether a batch holding its row has been written or queued (later writes update it).
+    var stored = false
 
     init(row: JourneyInstanceRow, vars: [String: JSONValue]) {
         self.row = row
         self.vars = vars
     }
 
+    /// An instance read from the store.
     convenience init(row: JourneyInstanceRow) {
         self.init(row: row, vars: (try? JSONValue.parse(Data(row.vars.utf8)))?.object ?? [:])
+        stored = true
     }
 
     var id: Int64 { row.id }

@@ -35,13 +35,28 @@ extension Engine {
             fields["coupon"] = .string(issueCoupon(coupon, instance, def, step, &run))
             data = .object(fields)
         }
+        let channel = step.channel ?? "email", template = step.template ?? step.name
+        let key: JSONValue = instance.row.key.isEmpty ? .null : .string(instance.row.key)
         let payload: JSONValue = .object([
-            "action": "notify", "channel": .string(step.channel ?? "email"), "template": .string(step.template ?? step.name),
-            "data": data, "journey": .string(def.name), "step": .string(step.name),
-            "key": instance.row.key.isEmpty ? .null : .string(instance.row.key),
+            "action": "notify", "channel": .string(channel), "template": .string(template), "data": data,
+            "journey": .string(def.name), "step": .string(step.name), "key": key,
         ])
-        addAction(ActionRecord(rule: def.ruleId, action: "notify", channel: step.channel ?? "email", payload: payload,
-                               idempotencyKey: "journey:\(instance.id):\(instance.row.runs)"), &run)
+        // The same JSON as payload.jsonText (keys in order), written directly: this is the per-timer path.
+        var text = #"{"action":"notify","channel":"#
+        JSONValue.quote(channel, into: &text)
+        text += #","data":"#
+        data.write(to: &text)
+        text += #","journey":"#
+        JSONValue.quote(def.name, into: &text)
+        text += #","key":"#
+        key.write(to: &text)
+        text += #","step":"#
+        JSONValue.quote(step.name, into: &text)
+        text += #","template":"#
+        JSONValue.quote(template, into: &text)
+        text += "}"
+        addAction(ActionRecord(rule: def.ruleId, action: "notify", channel: channel, payload: payload,
+                               idempotencyKey: "journey:\(instance.id):\(instance.row.runs)"), text: text, &run)
         count(def, instance.row.position, .sent)
         return .done
     }
@@ -149,6 +164,7 @@ extension Engine {
         let started = DispatchTime.now().uptimeNanoseconds
         do {
             if !run.luaReady {
+                if !run.customer.complete { _ = try state.customer(run.customer.row.id) }
                 try begin(run.event, run)
                 run.luaReady = true
             }

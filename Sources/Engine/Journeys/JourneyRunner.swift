@@ -199,6 +199,10 @@ extension Engine {
 
     /// Queues the instance's current row for the next commit.
     func persist(_ instance: JourneyInstance) {
+        if !instance.stored {
+            state.batch.newJourneyInstances.insert(instance.id)
+            instance.stored = true
+        }
         state.batch.journeyInstances[instance.id] = instance.row
     }
 
@@ -211,7 +215,8 @@ extension Engine {
     /// `wait_until`), or retries the step it was deferred on.
     func fire(_ instance: JourneyInstance) throws {
         guard let def = journeyByName[instance.row.journey] else { return }
-        let customer = try state.customer(instance.row.customerId)
+        // A timer needs what sending needs; the rest loads if a branch runs Lua.
+        let customer = try state.customers[instance.row.customerId] ?? state.customer(instance.row.customerId)
         let event = Event(messageId: "timer:\(instance.id):\(instance.row.runs)", kind: .track, name: "Journey Timer",
                           userId: customer.row.id, timestamp: state.now, isInternal: true)
         var run = EvaluationRun(event: event, customer: customer, order: nil)

@@ -23,6 +23,9 @@ final class CustomerState {
     var lastBlockAt: Int64?
     /// Marketing messages (`notify` actions) sent recently, oldest first, for frequency caps.
     var messages: [(rule: String, at: Int64)] = []
+    /// False for a customer loaded for a journey timer only (row, last block,
+    /// messages); ``EngineState/customer(_:)`` completes it before any rule sees it.
+    var complete = true
 
     static let recentLimit = 500
 
@@ -41,21 +44,28 @@ final class CustomerState {
         try loadMany([id], from: store)[id] ?? CustomerState(row: CustomerRow(id: id))
     }
 
-    /// Loads the known customers among `ids` in bulk.
-    static func loadMany(_ ids: [String], from store: CrescentStore) throws -> [String: CustomerState] {
-        try store.customerSnapshots(ids: ids).mapValues { snapshot in
+    /// Loads the known customers among `ids` in bulk (`full` false: see ``complete``).
+    static func loadMany(_ ids: [String], from store: CrescentStore, full: Bool = true) throws -> [String: CustomerState] {
+        try store.customerSnapshots(ids: ids, full: full).mapValues { snapshot in
             let state = CustomerState(row: snapshot.row)
-            state.segments = snapshot.segments
             state.lastBlockAt = snapshot.lastBlockAt
-            state.wishlist = snapshot.wishlist
-            for event in snapshot.eventTimes { state.eventTimes[event.name, default: []].append(event.at) }
             state.messages = snapshot.messages
-            for order in snapshot.orders {
-                state.orders.append(order)
-                state.orderTotals[order.id] = order.total
-            }
+            state.complete = full
+            if full { state.fill(from: snapshot) }
             return state
         }
+    }
+
+    /// Takes the parts a partial load left out from a full snapshot.
+    func fill(from snapshot: CustomerSnapshot) {
+        segments = snapshot.segments
+        wishlist = snapshot.wishlist
+        for event in snapshot.eventTimes { eventTimes[event.name, default: []].append(event.at) }
+        for order in snapshot.orders {
+            orders.append(order)
+            orderTotals[order.id] = order.total
+        }
+        complete = true
     }
 
     func record(event name: String, at time: Int64) {
@@ -87,3 +97,15 @@ final class CustomerState {
     }
 }
 
+
+extension CustomerState {
+    /// Takes the parts a partial load left out from a fully loaded copy.
+    func fill(fromLoaded other: CustomerState) {
+        segments = other.segments
+        wishlist = other.wishlist
+        eventTimes = other.eventTimes
+        orders = other.orders
+        orderTotals = other.orderTotals
+        complete = true
+    }
+}

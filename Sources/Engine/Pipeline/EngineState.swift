@@ -39,7 +39,12 @@ final class EngineState {
     }
 
     func customer(_ id: String) throws -> CustomerState {
-        if let cached = customers[id] { return cached }
+        if let cached = customers[id] {
+            if !cached.complete {
+                if let snapshot = try store.customerSnapshots(ids: [id])[id] { cached.fill(from: snapshot) } else { cached.complete = true }
+            }
+            return cached
+        }
         let loaded = freshStore ? CustomerState(row: CustomerRow(id: id)) : try CustomerState.load(id, from: store)
         customers[id] = loaded
         return loaded

@@ -265,7 +265,9 @@ extension Engine {
 
     // MARK: Actions
 
-    func addAction(_ action: ActionRecord, _ run: inout EvaluationRun) {
+    /// Records an action in the run and the outbox; `text` is the payload's
+    /// JSON when the caller already wrote it.
+    func addAction(_ action: ActionRecord, text: String? = nil, _ run: inout EvaluationRun) {
         run.actions.append(action)
         if action.action == "notify" {
             let customer = run.customer
@@ -274,7 +276,7 @@ extension Engine {
         }
         state.batch.outbox.append(OutboxRow(idempotencyKey: action.idempotencyKey, messageId: run.event.messageId,
                                             customerId: run.customer.row.id, rule: action.rule, action: action.action,
-                                            channel: action.channel, payload: action.payload.jsonText, createdAt: state.now))
+                                            channel: action.channel, payload: text ?? action.payload.jsonText, createdAt: state.now))
     }
 }
 
