@@ -22,10 +22,12 @@ build: deps
 	$(SWIFT) build
 
 # The main job, on the embedded defaults: replay the example events through the
-# shipped rules into a fresh local SQLite file (demo.db) and print the summary.
+# shipped rules into a fresh local SQLite file (demo.db), two more weeks of
+# virtual time for the journeys in flight, and print the summary and journeys.
 demo: build
 	rm -f demo.db demo.db-wal demo.db-shm
-	$(BIN) replay examples/events.ndjson --rules rules --plugins plugins --db demo.db
+	$(BIN) replay examples/events.ndjson --rules rules --plugins plugins --db demo.db --until +14d
+	$(BIN) journeys --db demo.db
 	@echo "explain any event: $(BIN) explain <messageId> --db demo.db"
 
 test: deps

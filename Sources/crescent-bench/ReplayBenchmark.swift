@@ -36,6 +36,9 @@ enum ReplayBenchmark {
         let work = summary.clockWork
         print(String(format: "  scheduled    %d journey timers (%.1f s), %d schedule runs sweeping %d customers (%.1f s), inside the time above",
                      work.timersFired, work.timerSeconds, work.schedulesRun, work.customersSwept, work.scheduleSeconds))
+        let eventSeconds = summary.seconds - work.timerSeconds - work.scheduleSeconds
+        print(String(format: "  events only  %8.0f events/s  (the time above without the timers and schedules)",
+                     Double(summary.events) / max(eventSeconds, 0.001)))
         print("  decisions    allow \(summary.decisions["allow"] ?? 0), review \(summary.decisions["review"] ?? 0), block \(summary.decisions["block"] ?? 0); errors \(summary.errors)")
 
         // 2. The storage limit: parse, normalize and insert the events only

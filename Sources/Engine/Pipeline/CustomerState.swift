@@ -26,6 +26,9 @@ final class CustomerState {
     /// False for a customer loaded for a journey timer only (row, last block,
     /// messages); ``EngineState/customer(_:)`` completes it before any rule sees it.
     var complete = true
+    /// Parsed acquisition touches, for pushing `c.acquisition` without re-parsing.
+    var firstTouchCache: (text: String, value: JSONValue)?
+    var lastTouchCache: (text: String, value: JSONValue)?
 
     static let recentLimit = 500
 

@@ -123,12 +123,8 @@ extension CustomerState {
         }
         s.setField("orders")
         s.pushTable(fields: 2)
-        for (key, text) in [("first_touch", row.firstTouch), ("last_touch", row.lastTouch)] {
-            if let text, let json = try? JSONValue.parse(Data(text.utf8)) {
-                s.push(json: json)
-                s.setField(name: key)
-            }
-        }
+        if let json = touch(&firstTouchCache, row.firstTouch) { s.push(json: json); s.setField("first_touch") }
+        if let json = touch(&lastTouchCache, row.lastTouch) { s.push(json: json); s.setField("last_touch") }
         s.setField("acquisition")
         let scores = rfm(now: now)
         s.pushTable(fields: 3)
@@ -136,5 +132,14 @@ extension CustomerState {
         s.push(scores.frequency); s.setField("frequency")
         s.push(scores.monetary); s.setField("monetary")
         s.setField("rfm")
+    }
+
+    /// A first- or last-touch JSON text, parsed once per value.
+    private func touch(_ cache: inout (text: String, value: JSONValue)?, _ text: String?) -> JSONValue? {
+        guard let text else { return nil }
+        if let cached = cache, cached.text == text { return cached.value }
+        guard let value = try? JSONValue.parse(Data(text.utf8)) else { return nil }
+        cache = (text, value)
+        return value
     }
 }
