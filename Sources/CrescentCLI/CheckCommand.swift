@@ -22,7 +22,7 @@ struct CheckCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let runtime = try RuleRuntime(rulesDirectory: rules, pluginsDirectory: plugins, host: RuleHost(now: { 0 }))
-        var problems = runtime.problems
+        var problems = runtime.problems + Engine.automationProblems(runtime.declarations)
         // Plugins must at least compile, even those no rule requires yet.
         let state = try LuaState()
         for file in RuleRuntime.ruleFiles(in: plugins, includeTests: true) {

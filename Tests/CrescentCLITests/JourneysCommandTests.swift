@@ -53,6 +53,22 @@ struct JourneysCommandTests {
         #expect(missing.stderr.contains("nope.db: no such database"))
     }
 
+    @Test("check reports journey, messaging and schedule problems as path:line: message")
+    func check() throws {
+        let dir = try Fixtures.temporaryDirectory(files: [
+            "rules/journeys/drip.lua": Self.drip,
+            "rules/journeys/messaging.lua": "messaging {\n  timezone = \"Mars/Olympus\",\n}",
+            "rules/schedules/pace.lua": "schedule \"pace\" { at = \"25:00\", run = function() end }",
+            "plugins/.keep": "",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try Fixtures.run(crescent, ["check"], in: dir)
+        #expect(result.status == 1)
+        let lines = result.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.contains("rules/journeys/messaging.lua:1: messaging: unknown timezone \"Mars/Olympus\""))
+        #expect(lines.contains { $0.hasPrefix("rules/schedules/pace.lua:1: schedule \"pace\": at must be a time of day") })
+    }
+
     @Test("SIGKILL during a run of due timers, then a restart: every due step ran exactly once")
     func killAndRestart() throws {
         let customers = 300

@@ -32,6 +32,15 @@ public struct JourneyMigration: Sendable, Equatable, Codable, CustomStringConver
 }
 
 extension Engine {
+    /// Active journey instances held by this engine.
+    public func journeyInstanceCount() -> Int { state.journeys.activeCount }
+
+    /// Problems of the journey, schedule and messaging declarations (what
+    /// `crescent check` adds to the rule runtime's own).
+    public static func automationProblems(_ declarations: [RuleDeclaration]) -> [RuleProblem] {
+        automation(declarations).problems
+    }
+
     /// Builds the journey, schedule and messaging definitions; a bad one is
     /// a problem (`file:line: message`) and is left out.
     static func automation(_ declarations: [RuleDeclaration])

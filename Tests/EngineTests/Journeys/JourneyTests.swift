@@ -204,3 +204,29 @@ struct JourneyTests {
         #expect(engine.stats["journey:fragile"]?.errors == 1)
     }
 }
+
+@Suite("Journeys: declaration problems name the file and line")
+struct JourneyProblemTests {
+    @Test("bad journeys and messaging are reported, and the good ones still load", arguments: [
+        ("journey \"j\" { on = \"Cart Viewed\", steps = { wait \"soon\" } }", "wait needs a duration"),
+        ("journey \"j\" { on = \"Cart Viewed\", steps = {} }", "needs steps"),
+        ("journey \"j\" { steps = { wait \"1h\" } }", "needs a trigger"),
+        ("journey \"j\" { on = \"Cart Viewed\", steps = { wait_until { \"Checkout Started\", timeout = \"1h\", on_timeout = \"nope\" } } }",
+         "on_timeout names no step"),
+        ("journey \"j\" { on = \"Cart Viewed\", steps = { send { template = \"a\", name = \"x\" }, send { template = \"b\", name = \"x\" } } }",
+         "two steps are named \"x\""),
+        ("journey \"j\" { on = \"Cart Viewed\", steps = { send { tempalte = \"a\" } } }", "unknown field 'tempalte'"),
+        ("journey \"j\" { on = \"Cart Viewed\", cap = { max = 0 }, steps = { send { template = \"a\" } } }", "cap must look like"),
+        ("messaging { quiet_hours = { from = \"9pm\", to = \"8am\" } }", "quiet_hours must look like"),
+        ("messaging { timezone = \"Mars/Olympus\" }", "unknown timezone"),
+    ])
+    func problems(source: String, message: String) throws {
+        let engine = try EngineFixtures.engine(rules: ["journeys/bad.lua": source, "journeys/good.lua": abandonedCart])
+        let problem = try #require(engine.problems.first { $0.severity == .error })
+        #expect(problem.file == "rules/journeys/bad.lua")
+        #expect(problem.line == 1)
+        #expect(problem.message.contains(message), "\(problem.message)")
+        _ = try engine.process(EngineFixtures.track("Product Added", ["cart_id": "c1"], at: "0s"))
+        #expect(try engine.journeyInstanceCount() == 1)
+    }
+}
