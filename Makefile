@@ -3,10 +3,10 @@ SHELL := /bin/bash
 # Every target installs the Debian packages it needs first (as root, when missing).
 
 SWIFT ?= swift
-APT_PACKAGES := liblua5.4-dev lua5.4 libsqlite3-dev libedit-dev pkg-config
+APT_PACKAGES := liblua5.4-dev lua5.4 libsqlite3-dev libedit-dev pkg-config zlib1g-dev
 BIN := .build/debug/crescent
 
-.PHONY: deps build demo test bench release clean
+.PHONY: deps build demo test bench release clean sdk-venv serve
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -30,7 +30,22 @@ demo: build
 	$(BIN) journeys --db demo.db
 	@echo "explain any event: $(BIN) explain <messageId> --db demo.db"
 
-test: deps
+# The Segment and RudderStack Python SDKs (from PyPI) that the server's
+# integration tests drive, in a virtualenv under .build.
+SDK_VENV := .build/sdk-venv
+sdk-venv:
+	@if ! $(SDK_VENV)/bin/python -c "import segment.analytics, rudderstack.analytics" 2>/dev/null; then \
+	  echo "installing the Segment and RudderStack SDKs into $(SDK_VENV)"; \
+	  python3 -m venv $(SDK_VENV) && $(SDK_VENV)/bin/pip install -q segment-analytics-python rudder-sdk-python; \
+	fi
+
+# The server on the embedded defaults: shipped rules, crescent.db, port 8080.
+# Keys come from CRESCENT_WRITE_KEYS / CRESCENT_ADMIN_TOKEN, else these development ones.
+serve: build
+	CRESCENT_WRITE_KEYS="$${CRESCENT_WRITE_KEYS:-dev-write-key}" CRESCENT_ADMIN_TOKEN="$${CRESCENT_ADMIN_TOKEN:-dev-admin-token}" \
+	  $(BIN) serve --rules rules --plugins plugins --db crescent.db
+
+test: deps sdk-venv
 	mkdir -p .build && $(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 
 release: deps

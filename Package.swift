@@ -11,6 +11,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.0.0"),
     ],
     targets: [
         // Debian's liblua5.4-dev, found through pkg-config.
@@ -28,6 +32,18 @@ let package = Package(
                                              .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // Rule kinds, normalization, the per-event pipeline, explanations.
         .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua")]),
+        // HTTP (Hummingbird 2): Segment-compatible ingest, decisions, admin API, metrics.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Engine",
+                "Store",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ]
+        ),
         // The deterministic example-traffic generator (`crescent generate`).
         .target(name: "EventGenerator", path: "examples/generator"),
         // Command implementations, kept in a library so tests can drive them.
@@ -38,6 +54,7 @@ let package = Package(
                 "Engine",
                 "Store",
                 "EventGenerator",
+                "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +66,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store", "EventGenerator"], path: "Tests/TestSupport"),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "Store", "TestSupport",
+                                                        .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "LuaKit", "EventGenerator", "TestSupport"]),
         .testTarget(name: "CrescentCLITests", dependencies: ["CrescentCLI", "crescent", "TestSupport",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),

@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 
 /// The `crescent` command line: the root command and its subcommands.
-public struct CrescentCommand: ParsableCommand {
+public struct CrescentCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "crescent",
         abstract: "Rules and scripting for commerce: sandboxed Lua rules over customer events.",
         version: "0.1.0",
-        subcommands: [EvalCommand.self, ReplayCommand.self, CheckCommand.self, ExplainCommand.self, JourneysCommand.self,
+        subcommands: [EvalCommand.self, ReplayCommand.self, CheckCommand.self, ExplainCommand.self, JourneysCommand.self, ServeCommand.self,
                       GenerateCommand.self]
     )
 
@@ -15,10 +15,14 @@ public struct CrescentCommand: ParsableCommand {
 
     /// Parses `arguments`, runs the command and returns the process exit
     /// status: 0 on success, 1 when the work failed, 2 for usage errors.
-    public static func run(arguments: [String]) -> Int32 {
+    public static func run(arguments: [String]) async -> Int32 {
         do {
             var command = try parseAsRoot(arguments)
-            try command.run()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
             return 0
         } catch {
             let code = exitCode(for: error)

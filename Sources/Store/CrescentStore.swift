@@ -196,6 +196,19 @@ public final class CrescentStore: Sendable {
         }
     }
 
+    /// A customer's most recent events, newest first.
+    public func recentEvents(customerId: String, limit: Int) throws -> [EventRow] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT message_id, customer_id, type, name, timestamp, payload FROM events WHERE customer_id = ?
+                ORDER BY timestamp DESC, seq DESC LIMIT ?
+                """, arguments: [customerId, limit]).map {
+                EventRow(messageId: $0["message_id"], customerId: $0["customer_id"], type: $0["type"], name: $0["name"],
+                         timestamp: $0["timestamp"], payload: $0["payload"])
+            }
+        }
+    }
+
     /// Actions recorded for one message, in order.
     public func outbox(messageId: String) throws -> [OutboxRow] {
         try outbox(where: "message_id = ?", [messageId])

@@ -1,4 +1,4 @@
 import CrescentCLI
 import Foundation
 
-exit(CrescentCommand.run(arguments: Array(CommandLine.arguments.dropFirst())))
+exit(await CrescentCommand.run(arguments: Array(CommandLine.arguments.dropFirst())))

@@ -24,6 +24,9 @@ public struct RuleStats: Sendable, Equatable {
     public var consecutiveErrors = 0
     public var disabled = false
     public var lastError: String?
+
+    /// A rule that has not run yet.
+    public static let none = RuleStats()
 }
 
 /// The per-event pipeline: normalize → resolve the customer → apply state →
@@ -41,7 +44,7 @@ public final class Engine {
     var pendingEvents = 0
     /// What the clock did besides events: timers fired, schedules run, customers swept, and the time they took.
     public internal(set) var clockWork = ClockWork()
-    let declarations: [RuleDeclaration]
+    public let declarations: [RuleDeclaration]
     /// The segment and fraud declarations, in file order.
     let segments: [RuleDeclaration]
     let frauds: [RuleDeclaration]

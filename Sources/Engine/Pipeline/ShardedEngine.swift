@@ -58,6 +58,10 @@ public final class ShardedEngine: @unchecked Sendable {
     /// four busy threads on two cores cost more than the second Lua state gains.
     public static var defaultShards: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 2) }
 
+    /// The loaded declarations and the rule set's version (the same on every shard).
+    public var declarations: [RuleDeclaration] { workers[0].sync { $0.declarations } }
+    public var rulesVersion: String { workers[0].sync { $0.rules.version } }
+
     /// The rule set's problems (the same on every shard).
     public var problems: [RuleProblem] { workers[0].sync { $0.problems } }
 
@@ -130,6 +134,10 @@ public final class ShardedEngine: @unchecked Sendable {
             }
         }
     }
+
+    /// Hands every shard the events routed to it so far (a request's last
+    /// events should not wait for a full run of 64).
+    public func dispatchAllPending() { dispatchAll() }
 
     private func dispatchAll() {
         routing.withLock {

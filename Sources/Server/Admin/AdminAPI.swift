@@ -1,0 +1,76 @@
+import Engine
+import Foundation
+import Hummingbird
+import Store
+
+/// The admin API (`Authorization: Bearer <admin token>`; 401 without):
+/// customers and rules.
+struct AdminAPI: Sendable {
+    let configuration: ServerConfiguration
+    let gateway: IngestGateway
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/v1/customers/:id") { request, context in
+            try self.authorized(request) { try self.customer(context.parameters.require("id")) }
+        }
+        router.get("/v1/rules") { request, _ in
+            try self.authorized(request) { self.rules() }
+        }
+    }
+
+    private func authorized(_ request: Request, _ body: () throws -> Response) throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+              configuration.acceptsAdminToken(String(header.dropFirst(7))) else {
+            return APIProblem(.unauthorized, "unauthorized", "the admin API needs Authorization: Bearer <admin token>").response
+        }
+        return try body()
+    }
+
+    func customer(_ id: String) throws -> Response {
+        let store = gateway.engine.store
+        let resolved = try store.resolve(alias: id) ?? id
+        guard let row = try store.customer(id: resolved) else {
+            return APIProblem(.notFound, "not_found", "no customer \(id)").response
+        }
+        let traits = (try? JSONValue.parse(Data(row.traits.utf8))) ?? .object([:])
+        let consent = (try? JSONValue.parse(Data(row.consent.utf8))) ?? .object([:])
+        let events = try store.recentEvents(customerId: resolved, limit: 20).map { event -> JSONValue in
+            .object(["message_id": .string(event.messageId), "type": .string(event.type), "name": .string(event.name),
+                     "timestamp": .string(Timestamps.iso(event.timestamp))])
+        }
+        let body: JSONValue = .object([
+            "id": .string(row.id),
+            "user_id": row.userId.map(JSONValue.string) ?? .null,
+            "anonymous_id": row.anonymousId.map(JSONValue.string) ?? .null,
+            "traits": traits,
+            "consent": consent,
+            "segments": .array(try store.segments(of: resolved).sorted().map(JSONValue.string)),
+            "orders_count": .int(Int64(row.ordersCount)),
+            "total_spent": .double(row.totalSpent),
+            "first_seen": row.firstSeen.map { .string(Timestamps.iso($0)) } ?? .null,
+            "last_seen": row.lastSeen.map { .string(Timestamps.iso($0)) } ?? .null,
+            "recent_events": .array(events),
+        ])
+        return APIResponse.json(.ok, body.jsonText)
+    }
+
+    func rules() -> Response {
+        let engine = gateway.engine
+        let stats = engine.stats
+        let rules: [JSONValue] = engine.declarations.map { d in
+            let s = stats[d.ruleId] ?? RuleStats.none
+            return .object([
+                "name": .string(d.name), "kind": .string(d.kind.rawValue), "id": .string(d.ruleId),
+                "file": .string(d.file), "line": .int(Int64(d.line)), "mode": .string(d.isShadow ? "shadow" : "live"),
+                "hits": .int(Int64(s.hits)), "shadow_hits": .int(Int64(s.shadowHits)), "errors": .int(Int64(s.errors)),
+                "disabled": .bool(s.disabled), "last_error": s.lastError.map(JSONValue.string) ?? .null,
+            ])
+        }
+        let errors: [JSONValue] = engine.problems.map { p in
+            .object(["file": .string(p.file), "line": p.line.map { .int(Int64($0)) } ?? .null,
+                     "severity": .string(p.severity.rawValue), "message": .string(p.message)])
+        }
+        let body: JSONValue = .object(["version": .string(engine.rulesVersion), "rules": .array(rules), "errors": .array(errors)])
+        return APIResponse.json(.ok, body.jsonText)
+    }
+}

@@ -1,0 +1,69 @@
+import Engine
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Store
+
+/// `crescent serve`: the engine behind the Segment-compatible ingest API,
+/// `/v1/decide`, the admin API, `/metrics`, `/health` and `/ready`, on
+/// Hummingbird 2. The engine's clock follows the wall clock (a tick a
+/// second fires due journey timers and schedules). On SIGTERM the server
+/// stops accepting, commits what it accepted, and exits.
+public final class CrescentServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let gateway: IngestGateway
+    let metrics = ServerMetrics()
+
+    /// Opens the store and loads the rules; a rule file with errors is
+    /// reported and left out, as in `crescent check`.
+    public init(configuration: ServerConfiguration) throws {
+        self.configuration = configuration
+        let store = try CrescentStore(path: configuration.database)
+        let engine = try ShardedEngine(store: store, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins,
+                                       shards: configuration.shards)
+        gateway = IngestGateway(engine: engine, maxInFlight: configuration.maxInFlight)
+    }
+
+    /// The routes, for the server and for tests.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        TrackingAPI(configuration: configuration, gateway: gateway, metrics: metrics).register(on: router)
+        AdminAPI(configuration: configuration, gateway: gateway).register(on: router)
+        router.get("/health") { _, _ in APIResponse.json(.ok, #"{"status":"ok"}"#) }
+        router.get("/ready") { _, _ in
+            self.gateway.pending < self.configuration.maxInFlight
+                ? APIResponse.json(.ok, #"{"ready":true}"#)
+                : APIResponse.json(.serviceUnavailable, #"{"ready":false,"reason":"saturated"}"#)
+        }
+        router.get("/metrics") { _, _ in
+            let engine = self.gateway.engine
+            let text = self.metrics.exposition(rules: engine.declarations.map(\.ruleId), stats: engine.stats, pending: self.gateway.pending, clockWork: engine.clockWork)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+        return router
+    }
+
+    /// Runs until SIGTERM or SIGINT, then commits everything accepted.
+    /// `onListening` gets the bound port (useful with port 0).
+    public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        var logger = Logger(label: "crescent")
+        logger.logLevel = .warning
+        let app = Application(
+            router: router(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "crescent"),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        let ticker = Task.detached { [gateway] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                try? gateway.engine.advance(to: Int64(Date().timeIntervalSince1970 * 1000))
+            }
+        }
+        defer { ticker.cancel() }
+        try await app.runService()
+        try gateway.shutdown()
+    }
+}

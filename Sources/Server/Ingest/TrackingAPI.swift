@@ -1,0 +1,232 @@
+import CompressNIO
+import Engine
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The Segment HTTP Tracking API, as unchanged Segment and RudderStack SDKs
+/// call it: `/v1/track`, `identify`, `page`, `screen`, `group`, `alias`,
+/// `batch` and `import`. Success is always `200 {"success": true}`, sent
+/// after the events are committed; problems are `400`/`401`/`429` with
+/// `{"code": ..., "message": ...}`.
+struct TrackingAPI: Sendable {
+    let configuration: ServerConfiguration
+    let gateway: IngestGateway
+    let metrics: ServerMetrics
+
+    static let messageLimit = 32 * 1024
+    static let batchLimit = 500 * 1024
+    static let batchItems = 2500
+
+    func register(on router: Router<BasicRequestContext>) {
+        for kind in ["track", "identify", "page", "screen", "group", "alias"] {
+            router.post("/v1/\(kind)") { request, _ in await self.handle(request, single: kind) }
+        }
+        for path in ["/v1/batch", "/v1/import"] {
+            router.post(RouterPath(path)) { request, _ in await self.handle(request, single: nil) }
+        }
+        router.post("/v1/decide") { request, _ in await self.decide(request) }
+    }
+
+    /// A request's messages, authenticated and normalized, or the response that refuses it.
+    func messages(of request: Request, single kind: String?) async -> Result<[Event], APIProblem> {
+        let limit = kind == nil ? Self.batchLimit : Self.messageLimit
+        let body: [UInt8]
+        do {
+            body = try await Self.body(of: request, limit: limit)
+        } catch let problem as APIProblem {
+            return .failure(problem)
+        } catch {
+            return .failure(APIProblem(.badRequest, "invalid_body", "the request body could not be read: \(error)"))
+        }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes: body)
+        } catch {
+            return .failure(APIProblem(.badRequest, "invalid_json", "the body is not valid JSON: \(error)"))
+        }
+        guard case .object(let fields) = json else {
+            return .failure(APIProblem(.badRequest, "invalid_json", "the body must be a JSON object"))
+        }
+        guard let key = Self.writeKey(request, body: fields) else {
+            return .failure(APIProblem(.unauthorized, "missing_write_key",
+                                       "no write key: send it as the Basic auth user name or as \"writeKey\" in the body"))
+        }
+        guard configuration.acceptsWriteKey(key) else {
+            return .failure(APIProblem(.unauthorized, "invalid_write_key", "the write key is not valid"))
+        }
+        var items: [JSONValue]
+        if let kind {
+            var message = fields
+            if message["type"] == nil { message["type"] = .string(kind) }
+            items = [.object(message)]
+        } else {
+            guard case .array(let batch)? = fields["batch"] else {
+                return .failure(APIProblem(.badRequest, "invalid_batch", "a batch needs \"batch\": [messages]"))
+            }
+            if batch.count > Self.batchItems {
+                return .failure(APIProblem(.badRequest, "batch_too_large",
+                                           "a batch holds at most \(Self.batchItems) messages, this one \(batch.count)"))
+            }
+            let shared = fields.filter { $0.key == "context" || $0.key == "integrations" }
+            items = batch.map { item in
+                guard case .object(var message) = item else { return item }
+                for (key, value) in shared where message[key] == nil { message[key] = value }
+                return .object(message)
+            }
+        }
+        var events: [Event] = []
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for (index, item) in items.enumerated() {
+            let label = kind == nil ? "batch[\(index)]" : "message"
+            if kind == nil, item.jsonText.utf8.count > Self.messageLimit {
+                return .failure(APIProblem(.badRequest, "message_too_large", "\(label) is over 32 KB"))
+            }
+            do {
+                var message = item
+                if case .object(var fields) = item {
+                    fields["writeKey"] = nil // a secret, not part of the event
+                    message = .object(fields)
+                }
+                events.append(try Normalizer.normalize(message, now: now))
+            } catch {
+                return .failure(APIProblem(.badRequest, "invalid_message", "\(label): \(error)"))
+            }
+        }
+        return .success(events)
+    }
+
+    func handle(_ request: Request, single kind: String?) async -> Response {
+        switch await messages(of: request, single: kind) {
+        case .failure(let problem):
+            metrics.rejected(problem.code)
+            return problem.response
+        case .success(let events):
+            do {
+                let outcomes = try await gateway.ingest(events)
+                metrics.ingested(events, outcomes)
+                return APIResponse.json(.ok, #"{"success":true}"#)
+            } catch {
+                return Self.failure(error, metrics)
+            }
+        }
+    }
+
+    /// `POST /v1/decide`: one checkout or order event through the same pipeline,
+    /// answered with the fraud decision after commit.
+    func decide(_ request: Request) async -> Response {
+        switch await messages(of: request, single: "track") {
+        case .failure(let problem):
+            metrics.rejected(problem.code)
+            return problem.response
+        case .success(let events):
+            let started = ContinuousClock.now
+            do {
+                let outcome = try await gateway.ingest(events)[0]
+                metrics.ingested(events, [outcome])
+                metrics.decided(outcome.decision?.verdict.rawValue ?? "allow", ContinuousClock.now - started)
+                return APIResponse.json(.ok, Self.decisionJSON(outcome).jsonText)
+            } catch {
+                return Self.failure(error, metrics)
+            }
+        }
+    }
+
+    static func decisionJSON(_ outcome: EventOutcome) -> JSONValue {
+        let decision = outcome.decision
+        let rules: [JSONValue] = (decision?.rules ?? []).map { result in
+            var fields: [String: JSONValue] = ["rule": .string(result.rule), "outcome": .string(result.outcome.rawValue)]
+            fields["score"] = result.score.map(JSONValue.double) ?? .double(0)
+            if let reason = result.reason { fields["reason"] = .string(reason) }
+            return .object(fields)
+        }
+        return .object([
+            "message_id": .string(outcome.messageId),
+            "duplicate": .bool(outcome.duplicate),
+            "evaluated": .bool(decision != nil),
+            "decision": .string(decision?.verdict.rawValue ?? "allow"),
+            "score": .double(decision?.score ?? 0),
+            "reasons": .array((decision?.reasons ?? []).map(JSONValue.string)),
+            "rules": .array(rules),
+        ])
+    }
+
+    static func failure(_ error: any Error, _ metrics: ServerMetrics) -> Response {
+        switch error {
+        case IngestError.saturated:
+            metrics.rejected("saturated")
+            var response = APIProblem(.tooManyRequests, "saturated", "the engine is saturated; retry after a second").response
+            response.headers[.retryAfter] = "1"
+            return response
+        case IngestError.stopping:
+            var response = APIProblem(.serviceUnavailable, "stopping", "the server is shutting down").response
+            response.headers[.retryAfter] = "5"
+            return response
+        default:
+            metrics.rejected("internal")
+            return APIProblem(.internalServerError, "internal", "the events could not be committed: \(error)").response
+        }
+    }
+
+    /// The body, un-gzipped when `Content-Encoding: gzip`, refused over `limit`.
+    static func body(of request: Request, limit: Int) async throws -> [UInt8] {
+        var buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit + 1)
+        } catch {
+            throw APIProblem(.badRequest, limit == batchLimit ? "batch_too_large" : "message_too_large",
+                             "the body is over \(limit / 1024) KB")
+        }
+        if let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" {
+            guard encoding == "gzip" else {
+                throw APIProblem(.badRequest, "unsupported_encoding", "Content-Encoding \(encoding) is not supported (use gzip)")
+            }
+            do {
+                buffer = try buffer.decompress(with: .gzip(), maxSize: limit + 1)
+            } catch {
+                throw APIProblem(.badRequest, "invalid_gzip", "the gzip body could not be decompressed (or is over \(limit / 1024) KB)")
+            }
+        }
+        if buffer.readableBytes > limit {
+            throw APIProblem(.badRequest, limit == batchLimit ? "batch_too_large" : "message_too_large",
+                             "the body is over \(limit / 1024) KB")
+        }
+        return buffer.readBytes(length: buffer.readableBytes) ?? []
+    }
+
+    /// The write key: the Basic auth user name (password ignored, a missing colon tolerated), else `writeKey` in the body.
+    static func writeKey(_ request: Request, body: [String: JSONValue]) -> String? {
+        if let header = request.headers[.authorization], header.lowercased().hasPrefix("basic ") {
+            let encoded = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+            if let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8) {
+                let user = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? text
+                if !user.isEmpty { return user }
+            }
+        }
+        return body["writeKey"]?.stringValue
+    }
+}
+
+/// A refused request: its status and Segment-style `{"code", "message"}` body.
+struct APIProblem: Error {
+    var status: HTTPResponse.Status
+    var code: String
+    var message: String
+
+    init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    var response: Response {
+        APIResponse.json(status, JSONValue.object(["code": .string(code), "message": .string(message)]).jsonText)
+    }
+}
+
+/// JSON responses.
+enum APIResponse {
+    static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,97 @@
+import Crypto
+import Foundation
+
+/// How `crescent serve` runs: where it listens, its database and rules, and
+/// the secrets it accepts. Read from flags, a JSON configuration file and the
+/// environment (`CRESCENT_WRITE_KEYS`, `CRESCENT_ADMIN_TOKEN`); secrets are
+/// kept only as SHA-256 digests and compared in constant time.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var database = "crescent.db"
+    public var rules = "rules"
+    public var plugins = "plugins"
+    public var shards = 1
+    /// Events accepted but not yet committed before requests get `429`.
+    public var maxInFlight = 20_000
+    /// Digests of the accepted write keys.
+    public private(set) var writeKeyDigests: [Data] = []
+    /// Digest of the admin token; nil disables the admin API.
+    public private(set) var adminTokenDigest: Data?
+
+    public init() {}
+
+    /// Adds write keys (stored as digests).
+    public mutating func addWriteKeys(_ keys: [String]) {
+        for key in keys where !key.isEmpty { writeKeyDigests.append(Self.digest(key)) }
+    }
+
+    public mutating func setAdminToken(_ token: String) {
+        adminTokenDigest = token.isEmpty ? nil : Self.digest(token)
+    }
+
+    /// Whether `key` is one of the write keys (every digest compared, in constant time).
+    public func acceptsWriteKey(_ key: String) -> Bool {
+        let candidate = Self.digest(key)
+        var accepted = false
+        for digest in writeKeyDigests where Self.constantTimeEqual(digest, candidate) { accepted = true }
+        return accepted
+    }
+
+    public func acceptsAdminToken(_ token: String) -> Bool {
+        guard let adminTokenDigest else { return false }
+        return Self.constantTimeEqual(adminTokenDigest, Self.digest(token))
+    }
+
+    static func digest(_ secret: String) -> Data { Data(SHA256.hash(data: Data(secret.utf8))) }
+
+    static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for (x, y) in zip(a, b) { difference |= x ^ y }
+        return difference == 0
+    }
+
+    /// Applies a JSON configuration file: `{"host", "port", "db", "rules", "plugins", "shards",
+    /// "write_keys": [...], "admin_token", "max_in_flight"}`. Unknown keys are an error naming the key.
+    public mutating func apply(file path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("\(path): cannot read the configuration file")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ConfigurationError("\(path): not a JSON object")
+        }
+        for (key, value) in object {
+            switch (key, value) {
+            case ("host", let v as String): host = v
+            case ("port", let v as Int): port = v
+            case ("db", let v as String): database = v
+            case ("rules", let v as String): rules = v
+            case ("plugins", let v as String): plugins = v
+            case ("shards", let v as Int): shards = v
+            case ("max_in_flight", let v as Int): maxInFlight = v
+            case ("write_keys", let v as [String]): addWriteKeys(v)
+            case ("admin_token", let v as String): setAdminToken(v)
+            case ("host", _), ("port", _), ("db", _), ("rules", _), ("plugins", _), ("shards", _), ("max_in_flight", _),
+                 ("write_keys", _), ("admin_token", _):
+                throw ConfigurationError("\(path): \"\(key)\" has the wrong type")
+            default:
+                throw ConfigurationError("\(path): unknown key \"\(key)\"")
+            }
+        }
+    }
+
+    /// Applies `CRESCENT_WRITE_KEYS` (comma-separated) and `CRESCENT_ADMIN_TOKEN`.
+    public mutating func apply(environment: [String: String]) {
+        if let keys = environment["CRESCENT_WRITE_KEYS"] {
+            addWriteKeys(keys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        }
+        if let token = environment["CRESCENT_ADMIN_TOKEN"] { setAdminToken(token) }
+    }
+}
+
+/// A configuration problem, with the file or variable named.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,62 @@
+import Engine
+import Foundation
+import Prometheus
+
+/// The server's Prometheus metrics (`GET /metrics`): events ingested by
+/// type, requests refused by reason, decisions by outcome and their latency,
+/// rule hits, errors and disabled rules, and the commit queue.
+final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let decideLatency: DurationHistogram
+
+    init() {
+        decideLatency = registry.makeDurationHistogram(
+            descriptor: Self.name("decide_duration", "seconds", "Time to answer /v1/decide, commit included"),
+            buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+                      .milliseconds(50), .milliseconds(250), .seconds(1)])
+    }
+
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "crescent", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    func ingested(_ events: [Event], _ outcomes: [EventOutcome]) {
+        for event in events {
+            registry.makeCounter(descriptor: Self.name("events_ingested", "total", "Events accepted and committed, by message type"),
+                                 labels: [("type", event.kind.rawValue)]).increment()
+        }
+        let duplicates = outcomes.filter(\.duplicate).count
+        if duplicates > 0 {
+            registry.makeCounter(descriptor: Self.name("events_duplicate", "total", "Messages skipped as already processed"))
+                .increment(by: Int64(duplicates))
+        }
+    }
+
+    func rejected(_ reason: String) {
+        registry.makeCounter(descriptor: Self.name("requests_rejected", "total", "Requests refused, by reason"),
+                             labels: [("reason", reason)]).increment()
+    }
+
+    func decided(_ verdict: String, _ elapsed: Duration) {
+        registry.makeCounter(descriptor: Self.name("decisions", "total", "Decisions answered by /v1/decide"),
+                             labels: [("decision", verdict)]).increment()
+        decideLatency.record(elapsed)
+    }
+
+    /// The text exposition, with the engine's per-rule statistics and the queue depth read now.
+    func exposition(rules: [String], stats: [String: RuleStats], pending: Int, clockWork: ClockWork) -> String {
+        for rule in Set(rules).union(stats.keys) {
+            let s = stats[rule] ?? RuleStats.none
+            registry.makeGauge(descriptor: Self.name("rule", "hits", "Rule hits since start"), labels: [("rule", rule)])
+                .set(Double(s.hits))
+            registry.makeGauge(descriptor: Self.name("rule", "errors", "Rule errors since start"), labels: [("rule", rule)])
+                .set(Double(s.errors))
+            registry.makeGauge(descriptor: Self.name("rule", "disabled", "1 when disabled after repeated errors"),
+                               labels: [("rule", rule)]).set(Double(s.disabled ? 1 : 0))
+        }
+        registry.makeGauge(descriptor: Self.name("ingest", "pending", "Events accepted, not yet committed")).set(Double(pending))
+        registry.makeGauge(descriptor: Self.name("journey_timers", "fired", "Journey timers fired since start"))
+            .set(Double(clockWork.timersFired))
+        return registry.emitToString()
+    }
+}

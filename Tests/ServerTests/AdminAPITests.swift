@@ -1,0 +1,78 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Server
+import Testing
+
+@Suite("Admin API, health and metrics")
+struct AdminAPITests {
+    @Test("the admin API needs the token; a customer shows what was sent")
+    func customer() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            let auth: HTTPFields = [.authorization: basic("wk")]
+            _ = try await client.execute(uri: "/v1/identify", method: .post, headers: auth, body: ByteBuffer(string:
+                #"{"userId":"bo","anonymousId":"anon-bo","traits":{"email":"bo@example.com","plan":"pro"}}"#))
+            _ = try await client.execute(uri: "/v1/track", method: .post, headers: auth, body: ByteBuffer(string:
+                #"{"userId":"bo","event":"Order Completed","properties":{"order_id":"o1","total":120}}"#))
+            let anonymous = try await client.execute(uri: "/v1/customers/bo", method: .get)
+            #expect(anonymous.status == .unauthorized)
+            let wrong = try await client.execute(uri: "/v1/customers/bo", method: .get, headers: [.authorization: "Bearer nope"])
+            #expect(wrong.status == .unauthorized)
+            let admin: HTTPFields = [.authorization: "Bearer admin"]
+            let response = try await client.execute(uri: "/v1/customers/bo", method: .get, headers: admin)
+            #expect(response.status == .ok)
+            let json = response.json
+            #expect(json["id"] as? String == "bo")
+            #expect((json["traits"] as? [String: Any])?["plan"] as? String == "pro")
+            #expect(json["orders_count"] as? Int == 1)
+            #expect(json["total_spent"] as? Double == 120)
+            #expect((json["segments"] as? [String])?.contains("bronze") == true)
+            let events = try #require(json["recent_events"] as? [[String: Any]])
+            #expect(events.map { $0["name"] as? String } == ["Order Completed", "Identify"])
+            let byAlias = try await client.execute(uri: "/v1/customers/anon-bo", method: .get, headers: admin)
+            #expect(byAlias.json["id"] as? String == "bo")
+            #expect(try await client.execute(uri: "/v1/customers/nobody", method: .get, headers: admin).status == .notFound)
+        }
+    }
+
+    @Test("rules: version, every rule with its counts, and the load errors")
+    func rules() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            _ = try await client.execute(uri: "/v1/track", method: .post, headers: [.authorization: basic("wk")], body: ByteBuffer(string:
+                #"{"userId":"cy","event":"Order Completed","properties":{"order_id":"o1","total":30}}"#))
+            let response = try await client.execute(uri: "/v1/rules", method: .get, headers: [.authorization: "Bearer admin"])
+            #expect(response.status == .ok)
+            let json = response.json
+            #expect((json["version"] as? String)?.count == 16)
+            let rules = try #require(json["rules"] as? [[String: Any]])
+            let bronze = try #require(rules.first { $0["id"] as? String == "segment:bronze" })
+            #expect(bronze["hits"] as? Int == 1)
+            #expect(bronze["file"] as? String == "rules/segments/loyalty.lua")
+            #expect(rules.contains { $0["kind"] as? String == "journey" })
+            #expect((json["errors"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test("health, ready and metrics")
+    func health() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/ready", method: .get).status == .ok)
+            _ = try await client.execute(uri: "/v1/track", method: .post, headers: [.authorization: basic("wk")],
+                                         body: ByteBuffer(string: #"{"userId":"u","event":"E"}"#))
+            _ = try await client.execute(uri: "/v1/track", method: .post, headers: [.authorization: basic("bad")],
+                                         body: ByteBuffer(string: #"{"userId":"u","event":"E"}"#))
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.status == .ok)
+            #expect(metrics.text.contains(#"crescent_events_ingested_total{type="track"} 1"#))
+            #expect(metrics.text.contains(#"crescent_requests_rejected_total{reason="invalid_write_key"} 1"#))
+            #expect(metrics.text.contains("crescent_rule_hits{"))
+            #expect(metrics.text.contains("crescent_ingest_pending 0"))
+        }
+    }
+}

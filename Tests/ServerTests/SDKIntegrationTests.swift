@@ -1,0 +1,116 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TestSupport
+import Testing
+
+/// The real `crescent serve` on a free port, fed by the unchanged Segment and
+/// RudderStack Python SDKs from PyPI (in `.build/sdk-venv`, which `make test`
+/// and this test create when missing), checked through the admin API, then
+/// stopped with SIGTERM.
+@Suite("crescent serve with the Segment and RudderStack SDKs")
+struct SDKIntegrationTests {
+    static let venv = Fixtures.packageRoot.appendingPathComponent(".build/sdk-venv")
+
+    /// The venv's python, creating the venv and installing the SDKs when needed.
+    static func python() throws -> URL {
+        let python = venv.appendingPathComponent("bin/python")
+        if FileManager.default.fileExists(atPath: python.path),
+           try Fixtures.run(python, ["-c", "import segment.analytics, rudderstack.analytics"]).status == 0 {
+            return python
+        }
+        let made = try Fixtures.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-m", "venv", venv.path])
+        guard made.status == 0 else { throw SDKError("python3 -m venv failed: \(made.stderr)") }
+        let pip = try Fixtures.run(venv.appendingPathComponent("bin/pip"),
+                                   ["install", "-q", "segment-analytics-python", "rudder-sdk-python"])
+        guard pip.status == 0 else { throw SDKError("pip install of the SDKs failed: \(pip.stderr)") }
+        return python
+    }
+
+    @Test("identify, track and page from both SDKs with gzip; the admin API shows exactly what was sent")
+    func sdks() async throws {
+        let python = try Self.python()
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let server = try RunningServer(database: dir.appendingPathComponent("sdk.db").path)
+        defer { server.stop() }
+
+        let sent = try Fixtures.run(python, [Fixtures.packageRoot.appendingPathComponent("Tests/ServerTests/sdk_client.py").path,
+                                             String(server.port), "wk"])
+        #expect(sent.status == 0, "\(sent.stdoutText) \(sent.stderr)")
+
+        let segment = try await server.admin("/v1/customers/sdk-segment")
+        #expect((segment["traits"] as? [String: Any])?["plan"] as? String == "gold")
+        let segmentEvents = (segment["recent_events"] as? [[String: Any]] ?? []).compactMap { $0["message_id"] as? String }
+        #expect(Set(segmentEvents) == ["seg-1", "seg-2", "seg-3"])
+        let rudder = try await server.admin("/v1/customers/sdk-rudder")
+        #expect(rudder["orders_count"] as? Int == 1)
+        #expect(rudder["total_spent"] as? Double == 99.5)
+        let rudderEvents = (rudder["recent_events"] as? [[String: Any]] ?? []).compactMap { $0["message_id"] as? String }
+        #expect(Set(rudderEvents) == ["rud-1", "rud-2", "rud-3"])
+
+        let status = server.stop()
+        #expect(status == 0)
+        #expect(server.output.contains("everything accepted is committed"))
+    }
+}
+
+struct SDKError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `crescent serve --port 0` in a child process, with write key `wk` and admin token `admin`.
+final class RunningServer: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    private let out = Pipe()
+    private(set) var output = ""
+    private var stopped: Int32?
+
+    init(database: String) throws {
+        process.executableURL = Fixtures.crescentExecutable()
+        process.arguments = ["serve", "--port", "0", "--db", database, "--shards", "1"]
+        process.currentDirectoryURL = Fixtures.packageRoot
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["CRESCENT_WRITE_KEYS": "wk", "CRESCENT_ADMIN_TOKEN": "admin"]) { _, new in new }
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The first line names the bound port.
+        var line = Data()
+        let handle = out.fileHandleForReading
+        while !line.contains(10) {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        output = String(decoding: line, as: UTF8.self)
+        guard let range = output.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+              let port = Int(output[range].split(separator: ":").last ?? "") else {
+            process.terminate()
+            throw SDKError("the server did not report its port: \(output)")
+        }
+        self.port = port
+    }
+
+    /// GET on the admin API, as JSON.
+    func admin(_ path: String) async throws -> [String: Any] {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.setValue("Bearer admin", forHTTPHeaderField: "Authorization")
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+
+    /// SIGTERM, then the exit status (once).
+    @discardableResult
+    func stop() -> Int32 {
+        if let stopped { return stopped }
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        process.waitUntilExit()
+        output += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        stopped = process.terminationStatus
+        return process.terminationStatus
+    }
+}

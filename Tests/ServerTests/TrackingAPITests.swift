@@ -1,0 +1,157 @@
+import CompressNIO
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Server
+import Store
+import TestSupport
+import Testing
+
+/// A server over the shipped rules and a fresh database file, with write key `wk` and admin token `admin`.
+func makeServer(maxInFlight: Int = 20_000) throws -> (CrescentServer, URL) {
+    let dir = try Fixtures.temporaryDirectory()
+    var configuration = ServerConfiguration()
+    configuration.database = dir.appendingPathComponent("serve.db").path
+    configuration.rules = Fixtures.packageRoot.appendingPathComponent("rules").path
+    configuration.plugins = Fixtures.packageRoot.appendingPathComponent("plugins").path
+    configuration.maxInFlight = maxInFlight
+    configuration.addWriteKeys(["wk", "second-key"])
+    configuration.setAdminToken("admin")
+    return (try CrescentServer(configuration: configuration), dir)
+}
+
+func basic(_ user: String, _ password: String? = "") -> String {
+    let text = password.map { "\(user):\($0)" } ?? user
+    return "Basic " + Data(text.utf8).base64EncodedString()
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:] }
+}
+
+@Suite("Segment tracking API")
+struct TrackingAPITests {
+    @Test("track, identify, page and batch are accepted with the write key and committed before the answer")
+    func acceptsMessages() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            let auth: HTTPFields = [.authorization: basic("wk"), .contentType: "application/json"]
+            let identify = try await client.execute(uri: "/v1/identify", method: .post, headers: auth, body: ByteBuffer(string:
+                #"{"userId":"ana","traits":{"email":"ana@example.com","marketing_consent":true},"messageId":"m1"}"#))
+            #expect(identify.status == .ok)
+            #expect(identify.text == #"{"success":true}"#)
+            let track = try await client.execute(uri: "/v1/track", method: .post, headers: auth, body: ByteBuffer(string:
+                #"{"userId":"ana","event":"Order Completed","properties":{"order_id":"o1","total":42.5},"messageId":"m2"}"#))
+            #expect(track.status == .ok)
+            let batch = try await client.execute(uri: "/v1/batch", method: .post, headers: auth, body: ByteBuffer(string: """
+                {"batch":[{"type":"page","userId":"ana","name":"Home","messageId":"m3"},
+                          {"type":"track","userId":"ana","event":"Product Viewed","properties":{"product_id":"p1"},"messageId":"m4"}],
+                 "context":{"library":{"name":"test"}}}
+                """))
+            #expect(batch.status == .ok)
+            // Acknowledged means committed: the store has them now.
+            let store = server.gateway.engine.store
+            #expect(try store.count("events") == 4)
+            #expect(try store.customer(id: "ana")?.ordersCount == 1)
+            let page = try #require(try store.event(messageId: "m3"))
+            #expect(page.payload.contains(#""library":{"name":"test"}"#), "batch context merged into the item")
+        }
+    }
+
+    @Test("every way to present the write key, and every way to get it wrong")
+    func authentication() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            func send(_ headers: HTTPFields, _ body: String = #"{"userId":"u","event":"E"}"#) async throws -> TestResponse {
+                try await client.execute(uri: "/v1/track", method: .post, headers: headers, body: ByteBuffer(string: body))
+            }
+            #expect(try await send([.authorization: basic("wk", "ignored")], #"{"userId":"u","event":"A"}"#).status == .ok)
+            #expect(try await send([.authorization: basic("second-key", nil)], #"{"userId":"u","event":"B"}"#).status == .ok,
+                    "a missing colon is tolerated")
+            #expect(try await send([:], #"{"userId":"u","event":"C","writeKey":"wk"}"#).status == .ok)
+            let stored = try #require(try server.gateway.engine.store.recentEvents(customerId: "u", limit: 5).first)
+            #expect(!stored.payload.contains("writeKey"), "the write key is not kept with the event")
+            let wrong = try await send([.authorization: basic("nope")])
+            #expect(wrong.status == .unauthorized)
+            #expect(wrong.json["code"] as? String == "invalid_write_key")
+            let none = try await send([:])
+            #expect(none.status == .unauthorized)
+            #expect(none.json["code"] as? String == "missing_write_key")
+            #expect(try server.gateway.engine.store.count("events") == 3)
+        }
+    }
+
+    @Test("malformed JSON, oversized messages and batches, and bad messages get 400 naming the problem")
+    func badInput() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            let auth: HTTPFields = [.authorization: basic("wk")]
+            func post(_ uri: String, _ body: String) async throws -> TestResponse {
+                try await client.execute(uri: uri, method: .post, headers: auth, body: ByteBuffer(string: body))
+            }
+            let malformed = try await post("/v1/track", #"{"userId": "u", "event": "#)
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.json["code"] as? String == "invalid_json")
+            let big = String(repeating: "x", count: 33 * 1024)
+            let oversized = try await post("/v1/track", #"{"userId":"u","event":"E","properties":{"note":"\#(big)"}}"#)
+            #expect(oversized.status == .badRequest)
+            #expect(oversized.json["code"] as? String == "message_too_large")
+            let item = #"{"type":"track","userId":"u","event":"E","properties":{"note":"\#(String(repeating: "y", count: 20_000))"}}"#
+            let hugeBatch = try await post("/v1/batch", #"{"batch":[\#(Array(repeating: item, count: 30).joined(separator: ","))]}"#)
+            #expect(hugeBatch.status == .badRequest)
+            #expect(hugeBatch.json["code"] as? String == "batch_too_large")
+            let small = #"{"type":"track","userId":"u","event":"E"}"#
+            let tooMany = try await post("/v1/batch", #"{"batch":[\#(Array(repeating: small, count: 2501).joined(separator: ","))]}"#)
+            #expect(tooMany.status == .badRequest)
+            #expect((tooMany.json["message"] as? String)?.contains("2500") == true)
+            let noEvent = try await post("/v1/batch", #"{"batch":[{"type":"track","userId":"u"}]}"#)
+            #expect(noEvent.status == .badRequest)
+            #expect((noEvent.json["message"] as? String)?.contains("batch[0]") == true)
+            #expect((noEvent.json["message"] as? String)?.contains("event") == true)
+            #expect(try server.gateway.engine.store.count("events") == 0, "nothing from a refused request is kept")
+        }
+    }
+
+    @Test("gzip bodies are accepted; a duplicate messageId changes nothing")
+    func gzipAndDuplicates() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            var plain = ByteBuffer(string: #"{"batch":[{"type":"track","userId":"u","event":"E","messageId":"same"}]}"#)
+            let compressed = try plain.compress(with: .gzip())
+            let headers: HTTPFields = [.authorization: basic("wk"), .contentEncoding: "gzip"]
+            #expect(try await client.execute(uri: "/v1/batch", method: .post, headers: headers, body: compressed).status == .ok)
+            #expect(try await client.execute(uri: "/v1/batch", method: .post, headers: headers, body: compressed).status == .ok)
+            #expect(try server.gateway.engine.store.count("events") == 1)
+            let broken = try await client.execute(uri: "/v1/batch", method: .post, headers: headers, body: ByteBuffer(string: "not gzip"))
+            #expect(broken.status == .badRequest)
+            #expect(broken.json["code"] as? String == "invalid_gzip")
+        }
+    }
+
+    @Test("decide answers the fraud decision with every rule's score and reason")
+    func decide() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            let order = #"""
+                {"userId":"new-buyer","event":"Order Completed","messageId":"d1","traits":{"email":"x@mailinator.com"},
+                 "properties":{"order_id":"o9","total":2500,"currency":"EUR","card_fingerprint":"fp1","card_country":"US",
+                               "shipping_country":"ES","billing_country":"US","ip_country":"RU"}}
+                """#
+            let response = try await client.execute(uri: "/v1/decide", method: .post, headers: [.authorization: basic("wk")],
+                                                    body: ByteBuffer(string: order))
+            #expect(response.status == .ok)
+            let json = response.json
+            #expect(json["evaluated"] as? Bool == true)
+            #expect(["review", "block"].contains(json["decision"] as? String))
+            #expect((json["score"] as? Double ?? 0) >= 50)
+            let rules = try #require(json["rules"] as? [[String: Any]])
+            #expect(rules.contains { $0["rule"] as? String == "fraud:high_value_first_order" && $0["outcome"] as? String == "hit" })
+            #expect(!(json["reasons"] as? [String] ?? []).isEmpty)
+            #expect(try server.gateway.engine.store.decision(messageId: "d1") != nil, "decided means committed")
+        }
+    }
+}
