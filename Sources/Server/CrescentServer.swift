@@ -56,6 +56,10 @@ public final class CrescentServer: Sendable {
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
+        let dispatcher = configuration.channels.isEmpty ? nil
+            : OutboxDispatcher(store: gateway.engine.store, channels: configuration.channels)
+        let delivery = Task.detached { await dispatcher?.run() }
+        defer { delivery.cancel() }
         let ticker = Task.detached { [gateway] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))

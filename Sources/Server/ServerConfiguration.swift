@@ -14,6 +14,8 @@ public struct ServerConfiguration: Sendable {
     public var shards = 1
     /// Events accepted but not yet committed before requests get `429`.
     public var maxInFlight = 20_000
+    /// Webhook channels by name (`default` takes channels without their own).
+    public var channels: [String: WebhookChannel] = [:]
     /// Digests of the accepted write keys.
     public private(set) var writeKeyDigests: [Data] = []
     /// Digest of the admin token; nil disables the admin API.
@@ -72,8 +74,18 @@ public struct ServerConfiguration: Sendable {
             case ("max_in_flight", let v as Int): maxInFlight = v
             case ("write_keys", let v as [String]): addWriteKeys(v)
             case ("admin_token", let v as String): setAdminToken(v)
+            case ("channels", let v as [String: Any]):
+                for (name, spec) in v {
+                    guard let spec = spec as? [String: Any], let url = spec["url"] as? String, URL(string: url)?.scheme != nil else {
+                        throw ConfigurationError("\(path): channels.\(name) needs \"url\": \"https://...\"")
+                    }
+                    guard let secret = spec["secret"] as? String, !secret.isEmpty else {
+                        throw ConfigurationError("\(path): channels.\(name) needs a \"secret\" to sign deliveries")
+                    }
+                    channels[name] = WebhookChannel(url: url, secret: secret, maxAttempts: spec["max_attempts"] as? Int ?? 8)
+                }
             case ("host", _), ("port", _), ("db", _), ("rules", _), ("plugins", _), ("shards", _), ("max_in_flight", _),
-                 ("write_keys", _), ("admin_token", _):
+                 ("write_keys", _), ("admin_token", _), ("channels", _):
                 throw ConfigurationError("\(path): \"\(key)\" has the wrong type")
             default:
                 throw ConfigurationError("\(path): unknown key \"\(key)\"")
@@ -81,12 +93,16 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
-    /// Applies `CRESCENT_WRITE_KEYS` (comma-separated) and `CRESCENT_ADMIN_TOKEN`.
+    /// Applies `CRESCENT_WRITE_KEYS` (comma-separated), `CRESCENT_ADMIN_TOKEN`, and
+    /// `CRESCENT_WEBHOOK_URL` with `CRESCENT_WEBHOOK_SECRET` (the `default` channel).
     public mutating func apply(environment: [String: String]) {
         if let keys = environment["CRESCENT_WRITE_KEYS"] {
             addWriteKeys(keys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         }
         if let token = environment["CRESCENT_ADMIN_TOKEN"] { setAdminToken(token) }
+        if let url = environment["CRESCENT_WEBHOOK_URL"], let secret = environment["CRESCENT_WEBHOOK_SECRET"] {
+            channels["default"] = WebhookChannel(url: url, secret: secret)
+        }
     }
 }
 

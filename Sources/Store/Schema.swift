@@ -253,6 +253,23 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v3-delivery") { db in
+            try db.execute(sql: """
+                -- webhook delivery of the outbox: when to try next, the last failure, when delivered
+                ALTER TABLE outbox ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE outbox ADD COLUMN last_error TEXT;
+                ALTER TABLE outbox ADD COLUMN delivered_at INTEGER;
+
+                -- what the admin API did to customer data (erasure), kept after the data is gone
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    action TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    detail TEXT NOT NULL DEFAULT '{}'
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -16,6 +16,12 @@ struct AdminAPI: Sendable {
         router.get("/v1/rules") { request, _ in
             try self.authorized(request) { self.rules() }
         }
+        router.get("/v1/outbox") { request, _ in
+            try self.authorized(request) {
+                try self.outbox(status: request.uri.queryParameters.get("status") ?? "pending",
+                                before: request.uri.queryParameters.get("before", as: Int64.self) ?? .max)
+            }
+        }
     }
 
     private func authorized(_ request: Request, _ body: () throws -> Response) throws -> Response {
@@ -52,6 +58,26 @@ struct AdminAPI: Sendable {
             "recent_events": .array(events),
         ])
         return APIResponse.json(.ok, body.jsonText)
+    }
+
+    /// Outbox entries of one status, newest first, 100 a page (`before` = the last id seen).
+    func outbox(status: String, before: Int64) throws -> Response {
+        guard ["pending", "delivered", "dead"].contains(status) else {
+            return APIProblem(.badRequest, "invalid_status", "status must be pending, delivered or dead").response
+        }
+        let store = gateway.engine.store
+        let entries: [JSONValue] = try store.outboxEntries(status: status, before: before).map { entry in
+            .object([
+                "id": .int(entry.id), "idempotency_key": .string(entry.row.idempotencyKey), "rule": .string(entry.row.rule),
+                "action": .string(entry.row.action), "channel": entry.row.channel.map(JSONValue.string) ?? .null,
+                "customer_id": entry.row.customerId.map(JSONValue.string) ?? .null, "attempts": .int(Int64(entry.attempts)),
+                "last_error": entry.lastError.map(JSONValue.string) ?? .null,
+                "payload": (try? JSONValue.parse(Data(entry.row.payload.utf8))) ?? .null,
+            ])
+        }
+        let counts = try store.outboxCounts().mapValues { JSONValue.int(Int64($0)) }
+        return APIResponse.json(.ok, JSONValue.object(["status": .string(status), "counts": .object(counts),
+                                                       "entries": .array(entries)]).jsonText)
     }
 
     func rules() -> Response {

@@ -1,0 +1,77 @@
+import GRDB
+
+/// An outbox row with its delivery state.
+public struct OutboxEntry: Sendable, Equatable {
+    public var id: Int64
+    public var row: OutboxRow
+    /// `pending`, `delivered` or `dead`.
+    public var status: String
+    public var attempts: Int
+    public var nextAttemptAt: Int64
+    public var lastError: String?
+    public var deliveredAt: Int64?
+}
+
+extension CrescentStore {
+    /// Pending entries due by `now`, oldest first; only those of `channels` when given.
+    public func dueOutbox(now: Int64, limit: Int, channels: [String]? = nil) throws -> [OutboxEntry] {
+        guard let channels else {
+            return try outboxEntries("status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?", [now, limit])
+        }
+        if channels.isEmpty { return [] }
+        let marks = Array(repeating: "?", count: channels.count).joined(separator: ",")
+        var arguments = StatementArguments([now])
+        arguments += StatementArguments(channels)
+        arguments += [limit]
+        return try outboxEntries("status = 'pending' AND next_attempt_at <= ? AND channel IN (\(marks)) ORDER BY id LIMIT ?", arguments)
+    }
+
+    /// Entries by status (`pending`, `delivered`, `dead`), newest first, paged by id.
+    public func outboxEntries(status: String, before: Int64 = .max, limit: Int = 100) throws -> [OutboxEntry] {
+        try outboxEntries("status = ? AND id < ? ORDER BY id DESC LIMIT ?", [status, before, limit])
+    }
+
+    /// Outbox entries by status.
+    public func outboxCounts() throws -> [String: Int] {
+        try read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status") {
+                counts[row["status"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
+    public func markDelivered(id: Int64, at time: Int64) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
+                           arguments: [time, id])
+        }
+    }
+
+    /// Records a failed attempt: retried at `retryAt`, or dead when nil.
+    public func markFailed(id: Int64, error: String, retryAt: Int64?) throws {
+        try writer.write { db in
+            if let retryAt {
+                try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                               arguments: [error, retryAt, id])
+            } else {
+                try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, last_error = ?, status = 'dead' WHERE id = ?",
+                               arguments: [error, id])
+            }
+        }
+    }
+
+    private func outboxEntries(_ condition: String, _ arguments: StatementArguments) throws -> [OutboxEntry] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE \(condition)", arguments: arguments).map {
+                OutboxEntry(id: $0["id"],
+                            row: OutboxRow(idempotencyKey: $0["idempotency_key"], messageId: $0["message_id"],
+                                           customerId: $0["customer_id"], rule: $0["rule"], action: $0["action"],
+                                           channel: $0["channel"], payload: $0["payload"], createdAt: $0["created_at"]),
+                            status: $0["status"], attempts: $0["attempts"], nextAttemptAt: $0["next_attempt_at"],
+                            lastError: $0["last_error"], deliveredAt: $0["delivered_at"])
+            }
+        }
+    }
+}

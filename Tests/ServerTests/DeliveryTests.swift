@@ -1,0 +1,130 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Server
+import Store
+import Testing
+
+/// A webhook receiver on a free local port that fails the first `failures`
+/// deliveries with 500 and records what it received.
+final class WebhookReceiver: @unchecked Sendable {
+    struct Delivery {
+        var body: String
+        var signature: String?
+        var idempotencyKey: String?
+        var attempt: String?
+    }
+    private let lock = NSLock()
+    private var received: [Delivery] = []
+    private var failuresLeft: Int
+    private var task: Task<Void, any Error>?
+    private(set) var port = 0
+
+    init(failures: Int) async throws {
+        failuresLeft = failures
+        let router = Router()
+        router.post("/hook") { request, _ -> Response in
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 20))
+            let fail: Bool = self.lock.withLock {
+                self.received.append(Delivery(body: body, signature: request.headers[HTTPField.Name("X-Crescent-Signature")!],
+                                              idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!],
+                                              attempt: request.headers[HTTPField.Name("X-Crescent-Attempt")!]))
+                if self.failuresLeft > 0 {
+                    self.failuresLeft -= 1
+                    return true
+                }
+                return false
+            }
+            return Response(status: fail ? .internalServerError : .ok)
+        }
+        let ready = AsyncStream<Int>.makeStream()
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in ready.continuation.yield(channel.localAddress?.port ?? 0) })
+        task = Task { try await app.run() }
+        for await port in ready.stream {
+            self.port = port
+            break
+        }
+    }
+
+    var deliveries: [Delivery] { lock.withLock { received } }
+    func stop() { task?.cancel() }
+}
+
+@Suite("Outbox delivery to webhooks")
+struct DeliveryTests {
+    /// A store with one pending `webhook` action on channel `crm`.
+    func storeWithAction() throws -> CrescentStore {
+        let store = try CrescentStore()
+        var batch = WriteBatch()
+        batch.outbox.append(OutboxRow(idempotencyKey: "m1:promotion:vip:0", messageId: "m1", customerId: "ana", rule: "promotion:vip",
+                                      action: "webhook", channel: "crm", payload: #"{"action":"webhook","payload":{"tier":"gold"}}"#,
+                                      createdAt: 1_000))
+        try store.commit(batch)
+        return store
+    }
+
+    @Test("a receiver that fails twice gets the action on the third attempt, signed, with its idempotency key")
+    func retriesUntilDelivered() async throws {
+        let receiver = try await WebhookReceiver(failures: 2)
+        defer { receiver.stop() }
+        let store = try storeWithAction()
+        let channel = WebhookChannel(url: "http://127.0.0.1:\(receiver.port)/hook", secret: "s3cret", maxAttempts: 5)
+        let dispatcher = OutboxDispatcher(store: store, channels: ["crm": channel], backoffBase: 1000, jitter: { 1 })
+        #expect(try await dispatcher.deliverDue(now: 0) == 1)
+        #expect(try store.outboxEntries(status: "pending").first?.lastError == "HTTP 500")
+        #expect(try await dispatcher.deliverDue(now: 999) == 0, "not before the backoff")
+        #expect(try await dispatcher.deliverDue(now: 1_000) == 1)
+        // A restart: a new dispatcher over the same store resumes (backoff doubled: 2 s after the second failure).
+        let restarted = OutboxDispatcher(store: store, channels: ["crm": channel], backoffBase: 1000, jitter: { 1 })
+        #expect(try await restarted.deliverDue(now: 2_999) == 0)
+        #expect(try await restarted.deliverDue(now: 3_000) == 1)
+        let delivered = try #require(try store.outboxEntries(status: "delivered").first)
+        #expect(delivered.attempts == 3)
+        let deliveries = receiver.deliveries
+        #expect(deliveries.count == 3)
+        #expect(deliveries.map(\.attempt) == ["1", "2", "3"])
+        let last = try #require(deliveries.last)
+        #expect(last.idempotencyKey == "m1:promotion:vip:0")
+        #expect(last.signature == "sha256=" + OutboxDispatcher.signature(last.body, secret: "s3cret"))
+        #expect(last.signature != "sha256=" + OutboxDispatcher.signature(last.body, secret: "other"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(last.body.utf8)) as? [String: Any])
+        #expect(json["rule"] as? String == "promotion:vip")
+        #expect((json["payload"] as? [String: Any])?["action"] as? String == "webhook")
+        #expect(try await restarted.deliverDue(now: 100_000) == 0, "delivered once")
+    }
+
+    @Test("a receiver that never recovers: dead letter after the last attempt, with the error kept")
+    func deadLetter() async throws {
+        let receiver = try await WebhookReceiver(failures: .max)
+        defer { receiver.stop() }
+        let store = try storeWithAction()
+        let channel = WebhookChannel(url: "http://127.0.0.1:\(receiver.port)/hook", secret: "s", maxAttempts: 3)
+        let dispatcher = OutboxDispatcher(store: store, channels: ["crm": channel], backoffBase: 10, jitter: { 1 })
+        for now in [0, 10_000, 20_000, 30_000] as [Int64] { try await dispatcher.deliverDue(now: now) }
+        let dead = try #require(try store.outboxEntries(status: "dead").first)
+        #expect(dead.attempts == 3)
+        #expect(dead.lastError == "HTTP 500")
+        #expect(receiver.deliveries.count == 3)
+    }
+
+    @Test("an unreachable channel counts as a failed attempt; actions of other channels wait for their own")
+    func unreachable() async throws {
+        let store = try storeWithAction()
+        let dispatcher = OutboxDispatcher(store: store, channels: ["crm": WebhookChannel(url: "http://127.0.0.1:1/hook", secret: "s")],
+                                          timeout: .milliseconds(500), jitter: { 1 })
+        try await dispatcher.deliverDue(now: 0)
+        let pending = try #require(try store.outboxEntries(status: "pending").first)
+        #expect(pending.attempts == 1)
+        #expect(pending.lastError != nil)
+        let other = OutboxDispatcher(store: store, channels: ["email": WebhookChannel(url: "http://127.0.0.1:1/x", secret: "s")])
+        #expect(try await other.deliverDue(now: 1_000_000) == 0)
+    }
+
+    @Test("backoff doubles with each failure, within the cap, with jitter applied")
+    func backoff() throws {
+        let dispatcher = OutboxDispatcher(store: try CrescentStore(), channels: [:], backoffBase: 1000, backoffCap: 5000, jitter: { 1.5 })
+        #expect((1...5).map { dispatcher.backoff(afterAttempts: $0) } == [1500, 3000, 6000, 7500, 7500])
+    }
+}
