@@ -13,6 +13,7 @@ public final class IngestGateway: @unchecked Sendable {
     private var inFlight = 0
     private var waiters: [CheckedContinuation<Void, any Error>] = []
     private var stopping = false
+    private var held = false
     private var committer: Thread?
 
     public init(engine: ShardedEngine, maxInFlight: Int) {
@@ -95,7 +96,7 @@ public final class IngestGateway: @unchecked Sendable {
     private func commitLoop() {
         while true {
             condition.lock()
-            while waiters.isEmpty && !stopping { condition.wait() }
+            while (waiters.isEmpty || held) && !stopping { condition.wait() }
             if waiters.isEmpty && stopping {
                 condition.unlock()
                 return
@@ -109,6 +110,15 @@ public final class IngestGateway: @unchecked Sendable {
             } catch {
                 for waiter in batch { waiter.resume(throwing: error) }
             }
+        }
+    }
+
+    /// Holds acknowledgements back (nothing is committed for the requests
+    /// waiting) until released: maintenance, and tests of back-pressure.
+    func holdCommits(_ hold: Bool) {
+        condition.withLock {
+            held = hold
+            condition.broadcast()
         }
     }
 

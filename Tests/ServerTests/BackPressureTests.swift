@@ -1,0 +1,83 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+@testable import Server
+import Store
+import TestSupport
+import Testing
+
+@Suite("Back-pressure and shutdown")
+struct BackPressureTests {
+    @Test("past max_in_flight events waiting for their commit, requests get 429 with Retry-After; none is lost")
+    func saturation() async throws {
+        let (server, _) = try makeServer(maxInFlight: 3)
+        try await Application(router: server.router()).test(.router) { client in
+            server.gateway.holdCommits(true)
+            let auth: HTTPFields = [.authorization: basic("wk")]
+            let first = Task {
+                try await client.execute(uri: "/v1/batch", method: .post, headers: auth, body: ByteBuffer(string:
+                    #"{"batch":[{"type":"track","userId":"a","event":"E","messageId":"b1"},{"type":"track","userId":"a","event":"E","messageId":"b2"}]}"#))
+            }
+            while server.gateway.pending < 2 { await Task.yield() }
+            let refused = try await client.execute(uri: "/v1/batch", method: .post, headers: auth, body: ByteBuffer(string:
+                #"{"batch":[{"type":"track","userId":"b","event":"E","messageId":"c1"},{"type":"track","userId":"b","event":"E","messageId":"c2"}]}"#))
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.headers[.retryAfter] == "1")
+            #expect(refused.json["code"] as? String == "saturated")
+            #expect(try await client.execute(uri: "/ready", method: .get).status == .ok, "one more event still fits")
+            server.gateway.holdCommits(false)
+            #expect(try await first.value.status == .ok)
+            #expect(try server.gateway.engine.store.count("events") == 2)
+        }
+    }
+
+    @Test("SIGTERM during load: every acknowledged event is in the store")
+    func sigtermUnderLoad() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let database = dir.appendingPathComponent("load.db").path
+        let server = try RunningServer(database: database)
+        final class Acks: @unchecked Sendable {
+            let lock = NSLock()
+            var ids: [String] = []
+            func add(_ batch: [String]) { lock.withLock { ids += batch } }
+            var count: Int { lock.withLock { ids.count } }
+        }
+        let acks = Acks()
+        let url = URL(string: "http://127.0.0.1:\(server.port)/v1/batch")!
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for sender in 0..<4 {
+                group.addTask {
+                    for round in 0..<10_000 {
+                        let ids = (0..<50).map { "s\(sender)-r\(round)-\($0)" }
+                        let items = ids.map { #"{"type":"track","userId":"u\#(sender)","event":"Product Viewed","messageId":"\#($0)","properties":{"product_id":"p"}}"# }
+                        var request = URLRequest(url: url)
+                        request.httpMethod = "POST"
+                        request.setValue(basic("wk"), forHTTPHeaderField: "Authorization")
+                        request.httpBody = Data(#"{"batch":[\#(items.joined(separator: ","))]}"#.utf8)
+                        guard let (_, response) = try? await URLSession.shared.data(for: request) else { return }
+                        guard (response as? HTTPURLResponse)?.statusCode == 200 else { return }
+                        acks.add(ids)
+                    }
+                }
+            }
+            group.addTask {
+                while acks.count < 2_000 { try await Task.sleep(for: .milliseconds(5)) }
+                server.stop()
+            }
+            try await group.waitForAll()
+        }
+        #expect(server.stop() == 0)
+        #expect(server.output.contains("everything accepted is committed"))
+        let store = try CrescentStore(path: database)
+        var missing = 0
+        for id in acks.ids where try !store.hasEvent(messageId: id) { missing += 1 }
+        #expect(acks.count >= 2_000)
+        #expect(missing == 0, "\(missing) acknowledged events are not in the store")
+    }
+}
