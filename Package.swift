@@ -30,7 +30,8 @@ let package = Package(
         .target(name: "LuaKit", dependencies: ["CLua", "CLuaShim"]),
         // SQLite through GRDB: schema, migrations, event log, state, outbox.
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
-                                             .product(name: "GRDBSQLite", package: "GRDB.swift")]),
+                                             .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                                             .product(name: "Crypto", package: "swift-crypto")]),
         // Rule kinds, normalization, the per-event pipeline, explanations.
         .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua")]),
         // HTTP (Hummingbird 2): Segment-compatible ingest, decisions, admin API, metrics.

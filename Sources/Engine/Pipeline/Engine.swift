@@ -207,6 +207,19 @@ public final class Engine {
         try commits.submit(batch)
     }
 
+    /// Erases a customer: commits what is pending, drops the customer's state
+    /// from memory (state, orders, promotion fires, journey instances), then
+    /// erases them in the store.
+    public func forget(customerId id: String) throws -> [String: Int]? {
+        try flush()
+        let merged = state.customers.filter { $0.value.row.mergedInto == id }.map(\.key)
+        for key in [id] + merged {
+            _ = state.surrender(key)
+            state.dirty.remove(key)
+        }
+        return try store.eraseCustomer(id, at: clockHint)
+    }
+
     /// A success ends a rule's run of errors (no write when there is none).
     func clearErrors(_ name: String) {
         if let current = stats[name], current.consecutiveErrors > 0 { stats[name]?.consecutiveErrors = 0 }

@@ -160,6 +160,28 @@ public final class ShardedEngine: @unchecked Sendable {
         try commits.drain()
     }
 
+    /// Adds a value to a list, for every shard at once and in the store.
+    public func addListEntry(_ list: String, _ value: String, source: String = "admin") throws -> Bool {
+        _ = shared.addListValue(list, value)
+        return try store.addListEntry(list, value, source: source, at: Int64(Date().timeIntervalSince1970 * 1000))
+    }
+
+    /// Removes a value from a list, for every shard at once and in the store.
+    public func removeListEntry(_ list: String, _ value: String) throws -> Bool {
+        _ = shared.removeListValue(list, value)
+        return try store.removeListEntry(list, value)
+    }
+
+    /// Erases a customer (see ``CrescentStore/eraseCustomer(_:at:)``): their
+    /// shard commits what it has, drops what it holds in memory, and the
+    /// store keeps only anonymised aggregates. Nil when the customer is unknown.
+    public func forget(customerId id: String) throws -> [String: Int]? {
+        dispatchAll()
+        let counts = try workers[shard(of: id)].sync { engine in try engine.forget(customerId: id) }
+        shared.forgetIdentities(of: id)
+        return counts
+    }
+
     /// Moves every shard's clock to `time`: due journey timers and schedules fire, in time order per shard.
     public func advance(to time: Int64) throws {
         dispatchAll()

@@ -78,6 +78,16 @@ final class SharedState: @unchecked Sendable {
         }
     }
 
+    /// Drops the aliases that resolve to an erased customer.
+    func forgetIdentities(of customerId: String) {
+        lock.withLock {
+            for alias in aliasesOf.removeValue(forKey: customerId) ?? [] where identities[alias] == customerId {
+                identities[alias] = nil
+            }
+            for (alias, owner) in identities where owner == customerId { identities[alias] = nil }
+        }
+    }
+
     /// Marks a message id as taken; false when it was already processed.
     func claim(_ messageId: String) -> Bool {
         lock.withLock {
@@ -144,6 +154,11 @@ final class SharedState: @unchecked Sendable {
 
     func listContains(_ list: String, _ value: String) -> Bool {
         lock.withLock { lists[list]?.contains(value) ?? false }
+    }
+
+    /// Removes a list value; true when it was there.
+    func removeListValue(_ list: String, _ value: String) -> Bool {
+        lock.withLock { lists[list]?.remove(value) != nil }
     }
 
     /// Adds a list value; true when it is new.

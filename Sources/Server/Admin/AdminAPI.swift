@@ -13,6 +13,40 @@ struct AdminAPI: Sendable {
         router.get("/v1/customers/:id") { request, context in
             try self.authorized(request) { try self.customer(context.parameters.require("id")) }
         }
+        router.get("/v1/customers/:id/export") { request, context in
+            try self.authorized(request) { try self.export(context.parameters.require("id")) }
+        }
+        router.delete("/v1/customers/:id") { request, context in
+            try self.authorized(request) { try self.forget(context.parameters.require("id")) }
+        }
+        router.get("/v1/segments") { request, _ in
+            try self.authorized(request) { try self.segments() }
+        }
+        router.get("/v1/segments/:name/members") { request, context in
+            try self.authorized(request) {
+                try self.members(context.parameters.require("name"), after: request.uri.queryParameters.get("after") ?? "",
+                                 limit: request.uri.queryParameters.get("limit", as: Int.self) ?? 100)
+            }
+        }
+        router.get("/v1/decisions") { request, _ in
+            try self.authorized(request) {
+                try self.decisions(order: request.uri.queryParameters.get("order_id"),
+                                   customer: request.uri.queryParameters.get("customer_id"))
+            }
+        }
+        router.get("/v1/lists/:name") { request, context in
+            try self.authorized(request) { try self.list(context.parameters.require("name")) }
+        }
+        router.put("/v1/lists/:name/:value") { request, context in
+            try self.authorized(request) {
+                try self.changeList(context.parameters.require("name"), context.parameters.require("value"), add: true)
+            }
+        }
+        router.delete("/v1/lists/:name/:value") { request, context in
+            try self.authorized(request) {
+                try self.changeList(context.parameters.require("name"), context.parameters.require("value"), add: false)
+            }
+        }
         router.get("/v1/rules") { request, _ in
             try self.authorized(request) { self.rules() }
         }
@@ -24,7 +58,7 @@ struct AdminAPI: Sendable {
         }
     }
 
-    private func authorized(_ request: Request, _ body: () throws -> Response) throws -> Response {
+    func authorized(_ request: Request, _ body: () throws -> Response) throws -> Response {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
               configuration.acceptsAdminToken(String(header.dropFirst(7))) else {
             return APIProblem(.unauthorized, "unauthorized", "the admin API needs Authorization: Bearer <admin token>").response

@@ -1,0 +1,80 @@
+import Engine
+import Foundation
+import Hummingbird
+import Store
+
+/// Admin calls on customer data (export, erasure), segments, decisions and lists.
+extension AdminAPI {
+    /// `GET /v1/customers/{id}/export`: every row held on the customer.
+    func export(_ id: String) throws -> Response {
+        let store = gateway.engine.store
+        let resolved = try store.resolve(alias: id) ?? id
+        guard let document = try store.exportCustomer(resolved) else {
+            return APIProblem(.notFound, "not_found", "no customer \(id)").response
+        }
+        return APIResponse.json(.ok, document)
+    }
+
+    /// `DELETE /v1/customers/{id}`: erase personal data, keep anonymised aggregates, audit it.
+    func forget(_ id: String) throws -> Response {
+        let engine = gateway.engine
+        let resolved = try engine.store.resolve(alias: id) ?? id
+        guard let counts = try engine.forget(customerId: resolved) else {
+            return APIProblem(.notFound, "not_found", "no customer \(id)").response
+        }
+        let body: JSONValue = .object(["erased": .bool(true), "removed": .object(counts.mapValues { .int(Int64($0)) })])
+        return APIResponse.json(.ok, body.jsonText)
+    }
+
+    func segments() throws -> Response {
+        let engine = gateway.engine
+        let sizes = try engine.store.segmentSizes()
+        let declared = engine.declarations.filter { $0.kind == .segment }
+        let items: [JSONValue] = declared.map { d in
+            .object(["name": .string(d.name), "size": .int(Int64(sizes[d.name] ?? 0)),
+                     "description": d.string("description").map(JSONValue.string) ?? .null, "mode": .string(d.isShadow ? "shadow" : "live")])
+        }
+        return APIResponse.json(.ok, JSONValue.object(["segments": .array(items)]).jsonText)
+    }
+
+    func members(_ segment: String, after: String, limit: Int) throws -> Response {
+        let page = try gateway.engine.store.segmentMembers(segment, after: after, limit: min(max(1, limit), 1000))
+        let members: [JSONValue] = page.map {
+            .object(["customer_id": .string($0.customerId), "entered_at": .string(Timestamps.iso($0.enteredAt))])
+        }
+        var body: [String: JSONValue] = ["segment": .string(segment), "members": .array(members)]
+        if page.count == min(max(1, limit), 1000), let last = page.last { body["next"] = .string(last.customerId) }
+        return APIResponse.json(.ok, JSONValue.object(body).jsonText)
+    }
+
+    func decisions(order: String?, customer: String?) throws -> Response {
+        guard order != nil || customer != nil else {
+            return APIProblem(.badRequest, "missing_filter", "give order_id or customer_id").response
+        }
+        let rows = try gateway.engine.store.decisions(orderId: order, customerId: customer)
+        let items: [JSONValue] = rows.map { row in
+            .object([
+                "message_id": .string(row.messageId), "order_id": row.orderId.map(JSONValue.string) ?? .null,
+                "customer_id": row.customerId.map(JSONValue.string) ?? .null, "decision": .string(row.decision),
+                "score": .double(row.score), "reasons": (try? JSONValue.parse(Data(row.reasons.utf8))) ?? .array([]),
+                "rules": .string(row.rules), "ruleset_version": row.rulesetVersion.map(JSONValue.string) ?? .null,
+                "at": .string(Timestamps.iso(row.at)),
+            ])
+        }
+        return APIResponse.json(.ok, JSONValue.object(["decisions": .array(items)]).jsonText)
+    }
+
+    func list(_ name: String) throws -> Response {
+        let entries: [JSONValue] = try gateway.engine.store.listEntries(name).map {
+            .object(["value": .string($0.value), "source": .string($0.source), "added_at": .string(Timestamps.iso($0.addedAt))])
+        }
+        return APIResponse.json(.ok, JSONValue.object(["list": .string(name), "entries": .array(entries)]).jsonText)
+    }
+
+    func changeList(_ name: String, _ value: String, add: Bool) throws -> Response {
+        let engine = gateway.engine
+        let changed = add ? try engine.addListEntry(name, value) : try engine.removeListEntry(name, value)
+        return APIResponse.json(.ok, JSONValue.object(["list": .string(name), "value": .string(value),
+                                                       add ? "added" : "removed": .bool(changed)]).jsonText)
+    }
+}

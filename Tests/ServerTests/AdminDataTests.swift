@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Server
+import Store
+import Testing
+
+@Suite("Admin API: export, erasure, segments, decisions, lists")
+struct AdminDataTests {
+    let admin: HTTPFields = [.authorization: "Bearer admin"]
+    let ingest: HTTPFields = [.authorization: basic("wk")]
+
+    func send(_ client: some TestClientProtocol, _ uri: String, _ body: String) async throws {
+        let response = try await client.execute(uri: uri, method: .post, headers: ingest, body: ByteBuffer(string: body))
+        #expect(response.status == .ok, "\(response.text)")
+    }
+
+    @Test("export returns everything held on the customer; erasure leaves only anonymised aggregates, audited")
+    func exportAndErase() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            try await send(client, "/v1/track", #"{"anonymousId":"anon-dee","event":"Product Viewed","properties":{"product_id":"p1"}}"#)
+            try await send(client, "/v1/identify", #"{"userId":"dee","anonymousId":"anon-dee","traits":{"email":"dee@example.com","marketing_consent":true}}"#)
+            try await send(client, "/v1/track", #"{"userId":"dee","event":"Order Completed","properties":{"order_id":"od1","total":80,"card_fingerprint":"fp-dee"}}"#)
+
+            let export = try await client.execute(uri: "/v1/customers/dee/export", method: .get, headers: admin)
+            #expect(export.status == .ok)
+            let document = export.json
+            #expect((document["customers"] as? [[String: Any]])?.first?["id"] as? String == "dee")
+            #expect(((document["customers"] as? [[String: Any]])?.first?["traits"] as? [String: Any])?["email"] as? String == "dee@example.com")
+            #expect((document["events"] as? [Any])?.count == 3, "the anonymous history was merged in")
+            #expect((document["orders"] as? [[String: Any]])?.first?["id"] as? String == "od1")
+            #expect((document["identities"] as? [[String: Any]])?.contains { $0["alias"] as? String == "anon-dee" } == true)
+            #expect((document["decisions"] as? [Any])?.count == 1)
+
+            let erased = try await client.execute(uri: "/v1/customers/dee", method: .delete, headers: admin)
+            #expect(erased.status == .ok)
+            #expect((erased.json["removed"] as? [String: Any])?["events"] as? Int == 3)
+            #expect(try await client.execute(uri: "/v1/customers/dee", method: .get, headers: admin).status == .notFound)
+            #expect(try await client.execute(uri: "/v1/customers/anon-dee", method: .get, headers: admin).status == .notFound)
+            let store = server.gateway.engine.store
+            #expect(try store.recentEvents(customerId: "dee", limit: 10).isEmpty)
+            let audit = try #require(try store.auditLog().first)
+            #expect(audit.action == "erase")
+            #expect(audit.subject.hasPrefix("erased-"))
+            let anonymous = try #require(try store.customer(id: audit.subject))
+            #expect(anonymous.ordersCount == 1 && anonymous.totalSpent == 80, "aggregates kept")
+            #expect(anonymous.traits == "{}" && anonymous.userId == nil, "personal fields gone")
+            #expect(try store.order(id: "od1")?.customerId == audit.subject)
+            #expect(try await client.execute(uri: "/v1/customers/dee", method: .delete, headers: admin).status == .notFound)
+
+            // The engine forgot them too: a new event starts a new, empty customer.
+            try await send(client, "/v1/track", #"{"userId":"dee","event":"Page Viewed"}"#)
+            let fresh = try await client.execute(uri: "/v1/customers/dee", method: .get, headers: admin).json
+            #expect(fresh["orders_count"] as? Int == 0)
+            #expect((fresh["traits"] as? [String: Any])?.isEmpty == true)
+        }
+    }
+
+    @Test("segments with sizes, members paged, decisions by order and by customer")
+    func segmentsAndDecisions() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            for n in 0..<3 {
+                try await send(client, "/v1/track", #"{"userId":"c\#(n)","event":"Order Completed","properties":{"order_id":"o\#(n)","total":20}}"#)
+            }
+            let segments = try await client.execute(uri: "/v1/segments", method: .get, headers: admin).json
+            let bronze = (segments["segments"] as? [[String: Any]])?.first { $0["name"] as? String == "bronze" }
+            #expect(bronze?["size"] as? Int == 3)
+            let page1 = try await client.execute(uri: "/v1/segments/bronze/members?limit=2", method: .get, headers: admin).json
+            #expect((page1["members"] as? [[String: Any]])?.compactMap { $0["customer_id"] as? String } == ["c0", "c1"])
+            let next = try #require(page1["next"] as? String)
+            let page2 = try await client.execute(uri: "/v1/segments/bronze/members?limit=2&after=\(next)", method: .get, headers: admin).json
+            #expect((page2["members"] as? [[String: Any]])?.compactMap { $0["customer_id"] as? String } == ["c2"])
+            #expect(page2["next"] == nil)
+            let byOrder = try await client.execute(uri: "/v1/decisions?order_id=o1", method: .get, headers: admin).json
+            #expect((byOrder["decisions"] as? [[String: Any]])?.first?["decision"] as? String == "allow")
+            let byCustomer = try await client.execute(uri: "/v1/decisions?customer_id=c2", method: .get, headers: admin).json
+            #expect((byCustomer["decisions"] as? [[String: Any]])?.first?["order_id"] as? String == "o2")
+            #expect(try await client.execute(uri: "/v1/decisions", method: .get, headers: admin).status == .badRequest)
+        }
+    }
+
+    @Test("a list entry added by the admin API counts in the next decision; removed, it no longer does")
+    func lists() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            let added = try await client.execute(uri: "/v1/lists/disposable_domains/sketchy.example", method: .put, headers: admin)
+            #expect(added.json["added"] as? Bool == true)
+            let entries = try await client.execute(uri: "/v1/lists/disposable_domains", method: .get, headers: admin).json
+            #expect((entries["entries"] as? [[String: Any]])?.contains { $0["value"] as? String == "sketchy.example" && $0["source"] as? String == "admin" } == true)
+            func decide(_ id: String) async throws -> [String: Any] {
+                try await client.execute(uri: "/v1/decide", method: .post, headers: ingest, body: ByteBuffer(string:
+                    #"{"userId":"\#(id)","event":"Order Completed","traits":{"email":"x@sketchy.example"},"properties":{"order_id":"\#(id)","total":10}}"#)).json
+            }
+            let flagged = try await decide("l1")
+            #expect((flagged["rules"] as? [[String: Any]])?.contains { $0["rule"] as? String == "fraud:disposable_email" && $0["outcome"] as? String == "hit" } == true)
+            let removed = try await client.execute(uri: "/v1/lists/disposable_domains/sketchy.example", method: .delete, headers: admin)
+            #expect(removed.json["removed"] as? Bool == true)
+            let clean = try await decide("l2")
+            #expect((clean["rules"] as? [[String: Any]])?.contains { $0["rule"] as? String == "fraud:disposable_email" && $0["outcome"] as? String == "hit" } == false)
+        }
+    }
+}
