@@ -56,6 +56,8 @@ public final class CrescentServer: Sendable {
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
+        // Schedules start from now, not from the first (maybe old) event's time.
+        try gateway.engine.advance(to: Int64(Date().timeIntervalSince1970 * 1000))
         let dispatcher = configuration.channels.isEmpty ? nil
             : OutboxDispatcher(store: gateway.engine.store, channels: configuration.channels)
         let delivery = Task.detached { await dispatcher?.run() }

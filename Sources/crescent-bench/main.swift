@@ -11,6 +11,8 @@ import LuaKit
 //   BENCH_ONLY=replay  run only the replay benchmark
 //   BENCH_TIMERS=N     waiting journey instances in the timer benchmark (default 1,000,000; 0 skips it)
 //   BENCH_ONLY=timers  run only the timer benchmark
+//   BENCH_SERVE_EVENTS=N  events posted to crescent serve (default 100,000; 0 skips it)
+//   BENCH_ONLY=serve   run only the server benchmark
 
 let environment = ProcessInfo.processInfo.environment
 let iterations = Int(environment["BENCH_CALLS"] ?? "") ?? 2_000_000
@@ -27,6 +29,11 @@ func rate(_ count: Int, _ seconds: Double) -> String {
 }
 
 let rule = "function(e) return e.amount > 100 and e.country ~= e.ip_country end"
+
+if environment["BENCH_ONLY"] == "serve" {
+    try await ServeBenchmark.run(events: Int(environment["BENCH_SERVE_EVENTS"] ?? "") ?? 100_000, decideRate: 1000, decideSeconds: 10)
+    exit(0)
+}
 
 if environment["BENCH_ONLY"] == "timers" {
     try TimerBenchmark.run(instances: Int(environment["BENCH_TIMERS"] ?? "") ?? 1_000_000)
@@ -145,3 +152,6 @@ if replayEvents > 0 { try ReplayBenchmark.run(events: replayEvents) }
 
 let timerInstances = Int(environment["BENCH_TIMERS"] ?? "") ?? 1_000_000
 if timerInstances > 0 { try TimerBenchmark.run(instances: timerInstances) }
+
+let serveEvents = Int(environment["BENCH_SERVE_EVENTS"] ?? "") ?? 100_000
+if serveEvents > 0 { try await ServeBenchmark.run(events: serveEvents, decideRate: 1000, decideSeconds: 10) }

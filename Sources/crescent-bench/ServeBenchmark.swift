@@ -1,0 +1,113 @@
+import AsyncHTTPClient
+import Engine
+import EventGenerator
+import Foundation
+import NIOCore
+import Server
+
+/// `crescent serve` under load, in this process: generated events posted to
+/// `/v1/batch` (100 per request) by concurrent senders through the shipped
+/// rules, then `/v1/decide` at a fixed rate with latency percentiles.
+enum ServeBenchmark {
+    static func run(events count: Int, decideRate: Int, decideSeconds: Int) async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let folder = root.appendingPathComponent(".build/bench")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("events-\(count).ndjson")
+        if !FileManager.default.fileExists(atPath: file.path) { _ = try EventGenerator(seed: 42, events: count).write(to: file) }
+        // Live traffic: the server stamps each event with its arrival time.
+        var messages: [String] = []
+        for line in try String(contentsOf: file, encoding: .utf8).split(separator: "\n") {
+            guard let json = try? JSONValue.parse(bytes: Array(line.utf8)) else { continue }
+            let items: [JSONValue]
+            if case .array(let batch)? = json["batch"] { items = batch } else { items = [json] }
+            for case .object(var fields) in items {
+                fields["timestamp"] = nil
+                messages.append(JSONValue.object(fields).jsonText)
+            }
+        }
+        let bodies = stride(from: 0, to: messages.count, by: 100).map {
+            #"{"batch":["# + messages[$0..<min(messages.count, $0 + 100)].joined(separator: ",") + "]}"
+        }
+        let database = folder.appendingPathComponent("serve.db").path
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.database = database
+        configuration.rules = root.appendingPathComponent("rules").path
+        configuration.plugins = root.appendingPathComponent("plugins").path
+        configuration.shards = ShardedEngine.defaultShards
+        configuration.addWriteKeys(["bench"])
+        let server = try CrescentServer(configuration: configuration)
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let running = Task { try await server.run { portSink.yield($0) } }
+        var boundPort = 0
+        for await bound in ports { boundPort = bound; break }
+        let port = boundPort
+        let client = HTTPClient.shared
+        let auth = "Basic " + Data("bench:".utf8).base64EncodedString()
+        print("crescent serve on 127.0.0.1:\(port), shipped rules, \(configuration.shards) shard(s):")
+
+        // 1. Ingest: 8 concurrent senders, 100 events per request, each answered after commit.
+        final class Counter: @unchecked Sendable {
+            let lock = NSLock()
+            var next = 0, refused = 0
+            func take(_ limit: Int) -> Int? { lock.withLock { defer { next += 1 }; return next < limit ? next : nil } }
+        }
+        let counter = Counter()
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    while let index = counter.take(bodies.count) {
+                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/batch")
+                        request.method = .POST
+                        request.headers.add(name: "Authorization", value: auth)
+                        request.body = .bytes(ByteBuffer(string: bodies[index]))
+                        let response = try await client.execute(request, deadline: .now() + .seconds(60))
+                        _ = try await response.body.collect(upTo: 1 << 16)
+                        if response.status.code != 200 { counter.lock.withLock { counter.refused += 1 } }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let ingestSeconds = seconds(ContinuousClock.now - started)
+        print(String(format: "  ingest       %8.0f events/s  (%d events in %d requests of 100, %.1f s; %d refused with 429)",
+                     Double(messages.count) / ingestSeconds, messages.count, bodies.count, ingestSeconds, counter.refused))
+
+        // 2. Decisions at a fixed rate (open loop: each request starts on schedule).
+        let total = decideRate * decideSeconds
+        let interval = Duration.seconds(1) / decideRate
+        let begin = ContinuousClock.now
+        let latencies = try await withThrowingTaskGroup(of: Double.self) { group in
+            for i in 0..<total {
+                try await Task.sleep(until: begin + interval * i, clock: .continuous)
+                group.addTask {
+                    let body = #"{"userId":"bench-\#(i % 500)","event":"Order Completed","messageId":"decide-\#(i)","#
+                        + #""properties":{"order_id":"bench-o\#(i)","total":\#(20 + i % 300),"card_fingerprint":"fp\#(i % 97)"}}"#
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/decide")
+                    request.method = .POST
+                    request.headers.add(name: "Authorization", value: auth)
+                    request.body = .bytes(ByteBuffer(string: body))
+                    let sent = ContinuousClock.now
+                    let response = try await client.execute(request, deadline: .now() + .seconds(10))
+                    _ = try await response.body.collect(upTo: 1 << 16)
+                    return seconds(ContinuousClock.now - sent) * 1000
+                }
+            }
+            var all: [Double] = []
+            for try await latency in group { all.append(latency) }
+            return all.sorted()
+        }
+        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+        print(String(format: "  decide       %d requests at %d/s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (answered after commit)",
+                     total, decideRate, percentile(0.5), percentile(0.99), latencies.last ?? 0))
+        running.cancel()
+        _ = try? await running.value
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
