@@ -51,6 +51,8 @@ struct AdminAPITests {
             let rules = try #require(json["rules"] as? [[String: Any]])
             let bronze = try #require(rules.first { $0["id"] as? String == "segment:bronze" })
             #expect(bronze["hits"] as? Int == 1)
+            #expect(bronze["last_fired"] is String)
+            #expect(rules.first { $0["id"] as? String == "segment:gold" }?["last_fired"] is NSNull)
             #expect(bronze["file"] as? String == "rules/segments/loyalty.lua")
             #expect(rules.contains { $0["kind"] as? String == "journey" })
             #expect((json["errors"] as? [Any])?.isEmpty == true)

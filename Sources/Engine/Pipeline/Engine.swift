@@ -24,6 +24,8 @@ public struct RuleStats: Sendable, Equatable {
     public var consecutiveErrors = 0
     public var disabled = false
     public var lastError: String?
+    /// When the rule last hit (engine time, ms).
+    public var lastHitAt: Int64?
 
     /// A rule that has not run yet.
     public static let none = RuleStats()
@@ -226,7 +228,9 @@ public final class Engine {
     }
 
     func stat(_ name: String, _ update: (inout RuleStats) -> Void) {
+        let hits = stats[name].map { $0.hits + $0.shadowHits } ?? 0
         update(&stats[name, default: RuleStats()])
+        if let now = stats[name], now.hits + now.shadowHits != hits { stats[name]?.lastHitAt = state.now }
     }
 }
 

@@ -75,6 +75,7 @@ public final class ShardedEngine: @unchecked Sendable {
                 t.shadowHits += s.shadowHits
                 t.errors += s.errors
                 t.disabled = t.disabled || s.disabled
+                t.lastHitAt = [t.lastHitAt, s.lastHitAt].compactMap { $0 }.max()
                 t.lastError = s.lastError ?? t.lastError
                 total[rule] = t
             }

@@ -124,6 +124,7 @@ struct AdminAPI: Sendable {
                 "file": .string(d.file), "line": .int(Int64(d.line)), "mode": .string(d.isShadow ? "shadow" : "live"),
                 "hits": .int(Int64(s.hits)), "shadow_hits": .int(Int64(s.shadowHits)), "errors": .int(Int64(s.errors)),
                 "disabled": .bool(s.disabled), "last_error": s.lastError.map(JSONValue.string) ?? .null,
+                "last_fired": s.lastHitAt.map { .string(Timestamps.iso($0)) } ?? .null,
             ])
         }
         let errors: [JSONValue] = engine.problems.map { p in
