@@ -38,7 +38,10 @@ public final class CrescentServer: Sendable {
         }
         router.get("/metrics") { _, _ in
             let engine = self.gateway.engine
-            let text = self.metrics.exposition(rules: engine.declarations.map(\.ruleId), stats: engine.stats, pending: self.gateway.pending, clockWork: engine.clockWork)
+            let health = try engine.store.outboxHealth(now: Int64(Date().timeIntervalSince1970 * 1000))
+            let text = self.metrics.exposition(rules: engine.declarations.map(\.ruleId), stats: engine.stats,
+                                               pending: self.gateway.pending, clockWork: engine.clockWork,
+                                               outbox: (try engine.store.outboxCounts(), health.lag, health.failedAttempts))
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }

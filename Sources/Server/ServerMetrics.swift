@@ -44,7 +44,16 @@ final class ServerMetrics: Sendable {
     }
 
     /// The text exposition, with the engine's per-rule statistics and the queue depth read now.
-    func exposition(rules: [String], stats: [String: RuleStats], pending: Int, clockWork: ClockWork) -> String {
+    func exposition(rules: [String], stats: [String: RuleStats], pending: Int, clockWork: ClockWork,
+                    outbox: (counts: [String: Int], lag: Int64, failedAttempts: Int)) -> String {
+        for status in ["pending", "delivered", "dead"] {
+            registry.makeGauge(descriptor: Self.name("outbox", "entries", "Outbox actions by delivery status"), labels: [("status", status)])
+                .set(Double(outbox.counts[status] ?? 0))
+        }
+        registry.makeGauge(descriptor: Self.name("outbox_lag", "seconds", "Age of the oldest undelivered action"))
+            .set(Double(outbox.lag) / 1000)
+        registry.makeGauge(descriptor: Self.name("outbox_failed_attempts", "total", "Delivery attempts that failed"))
+            .set(Double(outbox.failedAttempts))
         for rule in Set(rules).union(stats.keys) {
             let s = stats[rule] ?? RuleStats.none
             registry.makeGauge(descriptor: Self.name("rule", "hits", "Rule hits since start"), labels: [("rule", rule)])
@@ -57,6 +66,22 @@ final class ServerMetrics: Sendable {
         registry.makeGauge(descriptor: Self.name("ingest", "pending", "Events accepted, not yet committed")).set(Double(pending))
         registry.makeGauge(descriptor: Self.name("journey_timers", "fired", "Journey timers fired since start"))
             .set(Double(clockWork.timersFired))
-        return registry.emitToString()
+        return registry.emitToString() + Self.ruleLatency(stats)
+    }
+
+    /// Per-rule evaluation times as Prometheus histograms (the engine keeps the buckets).
+    static func ruleLatency(_ stats: [String: RuleStats]) -> String {
+        var out = "# HELP crescent_rule_duration_seconds Time of each rule evaluation\n# TYPE crescent_rule_duration_seconds histogram\n"
+        for (rule, s) in stats.sorted(by: { $0.key < $1.key }) where s.latency.count > 0 {
+            var cumulative = 0
+            for (index, count) in s.latency.counts.enumerated() {
+                cumulative += count
+                let bound = index < LatencyHistogram.bounds.count ? String(Double(LatencyHistogram.bounds[index]) / 1e6) : "+Inf"
+                out += "crescent_rule_duration_seconds_bucket{rule=\"\(rule)\",le=\"\(bound)\"} \(cumulative)\n"
+            }
+            out += "crescent_rule_duration_seconds_sum{rule=\"\(rule)\"} \(Double(s.latency.totalMicros) / 1e6)\n"
+            out += "crescent_rule_duration_seconds_count{rule=\"\(rule)\"} \(s.latency.count)\n"
+        }
+        return out
     }
 }

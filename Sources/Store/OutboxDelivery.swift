@@ -42,6 +42,15 @@ extension CrescentStore {
         }
     }
 
+    /// Age of the oldest pending entry at `now` (ms; 0 when none) and the failed attempts so far.
+    public func outboxHealth(now: Int64) throws -> (lag: Int64, failedAttempts: Int) {
+        try read { db in
+            let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(created_at) FROM outbox WHERE status = 'pending'")
+            let failed = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(attempts - (status = 'delivered')), 0) FROM outbox") ?? 0
+            return (oldest.map { max(0, now - $0) } ?? 0, failed)
+        }
+    }
+
     public func markDelivered(id: Int64, at time: Int64) throws {
         try writer.write { db in
             try db.execute(sql: "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",

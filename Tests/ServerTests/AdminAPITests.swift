@@ -75,6 +75,10 @@ struct AdminAPITests {
             #expect(metrics.text.contains(#"crescent_requests_rejected_total{reason="invalid_write_key"} 1"#))
             #expect(metrics.text.contains("crescent_rule_hits{"))
             #expect(metrics.text.contains("crescent_ingest_pending 0"))
+            #expect(metrics.text.contains(#"crescent_rule_duration_seconds_count{rule="segment:bronze"} 1"#))
+            #expect(metrics.text.contains(#"crescent_rule_duration_seconds_bucket{rule="segment:bronze",le="+Inf"} 1"#))
+            #expect(metrics.text.contains(#"crescent_outbox_entries{status="pending"}"#))
+            #expect(metrics.text.contains("crescent_outbox_lag_seconds"))
         }
     }
 }

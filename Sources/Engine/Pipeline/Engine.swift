@@ -16,6 +16,32 @@ public struct EngineOptions: Sendable {
     public init() {}
 }
 
+/// Evaluation times in fixed buckets (microseconds), for `/metrics`.
+public struct LatencyHistogram: Sendable, Equatable {
+    /// Upper bounds of the buckets, in microseconds (the last bucket is +Inf).
+    public static let bounds: [Int] = [10, 25, 50, 100, 250, 500, 1000, 5000, 25_000, 100_000]
+    /// Evaluations per bucket (not cumulative); one more than `bounds` for +Inf.
+    public var counts = Array(repeating: 0, count: bounds.count + 1)
+    public var totalMicros = 0
+
+    public init() {}
+
+    mutating func record(micros: Int) {
+        let index = Self.bounds.firstIndex { micros <= $0 } ?? Self.bounds.count
+        counts[index] += 1
+        totalMicros += micros
+    }
+
+    public var count: Int { counts.reduce(0, +) }
+
+    static func + (a: LatencyHistogram, b: LatencyHistogram) -> LatencyHistogram {
+        var sum = a
+        for index in sum.counts.indices { sum.counts[index] += b.counts[index] }
+        sum.totalMicros += b.totalMicros
+        return sum
+    }
+}
+
 /// Counts kept per rule while the engine runs.
 public struct RuleStats: Sendable, Equatable {
     public var hits = 0
@@ -26,6 +52,8 @@ public struct RuleStats: Sendable, Equatable {
     public var lastError: String?
     /// When the rule last hit (engine time, ms).
     public var lastHitAt: Int64?
+    /// How long its evaluations took.
+    public var latency = LatencyHistogram()
 
     /// A rule that has not run yet.
     public static let none = RuleStats()
@@ -40,7 +68,7 @@ public final class Engine {
     public let store: CrescentStore
     public let rules: RuleRuntime
     public var options: EngineOptions
-    public private(set) var stats: [String: RuleStats] = [:]
+    public internal(set) var stats: [String: RuleStats] = [:]
     let state: EngineState
     let commits: CommitPipeline
     var pendingEvents = 0

@@ -91,6 +91,7 @@ extension Engine {
 
     /// Stores the explanation of one event.
     func record(_ run: EvaluationRun) {
+        for result in run.results { stats[result.rule, default: RuleStats()].latency.record(micros: result.micros) }
         let results = RuleResult.compactText(run.results, index: ruleIndex)
         if let last = state.batch.events.indices.last, state.batch.events[last].messageId == run.event.messageId {
             state.batch.events[last].rulesetVersion = rules.version

@@ -76,6 +76,7 @@ public final class ShardedEngine: @unchecked Sendable {
                 t.errors += s.errors
                 t.disabled = t.disabled || s.disabled
                 t.lastHitAt = [t.lastHitAt, s.lastHitAt].compactMap { $0 }.max()
+                t.latency = t.latency + s.latency
                 t.lastError = s.lastError ?? t.lastError
                 total[rule] = t
             }
