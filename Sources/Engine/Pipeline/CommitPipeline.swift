@@ -30,9 +30,7 @@ final class CommitPipeline: @unchecked Sendable {
     }
 
     /// Queues a batch for commit; blocks while `depth` batches are in flight.
-    /// `onCommit` runs on the commit queue once the batch is committed (nil)
-    /// or could not be (the error).
-    func submit(_ batch: WriteBatch, onCommit: (@Sendable ((any Error)?) -> Void)? = nil) throws {
+    func submit(_ batch: WriteBatch) throws {
         try rethrowFailure()
         slots.wait()
         let done = lock.withLock { () -> [BatchBox] in
@@ -43,16 +41,11 @@ final class CommitPipeline: @unchecked Sendable {
         let box = BatchBox(batch)
         queue.async { [self] in
             defer { slots.signal() }
-            if let earlier = lock.withLock({ failure }) {
-                onCommit?(earlier)
-                return
-            }
+            if lock.withLock({ failure != nil }) { return }
             do {
                 try store.commit(box.batch)
-                onCommit?(nil)
             } catch {
                 lock.withLock { failure = error }
-                onCommit?(error)
             }
             lock.withLock { retired.append(box) }
         }

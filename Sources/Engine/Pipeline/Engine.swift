@@ -221,7 +221,7 @@ public final class Engine {
     }
 
     /// Hands the current batch to the background committer.
-    func submitBatch(onCommit: (@Sendable ((any Error)?) -> Void)? = nil) throws {
+    func submitBatch() throws {
         for id in state.dirty {
             if let customer = state.customers[id] { state.batch.customers[id] = customer.syncedRow() }
         }
@@ -234,7 +234,7 @@ public final class Engine {
         let batch = state.batch
         state.batch = WriteBatch()
         pendingEvents = 0
-        try commits.submit(batch, onCommit: onCommit)
+        try commits.submit(batch)
     }
 
     /// Erases a customer: commits what is pending, drops the customer's state

@@ -98,16 +98,6 @@ public final class ShardedEngine: @unchecked Sendable {
     /// Routes an event to its shard; `completion` runs there once it is processed.
     /// Blocks when the shard's queue is full (back-pressure).
     public func submit(_ event: Event, _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
-        submit(event, durable: false, completion)
-    }
-
-    /// Routes an event to its shard; with `durable`, `completion` runs only
-    /// once the batch holding the event is committed (the shard commits at
-    /// the end of the run that carried it: a group commit per run). A
-    /// duplicate answers at once: callers that acknowledge must still wait
-    /// for the original's commit (``flush()``).
-    public func submit(_ event: Event, durable: Bool,
-                       _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
         guard shared.claim(event.messageId) else {
             completion(.success(.duplicate(event.messageId)))
             return
@@ -126,7 +116,7 @@ public final class ShardedEngine: @unchecked Sendable {
                 return TransferredCustomer(engine.state.surrender(owner))
             }
         }
-        pending[target].append(ShardJob(event: event, route: route, adopted: adopted, durable: durable, completion: completion))
+        pending[target].append(ShardJob(event: event, route: route, adopted: adopted, completion: completion))
         if pending[target].count >= runLength { dispatchPending(target) }
     }
 
@@ -136,22 +126,13 @@ public final class ShardedEngine: @unchecked Sendable {
         guard !run.isEmpty else { return }
         pending[index] = []
         workers[index].async { engine in
-            var durable: [(ShardJob, Result<EventOutcome, any Error>)] = []
             for job in run {
                 if let adopted = job.adopted, let owner = job.route.mergeFrom {
                     for order in adopted.orders { engine.state.orders[order.id] = order }
                     for (promotion, times) in adopted.fires { engine.state.fires[promotion, default: [:]][owner] = times }
                     for instance in adopted.instances { engine.state.journeys.add(instance) }
                 }
-                let result = Result { try engine.process(job.event, route: job.route, adopted: job.adopted?.customer) }
-                if job.durable { durable.append((job, result)) } else { job.completion(result) }
-            }
-            guard !durable.isEmpty else { return }
-            let waiting = DurableCompletions(durable)
-            do {
-                try engine.submitBatch { error in waiting.complete(error) }
-            } catch {
-                waiting.complete(error)
+                job.completion(Result { try engine.process(job.event, route: job.route, adopted: job.adopted?.customer) })
             }
         }
     }
@@ -221,22 +202,11 @@ public final class ShardedEngine: @unchecked Sendable {
     public var clockHint: Int64 { workers[0].sync { $0.clockHint } }
 }
 
-/// Outcomes held back until their batch is committed.
-final class DurableCompletions: @unchecked Sendable {
-    private let jobs: [(ShardJob, Result<EventOutcome, any Error>)]
-    init(_ jobs: [(ShardJob, Result<EventOutcome, any Error>)]) { self.jobs = jobs }
-    func complete(_ error: (any Error)?) {
-        for (job, result) in jobs { job.completion(error.map { .failure($0) } ?? result) }
-    }
-}
-
 /// One routed event waiting for its shard.
 struct ShardJob: @unchecked Sendable {
     let event: Event
     let route: Route
     let adopted: TransferredCustomer?
-    /// Complete only once committed.
-    let durable: Bool
     let completion: @Sendable (Result<EventOutcome, any Error>) -> Void
 }
 

@@ -2,9 +2,8 @@ import Engine
 import Foundation
 
 /// Feeds the events of HTTP requests into the sharded engine and answers
-/// only once they are committed: each shard commits at the end of every run
-/// of events it is handed (a group commit), and answers them from the commit
-/// queue; a duplicate waits for a flush on the committer thread. When more than `maxInFlight`
+/// only once they are committed: requests wait together for one flush
+/// (group commit) on a committer thread. When more than `maxInFlight`
 /// events are accepted but not committed, new work is refused
 /// (``IngestError/saturated``) instead of queueing without bound.
 public final class IngestGateway: @unchecked Sendable {
@@ -15,7 +14,6 @@ public final class IngestGateway: @unchecked Sendable {
     private var waiters: [CheckedContinuation<Void, any Error>] = []
     private var stopping = false
     private var held = false
-    private var heldRequests: [CheckedContinuation<Void, Never>] = []
     private var committer: Thread?
 
     public init(engine: ShardedEngine, maxInFlight: Int) {
@@ -35,10 +33,7 @@ public final class IngestGateway: @unchecked Sendable {
         try reserve(events.count)
         defer { release(events.count) }
         let outcomes = try await process(events)
-        // Each new event was answered after its own batch committed; a
-        // duplicate is answered at once, so wait until its original is durable too.
-        if outcomes.contains(where: \.duplicate) { try await committed() }
-        await answerGate()
+        try await committed()
         return outcomes
     }
 
@@ -70,7 +65,7 @@ public final class IngestGateway: @unchecked Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             collector.continuation = continuation
             for (index, event) in events.enumerated() {
-                engine.submit(event, durable: true) { result in
+                engine.submit(event) { result in
                     let done: Bool = collector.lock.withLock {
                         collector.results[index] = result
                         collector.remaining -= 1
@@ -101,7 +96,7 @@ public final class IngestGateway: @unchecked Sendable {
     private func commitLoop() {
         while true {
             condition.lock()
-            while waiters.isEmpty && !stopping { condition.wait() }
+            while (waiters.isEmpty || held) && !stopping { condition.wait() }
             if waiters.isEmpty && stopping {
                 condition.unlock()
                 return
@@ -118,25 +113,12 @@ public final class IngestGateway: @unchecked Sendable {
         }
     }
 
-    /// Holds answers back (the events stay counted in flight) until
-    /// released: maintenance, and tests of back-pressure.
+    /// Holds acknowledgements back (nothing is committed for the requests
+    /// waiting) until released: maintenance, and tests of back-pressure.
     func holdCommits(_ hold: Bool) {
-        let released: [CheckedContinuation<Void, Never>] = condition.withLock {
+        condition.withLock {
             held = hold
-            if hold { return [] }
-            defer { heldRequests.removeAll() }
-            return heldRequests
-        }
-        for request in released { request.resume() }
-    }
-
-    private func answerGate() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let wait: Bool = condition.withLock {
-                if held { heldRequests.append(continuation) }
-                return held
-            }
-            if !wait { continuation.resume() }
+            condition.broadcast()
         }
     }
 
