@@ -59,6 +59,8 @@ public final class CrescentServer: Sendable {
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
+        let checkpoints = try BackgroundCheckpoints(store: gateway.engine.store)
+        defer { checkpoints?.stop() }
         // Schedules start from now, not from the first (maybe old) event's time.
         try gateway.engine.advance(to: Int64(Date().timeIntervalSince1970 * 1000))
         let dispatcher = configuration.channels.isEmpty ? nil

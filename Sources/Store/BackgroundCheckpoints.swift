@@ -1,0 +1,42 @@
+import Foundation
+import GRDB
+
+/// Write-ahead-log checkpoints off the commit path, for a server: SQLite's
+/// automatic checkpoint runs inside whichever commit crosses the threshold
+/// and syncs the database file there, so that commit (and every request
+/// waiting on it) stalls. Here a thread with its own connection copies the
+/// log into the database every `interval` (a passive checkpoint: it never
+/// blocks writers), and the writer's automatic checkpoint is turned off.
+public final class BackgroundCheckpoints: @unchecked Sendable {
+    private let connection: DatabaseQueue
+    private let condition = NSCondition()
+    private var stopped = false
+
+    /// Starts checkpointing the store's file; nil for an in-memory store.
+    public init?(store: CrescentStore, interval: TimeInterval = 1) throws {
+        guard let path = store.path else { return nil }
+        connection = try DatabaseQueue(path: path)
+        try store.writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+        let thread = Thread { [self] in
+            while true {
+                condition.lock()
+                if !stopped { condition.wait(until: Date().addingTimeInterval(interval)) }
+                let done = stopped
+                condition.unlock()
+                if done { return }
+                try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            }
+        }
+        thread.name = "crescent-checkpoint"
+        thread.start()
+    }
+
+    /// Ends the thread after a last checkpoint.
+    public func stop() {
+        condition.withLock {
+            stopped = true
+            condition.broadcast()
+        }
+        try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+    }
+}
