@@ -137,11 +137,16 @@ public final class RuleRuntime {
         declarations = RuleChecks.validate(accepted, problems: &problems)
     }
 
+    /// The rule language: Prelude.lua and PreludeJourneys.lua, one chunk.
     static func preludeSource() throws -> String {
-        guard let url = Bundle.module.url(forResource: "Prelude", withExtension: "lua") else {
-            throw LuaError(kind: .syntax, chunk: "crescent/prelude.lua", message: "the prelude is missing from the bundle")
+        var source = ""
+        for name in ["Prelude", "PreludeJourneys"] {
+            guard let url = Bundle.module.url(forResource: name, withExtension: "lua") else {
+                throw LuaError(kind: .syntax, chunk: "crescent/prelude.lua", message: "\(name).lua is missing from the bundle")
+            }
+            source += try String(contentsOf: url, encoding: .utf8) + "\n"
         }
-        return try String(contentsOf: url, encoding: .utf8)
+        return source
     }
 
     /// `*.lua` files under a folder, sorted, without `*_test.lua` unless asked.
