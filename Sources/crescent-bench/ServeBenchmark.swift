@@ -3,7 +3,6 @@ import Engine
 import EventGenerator
 import Foundation
 import NIOCore
-import Server
 
 /// `crescent serve` under load, in this process: generated events posted to
 /// `/v1/batch` (100 per request) by concurrent senders through the shipped
@@ -31,22 +30,40 @@ enum ServeBenchmark {
         }
         let database = folder.appendingPathComponent("serve.db").path
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.database = database
-        configuration.rules = root.appendingPathComponent("rules").path
-        configuration.plugins = root.appendingPathComponent("plugins").path
-        configuration.shards = ShardedEngine.defaultShards
-        configuration.addWriteKeys(["bench"])
-        let server = try CrescentServer(configuration: configuration)
-        let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let running = Task { try await server.run { portSink.yield($0) } }
-        var boundPort = 0
-        for await bound in ports { boundPort = bound; break }
+        // The server in its own process (the release `crescent` beside this
+        // benchmark), as a shop would run it; BENCH_SERVE_PORT loads one already running.
+        var server: Process?
+        var boundPort = Int(ProcessInfo.processInfo.environment["BENCH_SERVE_PORT"] ?? "") ?? 0
+        if boundPort == 0 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("crescent")
+            process.arguments = ["serve", "--port", "0", "--db", database, "--rules", root.appendingPathComponent("rules").path,
+                                 "--plugins", root.appendingPathComponent("plugins").path]
+            process.environment = ProcessInfo.processInfo.environment.merging(["CRESCENT_WRITE_KEYS": "bench"]) { _, new in new }
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var line = Data()
+            while !line.contains(10) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                line.append(chunk)
+            }
+            let text = String(decoding: line, as: UTF8.self)
+            guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+                  let bound = Int(text[range].split(separator: ":").last ?? "") else {
+                process.terminate()
+                print("  crescent serve did not start: \(text)")
+                return
+            }
+            boundPort = bound
+            server = process
+        }
         let port = boundPort
         let client = HTTPClient.shared
         let auth = "Basic " + Data("bench:".utf8).base64EncodedString()
-        print("crescent serve on 127.0.0.1:\(port), shipped rules, \(configuration.shards) shard(s):")
+        print("crescent serve on 127.0.0.1:\(port) (its own process), shipped rules, load from this process:")
 
         // 1. Ingest: 8 concurrent senders, 100 events per request, each answered after commit.
         final class Counter: @unchecked Sendable {
@@ -103,8 +120,10 @@ enum ServeBenchmark {
         func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         print(String(format: "  decide       %d requests at %d/s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (answered after commit)",
                      total, decideRate, percentile(0.5), percentile(0.99), latencies.last ?? 0))
-        running.cancel()
-        _ = try? await running.value
+        if let server {
+            kill(server.processIdentifier, SIGTERM)
+            server.waitUntilExit()
+        }
     }
 
     static func seconds(_ duration: Duration) -> Double {
