@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// Everything the engine keeps in memory about a customer, read from the
@@ -14,6 +15,10 @@ public struct CustomerSnapshot: Sendable {
     public var messages: [(rule: String, at: Int64)] = []
     /// Completed orders, oldest first (at most 500).
     public var orders: [(id: String, at: Int64, total: Double)] = []
+    /// Open carts: id → value and items.
+    public var carts: [String: (value: Double, items: Int)] = [:]
+    /// Recently viewed product ids, newest first (at most 50).
+    public var viewed: [String] = []
 
     public init(row: CustomerRow) { self.row = row }
 }
@@ -59,6 +64,20 @@ extension CrescentStore {
                 try each("SELECT customer_id, name, timestamp FROM events WHERE customer_id IN (\(marks)) ORDER BY customer_id, timestamp") {
                     let at: Int64 = $1["timestamp"]
                     if at >= ($0.row.lastSeen ?? 0) - 90 * 86_400_000 { $0.eventTimes.append(($1["name"], at)) }
+                }
+                try each("SELECT customer_id, cart_id, value, items FROM carts WHERE customer_id IN (\(marks)) AND items > 0") {
+                    $0.carts[$1["cart_id"]] = ($1["value"], $1["items"])
+                }
+                try each("""
+                    SELECT customer_id, payload FROM events WHERE customer_id IN (\(marks)) AND name = 'Product Viewed'
+                    ORDER BY customer_id, timestamp DESC
+                    """) {
+                    guard $0.viewed.count < 50, let text: String = $1["payload"],
+                          let json = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                          let properties = json["properties"] as? [String: Any],
+                          let product = (properties["product_id"] ?? properties["sku"]).map({ "\($0)" }),
+                          !$0.viewed.contains(product) else { return }
+                    $0.viewed.append(product)
                 }
                 try each("SELECT customer_id, id, created_at, total FROM orders WHERE customer_id IN (\(marks)) AND status = 'completed' ORDER BY created_at") {
                     $0.orders.append(($1["id"], $1["created_at"], $1["total"]))

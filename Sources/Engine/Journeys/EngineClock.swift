@@ -61,6 +61,7 @@ extension Engine {
         for id in missing {
             let customer = loaded[id] ?? CustomerState(row: CustomerRow(id: id))
             if let cached = state.customers[id], !cached.complete, full { cached.fill(fromLoaded: customer) } else {
+                customer.lastUsedBatch = state.batchNumber
                 state.customers[id] = customer
             }
         }

@@ -217,6 +217,7 @@ extension Engine {
         guard let def = journeyByName[instance.row.journey] else { return }
         // A timer needs what sending needs; the rest loads if a branch runs Lua.
         let customer = try state.customers[instance.row.customerId] ?? state.customer(instance.row.customerId)
+        customer.lastUsedBatch = state.batchNumber
         let event = Event(messageId: "timer:\(instance.id):\(instance.row.runs)", kind: .track, name: "Journey Timer",
                           userId: customer.row.id, timestamp: state.now, isInternal: true)
         var run = EvaluationRun(event: event, customer: customer, order: nil)

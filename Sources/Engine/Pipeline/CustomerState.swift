@@ -26,6 +26,8 @@ final class CustomerState {
     /// False for a customer loaded for a journey timer only (row, last block,
     /// messages); ``EngineState/customer(_:)`` completes it before any rule sees it.
     var complete = true
+    /// The batch number when the engine last used it (for the bounded cache).
+    var lastUsedBatch = 0
     /// Parsed acquisition touches, for pushing `c.acquisition` without re-parsing.
     var firstTouchCache: (text: String, value: JSONValue)?
     var lastTouchCache: (text: String, value: JSONValue)?
@@ -63,6 +65,8 @@ final class CustomerState {
     func fill(from snapshot: CustomerSnapshot) {
         segments = snapshot.segments
         wishlist = snapshot.wishlist
+        carts = snapshot.carts
+        viewed = snapshot.viewed
         for event in snapshot.eventTimes { eventTimes[event.name, default: []].append(event.at) }
         for order in snapshot.orders {
             orders.append(order)
@@ -106,6 +110,8 @@ extension CustomerState {
     func fill(fromLoaded other: CustomerState) {
         segments = other.segments
         wishlist = other.wishlist
+        carts = other.carts
+        viewed = other.viewed
         eventTimes = other.eventTimes
         orders = other.orders
         orderTotals = other.orderTotals

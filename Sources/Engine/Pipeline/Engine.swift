@@ -12,6 +12,9 @@ public struct EngineOptions: Sendable {
     public var disableAfterErrors = 10
     /// Limits for each rule call.
     public var limits = LuaLimits.default
+    /// Customers kept in memory per shard; the least recently used beyond it
+    /// are dropped (their state is in the store) and read back when needed.
+    public var customerCacheLimit = 200_000
 
     public init() {}
 }
@@ -72,6 +75,10 @@ public final class Engine {
     let state: EngineState
     let commits: CommitPipeline
     var pendingEvents = 0
+    /// Customers held in memory now, and evicted so far (the bounded cache).
+    public var cachedCustomers: Int { state.customers.count }
+    public var evictedCustomers: Int { state.evictions }
+
     /// What the clock did besides events: timers fired, schedules run, customers swept, and the time they took.
     public internal(set) var clockWork = ClockWork()
     public let declarations: [RuleDeclaration]
@@ -234,6 +241,8 @@ public final class Engine {
         let batch = state.batch
         state.batch = WriteBatch()
         pendingEvents = 0
+        state.batchNumber += 1
+        state.evict(limit: options.customerCacheLimit)
         try commits.submit(batch)
     }
 

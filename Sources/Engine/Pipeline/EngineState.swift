@@ -31,7 +31,14 @@ final class EngineState {
     /// Time zones by name, resolved once.
     var zones: [String: TimeZone] = [:]
 
-    var freshStore: Bool { shared.freshStore }
+    /// True while everything that exists is in memory: the store held no
+    /// event at start and no customer has been evicted since.
+    var freshStore: Bool { shared.freshStore && !evictedAny }
+    /// Batches submitted so far (the bounded cache evicts by it).
+    var batchNumber = 0
+    var evictedAny = false
+    /// Customers evicted from memory so far.
+    var evictions = 0
 
     init(store: CrescentStore, shared: SharedState) {
         self.store = store
@@ -40,12 +47,14 @@ final class EngineState {
 
     func customer(_ id: String) throws -> CustomerState {
         if let cached = customers[id] {
+            cached.lastUsedBatch = batchNumber
             if !cached.complete {
                 if let snapshot = try store.customerSnapshots(ids: [id])[id] { cached.fill(from: snapshot) } else { cached.complete = true }
             }
             return cached
         }
         let loaded = freshStore ? CustomerState(row: CustomerRow(id: id)) : try CustomerState.load(id, from: store)
+        loaded.lastUsedBatch = batchNumber
         customers[id] = loaded
         return loaded
     }
@@ -78,5 +87,31 @@ final class EngineState {
     func addHit(_ counter: String, _ key: String, value: String?) {
         shared.addHit(counter, key, value: value, now: now)
         batch.counterHits.append((counter, key, now, value))
+    }
+
+    // MARK: The bounded customer cache
+
+    /// Drops the least recently used customers (with their cached orders and
+    /// promotion fires) once more than `limit` are held, down to 90% of it.
+    /// Only customers untouched for three batches go: their last changes are
+    /// committed (at most two batches are ever in flight), so a later load
+    /// reads them back. Customers with active journey instances are reloaded
+    /// when a timer needs them.
+    func evict(limit: Int) {
+        guard customers.count > limit else { return }
+        let target = limit * 9 / 10
+        let candidates = customers.values
+            .filter { $0.lastUsedBatch <= batchNumber - 3 && !dirty.contains($0.row.id) }
+            .sorted { $0.lastUsedBatch < $1.lastUsedBatch }
+        var gone = Set<String>()
+        for customer in candidates.prefix(customers.count - target) {
+            customers[customer.row.id] = nil
+            gone.insert(customer.row.id)
+        }
+        guard !gone.isEmpty else { return }
+        evictedAny = true
+        evictions += gone.count
+        orders = orders.filter { order in order.value.customerId.map { !gone.contains($0) } ?? true }
+        for promotion in fires.keys { fires[promotion] = fires[promotion]?.filter { !gone.contains($0.key) } }
     }
 }
