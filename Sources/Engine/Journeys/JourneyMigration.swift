@@ -11,11 +11,17 @@ public struct JourneyMigration: Sendable, Equatable, Codable, CustomStringConver
     public var moved = 0
     /// Ended: the journey was removed, or no later step survived.
     public var ended = 0
+    /// Left waiting untouched: the journey is missing while the rule set has
+    /// load errors (its file may be the broken one); a later good version takes them over.
+    public var kept = 0
 
     public init(journey: String) { self.journey = journey }
 
     public var description: String {
-        "journey \(journey): \(migrated) migrated, \(moved) moved to the next surviving step, \(ended) ended"
+        if kept > 0 {
+            return "journey \(journey): \(kept) instances kept waiting, not run: the journey is missing and the rules have errors"
+        }
+        return "journey \(journey): \(migrated) migrated, \(moved) moved to the next surviving step, \(ended) ended"
     }
 
     static func merged(_ all: [JourneyMigration]) -> [JourneyMigration] {
@@ -25,6 +31,7 @@ public struct JourneyMigration: Sendable, Equatable, Codable, CustomStringConver
             total.migrated += m.migrated
             total.moved += m.moved
             total.ended += m.ended
+            total.kept += m.kept
             byName[m.journey] = total
         }
         return byName.values.sorted { $0.journey < $1.journey }
@@ -79,11 +86,16 @@ extension Engine {
         guard !state.freshStore else { return }
         var report: [String: JourneyMigration] = [:]
         var oldSteps: [String: [String]?] = [:]
+        let rulesHaveErrors = problems.contains { $0.severity == .error }
         for row in try store.activeJourneyInstances() where owns(row.customerId) {
             let instance = JourneyInstance(row: row)
             if row.rulesetVersion == version {
                 state.journeys.add(instance)
                 continue
+            }
+            if journeyByName[row.journey] == nil && rulesHaveErrors {
+                report[row.journey, default: JourneyMigration(journey: row.journey)].kept += 1
+                continue // a broken file must not end the instances of the journey it declared
             }
             let cacheKey = row.rulesetVersion + "/" + row.journey
             if oldSteps[cacheKey] == nil {

@@ -104,3 +104,27 @@ struct LiveEditTests {
         #expect(reminders.contains { $0.customerId == "merged-user" })
     }
 }
+
+@Suite("Journeys: a broken rule file strands nothing")
+struct BrokenReloadTests {
+    @Test("a version whose journey file fails to load keeps the instances waiting; the next good version takes them over")
+    func brokenThenFixed() throws {
+        let store = try CrescentStore()
+        let good = try EngineFixtures.engine(rules: ["journeys/cart.lua": abandonedCart], store: store)
+        _ = try good.process(EngineFixtures.identify("u1", traits: ["marketing_consent": true], at: "0s"))
+        _ = try good.process(added("c1", price: 10, at: "1m"))
+        try good.flush()
+
+        let broken = try EngineFixtures.engine(rules: ["journeys/cart.lua": abandonedCart + "\nthis is not lua"], store: store)
+        #expect(broken.problems.contains { $0.file == "rules/journeys/cart.lua" && $0.severity == .error })
+        #expect(broken.journeyMigrations.first?.kept == 1)
+        try broken.advance(to: EngineFixtures.time("3h"))
+        try broken.flush()
+        let waiting = try #require(try store.journeyInstances(customerId: "u1").first)
+        #expect(waiting.status == "active", "not ended by the broken version")
+
+        let fixed = try EngineFixtures.engine(rules: ["journeys/cart.lua": abandonedCart], store: store)
+        try fixed.advance(to: EngineFixtures.time("3h"))
+        #expect(try templates(fixed) == ["cart_reminder"])
+    }
+}
