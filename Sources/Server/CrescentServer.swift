@@ -48,6 +48,15 @@ public final class CrescentServer: Sendable {
         return router
     }
 
+    /// The webhook channels: those declared in rules and plugins (secrets from
+    /// the environment), then the configured ones, which win. Problems go to
+    /// standard error.
+    public func deliveryChannels(environment: [String: String]) -> [String: WebhookChannel] {
+        let declared = DeclaredChannels.resolve(gateway.engine.declarations, environment: environment)
+        for problem in declared.problems { FileHandle.standardError.write(Data("warning: \(problem)\n".utf8)) }
+        return declared.channels.merging(configuration.channels) { _, configured in configured }
+    }
+
     /// Runs until SIGTERM or SIGINT, then commits everything accepted.
     /// `onListening` gets the bound port (useful with port 0).
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
@@ -63,8 +72,8 @@ public final class CrescentServer: Sendable {
         defer { checkpoints?.stop() }
         // Schedules start from now, not from the first (maybe old) event's time.
         try gateway.engine.advance(to: Int64(Date().timeIntervalSince1970 * 1000))
-        let dispatcher = configuration.channels.isEmpty ? nil
-            : OutboxDispatcher(store: gateway.engine.store, channels: configuration.channels)
+        let channels = deliveryChannels(environment: ProcessInfo.processInfo.environment)
+        let dispatcher = channels.isEmpty ? nil : OutboxDispatcher(store: gateway.engine.store, channels: channels)
         let delivery = Task.detached { await dispatcher?.run() }
         defer { delivery.cancel() }
         let ticker = Task.detached { [gateway] in

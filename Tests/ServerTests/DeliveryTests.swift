@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import Server
 import Store
+import TestSupport
 import Testing
 
 /// A webhook receiver on a free local port that fails the first `failures`
@@ -126,5 +127,30 @@ struct DeliveryTests {
     func backoff() throws {
         let dispatcher = OutboxDispatcher(store: try CrescentStore(), channels: [:], backoffBase: 1000, backoffCap: 5000, jitter: { 1.5 })
         #expect((1...5).map { dispatcher.backoff(afterAttempts: $0) } == [1500, 3000, 6000, 7500, 7500])
+    }
+}
+
+@Suite("Channels declared in rules and plugins")
+struct DeclaredChannelTests {
+    @Test("a plugin declares a channel; its secret comes from the environment; the configuration wins")
+    func pluginChannel() throws {
+        let dir = try TestSupport.Fixtures.temporaryDirectory(files: [
+            "rules/uses_crm.lua": "local crm = require(\"crm\")\nsegment \"any\" { when = function(c) return true end }",
+            "plugins/crm.lua": "channel \"crm\" { url = \"http://127.0.0.1:9/hook\", secret_env = \"CRM_SECRET\", max_attempts = 3 }\nreturn {}",
+            "rules/ops.lua": "channel \"ops\" { url = \"ftp://nope\", secret_env = \"OPS_SECRET\" }",
+        ])
+        var configuration = ServerConfiguration()
+        configuration.database = dir.appendingPathComponent("c.db").path
+        configuration.rules = dir.appendingPathComponent("rules").path
+        configuration.plugins = dir.appendingPathComponent("plugins").path
+        let server = try CrescentServer(configuration: configuration)
+        let channels = server.deliveryChannels(environment: ["CRM_SECRET": "s3cret", "OPS_SECRET": "x"])
+        #expect(channels["crm"] == WebhookChannel(url: "http://127.0.0.1:9/hook", secret: "s3cret", maxAttempts: 3))
+        #expect(channels["ops"] == nil, "not an http(s) address")
+        #expect(server.deliveryChannels(environment: [:])["crm"] == nil, "no secret, no delivery")
+
+        configuration.channels["crm"] = WebhookChannel(url: "http://127.0.0.1:10/other", secret: "configured")
+        let configured = try CrescentServer(configuration: configuration)
+        #expect(configured.deliveryChannels(environment: ["CRM_SECRET": "s3cret"])["crm"]?.secret == "configured")
     }
 }

@@ -29,6 +29,7 @@ local FIELDS = {
     sweep = "string",
   },
   messaging = { timezone = "string", quiet_hours = "table", cap = "table" },
+  channel = { description = "string", url = "string", secret_env = "string", max_attempts = "number" },
 }
 
 local function register(kind, name, spec)
@@ -86,6 +87,7 @@ counter = named("counter")
 distinct_counter = named("distinct_counter")
 list = named("list")
 schedule = named("schedule")
+channel = named("channel")
 function fraud_policy(spec) register("fraud_policy", "fraud_policy", spec) end
 function messaging(spec) register("messaging", "messaging", spec) end
 

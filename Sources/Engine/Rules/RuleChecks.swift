@@ -11,7 +11,7 @@ enum RuleChecks {
         var seen: [String: RuleDeclaration] = [:]
         let required: [RuleKind: [String]] = [
             .segment: ["when"], .promotion: ["on", "run"], .fraud: ["score"], .counter: ["on", "key"],
-            .distinctCounter: ["on", "key", "value"], .fraudPolicy: ["on"], .journey: ["steps"],
+            .distinctCounter: ["on", "key", "value"], .fraudPolicy: ["on"], .journey: ["steps"], .channel: ["url", "secret_env"],
         ]
         for declaration in declarations {
             let where_ = (file: declaration.file, line: declaration.line)

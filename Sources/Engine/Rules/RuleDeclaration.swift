@@ -3,7 +3,7 @@ import LuaKit
 /// The kinds of declaration a rule file can make.
 public enum RuleKind: String, Sendable, CaseIterable, Codable {
     case segment, promotion, fraud, fraudPolicy = "fraud_policy", counter, distinctCounter = "distinct_counter", list
-    case journey, schedule, messaging
+    case journey, schedule, messaging, channel
 }
 
 /// One declaration read from a rule file: `segment "gold" { ... }`.

@@ -71,7 +71,7 @@ public final class RuleRuntime {
         _ = try state.call(prelude.function, [])
         for name in ["segment", "promotion", "fraud", "fraud_policy", "counter", "distinct_counter", "list",
                      "duration", "now", "log", "lists",
-                     "journey", "schedule", "messaging", "wait", "wait_until", "send", "notify", "coupon", "set_trait",
+                     "journey", "schedule", "messaging", "channel", "wait", "wait_until", "send", "notify", "coupon", "set_trait",
                      "tag", "untag", "exit", "branch"] {
             state.shareGlobal(name, from: prelude)
         }
