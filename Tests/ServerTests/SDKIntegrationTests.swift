@@ -17,13 +17,13 @@ struct SDKIntegrationTests {
     static func python() throws -> URL {
         let python = venv.appendingPathComponent("bin/python")
         if FileManager.default.fileExists(atPath: python.path),
-           try Fixtures.run(python, ["-c", "import segment.analytics, rudderstack.analytics"]).status == 0 {
+           try Fixtures.run(python, ["-c", "import segment.analytics, rudderstack.analytics, openapi_spec_validator"]).status == 0 {
             return python
         }
         let made = try Fixtures.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-m", "venv", venv.path])
         guard made.status == 0 else { throw SDKError("python3 -m venv failed: \(made.stderr)") }
         let pip = try Fixtures.run(venv.appendingPathComponent("bin/pip"),
-                                   ["install", "-q", "segment-analytics-python", "rudder-sdk-python"])
+                                   ["install", "-q", "segment-analytics-python", "rudder-sdk-python", "openapi-spec-validator"])
         guard pip.status == 0 else { throw SDKError("pip install of the SDKs failed: \(pip.stderr)") }
         return python
     }
@@ -53,6 +53,22 @@ struct SDKIntegrationTests {
         let status = server.stop()
         #expect(status == 0)
         #expect(server.output.contains("everything accepted is committed"))
+    }
+}
+
+@Suite("docs/openapi.yaml")
+struct OpenAPITests {
+    @Test("the OpenAPI file is valid OpenAPI 3 and names every endpoint of docs/api.md")
+    func valid() throws {
+        let python = try SDKIntegrationTests.python()
+        let spec = Fixtures.packageRoot.appendingPathComponent("docs/openapi.yaml")
+        let result = try Fixtures.run(python, ["-m", "openapi_spec_validator", spec.path])
+        #expect(result.status == 0, "\(result.stdoutText) \(result.stderr)")
+        let text = try String(contentsOf: spec, encoding: .utf8)
+        let api = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("docs/api.md"), encoding: .utf8)
+        let documented = Set(api.matches(of: /`(?:GET|POST|PUT|DELETE) (\/[a-z0-9\/{}_]+)/).map { String($0.1) })
+        #expect(documented.count >= 10)
+        for path in documented { #expect(text.contains("  \(path):"), "\(path) is missing from openapi.yaml") }
     }
 }
 
