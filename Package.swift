@@ -33,7 +33,8 @@ let package = Package(
                                              .product(name: "GRDBSQLite", package: "GRDB.swift"),
                                              .product(name: "Crypto", package: "swift-crypto")]),
         // Rule kinds, normalization, the per-event pipeline, explanations.
-        .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua"), .copy("Rules/PreludeJourneys.lua")]),
+        .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua"), .copy("Rules/PreludeJourneys.lua"),
+                                                                          .copy("Scenarios/Scenario.lua")]),
         // HTTP (Hummingbird 2): Segment-compatible ingest, decisions, admin API, metrics.
         .target(
             name: "Server",

@@ -1,0 +1,233 @@
+import Foundation
+import LuaKit
+import Store
+
+/// One scenario's result.
+public struct ScenarioResult: Sendable {
+    public var file: String
+    public var line: Int
+    public var name: String
+    /// nil when it passed; else what failed (`file:line: expected ..., got ...`).
+    public var failure: String?
+    /// The last event's explanation (every rule's result), to read beside a failure.
+    public var lastEvent: [String]
+    public var seconds: Double
+}
+
+/// Runs scenario files (`*_test.lua`) against a rule set: each scenario gets
+/// a fresh engine over an in-memory store and a virtual clock starting at
+/// 2026-01-01T00:00:00Z. Scenario files run in the sandbox like rules.
+public struct ScenarioRunner {
+    public var rulesDirectory: String
+    public var pluginsDirectory: String?
+    public static let start: Int64 = 1_767_225_600_000
+
+    public init(rulesDirectory: String, pluginsDirectory: String?) {
+        self.rulesDirectory = rulesDirectory
+        self.pluginsDirectory = pluginsDirectory
+    }
+
+    /// The scenario files under a path (a file, or every `*_test.lua` below a folder).
+    public static func files(at path: String) -> [String] {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { return [] }
+        if !isFolder.boolValue { return [path] }
+        return RuleRuntime.ruleFiles(in: path, includeTests: true).filter { $0.hasSuffix("_test.lua") }
+    }
+
+    /// Runs every scenario of the files; a file that does not load is one failed result.
+    public func run(files: [String]) throws -> [ScenarioResult] {
+        var results: [ScenarioResult] = []
+        for file in files {
+            results += try run(file: file)
+        }
+        return results
+    }
+
+    private func run(file: String) throws -> [ScenarioResult] {
+        let session = try ScenarioSession(rules: rulesDirectory, plugins: pluginsDirectory)
+        let state = session.state
+        do {
+            let chunk = try state.load(bytes: Array(FileManager.default.contents(atPath: file) ?? Data()), name: file)
+            _ = try state.call(chunk.function, [])
+        } catch {
+            return [ScenarioResult(file: file, line: error.line ?? 0, name: "(loading the file)", failure: error.description,
+                                   lastEvent: [], seconds: 0)]
+        }
+        guard case .array(let list)? = try state.call(session.list, []).first else { return [] }
+        var results: [ScenarioResult] = []
+        for (index, item) in list.enumerated() {
+            guard case .table(let t) = item else { continue }
+            let started = ContinuousClock.now
+            try session.reset()
+            let outcome = try state.call(session.runOne, [.integer(Int64(index + 1))])
+            let elapsed = ContinuousClock.now - started
+            let failure = outcome.first == .boolean(true) ? nil : (outcome.dropFirst().first?.stringValue ?? "failed")
+            var line = 0
+            if case .integer(let l)? = t["line"] { line = Int(l) }
+            results.append(ScenarioResult(file: file, line: line, name: t["name"]?.stringValue ?? "?", failure: failure,
+                                          lastEvent: session.lastExplanation,
+                                          seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+        }
+        return results
+    }
+}
+
+/// The Lua state a scenario file runs in, and the engine its scenario drives.
+final class ScenarioSession {
+    let state: LuaState
+    private(set) var list: LuaReference!
+    private(set) var runOne: LuaReference!
+    private let rules: String
+    private let plugins: String?
+    private(set) var engine: Engine?
+    private var clock = ScenarioRunner.start
+    private var sequence = 0
+    private(set) var lastExplanation: [String] = []
+
+    init(rules: String, plugins: String?) throws {
+        self.rules = rules
+        self.plugins = plugins
+        state = try LuaState(limits: .default, pluginDirectory: plugins)
+        guard let url = Bundle.module.url(forResource: "Scenario", withExtension: "lua") else {
+            throw LuaError(kind: .syntax, chunk: "crescent/scenario.lua", message: "Scenario.lua is missing from the bundle")
+        }
+        let prelude = try state.load(try String(contentsOf: url, encoding: .utf8), name: "crescent/scenario.lua")
+        state.registerLocationFunction("where", in: prelude)
+        let box = Unowned(self)
+        state.register("duration", in: nil) { args in
+            guard let text = args.first?.stringValue, let ms = DurationText.milliseconds(text) else {
+                throw LuaHostError("invalid duration \(args.first?.display ?? "nil") (use forms like \"90s\", \"1h\", \"7d\")")
+            }
+            return [.integer(ms)]
+        }
+        state.register("host_send", in: prelude) { args in [try box.value.send(args.first ?? .nil)] }
+        state.register("host_advance", in: prelude) { args in
+            if case .integer(let ms)? = args.first { try box.value.advance(ms) }
+            return []
+        }
+        state.register("host_customer", in: prelude) { args in [try box.value.customer(args.first?.stringValue ?? "")] }
+        state.register("host_journey", in: prelude) { args in
+            [try box.value.journey(args.first?.stringValue ?? "", args.dropFirst().first?.stringValue ?? "")]
+        }
+        state.register("host_sent", in: prelude) { args in [try box.value.sent(args.first?.stringValue)] }
+        _ = try state.call(prelude.function, [])
+        for name in ["scenario", "identify", "track", "page", "order", "advance", "customer", "journey", "sent", "expect"] {
+            state.shareGlobal(name, from: prelude)
+        }
+        guard let list = state.function("host_scenarios", in: prelude), let runOne = state.function("host_run_scenario", in: prelude) else {
+            throw LuaError(kind: .runtime, chunk: "crescent/scenario.lua", message: "missing entry points")
+        }
+        self.list = list
+        self.runOne = runOne
+    }
+
+    /// A fresh engine and clock for the next scenario.
+    func reset() throws {
+        engine = try Engine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins)
+        clock = ScenarioRunner.start
+        lastExplanation = []
+    }
+
+    func send(_ message: LuaValue) throws -> LuaValue {
+        guard let engine else { throw LuaHostError("no scenario is running") }
+        guard case .object(var fields) = JSONValue(message) else { throw LuaHostError("a message must be a table") }
+        sequence += 1
+        fields["messageId"] = .string("scenario-\(sequence)")
+        fields["timestamp"] = .int(clock)
+        let event: Event
+        do {
+            event = try Normalizer.normalize(.object(fields), now: clock)
+        } catch {
+            throw LuaHostError("invalid message: \(error)")
+        }
+        let outcome = try engine.process(event)
+        let shown = outcome.results.filter { $0.outcome != .miss }
+        let missed = outcome.results.count - shown.count
+        lastExplanation = ["\(event.name) at \(Timestamps.iso(clock)):"] + shown.map { result in
+            var line = "  \(result.outcome.rawValue) \(result.rule)"
+            if let score = result.score, score != 0 { line += " +\(score)" }
+            if let reason = result.reason { line += " (\(reason))" }
+            return line
+        } + (missed > 0 ? ["  (\(missed) other rules did not hit)"] : [])
+        return Self.table(outcome)
+    }
+
+    func advance(_ ms: Int64) throws {
+        guard let engine else { return }
+        clock += max(0, ms)
+        try engine.advance(to: clock)
+    }
+
+    func customer(_ id: String) throws -> LuaValue {
+        guard let engine else { return .nil }
+        try engine.flush()
+        guard let row = try engine.store.customer(id: id) else { return .nil }
+        let traits = (try? JSONValue.parse(Data(row.traits.utf8))) ?? .object([:])
+        var segments: [LuaValue: LuaValue] = [:]
+        for name in try engine.store.segments(of: id) { segments[.string(LuaString(name))] = .boolean(true) }
+        return .table([
+            "id": .string(LuaString(row.id)), "orders_count": .integer(Int64(row.ordersCount)), "total_spent": .number(row.totalSpent),
+            "segments": .table(segments), "traits": traits.luaValue,
+        ])
+    }
+
+    func journey(_ user: String, _ name: String) throws -> LuaValue {
+        guard let engine else { return .nil }
+        try engine.flush()
+        guard let row = try engine.store.journeyInstances(customerId: user).first(where: { $0.journey == name }) else { return .nil }
+        var fields: [LuaValue: LuaValue] = [
+            "status": .string(LuaString(row.status)), "step": .string(LuaString(row.step)), "converted": .boolean(row.converted),
+            "key": .string(LuaString(row.key)),
+        ]
+        if let reason = row.exitReason { fields["exit_reason"] = .string(LuaString(reason)) }
+        if let wake = row.wakeAt { fields["wake_at"] = .integer(wake) }
+        return .table(fields)
+    }
+
+    func sent(_ rule: String?) throws -> LuaValue {
+        guard let engine else { return .array([]) }
+        try engine.flush()
+        let rows = try rule.map { try engine.store.outbox(rule: $0) } ?? engine.store.outboxEntries(status: "pending", limit: 1000).map(\.row).reversed()
+        return .array(rows.map { row in
+            var payload = (try? JSONValue.parse(Data(row.payload.utf8)))?.object ?? [:]
+            payload["rule"] = .string(row.rule)
+            payload["customer_id"] = row.customerId.map(JSONValue.string) ?? .null
+            return JSONValue.object(payload).luaValue
+        })
+    }
+
+    static func table(_ outcome: EventOutcome) -> LuaValue {
+        var results: [LuaValue: LuaValue] = [:]
+        for result in outcome.results {
+            var fields: [LuaValue: LuaValue] = ["outcome": .string(LuaString(result.outcome.rawValue))]
+            if let reason = result.reason { fields["reason"] = .string(LuaString(reason)) }
+            if let score = result.score { fields["score"] = .number(score) }
+            results[.string(LuaString(result.rule))] = .table(fields)
+        }
+        var table: [LuaValue: LuaValue] = [
+            "message_id": .string(LuaString(outcome.messageId)),
+            "duplicate": .boolean(outcome.duplicate),
+            "results": .table(results),
+            "entered": .array(outcome.segmentChanges.filter(\.1).map { .string(LuaString($0.0)) }),
+            "exited": .array(outcome.segmentChanges.filter { !$0.1 }.map { .string(LuaString($0.0)) }),
+            "actions": .array(outcome.actions.map { action in
+                var payload = action.payload.object ?? [:]
+                payload["rule"] = .string(action.rule)
+                return JSONValue.object(payload).luaValue
+            }),
+        ]
+        if let decision = outcome.decision {
+            table["decision"] = .string(LuaString(decision.verdict.rawValue))
+            table["score"] = .number(decision.score)
+            table["reasons"] = .array(decision.reasons.map { .string(LuaString($0)) })
+        }
+        return .table(table)
+    }
+}
+
+/// A reference that does not keep its object alive (the session owns the state that holds the closures).
+final class Unowned<T: AnyObject> {
+    unowned let value: T
+    init(_ value: T) { self.value = value }
+}

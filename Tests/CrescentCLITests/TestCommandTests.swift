@@ -1,0 +1,57 @@
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("crescent test: scenario files")
+struct TestCommandTests {
+    let crescent = Fixtures.crescentExecutable()
+
+    @Test("the shipped rules' scenarios pass")
+    func shippedScenarios() throws {
+        let result = try Fixtures.run(crescent, ["test"], in: Fixtures.packageRoot)
+        #expect(result.status == 0, "\(result.stdoutText)\(result.stderr)")
+        #expect(result.stdoutText.contains(" passed, 0 failed, "))
+        #expect(result.stdoutText.contains("✔ a reminder an hour after the cart is left, an offer a day later"))
+    }
+
+    @Test("a failing scenario: expected vs got with its line, the last event's explanation, exit 1, JUnit XML")
+    func failing() throws {
+        let dir = try Fixtures.temporaryDirectory(files: [
+            "rules/gold.lua": "segment \"gold\" { when = function(c) return c.total_spent >= 500 end }",
+            "rules/gold_test.lua": """
+                scenario("passes", function()
+                  local r = order("ana", "o1", 600)
+                  expect(r.entered):to_contain("gold")
+                end)
+                scenario("fails", function()
+                  local r = order("bo", "o2", 100)
+                  expect(r.entered, "segments entered"):to_contain("gold")
+                end)
+                scenario("breaks", function() error("boom") end)
+                """,
+            "plugins/.keep": "",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try Fixtures.run(crescent, ["test", "--junit", "report.xml"], in: dir)
+        #expect(result.status == 1)
+        let out = result.stdoutText
+        #expect(out.contains("✔ passes"))
+        #expect(out.contains("✘ rules/gold_test.lua:5: fails"))
+        #expect(out.contains(#"rules/gold_test.lua:7: segments entered: expected something containing "gold", got {}"#), "\(out)")
+        #expect(out.contains("last event: Order Completed at 2026-01-01T00:00:00.000Z:"))
+        #expect(out.contains("rules/gold_test.lua:9: boom"))
+        #expect(out.contains("1 passed, 2 failed, 1 files"))
+        let xml = try String(contentsOf: dir.appendingPathComponent("report.xml"), encoding: .utf8)
+        #expect(xml.contains(#"<testsuite name="rules/gold_test.lua" tests="3" failures="2">"#))
+        #expect(xml.contains(#"<testcase classname="rules/gold_test.lua" name="passes""#))
+
+        let broken = try Fixtures.temporaryDirectory(files: ["rules/x_test.lua": "scenario(", "plugins/.keep": ""])
+        defer { try? FileManager.default.removeItem(at: broken) }
+        let load = try Fixtures.run(crescent, ["test"], in: broken)
+        #expect(load.status == 1)
+        #expect(load.stdoutText.contains("✘ rules/x_test.lua:1: (loading the file)"))
+        let none = try Fixtures.run(crescent, ["test", "nowhere"], in: broken)
+        #expect(none.status == 1)
+        #expect(none.stderr.contains("no scenario files"))
+    }
+}
