@@ -53,6 +53,8 @@ struct AdminAPITests {
             #expect(bronze["hits"] as? Int == 1)
             #expect(bronze["last_fired"] is String)
             #expect(rules.first { $0["id"] as? String == "segment:gold" }?["last_fired"] is NSNull)
+            #expect(bronze["stale"] as? Bool == false)
+            #expect(rules.first { $0["id"] as? String == "segment:gold" }?["stale"] as? Bool == true, "never fired")
             #expect(bronze["file"] as? String == "rules/segments/loyalty.lua")
             #expect(rules.contains { $0["kind"] as? String == "journey" })
             #expect((json["errors"] as? [Any])?.isEmpty == true)

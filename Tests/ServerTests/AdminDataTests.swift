@@ -97,6 +97,8 @@ struct AdminDataTests {
             }
             let flagged = try await decide("l1")
             #expect((flagged["rules"] as? [[String: Any]])?.contains { $0["rule"] as? String == "fraud:disposable_email" && $0["outcome"] as? String == "hit" } == true)
+            let counted = try await client.execute(uri: "/v1/lists/disposable_domains", method: .get, headers: admin).json
+            #expect((counted["entries"] as? [[String: Any]])?.first { $0["value"] as? String == "sketchy.example" }?["hits"] as? Int == 1)
             let removed = try await client.execute(uri: "/v1/lists/disposable_domains/sketchy.example", method: .delete, headers: admin)
             #expect(removed.json["removed"] as? Bool == true)
             let clean = try await decide("l2")

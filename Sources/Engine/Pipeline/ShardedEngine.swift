@@ -162,6 +162,9 @@ public final class ShardedEngine: @unchecked Sendable {
         try commits.drain()
     }
 
+    /// Entry → times it matched a rule's lookup since start.
+    public func listHits(_ list: String) -> [String: Int] { shared.hits(ofList: list) }
+
     /// Adds a value to a list, for every shard at once and in the store.
     public func addListEntry(_ list: String, _ value: String, source: String = "admin") throws -> Bool {
         _ = shared.addListValue(list, value)

@@ -28,6 +28,7 @@ final class SharedState: @unchecked Sendable {
     private var globalFires: [String: [Int64]] = [:]
     var counterRetention: [String: Int64] = [:]
     private(set) var lists: [String: Set<String>] = [:]
+    private var listHits: [String: [String: Int]] = [:]
     private var lastJourneyId: Int64 = 0
     /// Revenue and completed orders per hour (hour start → totals), for schedules.
     private var hourlySales: [Int64: (revenue: Double, orders: Int)]?
@@ -153,7 +154,16 @@ final class SharedState: @unchecked Sendable {
     }
 
     func listContains(_ list: String, _ value: String) -> Bool {
-        lock.withLock { lists[list]?.contains(value) ?? false }
+        lock.withLock {
+            guard lists[list]?.contains(value) == true else { return false }
+            listHits[list, default: [:]][value, default: 0] += 1
+            return true
+        }
+    }
+
+    /// How often each entry of a list matched a rule's lookup since start.
+    func hits(ofList list: String) -> [String: Int] {
+        lock.withLock { listHits[list] ?? [:] }
     }
 
     /// Removes a list value; true when it was there.

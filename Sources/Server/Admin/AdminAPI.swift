@@ -48,7 +48,10 @@ struct AdminAPI: Sendable {
             }
         }
         router.get("/v1/rules") { request, _ in
-            try self.authorized(request) { self.rules() }
+            try self.authorized(request) {
+                let window = request.uri.queryParameters.get("stale_after").flatMap { DurationText.milliseconds(String($0)) }
+                return self.rules(staleAfter: window ?? 30 * 86_400_000)
+            }
         }
         router.get("/v1/outbox") { request, _ in
             try self.authorized(request) {
@@ -114,9 +117,11 @@ struct AdminAPI: Sendable {
                                                        "entries": .array(entries)]).jsonText)
     }
 
-    func rules() -> Response {
+    /// `stale`: a live rule that has not fired within `staleAfter` (ms) of the engine's clock.
+    func rules(staleAfter: Int64) -> Response {
         let engine = gateway.engine
         let stats = engine.stats
+        let now = engine.clockHint
         let rules: [JSONValue] = engine.declarations.map { d in
             let s = stats[d.ruleId] ?? RuleStats.none
             return .object([
@@ -125,6 +130,8 @@ struct AdminAPI: Sendable {
                 "hits": .int(Int64(s.hits)), "shadow_hits": .int(Int64(s.shadowHits)), "errors": .int(Int64(s.errors)),
                 "disabled": .bool(s.disabled), "last_error": s.lastError.map(JSONValue.string) ?? .null,
                 "last_fired": s.lastHitAt.map { .string(Timestamps.iso($0)) } ?? .null,
+                "stale": .bool(!d.isShadow && [RuleKind.segment, .promotion, .fraud, .journey].contains(d.kind)
+                               && (s.lastHitAt.map { now - $0 > staleAfter } ?? true)),
             ])
         }
         let errors: [JSONValue] = engine.problems.map { p in

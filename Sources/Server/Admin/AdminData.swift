@@ -65,8 +65,10 @@ extension AdminAPI {
     }
 
     func list(_ name: String) throws -> Response {
+        let hits = gateway.engine.listHits(name)
         let entries: [JSONValue] = try gateway.engine.store.listEntries(name).map {
-            .object(["value": .string($0.value), "source": .string($0.source), "added_at": .string(Timestamps.iso($0.addedAt))])
+            .object(["value": .string($0.value), "source": .string($0.source), "added_at": .string(Timestamps.iso($0.addedAt)),
+                     "hits": .int(Int64(hits[$0.value] ?? 0))])
         }
         return APIResponse.json(.ok, JSONValue.object(["list": .string(name), "entries": .array(entries)]).jsonText)
     }
