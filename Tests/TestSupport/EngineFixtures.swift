@@ -63,3 +63,15 @@ extension EventOutcome {
     /// Whether the rule hit.
     public func hit(_ rule: String) -> Bool { result(rule)?.outcome == .hit }
 }
+
+extension EngineFixtures {
+    /// After a flush: one payload field (`template`, `message`, ...) and the
+    /// time of each committed action of a rule, optionally of one kind and customer.
+    public static func committed(_ engine: Engine, rule: String, action: String? = nil, customer: String? = nil,
+                                 field: String) throws -> [(value: String, at: Int64)] {
+        try engine.flush()
+        return try engine.store.outbox(rule: rule, customerId: customer).filter { action == nil || $0.action == action }.map {
+            ((try JSONValue.parse(Data($0.payload.utf8)))[field]?.stringValue ?? "?", $0.createdAt)
+        }
+    }
+}

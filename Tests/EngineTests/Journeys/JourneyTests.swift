@@ -37,10 +37,7 @@ func added(_ cart: String, price: Double, user: String = "u1", at offset: String
 
 /// Templates of the journey's notify actions, in order.
 func templates(_ engine: Engine, _ journey: String = "abandoned_cart", customer: String? = nil) throws -> [String] {
-    try engine.flush()
-    return try engine.store.outbox(rule: "journey:\(journey)", customerId: customer).filter { $0.action == "notify" }.map {
-        (try JSONValue.parse(Data($0.payload.utf8)))["template"]?.stringValue ?? "?"
-    }
+    try EngineFixtures.committed(engine, rule: "journey:\(journey)", action: "notify", customer: customer, field: "template").map(\.value)
 }
 
 @Suite("Journeys: entry, waits, exits, branches, keys")

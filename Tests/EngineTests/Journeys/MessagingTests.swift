@@ -6,10 +6,8 @@ import Testing
 
 /// Sent notify actions of a journey with their times.
 private func sends(_ engine: Engine, _ journey: String, customer: String) throws -> [(template: String, at: Int64)] {
-    try engine.flush()
-    return try engine.store.outbox(rule: "journey:\(journey)", customerId: customer).filter { $0.action == "notify" }.map {
-        ((try JSONValue.parse(Data($0.payload.utf8)))["template"]?.stringValue ?? "?", $0.createdAt)
-    }
+    try EngineFixtures.committed(engine, rule: "journey:\(journey)", action: "notify", customer: customer, field: "template")
+        .map { ($0.value, $0.at) }
 }
 
 @Suite("Journeys: frequency caps and quiet hours defer, never drop")

@@ -5,10 +5,7 @@ import TestSupport
 import Testing
 
 private func alerts(_ engine: Engine, _ schedule: String) throws -> [(message: String, at: Int64)] {
-    try engine.flush()
-    return try engine.store.outbox(rule: "schedule:\(schedule)").map {
-        ((try JSONValue.parse(Data($0.payload.utf8)))["message"]?.stringValue ?? "?", $0.createdAt)
-    }
+    try EngineFixtures.committed(engine, rule: "schedule:\(schedule)", field: "message").map { ($0.value, $0.at) }
 }
 
 @Suite("Schedules on the virtual clock")

@@ -18,10 +18,7 @@ struct ShippedJourneysTests {
 
     /// Journey sends to u1: template and time.
     func sent(_ engine: Engine, _ journey: String) throws -> [(String, Int64)] {
-        try engine.flush()
-        return try engine.store.outbox(rule: "journey:\(journey)", customerId: "u1").filter { $0.action == "notify" }.map {
-            ((try JSONValue.parse(Data($0.payload.utf8)))["template"]?.stringValue ?? "?", $0.createdAt)
-        }
+        try F.committed(engine, rule: "journey:\(journey)", action: "notify", customer: "u1", field: "template").map { ($0.value, $0.at) }
     }
 
     @Test("abandoned cart: a reminder after an hour, the offer a day later for a cart over 50; none once bought")
