@@ -46,47 +46,15 @@ struct RulesCommand: ParsableCommand {
 
         func run() throws {
             let store = try RulesCommand.open(db)
-            let matches = try store.rulesetHistory().filter { $0.version.hasPrefix(version) }
-            guard matches.count == 1, let target = matches.first else {
-                StandardStreams.writeError(matches.isEmpty ? "error: no rule set version \(version) in \(db) (see crescent rules history)\n"
-                                                           : "error: \(version) matches \(matches.count) versions; give more of the hash\n")
+            do {
+                let done = try RulesetRollback.perform(store: store, version: version, rulesFolder: rules)
+                print("rolled \(rules) back to \(done.version) (loaded \(Timestamps.iso(done.loadedAt))): "
+                      + "\(done.written) files written, \(done.removed) removed")
+                print("the files before the rollback are in \(done.backup)")
+            } catch let failure as RulesetRollback.Failure {
+                StandardStreams.writeError("error: \(failure) (database \(db))\n")
                 throw ExitCode(1)
             }
-            guard let sources = (try? JSONValue.parse(Data(target.sources.utf8)))?.object else {
-                StandardStreams.writeError("error: version \(target.version) has no stored sources\n")
-                throw ExitCode(1)
-            }
-            let folder = URL(fileURLWithPath: rules).standardizedFileURL
-            let label = folder.lastPathComponent
-            let fm = FileManager.default
-            // Keep the current folder first.
-            let backup = folder.deletingLastPathComponent().appendingPathComponent(
-                "\(label).before-rollback-\(Int(Date().timeIntervalSince1970))")
-            if fm.fileExists(atPath: folder.path) { try fm.copyItem(at: folder, to: backup) }
-            // Stored paths start with the rules folder's name at the time ("rules/segments/x.lua").
-            var files: [String: String] = [:]
-            for (path, text) in sources {
-                let parts = path.split(separator: "/", maxSplits: 1)
-                guard parts.count == 2, let source = text.stringValue, !parts[1].contains("..") else { continue }
-                files[String(parts[1])] = source
-            }
-            guard !files.isEmpty else {
-                StandardStreams.writeError("error: version \(target.version) has no rule files\n")
-                throw ExitCode(1)
-            }
-            var written = 0, removed = 0
-            for file in RuleRuntime.ruleFiles(in: folder.path) where files[String(file.dropFirst(folder.path.count + 1))] == nil {
-                try fm.removeItem(atPath: file)
-                removed += 1
-            }
-            for (relative, source) in files {
-                let destination = folder.appendingPathComponent(relative)
-                try fm.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try Data(source.utf8).write(to: destination)
-                written += 1
-            }
-            print("rolled \(rules) back to \(target.version) (loaded \(Timestamps.iso(target.loadedAt))): \(written) files written, \(removed) removed")
-            print("the files before the rollback are in \(backup.path)")
         }
     }
 

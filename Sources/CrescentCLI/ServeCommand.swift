@@ -36,6 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A JSON configuration file.")
     var config: String?
 
+    @Flag(help: "Do not watch the rules and plugins folders (reload only over the admin API).")
+    var noWatch = false
+
     func run() async throws {
         var settings = ServerConfiguration()
         settings.shards = ShardedEngine.defaultShards
@@ -52,6 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let rules { settings.rules = rules }
         if let plugins { settings.plugins = plugins }
         if let shards { settings.shards = max(1, shards) }
+        if noWatch { settings.watchRules = false }
         if settings.writeKeyDigests.isEmpty {
             StandardStreams.writeError("warning: no write key (set CRESCENT_WRITE_KEYS): every ingest request will get 401\n")
         }

@@ -13,6 +13,8 @@ import Store
 public final class CrescentServer: Sendable {
     public let configuration: ServerConfiguration
     public let gateway: IngestGateway
+    /// Reloads the rules (on a file change, or over the admin API), guarded by check and scenarios.
+    public let reloader: RuleReloader
     let metrics = ServerMetrics()
 
     /// Opens the store and loads the rules; a rule file with errors is
@@ -23,13 +25,24 @@ public final class CrescentServer: Sendable {
         let engine = try ShardedEngine(store: store, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins,
                                        shards: configuration.shards)
         gateway = IngestGateway(engine: engine, maxInFlight: configuration.maxInFlight)
+        reloader = RuleReloader(engine: engine, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins)
+        reloader.runScenarios = configuration.reloadRunsScenarios
+    }
+
+    /// Reloads the rules now and writes the outcome to standard error (the log).
+    @discardableResult
+    public func reloadRules(scenarios: Bool? = nil) -> ReloadAttempt {
+        let attempt = reloader.reload(scenarios: scenarios)
+        FileHandle.standardError.write(Data((attempt.report + "\n").utf8))
+        return attempt
     }
 
     /// The routes, for the server and for tests.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         TrackingAPI(configuration: configuration, gateway: gateway, metrics: metrics).register(on: router)
-        AdminAPI(configuration: configuration, gateway: gateway).register(on: router)
+        AdminAPI(configuration: configuration, gateway: gateway, reload: { self.reloadRules(scenarios: $0) },
+                 reloader: reloader).register(on: router)
         router.get("/health") { _, _ in APIResponse.json(.ok, #"{"status":"ok"}"#) }
         router.get("/ready") { _, _ in
             self.gateway.pending < self.configuration.maxInFlight
@@ -41,6 +54,7 @@ public final class CrescentServer: Sendable {
             let health = try engine.store.outboxHealth(now: Int64(Date().timeIntervalSince1970 * 1000))
             let text = self.metrics.exposition(rules: engine.declarations.map(\.ruleId), stats: engine.stats,
                                                pending: self.gateway.pending, clockWork: engine.clockWork,
+                                               reloads: self.reloader, version: engine.rulesVersion,
                                                outbox: (try engine.store.outboxCounts(), health.lag, health.failedAttempts))
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
@@ -83,6 +97,12 @@ public final class CrescentServer: Sendable {
             }
         }
         defer { ticker.cancel() }
+        let watcher = configuration.watchRules
+            ? try RulesWatcher(folders: [configuration.rules, configuration.plugins].filter { FileManager.default.fileExists(atPath: $0) }) {
+                self.reloadRules()
+            }
+            : nil
+        defer { watcher?.stop() }
         try await app.runService()
         try gateway.shutdown()
     }

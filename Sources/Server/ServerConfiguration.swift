@@ -12,6 +12,10 @@ public struct ServerConfiguration: Sendable {
     public var rules = "rules"
     public var plugins = "plugins"
     public var shards = 1
+    /// Watch the rules and plugins folders and reload on a change (guarded by check and scenarios).
+    public var watchRules = true
+    /// Run the scenario files (`*_test.lua`) before a reload is swapped in.
+    public var reloadRunsScenarios = true
     /// Events accepted but not yet committed before requests get `429`.
     public var maxInFlight = 20_000
     /// Webhook channels by name (`default` takes channels without their own).
@@ -72,6 +76,8 @@ public struct ServerConfiguration: Sendable {
             case ("plugins", let v as String): plugins = v
             case ("shards", let v as Int): shards = v
             case ("max_in_flight", let v as Int): maxInFlight = v
+            case ("watch_rules", let v as Bool): watchRules = v
+            case ("reload_runs_scenarios", let v as Bool): reloadRunsScenarios = v
             case ("write_keys", let v as [String]): addWriteKeys(v)
             case ("admin_token", let v as String): setAdminToken(v)
             case ("channels", let v as [String: Any]):
@@ -84,7 +90,7 @@ public struct ServerConfiguration: Sendable {
                     }
                     channels[name] = WebhookChannel(url: url, secret: secret, maxAttempts: spec["max_attempts"] as? Int ?? 8)
                 }
-            case ("host", _), ("port", _), ("db", _), ("rules", _), ("plugins", _), ("shards", _), ("max_in_flight", _),
+            case ("host", _), ("port", _), ("db", _), ("rules", _), ("plugins", _), ("shards", _), ("max_in_flight", _), ("watch_rules", _), ("reload_runs_scenarios", _),
                  ("write_keys", _), ("admin_token", _), ("channels", _):
                 throw ConfigurationError("\(path): \"\(key)\" has the wrong type")
             default:

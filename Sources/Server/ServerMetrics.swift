@@ -17,7 +17,7 @@ final class ServerMetrics: Sendable {
     }
 
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "crescent", metricName: metric, unitName: unit, helpText: help)
+        MetricNameDescriptor(namespace: "crescent", metricName: metric, unitName: unit.isEmpty ? nil : unit, helpText: help)
     }
 
     func ingested(_ events: [Event], _ outcomes: [EventOutcome]) {
@@ -45,7 +45,22 @@ final class ServerMetrics: Sendable {
 
     /// The text exposition, with the engine's per-rule statistics and the queue depth read now.
     func exposition(rules: [String], stats: [String: RuleStats], pending: Int, clockWork: ClockWork,
+                    reloads: RuleReloader, version: String,
                     outbox: (counts: [String: Int], lag: Int64, failedAttempts: Int)) -> String {
+        let attempts = reloads.attempts
+        for result in [ReloadAttempt.Result.loaded, .unchanged, .rejected] {
+            registry.makeGauge(descriptor: Self.name("rules_reloads", "total", "Rule reload attempts since start, by result"),
+                               labels: [("result", result.rawValue)]).set(Double(attempts[result] ?? 0))
+        }
+        let failure = reloads.failure
+        registry.makeGauge(descriptor: Self.name("rules_reload_failing", "", "1 while the rule files hold a version that was rejected"))
+            .set(Double(failure == nil ? 0 : 1))
+        registry.makeGauge(descriptor: Self.name("rules_reload_problems", "", "Errors and failed scenarios of the rejected version"))
+            .set(Double((failure?.problems.count ?? 0) + (failure?.failedScenarios.count ?? 0)))
+        if let last = reloads.last {
+            registry.makeGauge(descriptor: Self.name("rules_reload_duration", "seconds", "Check, scenarios and swap of the last reload"))
+                .set(last.milliseconds / 1000)
+        }
         for status in ["pending", "delivered", "dead"] {
             registry.makeGauge(descriptor: Self.name("outbox", "entries", "Outbox actions by delivery status"), labels: [("status", status)])
                 .set(Double(outbox.counts[status] ?? 0))
@@ -67,6 +82,8 @@ final class ServerMetrics: Sendable {
         registry.makeGauge(descriptor: Self.name("journey_timers", "fired", "Journey timers fired since start"))
             .set(Double(clockWork.timersFired))
         return registry.emitToString() + Self.ruleLatency(stats)
+            + "# HELP crescent_rules_version_info The rule set version running\n# TYPE crescent_rules_version_info gauge\n"
+            + "crescent_rules_version_info{version=\"\(version)\"} 1\n"
     }
 
     /// Per-rule evaluation times as Prometheus histograms (the engine keeps the buckets).

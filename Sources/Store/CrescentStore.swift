@@ -157,6 +157,11 @@ public final class CrescentStore: Sendable {
         return try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
     }
 
+    /// Message ids of stored events matching an SQL LIKE pattern (checks and tests).
+    public func messageIds(like pattern: String) throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT message_id FROM events WHERE message_id LIKE ?", arguments: [pattern]) }
+    }
+
     /// The order with this id.
     public func order(id: String) throws -> OrderRow? {
         try read { db in

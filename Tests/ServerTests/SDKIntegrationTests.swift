@@ -85,14 +85,21 @@ final class RunningServer: @unchecked Sendable {
     private(set) var output = ""
     private var stopped: Int32?
 
-    init(database: String) throws {
+    /// Starts `crescent serve` on a free port in `directory` (the package by
+    /// default, so the shipped rules), standard error to `log` when given.
+    init(database: String, arguments: [String] = ["--shards", "1"], directory: URL = Fixtures.packageRoot, log: URL? = nil) throws {
         process.executableURL = Fixtures.crescentExecutable()
-        process.arguments = ["serve", "--port", "0", "--db", database, "--shards", "1"]
-        process.currentDirectoryURL = Fixtures.packageRoot
+        process.arguments = ["serve", "--port", "0", "--db", database] + arguments
+        process.currentDirectoryURL = directory
         process.environment = ProcessInfo.processInfo.environment.merging(
             ["CRESCENT_WRITE_KEYS": "wk", "CRESCENT_ADMIN_TOKEN": "admin"]) { _, new in new }
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        if let log {
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: log)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         // The first line names the bound port.
         var line = Data()
@@ -117,6 +124,18 @@ final class RunningServer: @unchecked Sendable {
         request.setValue("Bearer admin", forHTTPHeaderField: "Authorization")
         let (data, _) = try await URLSession.shared.data(for: request)
         return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+
+    /// A request to the server: the status and the body as JSON.
+    func request(_ method: String, _ path: String, body: String? = nil, headers: [String: String] = ["Authorization": "Bearer admin"])
+        async throws -> (status: Int, json: [String: Any], text: String) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        request.httpBody = body.map { Data($0.utf8) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let json = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, json, String(decoding: data, as: UTF8.self))
     }
 
     /// SIGTERM, then the exit status (once).

@@ -97,6 +97,18 @@ extension Engine {
         }
     }
 
+    /// After a reload: schedules that kept their name keep their next due
+    /// time; new ones start from the clock; removed ones are forgotten.
+    func rescheduleAfterReload() {
+        guard state.clock > 0 else { return } // not started: the first advance sets them all
+        var due: [String: Int64] = [:]
+        for schedule in schedules {
+            due[schedule.name] = state.scheduleDue[schedule.name]
+                ?? schedule.next(after: state.scheduleLastRun[schedule.name] ?? state.clock)
+        }
+        state.scheduleDue = due
+    }
+
     private func runSchedule(_ schedule: ScheduleDefinition, at due: Int64) throws {
         let started = DispatchTime.now().uptimeNanoseconds
         defer {

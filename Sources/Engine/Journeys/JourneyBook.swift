@@ -43,6 +43,17 @@ final class JourneyBook {
         if let at = instance.row.wakeAt { timers.insert(at: at, id: instance.id) }
     }
 
+    /// Takes every active instance out, oldest first, with their timers (a
+    /// reload maps them onto the new definitions and adds them back);
+    /// entry times stay for re-entry limits.
+    func takeAll() -> [JourneyInstance] {
+        let all = instances.values.sorted { $0.id < $1.id }
+        instances = [:]
+        byCustomer = [:]
+        timers = TimerQueue()
+        return all
+    }
+
     /// Takes an ended instance out.
     func remove(_ instance: JourneyInstance) {
         instances[instance.id] = nil

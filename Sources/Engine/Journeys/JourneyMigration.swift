@@ -84,11 +84,18 @@ extension Engine {
         state.shared.registerJourneyIds(try store.maxJourneyInstanceId())
         state.scheduleLastRun = try store.scheduleRuns(shard: shard)
         guard !state.freshStore else { return }
+        try adopt(try store.activeJourneyInstances().filter { owns($0.customerId) }.map { JourneyInstance(row: $0) })
+    }
+
+    /// Maps instances made under any rule set version onto the current
+    /// definitions (at load, and when a reload swaps the rule set in).
+    func adopt(_ instances: [JourneyInstance]) throws {
+        let version = rules.version
         var report: [String: JourneyMigration] = [:]
         var oldSteps: [String: [String]?] = [:]
         let rulesHaveErrors = problems.contains { $0.severity == .error }
-        for row in try store.activeJourneyInstances() where owns(row.customerId) {
-            let instance = JourneyInstance(row: row)
+        for instance in instances {
+            let row = instance.row
             if row.rulesetVersion == version {
                 state.journeys.add(instance)
                 continue

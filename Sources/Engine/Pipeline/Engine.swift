@@ -69,11 +69,14 @@ public struct RuleStats: Sendable, Equatable {
 /// An `Engine` owns one Lua state and must stay on the thread that made it.
 public final class Engine {
     public let store: CrescentStore
-    public let rules: RuleRuntime
+    /// The rule set running now (a reload swaps it between events).
+    public private(set) var rules: RuleRuntime
     public var options: EngineOptions
     public internal(set) var stats: [String: RuleStats] = [:]
     let state: EngineState
     let commits: CommitPipeline
+    /// The host API rules call (kept to build the next version's runtime).
+    let host: RuleHost
     var pendingEvents = 0
     /// Customers held in memory now, and evicted so far (the bounded cache).
     public var cachedCustomers: Int { state.customers.count }
@@ -81,22 +84,24 @@ public final class Engine {
 
     /// What the clock did besides events: timers fired, schedules run, customers swept, and the time they took.
     public internal(set) var clockWork = ClockWork()
-    public let declarations: [RuleDeclaration]
+    public private(set) var declarations: [RuleDeclaration] = []
     /// The segment and fraud declarations, in file order.
-    let segments: [RuleDeclaration]
-    let frauds: [RuleDeclaration]
+    private(set) var segments: [RuleDeclaration] = []
+    private(set) var frauds: [RuleDeclaration] = []
     /// Event name → the promotions and the counters it triggers, in file order.
-    let promotionsByEvent: [String: [RuleDeclaration]]
-    let countersByEvent: [String: [RuleDeclaration]]
-    let policy: RuleDeclaration?
+    private(set) var promotionsByEvent: [String: [RuleDeclaration]] = [:]
+    private(set) var countersByEvent: [String: [RuleDeclaration]] = [:]
+    private(set) var policy: RuleDeclaration?
     /// Rule id → position in the rule set's list (for compact explanations).
-    let ruleIndex: [String: Int]
+    private(set) var ruleIndex: [String: Int] = [:]
     /// Journeys by name and by the event that starts them; the messaging policy; schedules.
-    let journeys: [JourneyDefinition]
-    let journeyByName: [String: JourneyDefinition]
-    let journeysByEntry: [String: [JourneyDefinition]]
-    let messaging: MessagingPolicy
-    let schedules: [ScheduleDefinition]
+    private(set) var journeys: [JourneyDefinition] = []
+    private(set) var journeyByName: [String: JourneyDefinition] = [:]
+    private(set) var journeysByEntry: [String: [JourneyDefinition]] = [:]
+    private(set) var messaging = MessagingPolicy()
+    private(set) var schedules: [ScheduleDefinition] = []
+    /// A rule set built for a reload, waiting to be swapped in (see ``RuleReload``).
+    var stagedRules: RuleRuntime?
     /// This engine's shard (schedules with `run` execute on shard 0 only), and which customers it owns.
     let shard: Int
     let sweepOwns: (String) -> Bool
@@ -136,15 +141,26 @@ public final class Engine {
             recentlyViewed: { id, n in Array((state.customers[id]?.viewed ?? []).prefix(n)) }
         )
         host.sales = { from, to in shared.sales(from: from, to: to) }
+        self.host = host
         rules = try RuleRuntime(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
                                 limits: options.limits, host: host)
+        install(rules)
+        try loadJourneys(owns: owns)
+    }
+
+    /// Makes a rule set the running one: its declarations, indexes, journey
+    /// and schedule definitions, list values and counter windows; the
+    /// version row goes out with the next batch.
+    func install(_ runtime: RuleRuntime) {
+        let shared = state.shared
+        rules = runtime
         declarations = rules.declarations
         segments = declarations.filter { $0.kind == .segment }
         frauds = declarations.filter { $0.kind == .fraud }
         policy = declarations.first { $0.kind == .fraudPolicy }
         promotionsByEvent = Self.index(declarations, [.promotion])
         countersByEvent = Self.index(declarations, [.counter, .distinctCounter])
-        ruleIndex = Dictionary(uniqueKeysWithValues: declarations.enumerated().map { ($0.element.ruleId, $0.offset) })
+        ruleIndex = Dictionary(declarations.enumerated().map { ($0.element.ruleId, $0.offset) }) { first, _ in first }
         let automation = Self.automation(declarations)
         journeys = automation.journeys
         journeyByName = Dictionary(automation.journeys.map { ($0.name, $0) }) { first, _ in first }
@@ -170,7 +186,6 @@ public final class Engine {
         let sources = JSONValue.object(rules.sources.mapValues { .string($0) }).jsonText
         let ruleIds = JSONValue.array(declarations.map { .string($0.ruleId) }).jsonText
         state.batch.ruleset = (rules.version, sources, ruleIds, Int64(Date().timeIntervalSince1970 * 1000))
-        try loadJourneys(owns: owns)
     }
 
     static func index(_ declarations: [RuleDeclaration], _ kinds: Set<RuleKind>) -> [String: [RuleDeclaration]] {

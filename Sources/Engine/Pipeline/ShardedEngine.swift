@@ -201,6 +201,24 @@ public final class ShardedEngine: @unchecked Sendable {
         JourneyMigration.merged(workers.flatMap { worker in worker.sync { $0.journeyMigrations } })
     }
 
+    /// Runs `body` with routing held and every routed event handed to its
+    /// shard: no new event reaches a shard until it returns.
+    func withRoutingHeld<T>(_ body: () throws -> T) rethrows -> T {
+        routing.lock()
+        defer { routing.unlock() }
+        for index in workers.indices { dispatchPending(index) }
+        return try body()
+    }
+
+    /// Runs `body` on a shard's thread, after the jobs queued before it, and waits.
+    func onShard<T>(_ index: Int, _ body: @escaping (Engine) throws -> T) throws -> T { try workers[index].sync(body) }
+
+    /// Queues `body` on a shard's thread without waiting.
+    func onShardAsync(_ index: Int, _ body: @escaping (Engine) -> Void) { workers[index].async(body) }
+
+    /// Runs `body` on every shard, one after the other, and waits.
+    func forEachShard(_ body: @escaping (Engine) -> Void) { for worker in workers { worker.sync(body) } }
+
     /// The time to give an event that arrives without one.
     public var clockHint: Int64 { workers[0].sync { $0.clockHint } }
 }

@@ -8,6 +8,9 @@ import Store
 struct AdminAPI: Sendable {
     let configuration: ServerConfiguration
     let gateway: IngestGateway
+    /// Reloads the rules (scenarios on unless told) and logs the outcome.
+    let reload: @Sendable (Bool?) -> ReloadAttempt
+    let reloader: RuleReloader
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/v1/customers/:id") { request, context in
@@ -52,6 +55,13 @@ struct AdminAPI: Sendable {
                 let window = request.uri.queryParameters.get("stale_after").flatMap { DurationText.milliseconds(String($0)) }
                 return self.rules(staleAfter: window ?? 30 * 86_400_000)
             }
+        }
+        router.post("/v1/rules/reload") { request, _ in
+            try self.authorized(request) { self.reloadNow() }
+        }
+        router.post("/v1/rules/rollback") { request, context in
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            return try self.authorized(request) { try self.rollback(body) }
         }
         router.get("/v1/outbox") { request, _ in
             try self.authorized(request) {
@@ -115,30 +125,5 @@ struct AdminAPI: Sendable {
         let counts = try store.outboxCounts().mapValues { JSONValue.int(Int64($0)) }
         return APIResponse.json(.ok, JSONValue.object(["status": .string(status), "counts": .object(counts),
                                                        "entries": .array(entries)]).jsonText)
-    }
-
-    /// `stale`: a live rule that has not fired within `staleAfter` (ms) of the engine's clock.
-    func rules(staleAfter: Int64) -> Response {
-        let engine = gateway.engine
-        let stats = engine.stats
-        let now = engine.clockHint
-        let rules: [JSONValue] = engine.declarations.map { d in
-            let s = stats[d.ruleId] ?? RuleStats.none
-            return .object([
-                "name": .string(d.name), "kind": .string(d.kind.rawValue), "id": .string(d.ruleId),
-                "file": .string(d.file), "line": .int(Int64(d.line)), "mode": .string(d.isShadow ? "shadow" : "live"),
-                "hits": .int(Int64(s.hits)), "shadow_hits": .int(Int64(s.shadowHits)), "errors": .int(Int64(s.errors)),
-                "disabled": .bool(s.disabled), "last_error": s.lastError.map(JSONValue.string) ?? .null,
-                "last_fired": s.lastHitAt.map { .string(Timestamps.iso($0)) } ?? .null,
-                "stale": .bool(!d.isShadow && [RuleKind.segment, .promotion, .fraud, .journey].contains(d.kind)
-                               && (s.lastHitAt.map { now - $0 > staleAfter } ?? true)),
-            ])
-        }
-        let errors: [JSONValue] = engine.problems.map { p in
-            .object(["file": .string(p.file), "line": p.line.map { .int(Int64($0)) } ?? .null,
-                     "severity": .string(p.severity.rawValue), "message": .string(p.message)])
-        }
-        let body: JSONValue = .object(["version": .string(engine.rulesVersion), "rules": .array(rules), "errors": .array(errors)])
-        return APIResponse.json(.ok, body.jsonText)
     }
 }
