@@ -35,6 +35,10 @@ let package = Package(
         // Rule kinds, normalization, the per-event pipeline, explanations.
         .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua"), .copy("Rules/PreludeJourneys.lua"),
                                                                           .copy("Scenarios/Scenario.lua")]),
+        // libedit (line editing and history for the REPL).
+        .systemLibrary(name: "CLibedit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        // `crescent repl`: a Lua prompt with the engine's helpers.
+        .target(name: "Repl", dependencies: ["Engine", "LuaKit", "Store", "CLibedit"]),
         // HTTP (Hummingbird 2): Segment-compatible ingest, decisions, admin API, metrics.
         .target(
             name: "Server",
@@ -59,6 +63,7 @@ let package = Package(
                 "Store",
                 "EventGenerator",
                 "Server",
+                "Repl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -73,6 +78,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "Store", "TestSupport",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "ReplTests", dependencies: ["Repl", "Engine", "Store", "LuaKit", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "LuaKit", "EventGenerator", "TestSupport"]),
         .testTarget(name: "CrescentCLITests", dependencies: ["CrescentCLI", "crescent", "TestSupport",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),

@@ -80,10 +80,9 @@ final class ScenarioSession {
     private(set) var runOne: LuaReference!
     private let rules: String
     private let plugins: String?
-    private(set) var engine: Engine?
-    private var clock = ScenarioRunner.start
-    private var sequence = 0
-    private(set) var lastExplanation: [String] = []
+    /// The engine the scenario drives, on a virtual clock.
+    let driver = EngineDriver(clock: ScenarioRunner.start)
+    var lastExplanation: [String] { driver.lastExplanation }
 
     init(rules: String, plugins: String?) throws {
         self.rules = rules
@@ -101,16 +100,16 @@ final class ScenarioSession {
             }
             return [.integer(ms)]
         }
-        state.register("host_send", in: prelude) { args in [try box.value.send(args.first ?? .nil)] }
+        state.register("host_send", in: prelude) { args in [try box.value.driver.send(args.first ?? .nil)] }
         state.register("host_advance", in: prelude) { args in
-            if case .integer(let ms)? = args.first { try box.value.advance(ms) }
+            if case .integer(let ms)? = args.first { try box.value.driver.advance(ms) }
             return []
         }
-        state.register("host_customer", in: prelude) { args in [try box.value.customer(args.first?.stringValue ?? "")] }
+        state.register("host_customer", in: prelude) { args in [try box.value.driver.customer(args.first?.stringValue ?? "")] }
         state.register("host_journey", in: prelude) { args in
-            [try box.value.journey(args.first?.stringValue ?? "", args.dropFirst().first?.stringValue ?? "")]
+            [try box.value.driver.journey(args.first?.stringValue ?? "", args.dropFirst().first?.stringValue ?? "")]
         }
-        state.register("host_sent", in: prelude) { args in [try box.value.sent(args.first?.stringValue)] }
+        state.register("host_sent", in: prelude) { args in [try box.value.driver.sent(args.first?.stringValue)] }
         _ = try state.call(prelude.function, [])
         for name in ["scenario", "identify", "track", "page", "order", "advance", "customer", "journey", "sent", "expect"] {
             state.shareGlobal(name, from: prelude)
@@ -124,106 +123,11 @@ final class ScenarioSession {
 
     /// A fresh engine and clock for the next scenario.
     func reset() throws {
-        engine = try Engine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins)
-        clock = ScenarioRunner.start
-        lastExplanation = []
+        driver.engine = try Engine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins)
+        driver.clock = ScenarioRunner.start
+        driver.lastExplanation = []
     }
 
-    func send(_ message: LuaValue) throws -> LuaValue {
-        guard let engine else { throw LuaHostError("no scenario is running") }
-        guard case .object(var fields) = JSONValue(message) else { throw LuaHostError("a message must be a table") }
-        sequence += 1
-        fields["messageId"] = .string("scenario-\(sequence)")
-        fields["timestamp"] = .int(clock)
-        let event: Event
-        do {
-            event = try Normalizer.normalize(.object(fields), now: clock)
-        } catch {
-            throw LuaHostError("invalid message: \(error)")
-        }
-        let outcome = try engine.process(event)
-        let shown = outcome.results.filter { $0.outcome != .miss }
-        let missed = outcome.results.count - shown.count
-        lastExplanation = ["\(event.name) at \(Timestamps.iso(clock)):"] + shown.map { result in
-            var line = "  \(result.outcome.rawValue) \(result.rule)"
-            if let score = result.score, score != 0 { line += " +\(score)" }
-            if let reason = result.reason { line += " (\(reason))" }
-            return line
-        } + (missed > 0 ? ["  (\(missed) other rules did not hit)"] : [])
-        return Self.table(outcome)
-    }
-
-    func advance(_ ms: Int64) throws {
-        guard let engine else { return }
-        clock += max(0, ms)
-        try engine.advance(to: clock)
-    }
-
-    func customer(_ id: String) throws -> LuaValue {
-        guard let engine else { return .nil }
-        try engine.flush()
-        guard let row = try engine.store.customer(id: id) else { return .nil }
-        let traits = (try? JSONValue.parse(Data(row.traits.utf8))) ?? .object([:])
-        var segments: [LuaValue: LuaValue] = [:]
-        for name in try engine.store.segments(of: id) { segments[.string(LuaString(name))] = .boolean(true) }
-        return .table([
-            "id": .string(LuaString(row.id)), "orders_count": .integer(Int64(row.ordersCount)), "total_spent": .number(row.totalSpent),
-            "segments": .table(segments), "traits": traits.luaValue,
-        ])
-    }
-
-    func journey(_ user: String, _ name: String) throws -> LuaValue {
-        guard let engine else { return .nil }
-        try engine.flush()
-        guard let row = try engine.store.journeyInstances(customerId: user).first(where: { $0.journey == name }) else { return .nil }
-        var fields: [LuaValue: LuaValue] = [
-            "status": .string(LuaString(row.status)), "step": .string(LuaString(row.step)), "converted": .boolean(row.converted),
-            "key": .string(LuaString(row.key)),
-        ]
-        if let reason = row.exitReason { fields["exit_reason"] = .string(LuaString(reason)) }
-        if let wake = row.wakeAt { fields["wake_at"] = .integer(wake) }
-        return .table(fields)
-    }
-
-    func sent(_ rule: String?) throws -> LuaValue {
-        guard let engine else { return .array([]) }
-        try engine.flush()
-        let rows = try rule.map { try engine.store.outbox(rule: $0) } ?? engine.store.outboxEntries(status: "pending", limit: 1000).map(\.row).reversed()
-        return .array(rows.map { row in
-            var payload = (try? JSONValue.parse(Data(row.payload.utf8)))?.object ?? [:]
-            payload["rule"] = .string(row.rule)
-            payload["customer_id"] = row.customerId.map(JSONValue.string) ?? .null
-            return JSONValue.object(payload).luaValue
-        })
-    }
-
-    static func table(_ outcome: EventOutcome) -> LuaValue {
-        var results: [LuaValue: LuaValue] = [:]
-        for result in outcome.results {
-            var fields: [LuaValue: LuaValue] = ["outcome": .string(LuaString(result.outcome.rawValue))]
-            if let reason = result.reason { fields["reason"] = .string(LuaString(reason)) }
-            if let score = result.score { fields["score"] = .number(score) }
-            results[.string(LuaString(result.rule))] = .table(fields)
-        }
-        var table: [LuaValue: LuaValue] = [
-            "message_id": .string(LuaString(outcome.messageId)),
-            "duplicate": .boolean(outcome.duplicate),
-            "results": .table(results),
-            "entered": .array(outcome.segmentChanges.filter(\.1).map { .string(LuaString($0.0)) }),
-            "exited": .array(outcome.segmentChanges.filter { !$0.1 }.map { .string(LuaString($0.0)) }),
-            "actions": .array(outcome.actions.map { action in
-                var payload = action.payload.object ?? [:]
-                payload["rule"] = .string(action.rule)
-                return JSONValue.object(payload).luaValue
-            }),
-        ]
-        if let decision = outcome.decision {
-            table["decision"] = .string(LuaString(decision.verdict.rawValue))
-            table["score"] = .number(decision.score)
-            table["reasons"] = .array(decision.reasons.map { .string(LuaString($0)) })
-        }
-        return .table(table)
-    }
 }
 
 /// A reference that does not keep its object alive (the session owns the state that holds the closures).

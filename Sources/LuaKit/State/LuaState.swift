@@ -90,6 +90,17 @@ public final class LuaState {
         return LuaChunk(name: name, function: function, environment: environment)
     }
 
+    /// Compiles a text chunk that shares `session`'s environment: its globals
+    /// are the session's (a REPL, where each input sees the ones before).
+    public func load(_ source: String, name: String, sharing session: LuaChunk) throws(LuaError) -> LuaChunk {
+        let chunk = try load(bytes: Array(source.utf8), name: name)
+        crescent_get_ref(L, chunk.function.ref)
+        crescent_get_ref(L, session.environment.ref)
+        _ = lua_setupvalue(L, -2, 1)
+        crescent_pop(L, 1)
+        return LuaChunk(name: name, function: chunk.function, environment: session.environment)
+    }
+
     /// Compiles and runs a chunk once, returning its results.
     public func run(_ source: String, name: String) throws(LuaError) -> [LuaValue] {
         let chunk = try load(source, name: name)

@@ -1,0 +1,121 @@
+import Foundation
+import LuaKit
+import Store
+
+/// Drives one engine from Lua on a virtual clock: sends messages (each
+/// stamped with the clock and a fresh message id), advances time, and reads
+/// customers, journeys and actions back as Lua tables. Scenario tests and
+/// the REPL both use it.
+public final class EngineDriver {
+    /// The engine driven (nil until a scenario starts).
+    public var engine: Engine?
+    /// The virtual time (ms since 1970) given to the next message.
+    public var clock: Int64
+    /// The last event's explanation: every rule that did not miss, one per line.
+    public var lastExplanation: [String] = []
+    private var sequence = 0
+    private let prefix: String
+
+    public init(engine: Engine? = nil, clock: Int64, messagePrefix: String = "scenario") {
+        self.engine = engine
+        self.clock = clock
+        self.prefix = messagePrefix
+    }
+
+    public func send(_ message: LuaValue) throws -> LuaValue {
+        guard let engine else { throw LuaHostError("no scenario is running") }
+        guard case .object(var fields) = JSONValue(message) else { throw LuaHostError("a message must be a table") }
+        sequence += 1
+        fields["messageId"] = .string("\(prefix)-\(sequence)")
+        fields["timestamp"] = .int(clock)
+        let event: Event
+        do {
+            event = try Normalizer.normalize(.object(fields), now: clock)
+        } catch {
+            throw LuaHostError("invalid message: \(error)")
+        }
+        let outcome = try engine.process(event)
+        let shown = outcome.results.filter { $0.outcome != .miss }
+        let missed = outcome.results.count - shown.count
+        lastExplanation = ["\(event.name) at \(Timestamps.iso(clock)):"] + shown.map { result in
+            var line = "  \(result.outcome.rawValue) \(result.rule)"
+            if let score = result.score, score != 0 { line += " +\(score)" }
+            if let reason = result.reason { line += " (\(reason))" }
+            return line
+        } + (missed > 0 ? ["  (\(missed) other rules did not hit)"] : [])
+        return Self.table(outcome)
+    }
+
+    public func advance(_ ms: Int64) throws {
+        guard let engine else { return }
+        clock += max(0, ms)
+        try engine.advance(to: clock)
+    }
+
+    public func customer(_ id: String) throws -> LuaValue {
+        guard let engine else { return .nil }
+        try engine.flush()
+        guard let row = try engine.store.customer(id: id) else { return .nil }
+        let traits = (try? JSONValue.parse(Data(row.traits.utf8))) ?? .object([:])
+        var segments: [LuaValue: LuaValue] = [:]
+        for name in try engine.store.segments(of: id) { segments[.string(LuaString(name))] = .boolean(true) }
+        return .table([
+            "id": .string(LuaString(row.id)), "orders_count": .integer(Int64(row.ordersCount)), "total_spent": .number(row.totalSpent),
+            "segments": .table(segments), "traits": traits.luaValue,
+        ])
+    }
+
+    public func journey(_ user: String, _ name: String) throws -> LuaValue {
+        guard let engine else { return .nil }
+        try engine.flush()
+        guard let row = try engine.store.journeyInstances(customerId: user).first(where: { $0.journey == name }) else { return .nil }
+        var fields: [LuaValue: LuaValue] = [
+            "status": .string(LuaString(row.status)), "step": .string(LuaString(row.step)), "converted": .boolean(row.converted),
+            "key": .string(LuaString(row.key)),
+        ]
+        if let reason = row.exitReason { fields["exit_reason"] = .string(LuaString(reason)) }
+        if let wake = row.wakeAt { fields["wake_at"] = .integer(wake) }
+        return .table(fields)
+    }
+
+    public func sent(_ rule: String?) throws -> LuaValue {
+        guard let engine else { return .array([]) }
+        try engine.flush()
+        let rows = try rule.map { try engine.store.outbox(rule: $0) } ?? engine.store.outboxEntries(status: "pending", limit: 1000).map(\.row).reversed()
+        return .array(rows.map { row in
+            var payload = (try? JSONValue.parse(Data(row.payload.utf8)))?.object ?? [:]
+            payload["rule"] = .string(row.rule)
+            payload["customer_id"] = row.customerId.map(JSONValue.string) ?? .null
+            return JSONValue.object(payload).luaValue
+        })
+    }
+
+    public static func table(_ outcome: EventOutcome) -> LuaValue {
+        var results: [LuaValue: LuaValue] = [:]
+        for result in outcome.results {
+            var fields: [LuaValue: LuaValue] = ["outcome": .string(LuaString(result.outcome.rawValue))]
+            if let reason = result.reason { fields["reason"] = .string(LuaString(reason)) }
+            if let score = result.score { fields["score"] = .number(score) }
+            results[.string(LuaString(result.rule))] = .table(fields)
+        }
+        var table: [LuaValue: LuaValue] = [
+            "message_id": .string(LuaString(outcome.messageId)),
+            "duplicate": .boolean(outcome.duplicate),
+            "results": .table(results),
+            "entered": .array(outcome.segmentChanges.filter(\.1).map { .string(LuaString($0.0)) }),
+            "exited": .array(outcome.segmentChanges.filter { !$0.1 }.map { .string(LuaString($0.0)) }),
+            "actions": .array(outcome.actions.map { action in
+                var payload = action.payload.object ?? [:]
+                payload["rule"] = .string(action.rule)
+                return JSONValue.object(payload).luaValue
+            }),
+        ]
+        if let decision = outcome.decision {
+            table["decision"] = .string(LuaString(decision.verdict.rawValue))
+            table["score"] = .number(decision.score)
+            table["reasons"] = .array(decision.reasons.map { .string(LuaString($0)) })
+        }
+        return .table(table)
+    }
+}
+

@@ -1,0 +1,81 @@
+import Engine
+import Foundation
+import LuaKit
+import Repl
+import Store
+import TestSupport
+import Testing
+
+@Suite("REPL session and value printer")
+struct ReplSessionTests {
+    final class Transcript {
+        var out = ""
+        var err = ""
+    }
+
+    func session(rules: [String: String] = ["s.lua": #"segment "big" { when = function(c) return c.total_spent >= 100 end }"#])
+        throws -> (ReplSession, Transcript) {
+        var files: [String: String] = ["plugins/.keep": ""]
+        for (path, text) in rules { files["rules/" + path] = text }
+        let root = try Fixtures.temporaryDirectory(files: files)
+        let rulesDir = root.appendingPathComponent("rules").path, plugins = root.appendingPathComponent("plugins").path
+        let engine = try Engine(store: try CrescentStore(), rulesDirectory: rulesDir, pluginsDirectory: plugins)
+        let transcript = Transcript()
+        let session = try ReplSession(engine: engine, rulesDirectory: rulesDir, pluginsDirectory: plugins,
+                                      clock: EngineFixtures.time(), output: { transcript.out += $0 }, errorOutput: { transcript.err += $0 })
+        return (session, transcript)
+    }
+
+    @Test("an unfinished chunk waits for the next line, with the continuation prompt")
+    func multiLine() throws {
+        let (repl, transcript) = try session()
+        repl.feed("local t = {")
+        #expect(repl.isIncomplete)
+        #expect(repl.prompt.contains("...>"))
+        repl.feed("  a = 1,")
+        repl.feed("}")
+        #expect(!repl.isIncomplete)
+        repl.feed("total = 0")
+        repl.feed("for i = 1, 4 do total = total + i end")
+        repl.feed("total")
+        #expect(transcript.out == "10\n")
+        #expect(repl.errors == 0)
+    }
+
+    @Test("syntax and runtime errors are counted and name the input; the session goes on")
+    func errors() throws {
+        let (repl, transcript) = try session()
+        repl.feed("1 +* 2")
+        repl.feed("error('boom')")
+        repl.feed("'after'")
+        #expect(repl.errors == 2)
+        #expect(transcript.err.contains("stdin:1:"))
+        #expect(transcript.err.contains("boom"))
+        #expect(transcript.out == "after\n")
+    }
+
+    @Test("send runs the pipeline and explains it; customer reads the store; the sandbox still holds")
+    func helpers() throws {
+        let (repl, transcript) = try session()
+        repl.feed(#"send{ userId = "ana", event = "Order Completed", properties = { order_id = "o1", total = 150 } }"#)
+        #expect(transcript.out.contains("hit segment:big (entered)"))
+        #expect(transcript.out.contains(#"entered = { "big" }"#))
+        transcript.out = ""
+        repl.feed(#"customer("ana").total_spent"#)
+        #expect(transcript.out == "150.0\n")
+        repl.feed("io")
+        repl.feed("os.execute")
+        #expect(transcript.out.hasSuffix("nil\nnil\n"), "no io, no os.execute in the REPL either")
+    }
+
+    @Test("tables print with sorted keys, nested and indented when long")
+    func printer() {
+        #expect(ValuePrinter.show(.table(["b": 1, "a": .array([1, 2])])) == "{ a = { 1, 2 }, b = 1 }")
+        #expect(ValuePrinter.show(.table(["with space": "x"])) == #"{ ["with space"] = "x" }"#)
+        #expect(ValuePrinter.show(.number(2.5)) == "2.5")
+        #expect(ValuePrinter.show("line\n") == #""line\n""#)
+        let long = ValuePrinter.show(.table(["description": .string(LuaString(String(repeating: "x", count: 80))), "n": 1]))
+        #expect(long.hasPrefix("{\n  description = "))
+        #expect(long.hasSuffix("\n  n = 1,\n}"))
+    }
+}
