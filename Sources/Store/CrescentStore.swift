@@ -28,6 +28,12 @@ public final class CrescentStore: Sendable {
         self.path = path
     }
 
+    /// A store over an opened database (already migrated).
+    init(writer: any DatabaseWriter, path: String?) {
+        self.writer = writer
+        self.path = path
+    }
+
     /// A private in-memory store (tests, scratch replays).
     public init() throws {
         let queue = try DatabaseQueue()
