@@ -32,33 +32,14 @@ enum ServeBenchmark {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
         // The server in its own process (the release `crescent` beside this
         // benchmark), as a shop would run it; BENCH_SERVE_PORT loads one already running.
-        var server: Process?
+        var server: ServerProcess?
         var boundPort = Int(ProcessInfo.processInfo.environment["BENCH_SERVE_PORT"] ?? "") ?? 0
         if boundPort == 0 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("crescent")
-            process.arguments = ["serve", "--port", "0", "--db", database, "--rules", root.appendingPathComponent("rules").path,
-                                 "--plugins", root.appendingPathComponent("plugins").path]
-            process.environment = ProcessInfo.processInfo.environment.merging(["CRESCENT_WRITE_KEYS": "bench"]) { _, new in new }
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            var line = Data()
-            while !line.contains(10) {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                line.append(chunk)
-            }
-            let text = String(decoding: line, as: UTF8.self)
-            guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
-                  let bound = Int(text[range].split(separator: ":").last ?? "") else {
-                process.terminate()
-                print("  crescent serve did not start: \(text)")
-                return
-            }
-            boundPort = bound
-            server = process
+            guard let started = try ServerProcess.start(
+                ["--db", database, "--rules", root.appendingPathComponent("rules").path, "--plugins", root.appendingPathComponent("plugins").path],
+                environment: ["CRESCENT_WRITE_KEYS": "bench"]) else { return }
+            boundPort = started.port
+            server = started
         }
         let port = boundPort
         let client = HTTPClient.shared
@@ -121,8 +102,8 @@ enum ServeBenchmark {
         print(String(format: "  decide       %d requests at %d/s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (answered after commit)",
                      total, decideRate, percentile(0.5), percentile(0.99), latencies.last ?? 0))
         if let server {
-            kill(server.processIdentifier, SIGTERM)
-            server.waitUntilExit()
+            kill(server.process.processIdentifier, SIGTERM)
+            server.process.waitUntilExit()
         }
     }
 

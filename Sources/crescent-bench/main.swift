@@ -13,6 +13,7 @@ import LuaKit
 //   BENCH_ONLY=timers  run only the timer benchmark
 //   BENCH_SERVE_EVENTS=N  events posted to crescent serve (default 100,000; 0 skips it)
 //   BENCH_ONLY=serve   run only the server benchmark
+//   BENCH_ONLY=reload  run only the hot-reload benchmark
 
 let environment = ProcessInfo.processInfo.environment
 let iterations = Int(environment["BENCH_CALLS"] ?? "") ?? 2_000_000
@@ -32,6 +33,11 @@ let rule = "function(e) return e.amount > 100 and e.country ~= e.ip_country end"
 
 if environment["BENCH_ONLY"] == "serve" {
     try await ServeBenchmark.run(events: Int(environment["BENCH_SERVE_EVENTS"] ?? "") ?? 100_000, decideRate: 1000, decideSeconds: 10)
+    exit(0)
+}
+
+if environment["BENCH_ONLY"] == "reload" {
+    try await ReloadBenchmark.run(rounds: 10)
     exit(0)
 }
 
@@ -155,3 +161,5 @@ if timerInstances > 0 { try TimerBenchmark.run(instances: timerInstances) }
 
 let serveEvents = Int(environment["BENCH_SERVE_EVENTS"] ?? "") ?? 100_000
 if serveEvents > 0 { try await ServeBenchmark.run(events: serveEvents, decideRate: 1000, decideSeconds: 10) }
+
+try await ReloadBenchmark.run(rounds: 10)
