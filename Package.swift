@@ -35,6 +35,8 @@ let package = Package(
         // Rule kinds, normalization, the per-event pipeline, explanations.
         .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua"), .copy("Rules/PreludeJourneys.lua"),
                                                                           .copy("Scenarios/Scenario.lua")]),
+        // Reports over the store (`crescent report`, `GET /v1/reports/{name}`).
+        .target(name: "Reports", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         // libedit (line editing and history for the REPL).
         .systemLibrary(name: "CLibedit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         // `crescent repl`: a Lua prompt with the engine's helpers.
@@ -45,6 +47,7 @@ let package = Package(
             dependencies: [
                 "Engine",
                 "Store",
+                "Reports",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -64,6 +67,7 @@ let package = Package(
                 "EventGenerator",
                 "Server",
                 "Repl",
+                "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,6 +82,8 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "Store", "TestSupport",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Engine", "Store", "EventGenerator", "TestSupport",
+                                                         .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ReplTests", dependencies: ["Repl", "Engine", "Store", "LuaKit", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "LuaKit", "EventGenerator", "TestSupport"]),
         .testTarget(name: "CrescentCLITests", dependencies: ["CrescentCLI", "crescent", "TestSupport",

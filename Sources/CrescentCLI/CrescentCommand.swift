@@ -7,7 +7,7 @@ public struct CrescentCommand: AsyncParsableCommand {
         commandName: "crescent",
         abstract: "Rules and scripting for commerce: sandboxed Lua rules over customer events.",
         version: "0.1.0",
-        subcommands: [EvalCommand.self, ReplayCommand.self, CheckCommand.self, ExplainCommand.self, JourneysCommand.self, ServeCommand.self, RulesCommand.self, TestCommand.self, ReplCommand.self, BacktestCommand.self,
+        subcommands: [EvalCommand.self, ReplayCommand.self, CheckCommand.self, ExplainCommand.self, JourneysCommand.self, ServeCommand.self, RulesCommand.self, TestCommand.self, ReplCommand.self, BacktestCommand.self, ReportCommand.self,
                       GenerateCommand.self]
     )
 

@@ -270,6 +270,15 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v4-reports") { db in
+            try db.execute(sql: """
+                -- reports read events by name (ad spend, consultations, ratings, coupons, fraud labels) and orders by time
+                CREATE INDEX events_by_name ON events(name, timestamp);
+                CREATE INDEX orders_by_time ON orders(created_at);
+                CREATE INDEX decisions_by_time ON decisions(at);
+                CREATE INDEX promotion_fires_by_time ON promotion_fires(at);
+                """)
+        }
         return migrator
     }
 }

@@ -84,3 +84,28 @@ struct AdminAPITests {
         }
     }
 }
+
+@Suite("Reports over the admin API")
+struct AdminReportsTests {
+    @Test("GET /v1/reports/{name} answers the report's tables; unknown names and groupings are refused")
+    func reports() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            _ = try await client.execute(uri: "/v1/track", method: .post, headers: [.authorization: basic("wk")], body: ByteBuffer(string:
+                #"{"userId":"dee","event":"Order Completed","properties":{"order_id":"r1","total":80,"products":[{"sku":"S1","category":"makeup","price":40,"quantity":2}]}}"#))
+            let admin: HTTPFields = [.authorization: "Bearer admin"]
+            #expect(try await client.execute(uri: "/v1/reports/sales", method: .get).status == .unauthorized)
+            let sales = try await client.execute(uri: "/v1/reports/sales?by=category", method: .get, headers: admin)
+            #expect(sales.status == .ok)
+            #expect(sales.json["report"] as? String == "sales")
+            let table = try #require((sales.json["tables"] as? [[String: Any]])?.first)
+            #expect(table["columns"] as? [String] == ["category", "orders", "units", "revenue"])
+            let rows = try #require(table["rows"] as? [[Any]])
+            #expect(rows.first?.first as? String == "makeup")
+            #expect(rows.first?.last as? Double == 80)
+            #expect(try await client.execute(uri: "/v1/reports/nope", method: .get, headers: admin).status == .notFound)
+            #expect(try await client.execute(uri: "/v1/reports/sales?by=weekday", method: .get, headers: admin).status == .badRequest)
+            #expect(try await client.execute(uri: "/v1/reports/sales?since=yesterday", method: .get, headers: admin).status == .badRequest)
+        }
+    }
+}

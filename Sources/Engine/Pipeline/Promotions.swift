@@ -22,6 +22,15 @@ extension Engine {
                 run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .suppressed, reason: reason, micros: micros))
                 continue
             }
+            if let share = d.fields["holdout"]?.doubleValue, share > 0, Self.heldOut(customer.row.id, from: d.name, share: share) {
+                // Recorded like a fire (limits apply alike) under "holdout:<name>", so reports can measure uplift.
+                state.fires[d.name, default: [:]][customer.row.id, default: []].append(state.now)
+                state.batch.promotionFires.append(("holdout:" + d.name, customer.row.id, state.now))
+                run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .suppressed,
+                                              reason: "holdout: \(Int(share * 100))% of customers never get it, to measure uplift",
+                                              micros: micros))
+                continue
+            }
             if d.isShadow {
                 run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .shadowHit, micros: micros))
                 stat(id) { $0.shadowHits += 1 }
@@ -45,6 +54,17 @@ extension Engine {
             run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .hit,
                                           reason: actions.isEmpty ? "no actions" : "\(actions.count) action(s)", micros: micros))
         }
+    }
+
+    /// Whether a customer is in a promotion's holdout: a stable hash of both
+    /// names, so the same customers are held out on every shard and every run.
+    static func heldOut(_ customerId: String, from promotion: String, share: Double) -> Bool {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in (promotion + "\u{1F}" + customerId).utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return Double(hash % 10_000) < share * 10_000
     }
 
     /// Why the host will not let a promotion act for this customer now, if it won't.

@@ -63,6 +63,12 @@ struct AdminAPI: Sendable {
             let body = try await request.body.collect(upTo: 64 * 1024)
             return try self.authorized(request) { try self.rollback(body) }
         }
+        router.get("/v1/reports/:name") { request, context in
+            try self.authorized(request) {
+                let q = request.uri.queryParameters
+                return try self.report(context.parameters.require("name"), since: q.get("since"), until: q.get("until"), by: q.get("by"))
+            }
+        }
         router.get("/v1/outbox") { request, _ in
             try self.authorized(request) {
                 try self.outbox(status: request.uri.queryParameters.get("status") ?? "pending",
