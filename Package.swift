@@ -33,7 +33,7 @@ let package = Package(
                                              .product(name: "GRDBSQLite", package: "GRDB.swift"),
                                              .product(name: "Crypto", package: "swift-crypto")]),
         // Rule kinds, normalization, the per-event pipeline, explanations.
-        .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua"), .copy("Rules/PreludeJourneys.lua"),
+        .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua"), .copy("Rules/PreludeJourneys.lua"), .copy("Rules/PreludeSentiment.lua"),
                                                                           .copy("Scenarios/Scenario.lua")]),
         // Reports over the store (`crescent report`, `GET /v1/reports/{name}`).
         .target(name: "Reports", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(name: "crescent", dependencies: ["CrescentCLI"]),
         // Benchmarks: the C reference loop and the runner behind `make bench`.
         .target(name: "CBenchLoop", dependencies: ["CLua", "CLuaShim"]),
-        .executableTarget(name: "crescent-bench", dependencies: ["LuaKit", "CBenchLoop", "Engine", "Store", "EventGenerator",
+        .executableTarget(name: "crescent-bench", dependencies: ["LuaKit", "CBenchLoop", "Engine", "Store", "EventGenerator", "Reports",
                                                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // Shared fixtures for every test target.
         .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store", "EventGenerator"], path: "Tests/TestSupport"),

@@ -14,6 +14,7 @@ import LuaKit
 //   BENCH_SERVE_EVENTS=N  events posted to crescent serve (default 100,000; 0 skips it)
 //   BENCH_ONLY=serve   run only the server benchmark
 //   BENCH_ONLY=reload  run only the hot-reload benchmark
+//   BENCH_ONLY=reports run only the report benchmark (BENCH_REPORT_EVENTS, default 1,000,000)
 
 let environment = ProcessInfo.processInfo.environment
 let iterations = Int(environment["BENCH_CALLS"] ?? "") ?? 2_000_000
@@ -33,6 +34,11 @@ let rule = "function(e) return e.amount > 100 and e.country ~= e.ip_country end"
 
 if environment["BENCH_ONLY"] == "serve" {
     try await ServeBenchmark.run(events: Int(environment["BENCH_SERVE_EVENTS"] ?? "") ?? 100_000, decideRate: 1000, decideSeconds: 10)
+    exit(0)
+}
+
+if environment["BENCH_ONLY"] == "reports" {
+    try ReportBenchmark.run(events: Int(environment["BENCH_REPORT_EVENTS"] ?? "") ?? 1_000_000)
     exit(0)
 }
 
@@ -163,3 +169,6 @@ let serveEvents = Int(environment["BENCH_SERVE_EVENTS"] ?? "") ?? 100_000
 if serveEvents > 0 { try await ServeBenchmark.run(events: serveEvents, decideRate: 1000, decideSeconds: 10) }
 
 try await ReloadBenchmark.run(rounds: 10)
+
+let reportEvents = Int(environment["BENCH_REPORT_EVENTS"] ?? "") ?? 1_000_000
+if reportEvents > 0 { try ReportBenchmark.run(events: reportEvents) }

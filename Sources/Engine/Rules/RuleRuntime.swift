@@ -70,7 +70,7 @@ public final class RuleRuntime {
         RuleRuntime.registerHost(host, in: prelude, state: state)
         _ = try state.call(prelude.function, [])
         for name in ["segment", "promotion", "fraud", "fraud_policy", "counter", "distinct_counter", "list",
-                     "duration", "now", "log", "lists",
+                     "duration", "now", "log", "lists", "sentiment",
                      "journey", "schedule", "messaging", "channel", "wait", "wait_until", "send", "notify", "coupon", "set_trait",
                      "tag", "untag", "exit", "branch"] {
             state.shareGlobal(name, from: prelude)
@@ -137,10 +137,10 @@ public final class RuleRuntime {
         declarations = RuleChecks.validate(accepted, problems: &problems)
     }
 
-    /// The rule language: Prelude.lua and PreludeJourneys.lua, one chunk.
+    /// The rule language: Prelude.lua, PreludeJourneys.lua and PreludeSentiment.lua, one chunk.
     static func preludeSource() throws -> String {
         var source = ""
-        for name in ["Prelude", "PreludeJourneys"] {
+        for name in ["Prelude", "PreludeJourneys", "PreludeSentiment"] {
             guard let url = Bundle.module.url(forResource: name, withExtension: "lua") else {
                 throw LuaError(kind: .syntax, chunk: "crescent/prelude.lua", message: "\(name).lua is missing from the bundle")
             }

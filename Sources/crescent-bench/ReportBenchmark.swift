@@ -1,0 +1,46 @@
+import Engine
+import EventGenerator
+import Foundation
+import Reports
+import Store
+
+/// Every report, every grouping, on a database built once from generated
+/// traffic (kept in .build/bench/reports-N.db): the best of three runs each.
+enum ReportBenchmark {
+    static func run(events: Int) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let folder = root.appendingPathComponent(".build/bench")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let database = folder.appendingPathComponent("reports-\(events).db").path
+        if !FileManager.default.fileExists(atPath: database) {
+            let file = folder.appendingPathComponent("events-\(events).ndjson")
+            if !FileManager.default.fileExists(atPath: file.path) { _ = try EventGenerator(seed: 42, events: events).write(to: file) }
+            print("building \(database) from \(file.lastPathComponent) (once)…")
+            let engine = try ShardedEngine(store: try CrescentStore(path: database + ".partial"),
+                                           rulesDirectory: root.appendingPathComponent("rules").path,
+                                           pluginsDirectory: root.appendingPathComponent("plugins").path, shards: ShardedEngine.defaultShards)
+            _ = try Replayer().replay(file, into: engine)
+            try engine.flush()
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + ".partial" + suffix) }
+            try FileManager.default.moveItem(atPath: database + ".partial", toPath: database)
+        }
+        let store = try CrescentStore(readOnly: database)
+        let reports = Reports(store: store)
+        print("Reports on \(try store.count("events")) events (\(try store.count("orders")) orders, \(try store.count("customers")) customers):")
+        var worst = 0.0
+        for name in ReportName.allCases {
+            for grouping in name.groupings.isEmpty ? [nil] : name.groupings.map(Optional.some) {
+                var best = Double.infinity
+                for _ in 0..<3 {
+                    let started = ContinuousClock.now
+                    _ = try reports.run(name, ReportQuery(by: grouping))
+                    let elapsed = ContinuousClock.now - started
+                    best = min(best, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                }
+                worst = max(worst, best)
+                print(String(format: "  %-28@ %8.1f ms", "\(name.rawValue)\(grouping.map { " --by \($0)" } ?? "")" as NSString, best))
+            }
+        }
+        print(String(format: "  slowest report: %.1f ms (goal: under 1 s on 1 M events)", worst))
+    }
+}
