@@ -83,6 +83,12 @@ struct BatchWriter {
                                         $0.rulesetVersion, $0.at] })
         try run("INSERT INTO promotion_fires (promotion, customer_id, at) VALUES (?, ?, ?)",
                 batch.promotionFires.map { [$0.promotion, $0.customerId, $0.at] })
+        try run("INSERT INTO item_pairs (a, b, weight) VALUES (?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET weight = weight + excluded.weight",
+                batch.itemPairDeltas.map { [$0.0, $0.1, $0.2] })
+        try run("""
+            INSERT INTO item_popularity (scope, sku, count) VALUES (?, ?, ?)
+            ON CONFLICT (scope, sku) DO UPDATE SET count = count + excluded.count
+            """, batch.itemPopularityDeltas.map { [$0.0, $0.1, $0.2] })
         if !batch.outbox.isEmpty {
             let insert = try RawStatement(db, """
                 INSERT OR IGNORE INTO outbox (idempotency_key, message_id, customer_id, rule, action, channel, payload, created_at)

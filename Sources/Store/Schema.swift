@@ -279,6 +279,23 @@ enum Schema {
                 CREATE INDEX promotion_fires_by_time ON promotion_fires(at);
                 """)
         }
+        migrator.registerMigration("v5-recommendations") { db in
+            try db.execute(sql: """
+                -- item-to-item co-occurrence (bought together, viewed in a row) and popularity per scope
+                CREATE TABLE item_pairs (
+                    a TEXT NOT NULL,
+                    b TEXT NOT NULL,
+                    weight REAL NOT NULL,
+                    PRIMARY KEY (a, b)
+                ) WITHOUT ROWID;
+                CREATE TABLE item_popularity (
+                    scope TEXT NOT NULL,
+                    sku TEXT NOT NULL,
+                    count REAL NOT NULL,
+                    PRIMARY KEY (scope, sku)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -20,6 +20,9 @@ public struct WriteBatch: Sendable {
     public var listAdditions: [(list: String, value: String, source: String, at: Int64)] = []
     public var decisions: [DecisionRow] = []
     public var promotionFires: [(promotion: String, customerId: String, at: Int64)] = []
+    /// Item graph changes to add: (a, b, weight) and (scope, sku, units).
+    public var itemPairDeltas: [(String, String, Double)] = []
+    public var itemPopularityDeltas: [(String, String, Double)] = []
     public var outbox: [OutboxRow] = []
     public var ruleset: (version: String, sources: String, rules: String, at: Int64)?
     /// Journey instances created or changed (the latest state of each).
@@ -38,7 +41,7 @@ public struct WriteBatch: Sendable {
         events.isEmpty && customers.isEmpty && identities.isEmpty && orders.isEmpty && products.isEmpty
             && inventory.isEmpty && carts.isEmpty && wishlist.isEmpty && reviews.isEmpty && segmentChanges.isEmpty
             && counterHits.isEmpty && listAdditions.isEmpty && decisions.isEmpty
-            && promotionFires.isEmpty && outbox.isEmpty && ruleset == nil && merges.isEmpty
+            && promotionFires.isEmpty && itemPairDeltas.isEmpty && itemPopularityDeltas.isEmpty && outbox.isEmpty && ruleset == nil && merges.isEmpty
             && journeyInstances.isEmpty && journeyStepCounts.isEmpty && journeyDefinitions.isEmpty && scheduleRuns.isEmpty
     }
 }

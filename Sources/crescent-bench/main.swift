@@ -14,6 +14,7 @@ import LuaKit
 //   BENCH_SERVE_EVENTS=N  events posted to crescent serve (default 100,000; 0 skips it)
 //   BENCH_ONLY=serve   run only the server benchmark
 //   BENCH_ONLY=reload  run only the hot-reload benchmark
+//   BENCH_ONLY=recommend  run only the recommendation quality benchmark (BENCH_RECOMMEND_EVENTS, default 100,000)
 //   BENCH_ONLY=reports run only the report benchmark (BENCH_REPORT_EVENTS, default 1,000,000)
 
 let environment = ProcessInfo.processInfo.environment
@@ -34,6 +35,11 @@ let rule = "function(e) return e.amount > 100 and e.country ~= e.ip_country end"
 
 if environment["BENCH_ONLY"] == "serve" {
     try await ServeBenchmark.run(events: Int(environment["BENCH_SERVE_EVENTS"] ?? "") ?? 100_000, decideRate: 1000, decideSeconds: 10)
+    exit(0)
+}
+
+if environment["BENCH_ONLY"] == "recommend" {
+    try RecommendationBenchmark.run(events: Int(environment["BENCH_RECOMMEND_EVENTS"] ?? "") ?? 100_000)
     exit(0)
 }
 
@@ -169,6 +175,8 @@ let serveEvents = Int(environment["BENCH_SERVE_EVENTS"] ?? "") ?? 100_000
 if serveEvents > 0 { try await ServeBenchmark.run(events: serveEvents, decideRate: 1000, decideSeconds: 10) }
 
 try await ReloadBenchmark.run(rounds: 10)
+
+try RecommendationBenchmark.run(events: Int(environment["BENCH_RECOMMEND_EVENTS"] ?? "") ?? 100_000)
 
 let reportEvents = Int(environment["BENCH_REPORT_EVENTS"] ?? "") ?? 1_000_000
 if reportEvents > 0 { try ReportBenchmark.run(events: reportEvents) }

@@ -106,6 +106,16 @@ struct AdminReportsTests {
             #expect(try await client.execute(uri: "/v1/reports/nope", method: .get, headers: admin).status == .notFound)
             #expect(try await client.execute(uri: "/v1/reports/sales?by=weekday", method: .get, headers: admin).status == .badRequest)
             #expect(try await client.execute(uri: "/v1/reports/sales?since=yesterday", method: .get, headers: admin).status == .badRequest)
+
+            // Recommendations for the customer: not what they bought; 404 for nobody.
+            _ = try await client.execute(uri: "/v1/track", method: .post, headers: [.authorization: basic("wk")], body: ByteBuffer(string:
+                #"{"userId":"eve","event":"Order Completed","properties":{"order_id":"r2","total":30,"products":[{"sku":"S2","price":30}]}}"#))
+            let recs = try await client.execute(uri: "/v1/customers/dee/recommendations?n=5", method: .get, headers: admin)
+            #expect(recs.status == .ok)
+            let items = try #require(recs.json["items"] as? [[String: Any]])
+            #expect(items.map { $0["sku"] as? String } == ["S2"], "S1 is dee's own; S2 is popular")
+            #expect(items.first?["reason"] as? String == "popular")
+            #expect(try await client.execute(uri: "/v1/customers/nobody/recommendations", method: .get, headers: admin).status == .notFound)
         }
     }
 }

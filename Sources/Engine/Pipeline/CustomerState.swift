@@ -17,6 +17,10 @@ final class CustomerState {
     var eventTimes: [String: [Int64]] = [:]
     /// Recently viewed product ids, newest first.
     var viewed: [String] = []
+    /// SKUs bought since the customer was loaded, newest first; the ones
+    /// bought before are read from the store when a recommendation needs them.
+    var recentPurchases: [String] = []
+    var storedPurchases: [String]?
     var carts: [String: (value: Double, items: Int)] = [:]
     /// Wishlisted product ids → price when added.
     var wishlist: [String: Double] = [:]

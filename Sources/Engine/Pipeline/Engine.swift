@@ -140,6 +140,7 @@ public final class Engine {
             },
             recentlyViewed: { id, n in Array((state.customers[id]?.viewed ?? []).prefix(n)) }
         )
+        host.recommend = { id, n in (try? state.recommend(id, n: n).map(\.sku)) ?? [] }
         host.sales = { from, to in shared.sales(from: from, to: to) }
         self.host = host
         rules = try RuleRuntime(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
@@ -253,6 +254,9 @@ public final class Engine {
             state.batch.journeyStepCounts[JourneyStepKey(def.name, def.steps[key.step].name, key.metric.rawValue), default: 0] += n
         }
         state.stepCounts.removeAll(keepingCapacity: true)
+        let deltas = state.shared.items.takeDeltas()
+        state.batch.itemPairDeltas = deltas.pairs
+        state.batch.itemPopularityDeltas = deltas.popularity
         let batch = state.batch
         state.batch = WriteBatch()
         pendingEvents = 0

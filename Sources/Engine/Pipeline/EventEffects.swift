@@ -79,6 +79,7 @@ extension EngineState {
             order = try applyOrder(event, to: customer)
         case "Product Viewed":
             if let sku = event.property("product_id") ?? event.property("sku") {
+                shared.items.recordView(sku, previous: customer.viewed)
                 customer.viewed.removeAll { $0 == sku }
                 customer.viewed.insert(sku, at: 0)
                 if customer.viewed.count > 50 { customer.viewed.removeLast() }
@@ -193,6 +194,12 @@ extension EngineState {
                     customer.row.lastOrderAt = max(customer.row.lastOrderAt ?? time, time)
                     customer.orders.append((orderId, time, total))
                     shared.recordSale(total, at: time)
+                    let bought = order.items.compactMap { item in item.sku.map { (sku: $0, quantity: item.quantity) } }
+                    if !bought.isEmpty {
+                        shared.items.recordOrder(bought, scopes: ItemGraph.scopes(of: customer))
+                        customer.recentPurchases.removeAll { sku in bought.contains { $0.sku == sku } }
+                        customer.recentPurchases.insert(contentsOf: bought.map(\.sku), at: 0)
+                    }
                     if customer.orders.count > CustomerState.recentLimit { customer.orders.removeFirst() }
                 } else if let counted {
                     customer.row.totalSpent += total - counted

@@ -35,8 +35,12 @@ final class SharedState: @unchecked Sendable {
     /// When this process started, for instances a live edit moved without a timer.
     let startTime = Int64(Date().timeIntervalSince1970 * 1000)
 
+    /// Co-occurrence and popularity behind recommendations.
+    let items: ItemGraph
+
     init(store: CrescentStore) throws {
         self.store = store
+        self.items = try ItemGraph(store: store)
         self.freshStore = try store.count("events") == 0
         self.lists = try store.listEntries()
     }

@@ -163,6 +163,13 @@ function Customer:cart_value(cart_id)
 end
 
 function Customer:recently_viewed(n) return host_recently_viewed(self.id, n or 10) end
+--- c:recommend{ n = 5 }: SKUs for this customer, best first (bought or viewed
+--- with what they viewed and bought; popular in their segments and
+--- demographic; popular overall), never one they already bought.
+function Customer:recommend(options)
+  local n = type(options) == "table" and options.n or options
+  return host_recommend(self.id, tonumber(n) or 5)
+end
 
 function Customer:has_consent(purpose) return self.consent[purpose or "marketing"] == true end
 

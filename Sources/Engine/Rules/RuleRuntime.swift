@@ -14,6 +14,8 @@ public struct RuleHost {
     public var customerCount: (String, String, Int64) -> Int
     /// (customer id, n) → most recently viewed product ids
     public var recentlyViewed: (String, Int) -> [String]
+    /// (customer id, n) → recommended SKUs, best first
+    public var recommend: (String, Int) -> [String] = { _, _ in [] }
     /// (from, to) → revenue and number of completed orders in that span
     public var sales: (Int64, Int64) -> (revenue: Double, orders: Int) = { _, _ in (0, 0) }
 
@@ -224,6 +226,10 @@ public final class RuleRuntime {
         state.register("host_sales", in: prelude) { args in
             let totals = host.sales(integer(args.first), integer(args.dropFirst().first))
             return [.number(totals.revenue), .integer(Int64(totals.orders))]
+        }
+        state.register("host_recommend", in: prelude) { args in
+            let n = max(0, min(100, Int(integer(args.dropFirst().first))))
+            return [.array(host.recommend(text(args.first), n).map { .string(LuaString($0)) })]
         }
         state.register("host_recently_viewed", in: prelude) { args in
             let n = max(0, Int(integer(args.dropFirst().first)))

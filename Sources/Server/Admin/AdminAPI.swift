@@ -19,6 +19,11 @@ struct AdminAPI: Sendable {
         router.get("/v1/customers/:id/export") { request, context in
             try self.authorized(request) { try self.export(context.parameters.require("id")) }
         }
+        router.get("/v1/customers/:id/recommendations") { request, context in
+            try self.authorized(request) {
+                try self.recommendations(context.parameters.require("id"), n: request.uri.queryParameters.get("n", as: Int.self) ?? 10)
+            }
+        }
         router.delete("/v1/customers/:id") { request, context in
             try self.authorized(request) { try self.forget(context.parameters.require("id")) }
         }

@@ -15,6 +15,19 @@ extension AdminAPI {
         return APIResponse.json(.ok, document)
     }
 
+    /// `GET /v1/customers/{id}/recommendations?n=10`: products for the customer, best first, with the reason.
+    func recommendations(_ id: String, n: Int) throws -> Response {
+        let engine = gateway.engine
+        let resolved = try engine.store.resolve(alias: id) ?? id
+        guard try engine.store.customer(id: resolved) != nil else {
+            return APIProblem(.notFound, "not_found", "no customer \(id)").response
+        }
+        let items: [JSONValue] = try engine.recommendations(for: resolved, n: min(max(1, n), 100)).map {
+            .object(["sku": .string($0.sku), "score": .double($0.score), "reason": .string($0.reason)])
+        }
+        return APIResponse.json(.ok, JSONValue.object(["customer": .string(resolved), "items": .array(items)]).jsonText)
+    }
+
     /// `DELETE /v1/customers/{id}`: erase personal data, keep anonymised aggregates, audit it.
     func forget(_ id: String) throws -> Response {
         let engine = gateway.engine

@@ -1,0 +1,26 @@
+import Foundation
+import GRDB
+
+/// The stored item graph behind recommendations (see migration v5).
+extension CrescentStore {
+    /// Every co-occurring pair with its weight.
+    public func itemPairs() throws -> [(String, String, Double)] {
+        try read { db in try Row.fetchAll(db, sql: "SELECT a, b, weight FROM item_pairs").map { ($0[0], $0[1], $0[2]) } }
+    }
+
+    /// Units bought per scope and SKU.
+    public func itemPopularity() throws -> [(String, String, Double)] {
+        try read { db in try Row.fetchAll(db, sql: "SELECT scope, sku, count FROM item_popularity").map { ($0[0], $0[1], $0[2]) } }
+    }
+
+    /// SKUs a customer bought, newest first (at most `limit`).
+    public func purchasedSkus(customerId: String, limit: Int = 50) throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: """
+                SELECT i.sku FROM order_items i JOIN orders o ON o.id = i.order_id
+                WHERE o.customer_id = ? AND i.sku IS NOT NULL AND o.status != 'cancelled'
+                GROUP BY i.sku ORDER BY MAX(o.created_at) DESC LIMIT ?
+                """, arguments: [customerId, limit])
+        }
+    }
+}
