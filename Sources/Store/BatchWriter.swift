@@ -83,6 +83,10 @@ struct BatchWriter {
                                         $0.rulesetVersion, $0.at] })
         try run("INSERT INTO promotion_fires (promotion, customer_id, at) VALUES (?, ?, ?)",
                 batch.promotionFires.map { [$0.promotion, $0.customerId, $0.at] })
+        try run("""
+            INSERT INTO competitor_prices (sku, competitor, price, at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (sku, competitor) DO UPDATE SET price = excluded.price, at = excluded.at WHERE excluded.at >= at
+            """, batch.competitorPrices.map { [$0.0, $0.1, $0.2, $0.3] })
         try run("INSERT INTO item_pairs (a, b, weight) VALUES (?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET weight = weight + excluded.weight",
                 batch.itemPairDeltas.map { [$0.0, $0.1, $0.2] })
         try run("""

@@ -24,3 +24,22 @@ extension CrescentStore {
         }
     }
 }
+
+/// The latest price a competitor was seen at for a product.
+public struct CompetitorPriceRow: Sendable {
+    public var sku: String
+    public var competitor: String
+    public var price: Double
+    public var at: Int64
+}
+
+extension CrescentStore {
+    /// Every competitor price on record.
+    public func competitorPrices() throws -> [CompetitorPriceRow] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT sku, competitor, price, at FROM competitor_prices").map {
+                CompetitorPriceRow(sku: $0[0], competitor: $0[1], price: $0[2], at: $0[3])
+            }
+        }
+    }
+}

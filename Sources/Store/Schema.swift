@@ -296,6 +296,18 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v6-market") { db in
+            try db.execute(sql: """
+                -- the latest price each competitor was seen at, per product
+                CREATE TABLE competitor_prices (
+                    sku TEXT NOT NULL,
+                    competitor TEXT NOT NULL,
+                    price REAL NOT NULL,
+                    at INTEGER NOT NULL,
+                    PRIMARY KEY (sku, competitor)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

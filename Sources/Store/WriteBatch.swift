@@ -23,6 +23,8 @@ public struct WriteBatch: Sendable {
     /// Item graph changes to add: (a, b, weight) and (scope, sku, units).
     public var itemPairDeltas: [(String, String, Double)] = []
     public var itemPopularityDeltas: [(String, String, Double)] = []
+    /// Competitor prices seen: (sku, competitor, price, at).
+    public var competitorPrices: [(String, String, Double, Int64)] = []
     public var outbox: [OutboxRow] = []
     public var ruleset: (version: String, sources: String, rules: String, at: Int64)?
     /// Journey instances created or changed (the latest state of each).
@@ -41,7 +43,7 @@ public struct WriteBatch: Sendable {
         events.isEmpty && customers.isEmpty && identities.isEmpty && orders.isEmpty && products.isEmpty
             && inventory.isEmpty && carts.isEmpty && wishlist.isEmpty && reviews.isEmpty && segmentChanges.isEmpty
             && counterHits.isEmpty && listAdditions.isEmpty && decisions.isEmpty
-            && promotionFires.isEmpty && itemPairDeltas.isEmpty && itemPopularityDeltas.isEmpty && outbox.isEmpty && ruleset == nil && merges.isEmpty
+            && promotionFires.isEmpty && itemPairDeltas.isEmpty && itemPopularityDeltas.isEmpty && competitorPrices.isEmpty && outbox.isEmpty && ruleset == nil && merges.isEmpty
             && journeyInstances.isEmpty && journeyStepCounts.isEmpty && journeyDefinitions.isEmpty && scheduleRuns.isEmpty
     }
 }

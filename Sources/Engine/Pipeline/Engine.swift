@@ -141,6 +141,8 @@ public final class Engine {
             recentlyViewed: { id, n in Array((state.customers[id]?.viewed ?? []).prefix(n)) }
         )
         host.recommend = { id, n in (try? state.recommend(id, n: n).map(\.sku)) ?? [] }
+        host.trending = { n in shared.market.trending(now: state.now, limit: n) }
+        host.competitorPrices = { sku in shared.market.competitorPrices(sku) }
         host.sales = { from, to in shared.sales(from: from, to: to) }
         self.host = host
         rules = try RuleRuntime(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,

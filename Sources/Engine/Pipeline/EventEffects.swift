@@ -80,6 +80,7 @@ extension EngineState {
         case "Product Viewed":
             if let sku = event.property("product_id") ?? event.property("sku") {
                 shared.items.recordView(sku, previous: customer.viewed)
+                shared.market.recordView(sku, at: event.timestamp)
                 customer.viewed.removeAll { $0 == sku }
                 customer.viewed.insert(sku, at: 0)
                 if customer.viewed.count > 50 { customer.viewed.removeLast() }
@@ -101,6 +102,11 @@ extension EngineState {
         case "Product Reviewed":
             batch.reviews.append((event.messageId, customer.row.id, event.property("product_id") ?? event.property("sku"),
                                   event.number("rating"), event.property("review_body") ?? event.property("text"), time))
+        case "Competitor Price Observed":
+            if let sku = event.property("sku") ?? event.property("product_id"), let price = event.number("price"),
+               shared.market.observe(sku: sku, competitor: event.property("competitor") ?? "unknown", price: price, at: time) {
+                batch.competitorPrices.append((sku, event.property("competitor") ?? "unknown", price, time))
+            }
         case "Inventory Updated":
             if let sku = event.property("sku") ?? event.property("product_id"), let quantity = event.number("quantity") {
                 batch.inventory.append((sku, event.property("region") ?? "default", Int(quantity), time))
@@ -197,6 +203,7 @@ extension EngineState {
                     let bought = order.items.compactMap { item in item.sku.map { (sku: $0, quantity: item.quantity) } }
                     if !bought.isEmpty {
                         shared.items.recordOrder(bought, scopes: ItemGraph.scopes(of: customer))
+                        for item in bought { shared.market.recordPurchase(item.sku, units: item.quantity, at: time) }
                         customer.recentPurchases.removeAll { sku in bought.contains { $0.sku == sku } }
                         customer.recentPurchases.insert(contentsOf: bought.map(\.sku), at: 0)
                     }

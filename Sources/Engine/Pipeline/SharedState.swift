@@ -37,10 +37,13 @@ final class SharedState: @unchecked Sendable {
 
     /// Co-occurrence and popularity behind recommendations.
     let items: ItemGraph
+    /// Trending products and competitor prices.
+    let market: MarketSignals
 
     init(store: CrescentStore) throws {
         self.store = store
         self.items = try ItemGraph(store: store)
+        self.market = try MarketSignals(store: store)
         self.freshStore = try store.count("events") == 0
         self.lists = try store.listEntries()
     }

@@ -111,6 +111,17 @@ end
 
 function now() return host_now() end
 
+--- trending{ n = 10 }: products whose last 24 hours of views and purchases
+--- beat their own daily average of the week before: { sku, score, views, units }, best first.
+function trending(options)
+  local n = type(options) == "table" and options.n or options
+  return host_trending(tonumber(n) or 10)
+end
+
+--- competitor_prices(sku): the latest price each competitor was seen at
+--- (`Competitor Price Observed` events): { competitor, price, at }, cheapest first.
+function competitor_prices(sku) return host_competitor_prices(tostring(sku)) end
+
 function log(...)
   local parts = {}
   for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end

@@ -14,6 +14,10 @@ public struct RuleHost {
     public var customerCount: (String, String, Int64) -> Int
     /// (customer id, n) → most recently viewed product ids
     public var recentlyViewed: (String, Int) -> [String]
+    /// n → trending products, best first
+    public var trending: (Int) -> [(sku: String, score: Double, views: Double, units: Double)] = { _ in [] }
+    /// sku → the latest price of each competitor, cheapest first
+    public var competitorPrices: (String) -> [(competitor: String, price: Double, at: Int64)] = { _ in [] }
     /// (customer id, n) → recommended SKUs, best first
     public var recommend: (String, Int) -> [String] = { _, _ in [] }
     /// (from, to) → revenue and number of completed orders in that span
@@ -72,7 +76,7 @@ public final class RuleRuntime {
         RuleRuntime.registerHost(host, in: prelude, state: state)
         _ = try state.call(prelude.function, [])
         for name in ["segment", "promotion", "fraud", "fraud_policy", "counter", "distinct_counter", "list",
-                     "duration", "now", "log", "lists", "sentiment",
+                     "duration", "now", "log", "lists", "sentiment", "trending", "competitor_prices",
                      "journey", "schedule", "messaging", "channel", "wait", "wait_until", "send", "notify", "coupon", "set_trait",
                      "tag", "untag", "exit", "branch"] {
             state.shareGlobal(name, from: prelude)
@@ -226,6 +230,18 @@ public final class RuleRuntime {
         state.register("host_sales", in: prelude) { args in
             let totals = host.sales(integer(args.first), integer(args.dropFirst().first))
             return [.number(totals.revenue), .integer(Int64(totals.orders))]
+        }
+        state.register("host_trending", in: prelude) { args in
+            let n = max(0, min(100, Int(integer(args.first))))
+            return [.array(host.trending(n).map { item in
+                .table(["sku": .string(LuaString(item.sku)), "score": .number(item.score), "views": .number(item.views),
+                        "units": .number(item.units)])
+            })]
+        }
+        state.register("host_competitor_prices", in: prelude) { args in
+            [.array(host.competitorPrices(text(args.first)).map { item in
+                .table(["competitor": .string(LuaString(item.competitor)), "price": .number(item.price), "at": .integer(item.at)])
+            })]
         }
         state.register("host_recommend", in: prelude) { args in
             let n = max(0, min(100, Int(integer(args.dropFirst().first))))
