@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # Every target installs the Debian packages it needs first (as root, when missing).
 
 SWIFT ?= swift
-APT_PACKAGES := liblua5.4-dev lua5.4 libsqlite3-dev libedit-dev pkg-config zlib1g-dev tmux
+APT_PACKAGES := liblua5.4-dev lua5.4 libsqlite3-dev libedit-dev pkg-config zlib1g-dev tmux chromium
 BIN := .build/debug/crescent
 
 .PHONY: deps build demo test bench release clean sdk-venv serve

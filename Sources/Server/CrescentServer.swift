@@ -43,6 +43,27 @@ public final class CrescentServer: Sendable {
         TrackingAPI(configuration: configuration, gateway: gateway, metrics: metrics).register(on: router)
         AdminAPI(configuration: configuration, gateway: gateway, reload: { self.reloadRules(scenarios: $0) },
                  reloader: reloader).register(on: router)
+        router.get("/") { request, _ in
+            // The admin token as Bearer, as the Basic password (the browser asks), or as ?token=.
+            let header = request.headers[.authorization] ?? ""
+            var token = request.uri.queryParameters.get("token") ?? ""
+            if header.hasPrefix("Bearer ") { token = String(header.dropFirst(7)) }
+            if header.hasPrefix("Basic "), let decoded = Data(base64Encoded: String(header.dropFirst(6))),
+               let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":") {
+                token = String(text[text.index(after: colon)...])
+            }
+            guard self.configuration.acceptsAdminToken(token) else {
+                // A browser without credentials is asked for them; a wrong token is simply refused.
+                let ask = header.isEmpty && request.uri.queryParameters.get("token") == nil
+                var headers: HTTPFields = [.contentType: "text/plain"]
+                if ask { headers[.wwwAuthenticate] = "Basic realm=\"crescent\"" }
+                return Response(status: .unauthorized, headers: headers,
+                                body: ResponseBody(byteBuffer: ByteBuffer(string: "the dashboard needs the admin token (as the password)\n")))
+            }
+            let page = try Dashboard(engine: self.gateway.engine, rate: self.metrics.rate).html()
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: page)))
+        }
         router.get("/health") { _, _ in APIResponse.json(.ok, #"{"status":"ok"}"#) }
         router.get("/ready") { _, _ in
             self.gateway.pending < self.configuration.maxInFlight

@@ -8,6 +8,8 @@ import Prometheus
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let decideLatency: DurationHistogram
+    /// Events accepted per second, for the dashboard.
+    let rate = EventRate()
 
     init() {
         decideLatency = registry.makeDurationHistogram(
@@ -21,6 +23,7 @@ final class ServerMetrics: Sendable {
     }
 
     func ingested(_ events: [Event], _ outcomes: [EventOutcome]) {
+        rate.add(events.count)
         for event in events {
             registry.makeCounter(descriptor: Self.name("events_ingested", "total", "Events accepted and committed, by message type"),
                                  labels: [("type", event.kind.rawValue)]).increment()

@@ -22,9 +22,22 @@ final class TmuxTerminal {
         try start.run()
         start.waitUntilExit()
         guard start.terminationStatus == 0 else { throw TerminalError("tmux could not start (status \(start.terminationStatus))") }
+        let pids = try run(["display-message", "-p", "-t", "repl", "#{pid} #{pane_pid}"]).stdoutText.split(separator: " ")
+        processes = pids.compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
-    deinit { _ = try? run(["kill-server"]) }
+    deinit { close() }
+
+    /// The tmux server's and the pane's process ids.
+    private var processes: [Int32] = []
+
+    /// Ends the tmux server and what runs in it (killed outright: libedit and
+    /// tmux may each wait on the other when the terminal goes away).
+    func close() {
+        _ = try? run(["kill-server"])
+        for pid in processes.reversed() { kill(pid, SIGKILL) }
+        processes = []
+    }
 
     @discardableResult
     private func run(_ arguments: [String]) throws -> Fixtures.ProcessResult { try Fixtures.run(tmux, ["-L", socket] + arguments) }
@@ -128,6 +141,7 @@ struct ReplCommandTests {
         let history = dir.appendingPathComponent("history").path
         var terminal: TmuxTerminal? = try TmuxTerminal(command: [crescent.path, "repl"], directory: dir,
                                                        environment: ["CRESCENT_HISTORY": history, "TERM": "xterm"])
+        defer { terminal?.close() }
         try await terminal!.waitFor("crescent>")
         // Line editing: a typo fixed with backspace.
         try terminal!.type("40 + 3")
@@ -160,6 +174,7 @@ struct ReplCommandTests {
         try await terminal!.waitFor("the files hold a version that was not loaded:")
         try terminal!.press("C-d")
         try await Task.sleep(for: .milliseconds(200))
+        terminal?.close()
         terminal = nil
         let saved = try String(contentsOfFile: history, encoding: .utf8)
         #expect(saved.contains("greet('ana')"))
@@ -168,6 +183,7 @@ struct ReplCommandTests {
         // A new session starts with that history.
         let again = try TmuxTerminal(command: [crescent.path, "repl"], directory: dir,
                                      environment: ["CRESCENT_HISTORY": history, "TERM": "xterm"])
+        defer { again.close() }
         try await again.waitFor("crescent>")
         try again.press("Up")
         try await again.waitFor("crescent> rules()")
