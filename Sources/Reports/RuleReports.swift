@@ -23,15 +23,15 @@ extension Reports {
             FROM f LEFT JOIN conv ON conv.promotion = f.promotion AND conv.customer_id = f.customer_id
             GROUP BY f.promotion ORDER BY f.promotion
             """, arguments: [q.from, q.to])
+        // Codes that came back, read once (json_extract per event), then matched by lookup.
         let redeemed = try Row.fetchAll(db, sql: """
-            WITH codes AS (
-              SELECT json_extract(payload, '$.code') AS code, substr(rule, 11) AS promotion FROM outbox
-              WHERE action = 'coupon' AND created_at >= ? AND created_at < ? AND json_extract(payload, '$.code') IS NOT NULL)
-            SELECT codes.promotion, COUNT(DISTINCT codes.code) FROM events e
-            JOIN codes ON codes.code = COALESCE(json_extract(e.payload, '$.properties.coupon'), json_extract(e.payload, '$.properties.coupon_id'))
-            WHERE e.name IN ('Order Completed', 'Coupon Applied') AND e.timestamp >= ?
-            GROUP BY codes.promotion
-            """, arguments: [q.from, q.to, q.from])
+            WITH used AS MATERIALIZED (
+              SELECT DISTINCT COALESCE(json_extract(payload, '$.properties.coupon'), json_extract(payload, '$.properties.coupon_id')) AS code
+              FROM events WHERE name IN ('Order Completed', 'Coupon Applied') AND timestamp >= ?)
+            SELECT substr(rule, 11) AS promotion, COUNT(DISTINCT json_extract(payload, '$.code')) FROM outbox
+            WHERE action = 'coupon' AND created_at >= ? AND created_at < ? AND json_extract(payload, '$.code') IN (SELECT code FROM used)
+            GROUP BY promotion
+            """, arguments: [q.from, q.from, q.to])
         let redemptions = Dictionary(redeemed.map { ($0[0] as String, $0[1] as Int64) }) { a, _ in a }
         var byName: [String: Row] = [:]
         for row in rows { byName[row[0]] = row }

@@ -16,12 +16,13 @@ enum ReportBenchmark {
             let file = folder.appendingPathComponent("events-\(events).ndjson")
             if !FileManager.default.fileExists(atPath: file.path) { _ = try EventGenerator(seed: 42, events: events).write(to: file) }
             print("building \(database) from \(file.lastPathComponent) (once)…")
-            let engine = try ShardedEngine(store: try CrescentStore(path: database + ".partial"),
-                                           rulesDirectory: root.appendingPathComponent("rules").path,
-                                           pluginsDirectory: root.appendingPathComponent("plugins").path, shards: ShardedEngine.defaultShards)
-            _ = try Replayer().replay(file, into: engine)
-            try engine.flush()
-            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + ".partial" + suffix) }
+            do { // the engine and its connections are gone before the file moves
+                let engine = try ShardedEngine(store: try CrescentStore(path: database + ".partial"),
+                                               rulesDirectory: root.appendingPathComponent("rules").path,
+                                               pluginsDirectory: root.appendingPathComponent("plugins").path, shards: ShardedEngine.defaultShards)
+                _ = try Replayer().replay(file, into: engine)
+                try engine.flush()
+            }
             try FileManager.default.moveItem(atPath: database + ".partial", toPath: database)
         }
         let store = try CrescentStore(readOnly: database)

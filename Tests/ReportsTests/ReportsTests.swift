@@ -160,6 +160,32 @@ struct ReportsTests {
         #expect(outcome.result("promotion:thanks")?.reason?.hasPrefix("holdout") == true)
     }
 
+    @Test("a coupon a promotion issued counts as redeemed when an order carries it")
+    func redeemed() throws {
+        let rule = """
+            promotion "welcome" {
+              on = "Signed Up",
+              run = function(e, c, act) act:coupon{ percent = 10, expires_in = "30d" } end,
+            }
+            """
+        let engine = try EngineFixtures.engine(rules: ["p.lua": rule])
+        for user in ["a", "b"] {
+            _ = try engine.process(EngineFixtures.identify(user, traits: ["marketing_consent": true], at: "0s"))
+            _ = try engine.process(EngineFixtures.track("Signed Up", user: user, at: "1m"))
+        }
+        try engine.flush()
+        let code = try #require(try engine.store.outbox(rule: "promotion:welcome").compactMap {
+            try JSONValue.parse(Data($0.payload.utf8))["code"]?.stringValue
+        }.first)
+        _ = try engine.process(Self.order("c1", "a", [("A", "makeup", 10, 1)], at: "1h", extra: ["coupon": .string(code)]))
+        try engine.flush()
+        let table = try #require(try Reports(store: engine.store).run(.promotions, ReportQuery()).first)
+        let welcome = try #require(table.row("welcome"))
+        #expect(table.value("sent", in: welcome) == .number(2))
+        #expect(table.value("redeemed", in: welcome) == .number(1))
+        #expect(table.value("converted", in: welcome) == .number(1))
+    }
+
     @Test("tables print aligned and as CSV")
     func formats() {
         let table = ReportTable(title: "T", columns: ["name", "n"], rows: [[.text("a,b"), .number(2)], [.text("c"), .number(1.5)]])
