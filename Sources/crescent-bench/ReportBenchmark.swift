@@ -39,7 +39,8 @@ enum ReportBenchmark {
                     best = min(best, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
                 }
                 worst = max(worst, best)
-                print(String(format: "  %-28@ %8.1f ms", "\(name.rawValue)\(grouping.map { " --by \($0)" } ?? "")" as NSString, best))
+                let label = "\(name.rawValue)\(grouping.map { " --by \($0)" } ?? "")"
+                print("  " + label.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.1f ms", best))
             }
         }
         print(String(format: "  slowest report: %.1f ms (goal: under 1 s on 1 M events)", worst))
