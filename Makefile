@@ -3,13 +3,21 @@ SHELL := /bin/bash
 # Every target installs the Debian packages it needs first (as root, when missing).
 
 SWIFT ?= swift
-APT_PACKAGES := liblua5.4-dev lua5.4 libsqlite3-dev libedit-dev pkg-config zlib1g-dev tmux chromium
+APT_PACKAGES := liblua5.4-dev lua5.4 libsqlite3-dev libedit-dev pkg-config zlib1g-dev
+# The tests also drive a terminal (tmux, for the REPL) and a browser (headless Chromium, for the dashboard).
+TEST_APT_PACKAGES := tmux chromium
 BIN := .build/debug/crescent
 
-.PHONY: deps build demo test bench release clean sdk-venv serve
+.PHONY: deps test-deps apt-install build demo test bench release clean sdk-venv serve
 
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -45,7 +53,7 @@ serve: build
 	CRESCENT_WRITE_KEYS="$${CRESCENT_WRITE_KEYS:-dev-write-key}" CRESCENT_ADMIN_TOKEN="$${CRESCENT_ADMIN_TOKEN:-dev-admin-token}" \
 	  $(BIN) serve --rules rules --plugins plugins --db crescent.db
 
-test: deps sdk-venv
+test: test-deps sdk-venv
 	mkdir -p .build && $(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 
 release: deps
