@@ -10,18 +10,9 @@ final class TmuxTerminal {
     init(command: [String], directory: URL, environment: [String: String]) throws {
         let env = environment.map { "\($0.key)=\($0.value)" }.sorted()
         let line = (["env"] + env + command).map { "'\($0)'" }.joined(separator: " ")
-        // The tmux server outlives this call: it must not inherit any descriptor
-        // of ours (Foundation watches one to see the child exit), so a shell closes them all first.
-        let start = Process()
-        start.executableURL = URL(fileURLWithPath: "/bin/bash")
-        start.arguments = ["-c", #"for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && [ "$n" != 255 ] && eval "exec $n>&-" 2>/dev/null; done; exec "$@""#,
-                           "sh", tmux.path, "-L", socket, "new-session", "-d", "-s", "repl", "-x", "160", "-y", "60", "-c", directory.path, line]
-        start.standardOutput = FileHandle.nullDevice
-        start.standardError = FileHandle.nullDevice
-        start.standardInput = FileHandle.nullDevice
-        try start.run()
-        start.waitUntilExit()
-        guard start.terminationStatus == 0 else { throw TerminalError("tmux could not start (status \(start.terminationStatus))") }
+        let status = try Fixtures.runDetached([tmux.path, "-L", socket, "new-session", "-d", "-s", "repl", "-x", "160", "-y", "60",
+                                               "-c", directory.path, line])
+        guard status == 0 else { throw TerminalError("tmux could not start (status \(status))") }
         let pids = try run(["display-message", "-p", "-t", "repl", "#{pid} #{pane_pid}"]).stdoutText.split(separator: " ")
         processes = pids.compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }

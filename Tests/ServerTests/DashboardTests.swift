@@ -25,17 +25,10 @@ struct DashboardTests {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", #"for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && [ "$n" != 255 ] && eval "exec $n>&-" 2>/dev/null; done; out="$1"; err="$2"; shift 2; exec timeout 120 "$@" > "$out" 2> "$err""#,
-                             "sh", out.path, err.path, "/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
-                             "--hide-scrollbars", "--user-data-dir=\(dir.appendingPathComponent("profile").path)"] + arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return (process.terminationStatus, (try? String(contentsOf: out, encoding: .utf8)) ?? "", (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        let status = try Fixtures.runDetached(["timeout", "120", "/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
+                                               "--hide-scrollbars", "--user-data-dir=\(dir.appendingPathComponent("profile").path)"] + arguments,
+                                              stdout: out, stderr: err)
+        return (status, (try? String(contentsOf: out, encoding: .utf8)) ?? "", (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }
 
     @Test("the page loads in a browser, draws its charts, and its numbers are the admin API's")

@@ -96,4 +96,21 @@ public enum Fixtures {
         return ProcessResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
                              stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
     }
+
+    /// Runs a command whose children outlive it (a tmux server, a browser's
+    /// helpers) without handing them any descriptor of this process (Foundation
+    /// watches one to see a child exit, and a pipe held open would never end):
+    /// a shell closes them all first. Output goes to the files given, else nowhere.
+    public static func runDetached(_ arguments: [String], stdout: URL? = nil, stderr: URL? = nil) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", #"for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && [ "$n" != 255 ] && eval "exec $n>&-" 2>/dev/null; done; out="$1"; err="$2"; shift 2; exec "$@" > "$out" 2> "$err""#,
+                             "sh", stdout?.path ?? "/dev/null", stderr?.path ?? "/dev/null"] + arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
 }
