@@ -69,7 +69,7 @@ extension CrescentStore {
                     $0.carts[$1["cart_id"]] = ($1["value"], $1["items"])
                 }
                 try each("""
-                    SELECT customer_id, payload FROM events WHERE customer_id IN (\(marks)) AND name = 'Product Viewed'
+                    SELECT customer_id, payload FROM events WHERE customer_id IN (\(marks)) AND +name = 'Product Viewed' -- the customer index, not the name one
                     ORDER BY customer_id, timestamp DESC
                     """) {
                     guard $0.viewed.count < 50, let text: String = $1["payload"],
