@@ -100,7 +100,7 @@ public final class Engine {
     private(set) var journeysByEntry: [String: [JourneyDefinition]] = [:]
     private(set) var messaging = MessagingPolicy()
     private(set) var schedules: [ScheduleDefinition] = []
-    /// A rule set built for a reload, waiting to be swapped in (see ``RuleReload``).
+    /// A rule set built for a reload, waiting to be swapped in (see `Reload/RuleSwap.swift`).
     var stagedRules: RuleRuntime?
     /// This engine's shard (schedules with `run` execute on shard 0 only), and which customers it owns.
     let shard: Int
