@@ -22,10 +22,12 @@ struct BatchWriter {
         for merge in batch.merges {
             for table in ["events", "orders", "carts", "wishlist", "reviews", "decisions", "outbox", "promotion_fires",
                           "journey_instances"] {
-                try db.execute(sql: "UPDATE \(table) SET customer_id = ? WHERE customer_id = ?", arguments: [merge.into, merge.from])
+                try db.cachedStatement(sql: "UPDATE \(table) SET customer_id = ? WHERE customer_id = ?")
+                    .execute(arguments: [merge.into, merge.from])
             }
-            try db.execute(sql: "UPDATE OR REPLACE identities SET customer_id = ? WHERE customer_id = ?", arguments: [merge.into, merge.from])
-            try db.execute(sql: "DELETE FROM segment_members WHERE customer_id = ?", arguments: [merge.from])
+            try db.cachedStatement(sql: "UPDATE OR REPLACE identities SET customer_id = ? WHERE customer_id = ?")
+                .execute(arguments: [merge.into, merge.from])
+            try db.cachedStatement(sql: "DELETE FROM segment_members WHERE customer_id = ?").execute(arguments: [merge.from])
         }
         try run("""
             INSERT OR REPLACE INTO customers (id, user_id, anonymous_id, traits, consent, first_seen, last_seen, orders_count,

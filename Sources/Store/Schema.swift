@@ -308,6 +308,16 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v7-customer-indexes") { db in
+            // A merge moves every row of the merged customer (and forgetting a
+            // customer erases them): without these, each merge scanned the
+            // three tables whole (7 of 11.5 s of a 100,000-event replay).
+            try db.execute(sql: """
+                CREATE INDEX promotion_fires_by_customer ON promotion_fires(customer_id);
+                CREATE INDEX journey_instances_of_customer ON journey_instances(customer_id);
+                CREATE INDEX segment_members_by_customer ON segment_members(customer_id);
+                """)
+        }
         return migrator
     }
 }

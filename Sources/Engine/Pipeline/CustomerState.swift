@@ -80,10 +80,10 @@ final class CustomerState {
     }
 
     func record(event name: String, at time: Int64) {
-        var times = eventTimes[name, default: []]
-        times.append(time)
-        if times.count > Self.recentLimit { times.removeFirst(times.count - Self.recentLimit) }
-        eventTimes[name] = times
+        // In place: copying the array out and back cost a copy per event.
+        eventTimes[name, default: []].append(time)
+        let count = eventTimes[name]!.count
+        if count > Self.recentLimit { eventTimes[name]!.removeFirst(count - Self.recentLimit) }
     }
 
     var cartValue: Double { carts.values.reduce(0) { $0 + $1.value } }

@@ -25,11 +25,13 @@ final class MarketSignals: @unchecked Sendable {
     private func add(_ sku: String, at time: Int64, views: Double, units: Double) {
         let bucket = time / Self.hour
         lock.withLock {
-            var series = hourly[sku] ?? [:]
-            let current = series[bucket] ?? (0, 0)
-            series[bucket] = (current.views + views, current.units + units)
-            if series.count > Int(Self.keptHours) + 24 { series = series.filter { $0.key > bucket - Self.keptHours } }
-            hourly[sku] = series
+            // Mutated in place: reading the series out and storing it back
+            // copied the whole dictionary on every view.
+            hourly[sku, default: [:]][bucket, default: (0, 0)].views += views
+            hourly[sku]![bucket]!.units += units
+            if hourly[sku]!.count > Int(Self.keptHours) + 24 {
+                hourly[sku] = hourly[sku]!.filter { $0.key > bucket - Self.keptHours }
+            }
         }
     }
 

@@ -68,6 +68,23 @@ struct NormalizerTests {
         #expect(Timestamps.milliseconds(.int(1_767_225_600_000)) == 1_767_225_600_000)
     }
 
+    @Test("times print as ISO-8601 UTC with milliseconds, as Foundation prints them, across leap years and before 1970")
+    func isoText() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var samples: [Int64] = [0, -1, 951_782_400_000, 1_709_164_800_123, 4_107_542_399_999, -2_208_988_800_000]
+        var x: UInt64 = 42
+        for _ in 0..<2000 {
+            x = x &* 6364136223846793005 &+ 1442695040888963407
+            samples.append(Int64(x >> 24) % 8_000_000_000_000 - 2_000_000_000_000)
+        }
+        for millis in samples {
+            let expected = formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+            #expect(Timestamps.iso(millis) == expected, "\(millis)")
+            #expect(Timestamps.parse(Timestamps.iso(millis)) == millis)
+        }
+    }
+
     @Test("the JSON parser and writer round-trip, and reject bad JSON")
     func json() throws {
         let text = #"{"a":[1,2.5,-3e2,true,false,null],"b":"q\"\\\n\u00e9\ud83c\udf19","c":{}}"#
