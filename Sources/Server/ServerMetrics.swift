@@ -8,6 +8,9 @@ import Prometheus
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let decideLatency: DurationHistogram
+    /// The two parts of a decision's time: queued and evaluated on its
+    /// shard, then waiting for the group commit.
+    private let decidePhases: [String: DurationHistogram]
     /// Events accepted per second, for the dashboard.
     let rate = EventRate()
 
@@ -16,6 +19,16 @@ final class ServerMetrics: Sendable {
             descriptor: Self.name("decide_duration", "seconds", "Time to answer /v1/decide, commit included"),
             buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
                       .milliseconds(50), .milliseconds(250), .seconds(1)])
+        var phases: [String: DurationHistogram] = [:]
+        for phase in ["evaluate", "commit"] {
+            phases[phase] = registry.makeDurationHistogram(
+                descriptor: Self.name("decide_phase_duration", "seconds",
+                                      "Time of /v1/decide by phase: evaluate (queued and run on the shard), commit (group commit)"),
+                labels: [("phase", phase)],
+                buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                          .milliseconds(5), .milliseconds(10), .milliseconds(50), .seconds(1)])
+        }
+        decidePhases = phases
     }
 
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -40,10 +53,12 @@ final class ServerMetrics: Sendable {
                              labels: [("reason", reason)]).increment()
     }
 
-    func decided(_ verdict: String, _ elapsed: Duration) {
+    func decided(_ verdict: String, _ elapsed: Duration, evaluated: Duration, committed: Duration) {
         registry.makeCounter(descriptor: Self.name("decisions", "total", "Decisions answered by /v1/decide"),
                              labels: [("decision", verdict)]).increment()
         decideLatency.record(elapsed)
+        decidePhases["evaluate"]?.record(evaluated)
+        decidePhases["commit"]?.record(committed)
     }
 
     /// The text exposition, with the engine's per-rule statistics and the queue depth read now.

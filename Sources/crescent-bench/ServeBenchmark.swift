@@ -101,10 +101,37 @@ enum ServeBenchmark {
         func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         print(String(format: "  decide       %d requests at %d/s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (answered after commit)",
                      total, decideRate, percentile(0.5), percentile(0.99), latencies.last ?? 0))
+        var metricsRequest = HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics")
+        metricsRequest.method = .GET
+        let metricsResponse = try await client.execute(metricsRequest, deadline: .now() + .seconds(10))
+        let exposition = String(buffer: try await metricsResponse.body.collect(upTo: 1 << 24))
+        // The server's own view (histogram bucket bounds): the whole answer, then its two phases.
+        for (name, phase) in [("crescent_decide_duration_seconds", ""), ("crescent_decide_phase_duration_seconds", "evaluate"),
+                              ("crescent_decide_phase_duration_seconds", "commit")] {
+            let buckets = histogramBuckets(exposition, name, phase: phase)
+            print("  decide \(phase.isEmpty ? "in server" : phase) (server side): p50 ≤ \(bound(buckets, 0.5)), p99 ≤ \(bound(buckets, 0.99))")
+        }
         if let server {
             kill(server.process.processIdentifier, SIGTERM)
             server.process.waitUntilExit()
         }
+    }
+
+    /// Cumulative bucket counts of one labelled Prometheus histogram, by upper bound.
+    static func histogramBuckets(_ text: String, _ name: String, phase: String) -> [(bound: String, count: Double)] {
+        text.split(separator: "\n").compactMap { line -> (String, Double)? in
+            guard line.hasPrefix(name + "_bucket{"), phase.isEmpty || line.contains("phase=\"\(phase)\""),
+                  let le = line.range(of: "le=\""), let close = line[le.upperBound...].firstIndex(of: "\""),
+                  let count = Double(line.split(separator: " ").last ?? "") else { return nil }
+            return (String(line[le.upperBound..<close]), count)
+        }
+    }
+
+    /// The smallest bucket bound holding the fraction `p` of the observations.
+    static func bound(_ buckets: [(bound: String, count: Double)], _ p: Double) -> String {
+        guard let total = buckets.last?.count, total > 0 else { return "n/a" }
+        let bound = buckets.first { $0.count >= total * p }?.bound ?? "+Inf"
+        return Double(bound).map { String(format: "%.2f ms", $0 * 1000) } ?? bound
     }
 
     static func seconds(_ duration: Duration) -> Double {

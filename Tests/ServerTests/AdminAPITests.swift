@@ -71,14 +71,20 @@ struct AdminAPITests {
                                          body: ByteBuffer(string: #"{"userId":"u","event":"E"}"#))
             _ = try await client.execute(uri: "/v1/track", method: .post, headers: [.authorization: basic("bad")],
                                          body: ByteBuffer(string: #"{"userId":"u","event":"E"}"#))
+            _ = try await client.execute(uri: "/v1/decide", method: .post, headers: [.authorization: basic("wk")],
+                                         body: ByteBuffer(string: #"{"userId":"u","event":"Order Completed","properties":{"order_id":"m1","total":20}}"#))
             let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.text.contains("crescent_decide_duration_seconds_count 1"))
+            for phase in ["evaluate", "commit"] {
+                #expect(metrics.text.contains(#"crescent_decide_phase_duration_seconds_count{phase="\#(phase)"} 1"#), "\(phase)")
+            }
             #expect(metrics.status == .ok)
-            #expect(metrics.text.contains(#"crescent_events_ingested_total{type="track"} 1"#))
+            #expect(metrics.text.contains(#"crescent_events_ingested_total{type="track"} 2"#), "the track and the decide")
             #expect(metrics.text.contains(#"crescent_requests_rejected_total{reason="invalid_write_key"} 1"#))
             #expect(metrics.text.contains("crescent_rule_hits{"))
             #expect(metrics.text.contains("crescent_ingest_pending 0"))
-            #expect(metrics.text.contains(#"crescent_rule_duration_seconds_count{rule="segment:bronze"} 1"#))
-            #expect(metrics.text.contains(#"crescent_rule_duration_seconds_bucket{rule="segment:bronze",le="+Inf"} 1"#))
+            #expect(metrics.text.contains(#"crescent_rule_duration_seconds_count{rule="segment:bronze"} 2"#))
+            #expect(metrics.text.contains(#"crescent_rule_duration_seconds_bucket{rule="segment:bronze",le="+Inf"} 2"#))
             #expect(metrics.text.contains(#"crescent_outbox_entries{status="pending"}"#))
             #expect(metrics.text.contains("crescent_outbox_lag_seconds"))
         }

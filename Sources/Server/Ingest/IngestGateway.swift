@@ -30,11 +30,20 @@ public final class IngestGateway: @unchecked Sendable {
 
     /// Processes the events and returns their outcomes once they are committed.
     public func ingest(_ events: [Event]) async throws -> [EventOutcome] {
+        try await ingestTimed(events).outcomes
+    }
+
+    /// ``ingest(_:)`` with where the time went: until the engine had
+    /// evaluated every event (`evaluated`), then until they were committed.
+    public func ingestTimed(_ events: [Event]) async throws
+        -> (outcomes: [EventOutcome], evaluated: Duration, committed: Duration) {
         try reserve(events.count)
         defer { release(events.count) }
+        let start = ContinuousClock.now
         let outcomes = try await process(events)
+        let evaluated = ContinuousClock.now
         try await committed()
-        return outcomes
+        return (outcomes, evaluated - start, ContinuousClock.now - evaluated)
     }
 
     private func reserve(_ count: Int) throws {

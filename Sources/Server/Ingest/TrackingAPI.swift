@@ -122,9 +122,11 @@ struct TrackingAPI: Sendable {
         case .success(let events):
             let started = ContinuousClock.now
             do {
-                let outcome = try await gateway.ingest(events)[0]
+                let (outcomes, evaluated, committed) = try await gateway.ingestTimed(events)
+                let outcome = outcomes[0]
                 metrics.ingested(events, [outcome])
-                metrics.decided(outcome.decision?.verdict.rawValue ?? "allow", ContinuousClock.now - started)
+                metrics.decided(outcome.decision?.verdict.rawValue ?? "allow", ContinuousClock.now - started,
+                                evaluated: evaluated, committed: committed)
                 return APIResponse.json(.ok, Self.decisionJSON(outcome).jsonText)
             } catch {
                 return Self.failure(error, metrics)
