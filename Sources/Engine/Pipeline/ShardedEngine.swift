@@ -26,7 +26,7 @@ public final class ShardedEngine: @unchecked Sendable {
     public init(store: CrescentStore, rulesDirectory: String, pluginsDirectory: String?,
                 options: EngineOptions = EngineOptions(), shards: Int) throws {
         self.store = store
-        let shared = try SharedState(store: store)
+        let shared = try SharedState(store: store, recentKeys: options.recentKeys)
         let commits = CommitPipeline(store: store)
         self.shared = shared
         self.commits = commits

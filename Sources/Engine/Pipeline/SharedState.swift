@@ -11,20 +11,31 @@ public struct Route: Sendable, Equatable {
     public var mergeFrom: String?
 }
 
+/// A counter's key: the counter's name and the value it counts by.
+struct CounterKey: Hashable {
+    var counter: String
+    var key: String
+}
+
 /// State every shard shares: identities, message ids, counters keyed by
 /// anything (cards, IPs), global promotion limits and lists. Thread-safe;
-/// the single-shard engine uses it too, uncontended.
+/// the single-shard engine uses it too, uncontended. Message ids and
+/// counter keys are held in bounded ``RecentMap``s over the store.
 final class SharedState: @unchecked Sendable {
     let store: CrescentStore
     /// True when the store held no event at start: then everything that
     /// exists is in memory, and cache misses need no database read.
     let freshStore: Bool
     private let lock = NSLock()
+    /// alias → customer. Kept whole: a merge re-points the merged
+    /// customer's aliases here before the store has them (see `route`).
     private var identities: [String: String] = [:]
     /// owner → aliases, so re-pointing a merged owner's aliases is cheap.
     private var aliasesOf: [String: [String]] = [:]
-    private var seen: Set<String> = []
-    private var counters: [String: [String: [(at: Int64, value: String?)]]] = [:]
+    /// Message ids claimed recently; older ones are in the Bloom filter and the store.
+    private var seen: RecentMap<String, Void>
+    private var droppedIds = StringBloomFilter(bits: 1 << 24)
+    private var counters: RecentMap<CounterKey, [(at: Int64, value: String?)]>
     private var globalFires: [String: [Int64]] = [:]
     var counterRetention: [String: Int64] = [:]
     private(set) var lists: [String: Set<String>] = [:]
@@ -40,8 +51,11 @@ final class SharedState: @unchecked Sendable {
     /// Trending products and competitor prices.
     let market: MarketSignals
 
-    init(store: CrescentStore) throws {
+    /// `recentKeys`: message ids and counter keys per generation (see ``RecentMap``).
+    init(store: CrescentStore, recentKeys: Int = EngineOptions().recentKeys) throws {
         self.store = store
+        seen = RecentMap(generationSize: recentKeys)
+        counters = RecentMap(generationSize: recentKeys)
         self.items = try ItemGraph(store: store)
         self.market = try MarketSignals(store: store)
         self.freshStore = try store.count("events") == 0
@@ -100,19 +114,29 @@ final class SharedState: @unchecked Sendable {
     func claim(_ messageId: String) -> Bool {
         lock.withLock {
             if seen.contains(messageId) { return false }
-            if !freshStore, (try? store.hasEvent(messageId: messageId)) == true { return false }
-            seen.insert(messageId)
+            // Ids dropped from memory are committed; the filter spares a
+            // store read for nearly every id that was never seen.
+            let mayBeStored = !freshStore || (seen.hasDropped && droppedIds.mightContain(messageId))
+            if mayBeStored, (try? store.hasEvent(messageId: messageId)) == true { return false }
+            seen.set(messageId, ()) { dropped in
+                for id in dropped.keys { droppedIds.insert(id) }
+            }
             return true
         }
     }
 
+    /// Message ids and counter keys held in memory now.
+    var heldKeys: (messageIds: Int, counterKeys: Int) { lock.withLock { (seen.count, counters.count) } }
+
     // MARK: Counters
 
     private func hitsLocked(_ counter: String, _ key: String, now: Int64) -> [(at: Int64, value: String?)] {
-        if let known = counters[counter]?[key] { return known }
+        let id = CounterKey(counter: counter, key: key)
+        if let known = counters.value(id) { return known }
         let retention = counterRetention[counter] ?? 30 * 86_400_000
-        let loaded = freshStore ? [] : (try? store.counterHits(counter: counter, key: key, since: now - retention)) ?? []
-        counters[counter, default: [:]][key] = loaded
+        let loaded = freshStore && !counters.hasDropped
+            ? [] : (try? store.counterHits(counter: counter, key: key, since: now - retention)) ?? []
+        counters.set(id, loaded)
         return loaded
     }
 
@@ -132,11 +156,12 @@ final class SharedState: @unchecked Sendable {
 
     func addHit(_ counter: String, _ key: String, value: String?, now: Int64) {
         lock.withLock {
-            var list = hitsLocked(counter, key, now: now)
-            list.append((now, value))
+            _ = hitsLocked(counter, key, now: now)
             let retention = counterRetention[counter] ?? 30 * 86_400_000
-            if let first = list.first, first.at < now - retention { list.removeAll { $0.at < now - retention } }
-            counters[counter, default: [:]][key] = list
+            counters.modify(CounterKey(counter: counter, key: key)) { list in
+                list.append((now, value))
+                if let first = list.first, first.at < now - retention { list.removeAll { $0.at < now - retention } }
+            }
         }
     }
 
