@@ -375,3 +375,15 @@ static int clock_function(lua_State *L) {
 }
 
 void crescent_push_clock(lua_State *L) { lua_pushcfunction(L, clock_function); }
+
+/* A function returning the integer in a host-owned cell (its upvalue). */
+static int cell_function(lua_State *L) {
+    const long long *cell = (const long long *)lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushinteger(L, (lua_Integer)*cell);
+    return 1;
+}
+
+void crescent_push_cell_reader(lua_State *L, const long long *cell) {
+    lua_pushlightuserdata(L, (void *)cell);
+    lua_pushcclosure(L, cell_function, 1);
+}

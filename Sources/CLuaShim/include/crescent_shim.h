@@ -95,6 +95,10 @@ void crescent_push_where(lua_State *L);
 /* Pushes clock() -> monotonic microseconds. */
 void crescent_push_clock(lua_State *L);
 
+/* Pushes a function returning the integer stored at `cell`, read at each
+   call (no host frame). The cell must outlive every call. */
+void crescent_push_cell_reader(lua_State *L, const long long *cell);
+
 /* Opens the bounded pattern functions into the table at the top. */
 void crescent_open_patterns(lua_State *L);
 

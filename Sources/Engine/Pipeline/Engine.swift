@@ -146,6 +146,10 @@ public final class Engine {
             },
             recentlyViewed: { id, n in Array((state.customers[id]?.viewed ?? []).prefix(n)) }
         )
+        host.nowCell = state.nowPointer
+        host.customerField = { [unowned state] name, stack in
+            if let customer = state.currentCustomer { customer.pushField(name, stack, now: state.now) } else { stack.pushTable() }
+        }
         host.recommend = { id, n in (try? state.recommend(id, n: n).map(\.sku)) ?? [] }
         host.trending = { n in shared.market.trending(now: state.now, limit: n) }
         host.competitorPrices = { sku in shared.market.competitorPrices(sku) }

@@ -7,9 +7,22 @@ import Store
 final class EngineState {
     let store: CrescentStore
     let shared: SharedState
-    /// The clock rules see: the current event's time during replays.
-    var now: Int64 = 0
+    /// The clock rules see: the current event's time during replays. Kept
+    /// in a cell that the rules' `now()` reads without entering Swift.
+    var now: Int64 {
+        get { nowCell.pointee }
+        set { nowCell.pointee = newValue }
+    }
+    private let nowCell: UnsafeMutablePointer<Int64> = {
+        let cell = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        cell.initialize(to: 0)
+        return cell
+    }()
+    /// Where ``now`` lives, for ``RuleHost/nowCell`` (valid while this state lives).
+    var nowPointer: UnsafePointer<Int64> { UnsafePointer(nowCell) }
     var customers: [String: CustomerState] = [:]
+    /// The customer whose table `c` the rules see now (set by each `begin`).
+    var currentCustomer: CustomerState?
     /// Customers changed since the last commit.
     var dirty: Set<String> = []
     /// Orders touched in this run, by id.
@@ -44,6 +57,8 @@ final class EngineState {
         self.store = store
         self.shared = shared
     }
+
+    deinit { nowCell.deallocate() }
 
     func customer(_ id: String) throws -> CustomerState {
         if let cached = customers[id] {

@@ -32,6 +32,7 @@ extension Engine {
 
     func begin(_ event: Event, _ run: EvaluationRun) throws {
         let now = state.now
+        state.currentCustomer = run.customer
         try rules.state.call(rules.begin, arguments: 2, results: 0, push: { stack in
             Self.push(event, order: run.order, stack)
             run.customer.push(stack, now: now)

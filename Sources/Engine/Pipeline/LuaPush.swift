@@ -81,9 +81,11 @@ import Foundation
 import Store
 
 extension CustomerState {
-    /// Pushes the customer table `c` for the rules.
+    /// Pushes the customer table `c` for the rules: the plain fields; the
+    /// structured ones (``pushField(_:_:now:)``) are fetched by the prelude
+    /// when a rule first reads them.
     func push(_ s: LuaStack, now: Int64) {
-        s.pushTable(fields: 20)
+        s.pushTable(fields: 12)
         s.push(row.id); s.setField("id")
         s.push(row.ordersCount); s.setField("orders_count")
         s.push(row.totalSpent); s.setField("total_spent")
@@ -95,43 +97,52 @@ extension CustomerState {
         if let v = row.firstSeen { s.push(v); s.setField("first_seen") }
         if let v = row.lastSeen { s.push(v); s.setField("last_seen") }
         if let v = row.lastOrderAt { s.push(v); s.setField("last_order_at") }
-        s.push(object: traits); s.setField("traits")
-        s.pushTable(fields: consent.count)
-        for (purpose, granted) in consent { s.push(granted); s.setField(name: purpose) }
-        s.setField("consent")
-        s.pushTable(fields: segments.count)
-        for name in segments { s.push(true); s.setField(name: name) }
-        s.setField("segments")
-        s.pushTable(fields: wishlist.count)
-        for (sku, price) in wishlist { s.push(price); s.setField(name: sku) }
-        s.setField("wishlist")
-        s.pushTable(fields: carts.count)
-        for (id, cart) in carts {
+    }
+
+    /// Pushes one structured field of `c` (always a table; an empty one for an unknown name).
+    func pushField(_ name: String, _ s: LuaStack, now: Int64) {
+        switch name {
+        case "traits":
+            s.push(object: traits)
+        case "consent":
+            s.pushTable(fields: consent.count)
+            for (purpose, granted) in consent { s.push(granted); s.setField(name: purpose) }
+        case "segments":
+            s.pushTable(fields: segments.count)
+            for name in segments { s.push(true); s.setField(name: name) }
+        case "wishlist":
+            s.pushTable(fields: wishlist.count)
+            for (sku, price) in wishlist { s.push(price); s.setField(name: sku) }
+        case "carts":
+            s.pushTable(fields: carts.count)
+            for (id, cart) in carts {
+                s.pushTable(fields: 2)
+                s.push(cart.value); s.setField("value")
+                s.push(cart.items); s.setField("items")
+                s.setField(name: id)
+            }
+        case "orders":
+            s.pushTable(array: orders.count)
+            for (index, order) in orders.enumerated() {
+                s.pushTable(fields: 3)
+                s.push(order.id); s.setField("id")
+                s.push(order.at); s.setField("at")
+                s.push(order.total); s.setField("total")
+                s.setIndex(index + 1)
+            }
+        case "acquisition":
             s.pushTable(fields: 2)
-            s.push(cart.value); s.setField("value")
-            s.push(cart.items); s.setField("items")
-            s.setField(name: id)
-        }
-        s.setField("carts")
-        s.pushTable(array: orders.count)
-        for (index, order) in orders.enumerated() {
+            if let json = touch(&firstTouchCache, row.firstTouch) { s.push(json: json); s.setField("first_touch") }
+            if let json = touch(&lastTouchCache, row.lastTouch) { s.push(json: json); s.setField("last_touch") }
+        case "rfm":
+            let scores = rfm(now: now)
             s.pushTable(fields: 3)
-            s.push(order.id); s.setField("id")
-            s.push(order.at); s.setField("at")
-            s.push(order.total); s.setField("total")
-            s.setIndex(index + 1)
+            s.push(scores.recency); s.setField("recency")
+            s.push(scores.frequency); s.setField("frequency")
+            s.push(scores.monetary); s.setField("monetary")
+        default:
+            s.pushTable()
         }
-        s.setField("orders")
-        s.pushTable(fields: 2)
-        if let json = touch(&firstTouchCache, row.firstTouch) { s.push(json: json); s.setField("first_touch") }
-        if let json = touch(&lastTouchCache, row.lastTouch) { s.push(json: json); s.setField("last_touch") }
-        s.setField("acquisition")
-        let scores = rfm(now: now)
-        s.pushTable(fields: 3)
-        s.push(scores.recency); s.setField("recency")
-        s.push(scores.frequency); s.setField("frequency")
-        s.push(scores.monetary); s.setField("monetary")
-        s.setField("rfm")
     }
 
     /// A first- or last-touch JSON text, parsed once per value.

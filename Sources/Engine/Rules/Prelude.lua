@@ -135,7 +135,27 @@ lists = {
 -- The customer ------------------------------------------------------------
 
 local Customer = {}
-Customer.__index = Customer
+
+-- The structured fields of `c` are read from the host the first time a rule
+-- asks for them (most rules read two or three), then kept for the event.
+-- Methods stay a plain table lookup; only a missing field reaches the loader.
+-- A table of an earlier event loses the loader (it must not see the next
+-- customer's fields).
+local LAZY_FIELDS = { traits = true, consent = true, segments = true, wishlist = true, carts = true,
+                      orders = true, acquisition = true, rfm = true }
+local C
+setmetatable(Customer, {
+  __index = function(_, key)
+    if LAZY_FIELDS[key] and C ~= nil then
+      local value = host_customer_field(key)
+      rawset(C, key, value)
+      return value
+    end
+    return nil
+  end,
+})
+local CustomerMeta = { __index = Customer }
+local EarlierCustomerMeta = { __index = function(_, key) return rawget(Customer, key) end }
 
 --- Money spent, in total or within a window: c:spent{ within = "365d" }.
 function Customer:spent(options)
@@ -256,17 +276,14 @@ end
 
 -- Entry points for the host ---------------------------------------------------
 
-local E, C
+local E
 
 function host_declarations() return declarations end
 
 function host_begin(event, customer)
   E = event
-  customer.segments = customer.segments or {}
-  customer.orders = customer.orders or {}
-  customer.consent = customer.consent or {}
-  customer.traits = customer.traits or {}
-  C = setmetatable(customer, Customer)
+  if C ~= nil then setmetatable(C, EarlierCustomerMeta) end
+  C = setmetatable(customer, CustomerMeta)
 end
 
 function host_set_segments(segments) C.segments = segments end

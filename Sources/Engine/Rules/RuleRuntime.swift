@@ -4,6 +4,12 @@ import LuaKit
 /// What the engine gives the rules: time, logging and its state.
 public struct RuleHost {
     public var now: () -> Int64
+    /// Where the engine keeps `now`, when it does: rules then read the clock
+    /// straight from it (no Swift call). Must outlive the runtime's calls.
+    public var nowCell: UnsafePointer<Int64>?
+    /// Pushes one field of the customer being evaluated (`traits`, `orders`,
+    /// ...) the first time a rule reads it; nil pushes an empty table.
+    public var customerField: ((String, LuaStack) -> Void)?
     public var log: (String) -> Void
     public var listContains: (String, String) -> Bool
     /// (counter, key, window in ms or -1 for all) → occurrences
@@ -210,7 +216,17 @@ public final class RuleRuntime {
             default: -1
             }
         }
-        state.register("host_now", in: prelude) { _ in [.integer(host.now())] }
+        let customerField = host.customerField
+        state.registerStackFunction("host_customer_field", in: prelude) { stack in
+            let name = stack.string(at: 1) ?? ""
+            if let customerField { customerField(name, stack) } else { stack.pushTable() }
+            return 1
+        }
+        if let cell = host.nowCell {
+            state.registerCellReader("host_now", in: prelude, cell: cell)
+        } else {
+            state.register("host_now", in: prelude) { _ in [.integer(host.now())] }
+        }
         state.register("host_log", in: prelude) { args in
             host.log(text(args.first))
             return []

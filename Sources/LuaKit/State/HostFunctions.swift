@@ -5,10 +5,20 @@ import CLuaShim
 final class HostFunctionBox {
     let name: String
     let body: ([LuaValue]) throws -> [LuaValue]
+    /// A function that reads its arguments from the stack and pushes its
+    /// results itself (returning how many), without ``LuaValue`` trees.
+    let stackBody: ((LuaStack) throws -> Int32)?
 
     init(name: String, body: @escaping ([LuaValue]) throws -> [LuaValue]) {
         self.name = name
         self.body = body
+        self.stackBody = nil
+    }
+
+    init(name: String, stackBody: @escaping (LuaStack) throws -> Int32) {
+        self.name = name
+        self.body = { _ in [] }
+        self.stackBody = stackBody
     }
 }
 
@@ -32,6 +42,9 @@ enum HostDispatch {
         let base = lua_gettop(L)
         let stack = LuaStack(L)
         do {
+            if let stackBody = function.stackBody {
+                return try stackBody(stack)
+            }
             var arguments: [LuaValue] = []
             arguments.reserveCapacity(Int(base))
             if base > 0 {

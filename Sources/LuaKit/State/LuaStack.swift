@@ -118,6 +118,13 @@ public struct LuaStack {
     }
 
     @inlinable public func isNil(at index: Int32) -> Bool { lua_type(L, index) <= LUA_TNIL }
+    /// The string at `index`, or nil when it is not a string (numbers are not converted).
+    @inlinable public func string(at index: Int32) -> String? {
+        guard lua_type(L, index) == LUA_TSTRING else { return nil }
+        var length = 0
+        guard let bytes = lua_tolstring(L, index, &length) else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: bytes, count: length), as: UTF8.self)
+    }
     @inlinable public func boolean(at index: Int32) -> Bool { lua_toboolean(L, index) != 0 }
 
     @inlinable public func pop(_ n: Int32 = 1) { lua_settop(L, -n - 1) }

@@ -226,6 +226,22 @@ public final class LuaState {
         crescent_pop(L, 1)
     }
 
+    /// Defines `name` as a Swift function that works on the stack directly:
+    /// it reads its arguments at indexes `1...top` and pushes its results,
+    /// returning how many. For hot paths, where building ``LuaValue``s costs
+    /// more than the work. Errors are raised as with ``register(_:in:_:)``;
+    /// it must not call back into this state.
+    public func registerStackFunction(_ name: String, in chunk: LuaChunk? = nil,
+                                      _ body: @escaping (LuaStack) throws -> Int32) {
+        checkThread()
+        let box = HostFunctionBox(name: name, stackBody: body)
+        hostFunctions.append(box)
+        pushTable(for: chunk)
+        crescent_push_host_function(L, Unmanaged.passUnretained(box).toOpaque())
+        LuaStack(L).setField(name: name)
+        crescent_pop(L, 1)
+    }
+
     /// Sets a global variable in a chunk's environment (or in the shared base).
     public func setGlobal(_ name: String, _ value: LuaValue, in chunk: LuaChunk? = nil) throws(LuaError) {
         checkThread()
@@ -286,6 +302,17 @@ public final class LuaState {
     /// timing work inside one call).
     public func registerClockFunction(_ name: String, in chunk: LuaChunk) {
         define(name, in: chunk, crescent_push_clock)
+    }
+
+    /// Defines `name` in a chunk as a function returning the integer in
+    /// `cell`, read at every call without entering Swift (the engine's clock,
+    /// read by most rules). The caller keeps `cell` alive as long as this state runs.
+    public func registerCellReader(_ name: String, in chunk: LuaChunk, cell: UnsafePointer<Int64>) {
+        checkThread()
+        crescent_get_ref(L, chunk.environment.ref)
+        cell.withMemoryRebound(to: CLongLong.self, capacity: 1) { crescent_push_cell_reader(L, $0) }
+        LuaStack(L).setField(name: name)
+        crescent_pop(L, 1)
     }
 
     /// Sets a chunk global to a C function the shim pushes.
