@@ -6,7 +6,7 @@ import Testing
 
 private typealias F = EngineFixtures
 
-@Suite("Message ids and counters in bounded memory")
+@Suite("Message ids, counters and identities in bounded memory")
 struct RecentMemoryTests {
     static let rules = """
         counter "orders_per_card" { on = "Order Completed", key = function(e) return e.properties.card end }
@@ -71,5 +71,32 @@ struct RecentMemoryTests {
         try engine.flush()
         #expect(try engine.store.count("events") == 203)
         #expect(try engine.store.customer(id: "ana")?.ordersCount == 3)
+    }
+
+    @Test("aliases leave memory and still route to their customer, through a merge not yet committed")
+    func boundedIdentities() throws {
+        var options = EngineOptions()
+        options.recentKeys = 4
+        let engine = try F.engine(rules: ["fraud.lua": Self.rules], options: options)
+        _ = try engine.process(F.track("Product Viewed", user: nil, anonymous: "anon-a", ["product_id": "p1"]))
+        _ = try engine.process(F.identify("ana", anonymous: "anon-a", traits: ["email": "ana@example.com"]))
+        try engine.flush()
+        for n in 0..<20 { _ = try engine.process(F.identify("user-\(n)", anonymous: "anon-\(n)", traits: [:])) }
+        try engine.flush()
+        #expect(engine.heldKeys.aliases <= 8, "\(engine.heldKeys)")
+        // Read back from the store.
+        let later = try engine.process(F.track("Product Viewed", user: nil, anonymous: "anon-a", ["product_id": "p2"], at: "1m"))
+        #expect(later.customerId == "ana")
+        for n in 20..<40 { _ = try engine.process(F.identify("user-\(n)", anonymous: "anon-\(n)", traits: [:])) }
+        try engine.flush()
+        // ana joins another account; before that is committed, the old anonymous id shows up again.
+        var alias = F.track("Alias", user: "ana-account", at: "2m")
+        alias.kind = .alias
+        alias.previousId = "ana"
+        _ = try engine.process(alias)
+        let afterMerge = try engine.process(F.track("Product Viewed", user: nil, anonymous: "anon-a", ["product_id": "p3"], at: "3m"))
+        #expect(afterMerge.customerId == "ana-account", "the stored link still names ana; the merge in memory moves it on")
+        try engine.flush()
+        #expect(try engine.store.resolve(alias: "anon-a") == "ana-account")
     }
 }

@@ -15,9 +15,9 @@ public struct EngineOptions: Sendable {
     /// Customers kept in memory per shard; the least recently used beyond it
     /// are dropped (their state is in the store) and read back when needed.
     public var customerCacheLimit = 200_000
-    /// Message ids and counter keys kept in memory per generation (at most
-    /// twice as many); older ones are read back from the store when an event
-    /// needs them. Keep it well above a few batches' worth.
+    /// Message ids, counter keys and identities kept in memory per
+    /// generation (at most twice as many); older ones are read back from the
+    /// store when an event needs them. Keep it well above a few batches' worth.
     public var recentKeys = 250_000
 
     public init() {}
@@ -85,8 +85,8 @@ public final class Engine {
     /// Customers held in memory now, and evicted so far (the bounded cache).
     public var cachedCustomers: Int { state.customers.count }
     public var evictedCustomers: Int { state.evictions }
-    /// Message ids and counter keys held in memory (bounded by ``EngineOptions/recentKeys``).
-    public var heldKeys: (messageIds: Int, counterKeys: Int) { state.shared.heldKeys }
+    /// Message ids, counter keys and aliases held in memory (bounded by ``EngineOptions/recentKeys``).
+    public var heldKeys: (messageIds: Int, counterKeys: Int, aliases: Int) { state.shared.heldKeys }
 
     /// What the clock did besides events: timers fired, schedules run, customers swept, and the time they took.
     public internal(set) var clockWork = ClockWork()

@@ -5,7 +5,7 @@
 /// the current one, so anything touched within the last `generationSize`
 /// new keys stays.
 ///
-/// The shared state keeps message ids and counter hits in these:
+/// The shared state keeps message ids, counter hits and identities in these:
 /// what was dropped is in the store (it was written at least a generation
 /// of keys ago, long committed), so a miss after the first drop
 /// (``hasDropped``) reads the store instead of meaning "unknown".
@@ -57,10 +57,10 @@ struct RecentMap<Key: Hashable, Value> {
         return true
     }
 
-    /// Forgets a key in both generations.
-    mutating func remove(_ key: Key) {
-        current.removeValue(forKey: key)
-        previous.removeValue(forKey: key)
+    /// Forgets a key in both generations, returning its value.
+    @discardableResult
+    mutating func remove(_ key: Key) -> Value? {
+        current.removeValue(forKey: key) ?? previous.removeValue(forKey: key)
     }
 
     /// Forgets every key whose value matches.

@@ -19,19 +19,21 @@ struct CounterKey: Hashable {
 
 /// State every shard shares: identities, message ids, counters keyed by
 /// anything (cards, IPs), global promotion limits and lists. Thread-safe;
-/// the single-shard engine uses it too, uncontended. Message ids and
-/// counter keys are held in bounded ``RecentMap``s over the store.
+/// the single-shard engine uses it too, uncontended. Message ids, counter
+/// keys and identities are held in bounded ``RecentMap``s over the store.
 final class SharedState: @unchecked Sendable {
     let store: CrescentStore
     /// True when the store held no event at start: then everything that
     /// exists is in memory, and cache misses need no database read.
     let freshStore: Bool
     private let lock = NSLock()
-    /// alias → customer. Kept whole: a merge re-points the merged
-    /// customer's aliases here before the store has them (see `route`).
-    private var identities: [String: String] = [:]
-    /// owner → aliases, so re-pointing a merged owner's aliases is cheap.
-    private var aliasesOf: [String: [String]] = [:]
+    /// alias → customer, for aliases used recently.
+    private var identities: RecentMap<String, String>
+    /// owner → its aliases held in ``identities``, so a merge re-points them at once.
+    private var aliasesOf: RecentMap<String, [String]>
+    /// merged customer → the one it joined, kept until long committed: an
+    /// alias read back from the store may still name the merged customer.
+    private var merges: RecentMap<String, String>
     /// Message ids claimed recently; older ones are in the Bloom filter and the store.
     private var seen: RecentMap<String, Void>
     private var droppedIds = StringBloomFilter(bits: 1 << 24)
@@ -51,10 +53,13 @@ final class SharedState: @unchecked Sendable {
     /// Trending products and competitor prices.
     let market: MarketSignals
 
-    /// `recentKeys`: message ids and counter keys per generation (see ``RecentMap``).
+    /// `recentKeys`: message ids, counter keys and identities per generation (see ``RecentMap``).
     init(store: CrescentStore, recentKeys: Int = EngineOptions().recentKeys) throws {
         self.store = store
         seen = RecentMap(generationSize: recentKeys)
+        identities = RecentMap(generationSize: recentKeys)
+        aliasesOf = RecentMap(generationSize: recentKeys)
+        merges = RecentMap(generationSize: recentKeys)
         counters = RecentMap(generationSize: recentKeys)
         self.items = try ItemGraph(store: store)
         self.market = try MarketSignals(store: store)
@@ -65,11 +70,31 @@ final class SharedState: @unchecked Sendable {
     // MARK: Identity
 
     private func resolveLocked(_ alias: String) -> String? {
-        if let cached = identities[alias] { return cached }
-        if freshStore { return nil }
-        let stored = (try? store.resolve(alias: alias)) ?? nil
-        if let stored { identities[alias] = stored }
-        return stored
+        if let cached = identities.value(alias) { return cached }
+        if freshStore && !identities.hasDropped && !aliasesOf.hasDropped { return nil }
+        guard var owner = (try? store.resolve(alias: alias)) ?? nil else { return nil }
+        // The stored link is older than anything in memory: merges since
+        // (committed or not) apply to it.
+        var hops = 0
+        while let into = merges.value(owner), hops < 64 {
+            owner = into
+            hops += 1
+        }
+        linkLocked(alias, to: owner)
+        return owner
+    }
+
+    private func linkLocked(_ alias: String, to owner: String) {
+        identities.set(alias, owner)
+        if !aliasesOf.modify(owner, onDrop: aliasesDropped, { $0.append(alias) }) {
+            aliasesOf.set(owner, [alias], onDrop: aliasesDropped)
+        }
+    }
+
+    /// Aliases whose owner left ``aliasesOf`` could miss a re-pointing:
+    /// they leave memory too and are read back from the store when used.
+    private func aliasesDropped(_ dropped: [String: [String]]) {
+        identities.removeAll { _, owner in dropped[owner] != nil }
     }
 
     /// Resolves the event's customer and records any new link at once, so
@@ -90,11 +115,12 @@ final class SharedState: @unchecked Sendable {
             }
             guard let alias else { return Route(customerId: userId) }
             let owner = resolveLocked(alias) ?? alias
-            identities[alias] = userId
-            aliasesOf[userId, default: []].append(alias)
-            if owner != userId, let moved = aliasesOf.removeValue(forKey: owner) {
-                for other in moved { identities[other] = userId }
-                aliasesOf[userId, default: []] += moved
+            linkLocked(alias, to: userId)
+            if owner != userId {
+                merges.set(owner, userId)
+                for other in aliasesOf.remove(owner) ?? [] where identities.contains(other) {
+                    linkLocked(other, to: userId)
+                }
             }
             return Route(customerId: userId, link: alias, mergeFrom: owner != userId ? owner : nil)
         }
@@ -103,10 +129,9 @@ final class SharedState: @unchecked Sendable {
     /// Drops the aliases that resolve to an erased customer.
     func forgetIdentities(of customerId: String) {
         lock.withLock {
-            for alias in aliasesOf.removeValue(forKey: customerId) ?? [] where identities[alias] == customerId {
-                identities[alias] = nil
-            }
-            for (alias, owner) in identities where owner == customerId { identities[alias] = nil }
+            aliasesOf.remove(customerId)
+            identities.removeAll { _, owner in owner == customerId }
+            merges.removeAll { merged, into in merged == customerId || into == customerId }
         }
     }
 
@@ -125,8 +150,10 @@ final class SharedState: @unchecked Sendable {
         }
     }
 
-    /// Message ids and counter keys held in memory now.
-    var heldKeys: (messageIds: Int, counterKeys: Int) { lock.withLock { (seen.count, counters.count) } }
+    /// Message ids, counter keys and aliases held in memory now.
+    var heldKeys: (messageIds: Int, counterKeys: Int, aliases: Int) {
+        lock.withLock { (seen.count, counters.count, identities.count) }
+    }
 
     // MARK: Counters
 
