@@ -17,19 +17,24 @@ final class ServerMetrics: Sendable {
     init() {
         decideLatency = registry.makeDurationHistogram(
             descriptor: Self.name("decide_duration", "seconds", "Time to answer /v1/decide, commit included"),
-            buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
-                      .milliseconds(50), .milliseconds(250), .seconds(1)])
+            buckets: Self.decideBuckets)
         var phases: [String: DurationHistogram] = [:]
         for phase in ["evaluate", "commit"] {
             phases[phase] = registry.makeDurationHistogram(
                 descriptor: Self.name("decide_phase_duration", "seconds",
                                       "Time of /v1/decide by phase: evaluate (queued and run on the shard), commit (group commit)"),
                 labels: [("phase", phase)],
-                buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
-                          .milliseconds(5), .milliseconds(10), .milliseconds(50), .seconds(1)])
+                buckets: Self.decideBuckets)
         }
         decidePhases = phases
     }
+
+    /// Fine around the 5 ms goal of a checkout decision.
+    static let decideBuckets: [Duration] = [
+        .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(1500), .milliseconds(2), .milliseconds(3),
+        .milliseconds(4), .milliseconds(5), .microseconds(7500), .milliseconds(10), .milliseconds(20), .milliseconds(50),
+        .milliseconds(250), .seconds(1),
+    ]
 
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "crescent", metricName: metric, unitName: unit.isEmpty ? nil : unit, helpText: help)
