@@ -204,6 +204,16 @@ static void wrap_field(lua_State *L, const char *name, lua_CFunction fn, int kin
     lua_setfield(L, -2, name);
 }
 
+/* A library function whose result changes on its own (the clock, random
+   numbers): counted in volatile_reads, then called. */
+static int volatile_call(lua_State *L) {
+    crescent_rt(L)->volatile_reads++;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
 static void set_frozen_field(lua_State *L, int base, const char *name) {
     crescent_push_proxy(L, -1, 1);
     lua_setfield(L, base, name);
@@ -299,12 +309,16 @@ void crescent_open_sandbox(lua_State *L) {
 
     lua_newtable(L);
     copy_fields(L, math, math_names);
+    wrap_field(L, "random", volatile_call, -1);
     set_frozen_field(L, base, "math");
     lua_newtable(L);
     copy_fields(L, utf, utf8_names);
     set_frozen_field(L, base, "utf8");
     lua_newtable(L);
     copy_fields(L, os, os_names);
+    wrap_field(L, "time", volatile_call, -1);
+    wrap_field(L, "date", volatile_call, -1);
+    wrap_field(L, "clock", volatile_call, -1);
     set_frozen_field(L, base, "os");
     lua_newtable(L);
     copy_fields(L, co, coroutine_names);
@@ -379,6 +393,7 @@ void crescent_push_clock(lua_State *L) { lua_pushcfunction(L, clock_function); }
 /* A function returning the integer in a host-owned cell (its upvalue). */
 static int cell_function(lua_State *L) {
     const long long *cell = (const long long *)lua_touserdata(L, lua_upvalueindex(1));
+    crescent_rt(L)->volatile_reads++;
     lua_pushinteger(L, (lua_Integer)*cell);
     return 1;
 }

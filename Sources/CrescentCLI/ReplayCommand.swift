@@ -130,8 +130,9 @@ struct ReplayCommand: ParsableCommand {
         if let clock = s.clock { out += "  clock       \(clock) (journey timers and schedules due by then have run)\n" }
         let work = s.clockWork
         if work.timersFired + work.schedulesRun > 0 {
-            out += String(format: "  scheduled   %d journey timers (%.2f s), %d schedule runs sweeping %d customers (%.2f s)\n",
-                          work.timersFired, work.timerSeconds, work.schedulesRun, work.customersSwept, work.scheduleSeconds)
+            out += String(format: "  scheduled   %d journey timers (%.2f s), %d schedule runs sweeping %d customers, %d unchanged skipped (%.2f s)\n",
+                          work.timersFired, work.timerSeconds, work.schedulesRun, work.customersSwept, work.customersUnchanged,
+                          work.scheduleSeconds)
         }
         for migration in s.journeyMigrations { out += "  live edit   \(migration)\n" }
         if !s.ruleErrors.isEmpty { section("rule errors", s.ruleErrors) }

@@ -34,8 +34,8 @@ enum ReplayBenchmark {
                      summary.eventsPerSecond, summary.events, summary.seconds, summary.p50Micros, summary.p99Micros))
         print(String(format: "  peak RSS     %8.0f MiB;  database %.0f MiB", Double(usage.ru_maxrss) / 1024, Double(size) / 1_048_576))
         let work = summary.clockWork
-        print(String(format: "  scheduled    %d journey timers (%.1f s), %d schedule runs sweeping %d customers (%.1f s), inside the time above",
-                     work.timersFired, work.timerSeconds, work.schedulesRun, work.customersSwept, work.scheduleSeconds))
+        print(String(format: "  scheduled    %d journey timers (%.1f s), %d schedule runs sweeping %d customers, %d unchanged skipped (%.1f s), inside the time above",
+                     work.timersFired, work.timerSeconds, work.schedulesRun, work.customersSwept, work.customersUnchanged, work.scheduleSeconds))
         let eventSeconds = summary.seconds - work.timerSeconds - work.scheduleSeconds
         print(String(format: "  events only  %8.0f events/s  (the time above without the timers and schedules)",
                      Double(summary.events) / max(eventSeconds, 0.001)))

@@ -52,6 +52,9 @@ typedef struct crescent_runtime {
     char plugin_dir[1024];    /* empty: require is disabled */
     size_t max_source_bytes;
     long long pattern_min_steps; /* per-call floor of the pattern step limit */
+    /* reads of anything that changes on its own: the clock (os.time,
+       os.date, os.clock, a clock cell), math.random; the host adds its own */
+    long long volatile_reads;
 } crescent_runtime;
 
 /* Monotonic clock in seconds. */
@@ -96,7 +99,8 @@ void crescent_push_where(lua_State *L);
 void crescent_push_clock(lua_State *L);
 
 /* Pushes a function returning the integer stored at `cell`, read at each
-   call (no host frame). The cell must outlive every call. */
+   call (no host frame) and counted in `volatile_reads`. The cell must
+   outlive every call. */
 void crescent_push_cell_reader(lua_State *L, const long long *cell);
 
 /* Opens the bounded pattern functions into the table at the top. */

@@ -159,6 +159,11 @@ extension Engine {
             if index % 512 == 0 { try warm(Array(sorted[index..<min(sorted.count, index + 512)])) }
             let customer = try state.customer(id)
             guard customer.row.mergedInto == nil, customer.row.firstSeen != nil else { continue }
+            if customer.segmentsStableEpoch == rulesEpoch {
+                // Nothing changed since segments that read no clock: the same result again.
+                clockWork.customersUnchanged += 1
+                continue
+            }
             let event = Event(messageId: "sweep:\(schedule.name):\(due):\(id)", kind: .track, name: "Segment Sweep",
                               userId: id, timestamp: due, isInternal: true)
             var run = EvaluationRun(event: event, customer: customer, order: nil)
@@ -176,6 +181,9 @@ public struct ClockWork: Sendable, Codable, Equatable {
     public var timerSeconds = 0.0
     public var schedulesRun = 0
     public var customersSwept = 0
+    /// Customers a sweep skipped: nothing changed since their segments last
+    /// came out without reading the clock or shared state.
+    public var customersUnchanged = 0
     /// Seconds spent in schedules (sweeps included).
     public var scheduleSeconds = 0.0
 
@@ -183,7 +191,8 @@ public struct ClockWork: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case timersFired = "timers_fired", timerSeconds = "timer_seconds", schedulesRun = "schedules_run"
-        case customersSwept = "customers_swept", scheduleSeconds = "schedule_seconds"
+        case customersSwept = "customers_swept", customersUnchanged = "customers_unchanged"
+        case scheduleSeconds = "schedule_seconds"
     }
 
     static func + (a: ClockWork, b: ClockWork) -> ClockWork {
@@ -192,6 +201,7 @@ public struct ClockWork: Sendable, Codable, Equatable {
         sum.timerSeconds += b.timerSeconds
         sum.schedulesRun += b.schedulesRun
         sum.customersSwept += b.customersSwept
+        sum.customersUnchanged += b.customersUnchanged
         sum.scheduleSeconds += b.scheduleSeconds
         return sum
     }

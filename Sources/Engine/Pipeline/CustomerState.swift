@@ -30,6 +30,11 @@ final class CustomerState {
     /// False for a customer loaded for a journey timer only (row, last block,
     /// messages); ``EngineState/customer(_:)`` completes it before any rule sees it.
     var complete = true
+    /// The rule set epoch under which this customer's segments last came out
+    /// the same whatever the clock (no time or shared state read, no error,
+    /// no change), and nothing changed since; the nightly sweep skips them.
+    /// 0: not known to be stable.
+    var segmentsStableEpoch = 0
     /// The batch number when the engine last used it (for the bounded cache).
     var lastUsedBatch = 0
     /// Parsed acquisition touches, for pushing `c.acquisition` without re-parsing.

@@ -75,6 +75,8 @@ public final class Engine {
     public let store: CrescentStore
     /// The rule set running now (a reload swaps it between events).
     public private(set) var rules: RuleRuntime
+    /// Counts installed rule sets: segment stability holds for one epoch only.
+    private(set) var rulesEpoch = 0
     public var options: EngineOptions
     public internal(set) var stats: [String: RuleStats] = [:]
     let state: EngineState
@@ -137,23 +139,39 @@ public final class Engine {
         var host = RuleHost(
             now: { state.now },
             log: { state.logLines.append($0) },
-            listContains: { shared.listContains($0, $1) },
-            count: { state.count($0, $1, window: $2) },
-            distinct: { state.distinct($0, $1, window: $2) },
+            listContains: { state.volatileReads += 1; return shared.listContains($0, $1) },
+            count: { state.volatileReads += 1; return state.count($0, $1, window: $2) },
+            distinct: { state.volatileReads += 1; return state.distinct($0, $1, window: $2) },
             customerCount: { id, name, window in
                 let since = window < 0 ? Int64.min : state.now - window
-                return state.customers[id]?.eventTimes[name]?.filter { $0 >= since }.count ?? 0
+                let count = state.customers[id]?.eventTimes[name]?.filter { $0 >= since }.count ?? 0
+                if window >= 0 && count > 0 { state.volatileReads += 1 } // falls as the events age
+                return count
             },
             recentlyViewed: { id, n in Array((state.customers[id]?.viewed ?? []).prefix(n)) }
         )
         host.nowCell = state.nowPointer
         host.customerField = { [unowned state] name, stack in
-            if let customer = state.currentCustomer { customer.pushField(name, stack, now: state.now) } else { stack.pushTable() }
+            guard let customer = state.currentCustomer else { return stack.pushTable() }
+            if name == "rfm" && customer.row.lastOrderAt != nil { state.volatileReads += 1 } // recency moves with the clock
+            customer.pushField(name, stack, now: state.now)
         }
-        host.recommend = { id, n in (try? state.recommend(id, n: n).map(\.sku)) ?? [] }
-        host.trending = { n in shared.market.trending(now: state.now, limit: n) }
-        host.competitorPrices = { sku in shared.market.competitorPrices(sku) }
-        host.sales = { from, to in shared.sales(from: from, to: to) }
+        host.recommend = { id, n in
+            state.volatileReads += 1
+            return (try? state.recommend(id, n: n).map(\.sku)) ?? []
+        }
+        host.trending = { n in
+            state.volatileReads += 1
+            return shared.market.trending(now: state.now, limit: n)
+        }
+        host.competitorPrices = { sku in
+            state.volatileReads += 1
+            return shared.market.competitorPrices(sku)
+        }
+        host.sales = { from, to in
+            state.volatileReads += 1
+            return shared.sales(from: from, to: to)
+        }
         self.host = host
         rules = try RuleRuntime(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
                                 limits: options.limits, host: host)
@@ -167,6 +185,7 @@ public final class Engine {
     func install(_ runtime: RuleRuntime) {
         let shared = state.shared
         rules = runtime
+        rulesEpoch += 1
         declarations = rules.declarations
         segments = declarations.filter { $0.kind == .segment }
         frauds = declarations.filter { $0.kind == .fraud }

@@ -21,6 +21,10 @@ final class EngineState {
     /// Where ``now`` lives, for ``RuleHost/nowCell`` (valid while this state lives).
     var nowPointer: UnsafePointer<Int64> { UnsafePointer(nowCell) }
     var customers: [String: CustomerState] = [:]
+    /// Host reads of state that changes on its own or with other customers
+    /// (counters, lists, trends, a windowed count, RFM recency), added to the
+    /// Lua state's ``LuaKit/LuaState/volatileReads``.
+    var volatileReads: Int64 = 0
     /// The customer whose table `c` the rules see now (set by each `begin`).
     var currentCustomer: CustomerState?
     /// Customers changed since the last commit.

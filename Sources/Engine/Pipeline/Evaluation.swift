@@ -215,12 +215,20 @@ extension Engine {
         let customer = run.customer
         var members = customer.segments
         var outcomes: [(RuleDeclaration, Bool, Int)] = []
+        let readsBefore = state.volatileReads + rules.state.volatileReads
+        var failed = false, changed = false
+        defer {
+            // Stable: the same result whatever the clock says, until something changes.
+            let stable = !failed && !changed && state.volatileReads + rules.state.volatileReads == readsBefore
+            customer.segmentsStableEpoch = stable ? rulesEpoch : 0
+        }
         if let (enabled, values) = batch(segments, "when", rules.segmentsBatch, results: 3, &run) {
             let codes = Array(values.first?.stringValue ?? "")
             for (index, d) in enabled.enumerated() {
                 let micros = Int(Self.item(values.dropFirst().first, index)?.doubleValue ?? 0)
                 let code = index < codes.count ? codes[index] : "e"
                 if code == "e" {
+                    failed = true
                     recordError(d, Self.item(values.dropFirst(2).first, index)?.stringValue ?? "failed", micros: micros, &run)
                 } else {
                     clearErrors(d.ruleId)
@@ -228,6 +236,7 @@ extension Engine {
                 }
             }
         } else {
+            failed = true // a limit stopped the phase
             for d in segments {
                 guard let (values, micros) = invoke(d, "when", rules.segmentCall, [], &run) else { continue }
                 outcomes.append((d, values.first == .boolean(true), micros))
@@ -249,6 +258,7 @@ extension Engine {
                                           reason: inside != was ? (inside ? "entered" : "exited") : nil, micros: micros))
         }
         guard members != customer.segments else { return }
+        changed = true
         customer.segments = members
         state.batch.segmentChanges += run.segmentChanges
         let set = LuaValue.table(Dictionary(uniqueKeysWithValues: members.map { (.string(LuaString($0)), .boolean(true)) }))

@@ -25,6 +25,7 @@ extension EngineState {
     }
 
     private func merge(_ from: CustomerState, into: CustomerState) {
+        into.segmentsStableEpoch = 0
         into.row.ordersCount += from.row.ordersCount
         into.row.totalSpent += from.row.totalSpent
         into.row.firstSeen = [into.row.firstSeen, from.row.firstSeen].compactMap { $0 }.min()
@@ -60,6 +61,7 @@ extension EngineState {
 
     /// Applies the event's effects; returns the order it concerns, if any.
     func apply(_ event: Event, to customer: CustomerState) throws -> OrderRow? {
+        customer.segmentsStableEpoch = 0
         let time = event.timestamp
         var row = customer.row
         if row.firstSeen == nil { row.firstSeen = time }

@@ -94,6 +94,10 @@ extension Engine {
     /// Effects an action has on the customer at once (tags and traits).
     private func apply(_ action: JSONValue, to customer: CustomerState) {
         switch action["action"]?.stringValue {
+        case "tag", "untag", "set_trait": customer.segmentsStableEpoch = 0
+        default: break
+        }
+        switch action["action"]?.stringValue {
         case "tag", "untag":
             guard let tag = action["tag"]?.stringValue else { return }
             var tags: [JSONValue] = []

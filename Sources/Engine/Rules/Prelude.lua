@@ -160,6 +160,7 @@ local EarlierCustomerMeta = { __index = function(_, key) return rawget(Customer,
 --- Money spent, in total or within a window: c:spent{ within = "365d" }.
 function Customer:spent(options)
   if options == nil or options.within == nil then return self.total_spent end
+  if #self.orders == 0 then return 0 end -- no clock read: nothing can age out
   local since = host_now() - duration(options.within)
   local sum = 0
   for _, order in ipairs(self.orders) do

@@ -53,6 +53,13 @@ public final class LuaState {
     public var peakMemory: Int { runtime.pointee.memory_peak }
     /// Instructions (and counted library work) used by the last call.
     public var instructionsUsed: Int { Int(runtime.pointee.instructions_used) }
+    /// How many times code in this state read something that changes on its
+    /// own: the clock (`os.time`, `os.date`, `os.clock`, a clock cell) or
+    /// `math.random`, plus what the host counted (``countVolatileRead()``).
+    /// Unchanged across a call means the call's result depends on its inputs only.
+    public var volatileReads: Int64 { runtime.pointee.volatile_reads }
+    /// Counts a read of host state that changes on its own (for ``volatileReads``).
+    public func countVolatileRead() { runtime.pointee.volatile_reads += 1 }
 
     /// Asserts (in debug builds) that the caller is on the owning thread.
     @inlinable func checkThread() {
