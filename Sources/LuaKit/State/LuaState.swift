@@ -224,13 +224,7 @@ public final class LuaState {
     public func register(
         _ name: String, in chunk: LuaChunk? = nil, _ body: @escaping ([LuaValue]) throws -> [LuaValue]
     ) {
-        checkThread()
-        let box = HostFunctionBox(name: name, body: body)
-        hostFunctions.append(box)
-        pushTable(for: chunk)
-        crescent_push_host_function(L, Unmanaged.passUnretained(box).toOpaque())
-        LuaStack(L).setField(name: name)
-        crescent_pop(L, 1)
+        install(HostFunctionBox(name: name, body: body), in: chunk)
     }
 
     /// Defines `name` as a Swift function that works on the stack directly:
@@ -240,12 +234,16 @@ public final class LuaState {
     /// it must not call back into this state.
     public func registerStackFunction(_ name: String, in chunk: LuaChunk? = nil,
                                       _ body: @escaping (LuaStack) throws -> Int32) {
+        install(HostFunctionBox(name: name, stackBody: body), in: chunk)
+    }
+
+    /// Keeps a host function alive with the state and defines it under its name.
+    private func install(_ box: HostFunctionBox, in chunk: LuaChunk?) {
         checkThread()
-        let box = HostFunctionBox(name: name, stackBody: body)
         hostFunctions.append(box)
         pushTable(for: chunk)
         crescent_push_host_function(L, Unmanaged.passUnretained(box).toOpaque())
-        LuaStack(L).setField(name: name)
+        LuaStack(L).setField(name: box.name)
         crescent_pop(L, 1)
     }
 
