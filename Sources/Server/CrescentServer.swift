@@ -25,6 +25,8 @@ public final class CrescentServer: Sendable {
         let engine = try ShardedEngine(store: store, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins,
                                        shards: configuration.shards)
         gateway = IngestGateway(engine: engine, maxInFlight: configuration.maxInFlight)
+        let metrics = self.metrics
+        engine.observeCommits { seconds in metrics.committed(seconds: seconds) }
         reloader = RuleReloader(engine: engine, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins)
         reloader.runScenarios = configuration.reloadRunsScenarios
     }

@@ -27,6 +27,16 @@ final class ServerMetrics: Sendable {
                 buckets: Self.decideBuckets)
         }
         decidePhases = phases
+        commitLatency = registry.makeDurationHistogram(
+            descriptor: Self.name("commit_duration", "seconds", "Time of each group commit into SQLite"),
+            buckets: Self.decideBuckets)
+    }
+
+    private let commitLatency: DurationHistogram
+
+    /// Records one group commit's duration.
+    func committed(seconds: Double) {
+        commitLatency.record(.nanoseconds(Int64(seconds * 1e9)))
     }
 
     /// Fine around the 5 ms goal of a checkout decision.

@@ -111,6 +111,8 @@ enum ServeBenchmark {
             let buckets = histogramBuckets(exposition, name, phase: phase)
             print("  decide \(phase.isEmpty ? "in server" : phase) (server side): p50 ≤ \(bound(buckets, 0.5)), p99 ≤ \(bound(buckets, 0.99))")
         }
+        let commits = histogramBuckets(exposition, "crescent_commit_duration_seconds", phase: "")
+        print("  group commits (server side, ingest and decisions): p50 ≤ \(bound(commits, 0.5)), p99 ≤ \(bound(commits, 0.99))")
         if let server {
             kill(server.process.processIdentifier, SIGTERM)
             server.process.waitUntilExit()

@@ -75,6 +75,8 @@ struct AdminAPITests {
                                          body: ByteBuffer(string: #"{"userId":"u","event":"Order Completed","properties":{"order_id":"m1","total":20}}"#))
             let metrics = try await client.execute(uri: "/metrics", method: .get)
             #expect(metrics.text.contains("crescent_decide_duration_seconds_count 1"))
+            let commits = metrics.text.split(separator: "\n").first { $0.hasPrefix("crescent_commit_duration_seconds_count ") }
+            #expect((commits?.split(separator: " ").last).flatMap { Int($0) } ?? 0 >= 2, "the track and the decide were committed and timed")
             for phase in ["evaluate", "commit"] {
                 #expect(metrics.text.contains(#"crescent_decide_phase_duration_seconds_count{phase="\#(phase)"} 1"#), "\(phase)")
             }

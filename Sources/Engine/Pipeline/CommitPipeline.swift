@@ -18,6 +18,8 @@ final class CommitPipeline: @unchecked Sendable {
     /// them: a free on another thread locks the builder's malloc arena, and
     /// two threads fighting over it cost more than the commit itself.
     private var retired: [BatchBox] = []
+    /// Told how long each commit took (seconds), on the commit thread.
+    private var observer: (@Sendable (Double) -> Void)?
 
     final class BatchBox: @unchecked Sendable {
         var batch: WriteBatch
@@ -43,12 +45,21 @@ final class CommitPipeline: @unchecked Sendable {
             defer { slots.signal() }
             if lock.withLock({ failure != nil }) { return }
             do {
+                let started = DispatchTime.now().uptimeNanoseconds
                 try store.commit(box.batch)
+                if let observer = lock.withLock({ observer }) {
+                    observer(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                }
             } catch {
                 lock.withLock { failure = error }
             }
             lock.withLock { retired.append(box) }
         }
+    }
+
+    /// Reports every later commit's duration in seconds (one observer; the last set wins).
+    func observe(_ body: @escaping @Sendable (Double) -> Void) {
+        lock.withLock { observer = body }
     }
 
     /// Waits until every queued batch is committed.

@@ -155,6 +155,11 @@ public final class ShardedEngine: @unchecked Sendable {
         return try box.wait()
     }
 
+    /// Reports how long each later group commit takes (seconds), on the commit thread.
+    public func observeCommits(_ body: @escaping @Sendable (Double) -> Void) {
+        commits.observe(body)
+    }
+
     /// Commits everything processed so far and waits until it is durable.
     public func flush() throws {
         dispatchAll()
