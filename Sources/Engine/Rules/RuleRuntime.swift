@@ -231,17 +231,25 @@ public final class RuleRuntime {
             host.log(text(args.first))
             return []
         }
-        state.register("host_list_contains", in: prelude) { args in
-            [.boolean(host.listContains(text(args.first), text(args.dropFirst().first)))]
+        // The lookups rules make on most events work on the stack (no LuaValue arrays).
+        func text(_ stack: LuaStack, _ index: Int32) -> String {
+            stack.string(at: index) ?? text(try? stack.value(at: index))
         }
-        state.register("host_count", in: prelude) { args in
-            [.integer(Int64(host.count(text(args.first), text(args.dropFirst().first), integer(args.dropFirst(2).first))))]
+        state.registerStackFunction("host_list_contains", in: prelude) { stack in
+            stack.push(host.listContains(text(stack, 1), text(stack, 2)))
+            return 1
         }
-        state.register("host_distinct", in: prelude) { args in
-            [.integer(Int64(host.distinct(text(args.first), text(args.dropFirst().first), integer(args.dropFirst(2).first))))]
+        state.registerStackFunction("host_count", in: prelude) { stack in
+            stack.push(host.count(text(stack, 1), text(stack, 2), stack.integer(at: 3) ?? -1))
+            return 1
         }
-        state.register("host_customer_count", in: prelude) { args in
-            [.integer(Int64(host.customerCount(text(args.first), text(args.dropFirst().first), integer(args.dropFirst(2).first))))]
+        state.registerStackFunction("host_distinct", in: prelude) { stack in
+            stack.push(host.distinct(text(stack, 1), text(stack, 2), stack.integer(at: 3) ?? -1))
+            return 1
+        }
+        state.registerStackFunction("host_customer_count", in: prelude) { stack in
+            stack.push(host.customerCount(text(stack, 1), text(stack, 2), stack.integer(at: 3) ?? -1))
+            return 1
         }
         state.register("host_sales", in: prelude) { args in
             let totals = host.sales(integer(args.first), integer(args.dropFirst().first))
@@ -263,9 +271,14 @@ public final class RuleRuntime {
             let n = max(0, min(100, Int(integer(args.dropFirst().first))))
             return [.array(host.recommend(text(args.first), n).map { .string(LuaString($0)) })]
         }
-        state.register("host_recently_viewed", in: prelude) { args in
-            let n = max(0, Int(integer(args.dropFirst().first)))
-            return [.array(host.recentlyViewed(text(args.first), n).map { .string(LuaString($0)) })]
+        state.registerStackFunction("host_recently_viewed", in: prelude) { stack in
+            let viewed = host.recentlyViewed(text(stack, 1), max(0, Int(stack.integer(at: 2) ?? 0)))
+            stack.pushTable(array: viewed.count)
+            for (index, sku) in viewed.enumerated() {
+                stack.push(sku)
+                stack.setIndex(index + 1)
+            }
+            return 1
         }
     }
 }

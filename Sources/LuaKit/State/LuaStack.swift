@@ -118,6 +118,17 @@ public struct LuaStack {
     }
 
     @inlinable public func isNil(at index: Int32) -> Bool { lua_type(L, index) <= LUA_TNIL }
+    /// The number at `index` as an integer (a float is truncated), or nil when it is not a number.
+    @inlinable public func integer(at index: Int32) -> Int64? {
+        switch lua_type(L, index) {
+        case LUA_TNUMBER:
+            if lua_isinteger(L, index) != 0 { return lua_tointegerx(L, index, nil) }
+            let value = lua_tonumberx(L, index, nil)
+            return value.isFinite && abs(value) < 9.2e18 ? Int64(value) : nil
+        default: return nil
+        }
+    }
+
     /// The string at `index`, or nil when it is not a string (numbers are not converted).
     @inlinable public func string(at index: Int32) -> String? {
         guard lua_type(L, index) == LUA_TSTRING else { return nil }
