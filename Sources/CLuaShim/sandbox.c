@@ -398,7 +398,23 @@ static int cell_function(lua_State *L) {
     return 1;
 }
 
-void crescent_push_cell_reader(lua_State *L, const long long *cell) {
-    lua_pushlightuserdata(L, (void *)cell);
-    lua_pushcclosure(L, cell_function, 1);
+/* The same read, not counted: for host helpers that report how long the
+   value they derive from it holds. */
+static int quiet_cell_function(lua_State *L) {
+    const long long *cell = (const long long *)lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushinteger(L, (lua_Integer)*cell);
+    return 1;
 }
+
+void crescent_push_cell_reader(lua_State *L, const long long *cell, int counted) {
+    lua_pushlightuserdata(L, (void *)cell);
+    lua_pushcclosure(L, counted ? cell_function : quiet_cell_function, 1);
+}
+
+/* volatile_reads(): the state's count of volatile reads so far. */
+static int volatile_counter_function(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)crescent_rt(L)->volatile_reads);
+    return 1;
+}
+
+void crescent_push_volatile_counter(lua_State *L) { lua_pushcfunction(L, volatile_counter_function); }

@@ -2,17 +2,17 @@
 
 segment "at_risk" {
   description = "Ordered before, but not in the last 60 days (and not yet 180)",
+  -- ordered_within tells the engine when its answer changes, so the nightly
+  -- sweep runs this again only on the nights a customer crosses 60 or 180 days.
   when = function(c)
-    local days = c:days_since_last_order()
-    return days ~= nil and days >= 60 and days < 180
+    return c:ordered_within("180d") and not c:ordered_within("60d")
   end,
 }
 
 segment "churned" {
   description = "No order in 180 days or more",
   when = function(c)
-    local days = c:days_since_last_order()
-    return days ~= nil and days >= 180
+    return c.last_order_at ~= nil and not c:ordered_within("180d")
   end,
 }
 

@@ -99,9 +99,11 @@ void crescent_push_where(lua_State *L);
 void crescent_push_clock(lua_State *L);
 
 /* Pushes a function returning the integer stored at `cell`, read at each
-   call (no host frame) and counted in `volatile_reads`. The cell must
-   outlive every call. */
-void crescent_push_cell_reader(lua_State *L, const long long *cell);
+   call (no host frame) and, when `counted`, counted in `volatile_reads`.
+   The cell must outlive every call. */
+void crescent_push_cell_reader(lua_State *L, const long long *cell, int counted);
+/* Pushes a function returning the state's `volatile_reads` so far. */
+void crescent_push_volatile_counter(lua_State *L);
 
 /* Opens the bounded pattern functions into the table at the top. */
 void crescent_open_patterns(lua_State *L);

@@ -159,8 +159,8 @@ extension Engine {
             if index % 512 == 0 { try warm(Array(sorted[index..<min(sorted.count, index + 512)])) }
             let customer = try state.customer(id)
             guard customer.row.mergedInto == nil, customer.row.firstSeen != nil else { continue }
-            if customer.segmentsStableEpoch == rulesEpoch {
-                // Nothing changed since segments that read no clock: the same result again.
+            if options.reuseSegmentResults && customer.segmentsHold(at: due, epoch: rulesEpoch, count: segments.count) {
+                // Nothing any segment read changed, and every answer still holds at this time.
                 clockWork.customersUnchanged += 1
                 continue
             }
@@ -181,8 +181,8 @@ public struct ClockWork: Sendable, Codable, Equatable {
     public var timerSeconds = 0.0
     public var schedulesRun = 0
     public var customersSwept = 0
-    /// Customers a sweep skipped: nothing changed since their segments last
-    /// came out without reading the clock or shared state.
+    /// Customers a sweep skipped: nothing their segments read changed, and
+    /// every answer still held at the sweep's time.
     public var customersUnchanged = 0
     /// Seconds spent in schedules (sweeps included).
     public var scheduleSeconds = 0.0

@@ -30,11 +30,12 @@ final class CustomerState {
     /// False for a customer loaded for a journey timer only (row, last block,
     /// messages); ``EngineState/customer(_:)`` completes it before any rule sees it.
     var complete = true
-    /// The rule set epoch under which this customer's segments last came out
-    /// the same whatever the clock (no time or shared state read, no error,
-    /// no change), and nothing changed since; the nightly sweep skips them.
-    /// 0: not known to be stable.
-    var segmentsStableEpoch = 0
+    /// Each segment's last evaluation (indexed like the engine's segments),
+    /// valid under the rule set epoch `memoEpoch`.
+    var memos: [SegmentMemo] = []
+    var memoEpoch = 0
+    /// What changed since the segments last ran (all of it for a customer just loaded).
+    var changedInputs: CustomerInputs = .all
     /// The batch number when the engine last used it (for the bounded cache).
     var lastUsedBatch = 0
     /// Parsed acquisition touches, for pushing `c.acquisition` without re-parsing.
@@ -82,6 +83,7 @@ final class CustomerState {
             orderTotals[order.id] = order.total
         }
         complete = true
+        invalidateSegments()
     }
 
     func record(event name: String, at time: Int64) {
@@ -125,5 +127,6 @@ extension CustomerState {
         orders = other.orders
         orderTotals = other.orderTotals
         complete = true
+        invalidateSegments()
     }
 }

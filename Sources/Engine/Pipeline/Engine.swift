@@ -19,6 +19,10 @@ public struct EngineOptions: Sendable {
     /// generation (at most twice as many); older ones are read back from the
     /// store when an event needs them. Keep it well above a few batches' worth.
     public var recentKeys = 250_000
+    /// Runs a segment again only when something it read changed or its
+    /// answer stopped holding (false: every segment on every evaluation,
+    /// the reference the tests compare with).
+    public var reuseSegmentResults = true
 
     public init() {}
 }
@@ -95,6 +99,8 @@ public final class Engine {
     public private(set) var declarations: [RuleDeclaration] = []
     /// The segment and fraud declarations, in file order.
     private(set) var segments: [RuleDeclaration] = []
+    /// Each segment's `when` function, indexed like ``segments``.
+    private(set) var segmentHandles: [Int64?] = []
     private(set) var frauds: [RuleDeclaration] = []
     /// Event name → the promotions and the counters it triggers, in file order.
     private(set) var promotionsByEvent: [String: [RuleDeclaration]] = [:]
@@ -139,37 +145,44 @@ public final class Engine {
         var host = RuleHost(
             now: { state.now },
             log: { state.logLines.append($0) },
-            listContains: { state.volatileReads += 1; return shared.listContains($0, $1) },
-            count: { state.volatileReads += 1; return state.count($0, $1, window: $2) },
-            distinct: { state.volatileReads += 1; return state.distinct($0, $1, window: $2) },
+            listContains: { state.noteVolatileRead(); return shared.listContains($0, $1) },
+            count: { state.noteVolatileRead(); return state.count($0, $1, window: $2) },
+            distinct: { state.noteVolatileRead(); return state.distinct($0, $1, window: $2) },
             customerCount: { id, name, window in
-                let since = window < 0 ? Int64.min : state.now - window
-                let count = state.customers[id]?.eventTimes[name]?.filter { $0 >= since }.count ?? 0
-                if window >= 0 && count > 0 { state.volatileReads += 1 } // falls as the events age
-                return count
+                guard let times = state.customers[id]?.eventTimes[name] else { return (0, nil) }
+                guard window >= 0 else { return (times.count, nil) }
+                let since = state.now - window
+                var count = 0
+                var oldest = Int64.max
+                for time in times where time >= since {
+                    count += 1
+                    oldest = min(oldest, time)
+                }
+                // The count holds until the oldest event counted leaves the window.
+                return (count, count > 0 ? oldest + window + 1 : nil)
             },
             recentlyViewed: { id, n in Array((state.customers[id]?.viewed ?? []).prefix(n)) }
         )
         host.nowCell = state.nowPointer
         host.customerField = { [unowned state] name, stack in
             guard let customer = state.currentCustomer else { return stack.pushTable() }
-            if name == "rfm" && customer.row.lastOrderAt != nil { state.volatileReads += 1 } // recency moves with the clock
+            if name == "rfm" && customer.row.lastOrderAt != nil { state.noteVolatileRead() } // recency moves with the clock
             customer.pushField(name, stack, now: state.now)
         }
         host.recommend = { id, n in
-            state.volatileReads += 1
+            state.noteVolatileRead()
             return (try? state.recommend(id, n: n).map(\.sku)) ?? []
         }
         host.trending = { n in
-            state.volatileReads += 1
+            state.noteVolatileRead()
             return shared.market.trending(now: state.now, limit: n)
         }
         host.competitorPrices = { sku in
-            state.volatileReads += 1
+            state.noteVolatileRead()
             return shared.market.competitorPrices(sku)
         }
         host.sales = { from, to in
-            state.volatileReads += 1
+            state.noteVolatileRead()
             return shared.sales(from: from, to: to)
         }
         self.host = host
@@ -185,9 +198,11 @@ public final class Engine {
     func install(_ runtime: RuleRuntime) {
         let shared = state.shared
         rules = runtime
+        state.lua = runtime.state
         rulesEpoch += 1
         declarations = rules.declarations
         segments = declarations.filter { $0.kind == .segment }
+        segmentHandles = segments.map { $0.functions["when"] }
         frauds = declarations.filter { $0.kind == .fraud }
         policy = declarations.first { $0.kind == .fraudPolicy }
         promotionsByEvent = Self.index(declarations, [.promotion])

@@ -1,4 +1,5 @@
 import Foundation
+import LuaKit
 import Store
 
 /// One shard's in-memory state: its customers and the batch being built,
@@ -21,10 +22,13 @@ final class EngineState {
     /// Where ``now`` lives, for ``RuleHost/nowCell`` (valid while this state lives).
     var nowPointer: UnsafePointer<Int64> { UnsafePointer(nowCell) }
     var customers: [String: CustomerState] = [:]
-    /// Host reads of state that changes on its own or with other customers
-    /// (counters, lists, trends, a windowed count, RFM recency), added to the
-    /// Lua state's ``LuaKit/LuaState/volatileReads``.
-    var volatileReads: Int64 = 0
+    /// The rule state in use, whose volatile-read count the host adds to.
+    var lua: LuaState?
+
+    /// Counts a host read of state that changes on its own or with other
+    /// customers (counters, lists, trends, RFM recency) in the rule state's
+    /// ``LuaKit/LuaState/volatileReads``: a segment that made one runs every time.
+    func noteVolatileRead() { lua?.countVolatileRead() }
     /// The customer whose table `c` the rules see now (set by each `begin`).
     var currentCustomer: CustomerState?
     /// Customers changed since the last commit.

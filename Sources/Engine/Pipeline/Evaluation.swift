@@ -209,62 +209,6 @@ extension Engine {
             rulesetVersion: rules.version, at: state.now))
     }
 
-    // MARK: Segments
-
-    private func segmentsPhase(_ run: inout EvaluationRun) {
-        let customer = run.customer
-        var members = customer.segments
-        var outcomes: [(RuleDeclaration, Bool, Int)] = []
-        let readsBefore = state.volatileReads + rules.state.volatileReads
-        var failed = false, changed = false
-        defer {
-            // Stable: the same result whatever the clock says, until something changes.
-            let stable = !failed && !changed && state.volatileReads + rules.state.volatileReads == readsBefore
-            customer.segmentsStableEpoch = stable ? rulesEpoch : 0
-        }
-        if let (enabled, values) = batch(segments, "when", rules.segmentsBatch, results: 3, &run) {
-            let codes = Array(values.first?.stringValue ?? "")
-            for (index, d) in enabled.enumerated() {
-                let micros = Int(Self.item(values.dropFirst().first, index)?.doubleValue ?? 0)
-                let code = index < codes.count ? codes[index] : "e"
-                if code == "e" {
-                    failed = true
-                    recordError(d, Self.item(values.dropFirst(2).first, index)?.stringValue ?? "failed", micros: micros, &run)
-                } else {
-                    clearErrors(d.ruleId)
-                    outcomes.append((d, code == "1", micros))
-                }
-            }
-        } else {
-            failed = true // a limit stopped the phase
-            for d in segments {
-                guard let (values, micros) = invoke(d, "when", rules.segmentCall, [], &run) else { continue }
-                outcomes.append((d, values.first == .boolean(true), micros))
-            }
-        }
-        for (d, inside, micros) in outcomes {
-            let was = customer.segments.contains(d.name)
-            if d.isShadow {
-                run.results.append(RuleResult(rule: d.ruleId, kind: "segment", outcome: inside ? .shadowHit : .miss, micros: micros))
-                continue
-            }
-            if inside != was {
-                if inside { members.insert(d.name) } else { members.remove(d.name) }
-                run.segmentChanges.append(SegmentChangeRow(segment: d.name, customerId: customer.row.id, entered: inside,
-                                                           at: state.now, messageId: run.event.messageId))
-                stat(d.ruleId) { $0.hits += 1 }
-            }
-            run.results.append(RuleResult(rule: d.ruleId, kind: "segment", outcome: inside ? .hit : .miss,
-                                          reason: inside != was ? (inside ? "entered" : "exited") : nil, micros: micros))
-        }
-        guard members != customer.segments else { return }
-        changed = true
-        customer.segments = members
-        state.batch.segmentChanges += run.segmentChanges
-        let set = LuaValue.table(Dictionary(uniqueKeysWithValues: members.map { (.string(LuaString($0)), .boolean(true)) }))
-        _ = try? rules.state.call(rules.setSegments, [set])
-    }
-
     /// Item `index` (0-based) of a Lua array or sparse table.
     static func item(_ value: LuaValue?, _ index: Int) -> LuaValue? {
         switch value {
@@ -291,7 +235,3 @@ extension Engine {
     }
 }
 
-extension RuleDeclaration {
-    /// The stable id of a rule in results and statistics: `kind:name`.
-    public var ruleId: String { "\(kind.rawValue):\(name)" }
-}

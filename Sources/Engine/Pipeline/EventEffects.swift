@@ -25,7 +25,7 @@ extension EngineState {
     }
 
     private func merge(_ from: CustomerState, into: CustomerState) {
-        into.segmentsStableEpoch = 0
+        into.invalidateSegments()
         into.row.ordersCount += from.row.ordersCount
         into.row.totalSpent += from.row.totalSpent
         into.row.firstSeen = [into.row.firstSeen, from.row.firstSeen].compactMap { $0 }.min()
@@ -56,23 +56,41 @@ extension EngineState {
         from.row.ordersCount = 0
         from.row.totalSpent = 0
         from.segments = []
+        from.invalidateSegments()
         dirty.insert(from.row.id)
     }
 
     /// Applies the event's effects; returns the order it concerns, if any.
     func apply(_ event: Event, to customer: CustomerState) throws -> OrderRow? {
-        customer.segmentsStableEpoch = 0
         let time = event.timestamp
         var row = customer.row
+        var changed: CustomerInputs = [.seen, .events]
         if row.firstSeen == nil { row.firstSeen = time }
         row.lastSeen = max(row.lastSeen ?? time, time)
-        if let userId = event.userId { row.userId = userId }
-        if row.anonymousId == nil, let anonymous = event.anonymousId { row.anonymousId = anonymous }
+        if let userId = event.userId, userId != row.userId {
+            row.userId = userId
+            changed.insert(.identity)
+        }
+        if row.anonymousId == nil, let anonymous = event.anonymousId {
+            row.anonymousId = anonymous
+            changed.insert(.identity)
+        }
         customer.row = row
 
-        if !event.traits.isEmpty { applyTraits(event.traits, to: customer) }
-        applyAcquisition(event, to: customer)
+        if !event.traits.isEmpty {
+            applyTraits(event.traits, to: customer)
+            changed.formUnion([.traits, .consent])
+        }
+        if applyAcquisition(event, to: customer) { changed.insert(.acquisition) }
         customer.record(event: event.name, at: time)
+        switch event.name {
+        case "Order Completed", "Order Updated", "Order Cancelled", "Order Refunded": changed.formUnion([.orders, .carts])
+        case "Product Viewed": changed.insert(.viewed)
+        case "Product Added", "Product Removed": changed.insert(.carts)
+        case "Product Added to Wishlist": changed.insert(.wishlist)
+        default: break
+        }
+        customer.changedInputs.formUnion(changed)
         for product in products(in: event) { batch.products[product.sku] = product }
 
         var order: OrderRow?
@@ -133,7 +151,9 @@ extension EngineState {
         }
     }
 
-    private func applyAcquisition(_ event: Event, to customer: CustomerState) {
+    /// Records the event's campaign touch, if it has one (true then).
+    @discardableResult
+    private func applyAcquisition(_ event: Event, to customer: CustomerState) -> Bool {
         var touch: [String: JSONValue] = [:]
         if let campaign = event.context["campaign"]?.object {
             for (key, value) in campaign { touch[key] = value }
@@ -145,11 +165,12 @@ extension EngineState {
            !referrer.isEmpty {
             touch["referrer"] = .string(referrer)
         }
-        guard !touch.isEmpty else { return }
+        guard !touch.isEmpty else { return false }
         touch["at"] = .int(event.timestamp)
         let text = JSONValue.object(touch).jsonText
         if customer.row.firstTouch == nil { customer.row.firstTouch = text }
         customer.row.lastTouch = text
+        return true
     }
 
     func products(in event: Event) -> [ProductRow] {

@@ -35,6 +35,10 @@ public struct RuleResult: Sendable, Equatable, Codable {
         self.micros = micros
     }
 
+    /// The reason given to a segment that was not run again because nothing
+    /// it read changed: its answer is the one it gave last.
+    public static let unchanged = "unchanged"
+
     /// One-letter codes of the compact stored form.
     static let codes: [Outcome: String] = [.hit: "h", .miss: "m", .error: "e", .suppressed: "s", .shadowHit: "w", .disabled: "d"]
 

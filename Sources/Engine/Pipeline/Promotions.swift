@@ -94,7 +94,7 @@ extension Engine {
     /// Effects an action has on the customer at once (tags and traits).
     private func apply(_ action: JSONValue, to customer: CustomerState) {
         switch action["action"]?.stringValue {
-        case "tag", "untag", "set_trait": customer.segmentsStableEpoch = 0
+        case "tag", "untag", "set_trait": customer.invalidateSegments()
         default: break
         }
         switch action["action"]?.stringValue {
@@ -115,7 +115,9 @@ extension Engine {
 
     /// Stores the explanation of one event.
     func record(_ run: EvaluationRun) {
-        for result in run.results { stats[result.rule, default: RuleStats()].latency.record(micros: result.micros) }
+        for result in run.results where result.reason != RuleResult.unchanged {
+            stats[result.rule, default: RuleStats()].latency.record(micros: result.micros)
+        }
         let results = RuleResult.compactText(run.results, index: ruleIndex)
         if let last = state.batch.events.indices.last, state.batch.events[last].messageId == run.event.messageId {
             state.batch.events[last].rulesetVersion = rules.version

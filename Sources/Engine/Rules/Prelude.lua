@@ -157,15 +157,68 @@ setmetatable(Customer, {
 local CustomerMeta = { __index = Customer }
 local EarlierCustomerMeta = { __index = function(_, key) return rawget(Customer, key) end }
 
+-- What a segment read, so the host re-evaluates it only when that changes.
+-- Segments get `Tracked` as `c`: each field read sets its input's bit in
+-- READS; helpers derived from the clock lower HORIZON to the time their
+-- answer stops holding; anything else that moves on its own (os.time, now(),
+-- lists, counters, random) marks the evaluation volatile (the host sees the
+-- volatile-read count move). Bits match `CustomerInputs` in the engine.
+local IN_ID, IN_ORDERS, IN_CART, IN_SEEN, IN_TRAITS, IN_CONSENT = 1, 2, 4, 8, 16, 32
+local IN_SEGMENTS, IN_WISHLIST, IN_ACQUISITION, IN_EVENTS, IN_VIEWED, IN_OTHER = 64, 128, 256, 512, 1024, 2048
+local INPUT_OF = {
+  id = IN_ID, user_id = IN_ID, anonymous_id = IN_ID,
+  orders_count = IN_ORDERS, total_spent = IN_ORDERS, lifetime_value = IN_ORDERS, avg_order_value = IN_ORDERS,
+  last_order_at = IN_ORDERS, orders = IN_ORDERS, rfm = IN_ORDERS,
+  cart_total = IN_CART, carts = IN_CART, first_seen = IN_SEEN, last_seen = IN_SEEN,
+  traits = IN_TRAITS, consent = IN_CONSENT, segments = IN_SEGMENTS, wishlist = IN_WISHLIST,
+  acquisition = IN_ACQUISITION,
+}
+local READS, HORIZON = 0, math.maxinteger
+local NEVER = math.maxinteger
+
+--- The answer being computed holds until `time` (ms) at the latest.
+local function holds_until(time)
+  if time < HORIZON then HORIZON = time end
+end
+
+local Tracked = setmetatable({}, {
+  __index = function(_, key)
+    local input = INPUT_OF[key]
+    if input then
+      READS = READS | input
+      return C[key]
+    end
+    local method = rawget(Customer, key)
+    if method ~= nil then return method end
+    READS = READS | IN_OTHER
+    return C[key]
+  end,
+  __newindex = function(_, key, value)
+    READS = READS | IN_OTHER
+    C[key] = value
+  end,
+  __pairs = function()
+    READS = READS | IN_OTHER
+    return next, C, nil
+  end,
+})
+
 --- Money spent, in total or within a window: c:spent{ within = "365d" }.
 function Customer:spent(options)
   if options == nil or options.within == nil then return self.total_spent end
-  if #self.orders == 0 then return 0 end -- no clock read: nothing can age out
-  local since = host_now() - duration(options.within)
-  local sum = 0
-  for _, order in ipairs(self.orders) do
-    if order.at >= since then sum = sum + order.total end
+  local orders = self.orders
+  if #orders == 0 then return 0 end
+  local window = duration(options.within)
+  local since = host_now_exact() - window
+  local sum, oldest = 0, nil
+  for _, order in ipairs(orders) do
+    if order.at >= since then
+      sum = sum + order.total
+      if oldest == nil or order.at < oldest then oldest = order.at end
+    end
   end
+  -- The sum holds until the oldest order counted leaves the window.
+  if oldest ~= nil then holds_until(oldest + window + 1) end
   return sum
 end
 
@@ -175,14 +228,30 @@ function Customer:count(options)
     error("count needs { event = \"Name\", within = \"7d\" }", 2)
   end
   local window = options.within and duration(options.within) or -1
-  return host_customer_count(self.id, options.event, window)
+  READS = READS | IN_EVENTS
+  local n, holds = host_customer_count(self.id, options.event, window)
+  if holds then holds_until(holds) end
+  return n
 end
 
 function Customer:in_segment(name) return self.segments[name] == true end
 
+--- Days (with a fraction) since the last order, or nil without one.
 function Customer:days_since_last_order()
   if not self.last_order_at then return nil end
   return (host_now() - self.last_order_at) / 86400000
+end
+
+--- True when the last order is less than `window` old: c:ordered_within("60d").
+function Customer:ordered_within(window)
+  local last = self.last_order_at
+  if not last then return false end
+  local limit = last + duration(window)
+  if host_now_exact() < limit then
+    holds_until(limit)
+    return true
+  end
+  return false -- and stays false until the next order
 end
 
 --- The value of one cart (c:cart_value(cart_id)) or of all open carts.
@@ -194,7 +263,10 @@ function Customer:cart_value(cart_id)
   return self.cart_total or 0
 end
 
-function Customer:recently_viewed(n) return host_recently_viewed(self.id, n or 10) end
+function Customer:recently_viewed(n)
+  READS = READS | IN_VIEWED
+  return host_recently_viewed(self.id, n or 10)
+end
 --- c:recommend{ n = 5 }: SKUs for this customer, best first (bought or viewed
 --- with what they viewed and bought; popular in their segments and
 --- demographic; popular overall), never one they already bought.
@@ -310,16 +382,29 @@ end
 -- host falls back to one call per rule when a limit stops the phase.
 -- Returns codes ("1" hit, "0" miss, "e" error), times in µs, and errors.
 
+-- Segments also return, per rule, the inputs it read (bits) and until when
+-- its answer holds (ms); the tables are reused from call to call.
+local segment_codes, segment_times, segment_reads, segment_holds = {}, {}, {}, {}
 function host_segments(ids)
-  local codes, times, errors = {}, {}, {}
-  for i = 1, #ids do
+  local errors
+  local n = #ids
+  for i = 1, n do
+    READS, HORIZON = 0, NEVER
+    local volatile = host_volatile_reads()
     local started = host_clock()
-    local ok, inside = pcall(functions[ids[i]], C)
-    times[i] = host_clock() - started
-    if not ok then codes[i] = "e"; errors[i] = tostring(inside)
-    else codes[i] = inside and "1" or "0" end
+    local ok, inside = pcall(functions[ids[i]], Tracked)
+    segment_times[i] = host_clock() - started
+    if host_volatile_reads() ~= volatile then HORIZON = -1 end
+    segment_reads[i], segment_holds[i] = READS, HORIZON
+    if not ok then
+      segment_codes[i] = "e"
+      errors = errors or {}
+      errors[i] = tostring(inside)
+    else
+      segment_codes[i] = inside and "1" or "0"
+    end
   end
-  return table.concat(codes), times, errors
+  return table.concat(segment_codes, "", 1, n), segment_times, errors or false, segment_reads, segment_holds
 end
 
 function host_fraud_all(ids)

@@ -8,17 +8,19 @@ public enum RuleKind: String, Sendable, CaseIterable, Codable {
 
 /// One declaration read from a rule file: `segment "gold" { ... }`.
 public struct RuleDeclaration: Sendable {
-    public var kind: RuleKind
-    public var name: String
+    public let kind: RuleKind
+    public let name: String
     public var file: String
     public var line: Int
     /// Field values; functions appear as their handle in ``functions``.
-    public var fields: [String: LuaValue]
+    public let fields: [String: LuaValue]
     /// Field name → handle of the Lua function given for it.
-    public var functions: [String: Int64]
+    public let functions: [String: Int64]
+    /// The stable id of a rule in results and statistics: `kind:name`.
+    public let ruleId: String
 
     /// `mode = "shadow"`: evaluated and recorded, never acted on.
-    public var isShadow: Bool { fields["mode"]?.stringValue == "shadow" }
+    public let isShadow: Bool
 
     /// Event names this declaration listens to (`on`), if it has any.
     public let triggers: [String]?
@@ -30,6 +32,8 @@ public struct RuleDeclaration: Sendable {
         self.line = line
         self.fields = fields
         self.functions = functions
+        self.ruleId = "\(kind.rawValue):\(name)"
+        self.isShadow = fields["mode"]?.stringValue == "shadow"
         switch fields["on"] {
         case .string(let s)?: triggers = [s.description]
         case .array(let items)?: triggers = items.compactMap(\.stringValue)

@@ -16,8 +16,9 @@ public struct RuleHost {
     public var count: (String, String, Int64) -> Int
     /// (counter, key, window in ms or -1) → distinct values
     public var distinct: (String, String, Int64) -> Int
-    /// (customer id, event name, window in ms or -1) → events of that name
-    public var customerCount: (String, String, Int64) -> Int
+    /// (customer id, event name, window in ms or -1) → events of that name,
+    /// and until when (ms) that count holds, if the window can shrink it
+    public var customerCount: (String, String, Int64) -> (count: Int, holdsUntil: Int64?)
     /// (customer id, n) → most recently viewed product ids
     public var recentlyViewed: (String, Int) -> [String]
     /// n → trending products, best first
@@ -33,7 +34,7 @@ public struct RuleHost {
                 listContains: @escaping (String, String) -> Bool = { _, _ in false },
                 count: @escaping (String, String, Int64) -> Int = { _, _, _ in 0 },
                 distinct: @escaping (String, String, Int64) -> Int = { _, _, _ in 0 },
-                customerCount: @escaping (String, String, Int64) -> Int = { _, _, _ in 0 },
+                customerCount: @escaping (String, String, Int64) -> (count: Int, holdsUntil: Int64?) = { _, _, _ in (0, nil) },
                 recentlyViewed: @escaping (String, Int) -> [String] = { _, _ in [] }) {
         self.now = now
         self.log = log
@@ -224,9 +225,12 @@ public final class RuleRuntime {
         }
         if let cell = host.nowCell {
             state.registerCellReader("host_now", in: prelude, cell: cell)
+            state.registerCellReader("host_now_exact", in: prelude, cell: cell, counted: false)
         } else {
             state.register("host_now", in: prelude) { _ in [.integer(host.now())] }
+            state.register("host_now_exact", in: prelude) { _ in [.integer(host.now())] }
         }
+        state.registerVolatileCounter("host_volatile_reads", in: prelude)
         state.register("host_log", in: prelude) { args in
             host.log(text(args.first))
             return []
@@ -248,8 +252,10 @@ public final class RuleRuntime {
             return 1
         }
         state.registerStackFunction("host_customer_count", in: prelude) { stack in
-            stack.push(host.customerCount(text(stack, 1), text(stack, 2), stack.integer(at: 3) ?? -1))
-            return 1
+            let counted = host.customerCount(text(stack, 1), text(stack, 2), stack.integer(at: 3) ?? -1)
+            stack.push(counted.count)
+            if let holds = counted.holdsUntil { stack.push(holds) } else { stack.pushNil() }
+            return 2
         }
         state.register("host_sales", in: prelude) { args in
             let totals = host.sales(integer(args.first), integer(args.dropFirst().first))

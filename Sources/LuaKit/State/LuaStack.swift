@@ -129,6 +129,24 @@ public struct LuaStack {
         }
     }
 
+    /// Item `item` of the table at `index` (a raw read) as an integer, or nil
+    /// when the table is missing or the item is not a number.
+    @inlinable public func integer(inTableAt index: Int32, item: Int) -> Int64? {
+        guard lua_type(L, index) == LUA_TTABLE else { return nil }
+        lua_rawgeti(L, index, Int64(item))
+        defer { lua_settop(L, -2) }
+        return integer(at: -1)
+    }
+
+    /// Item `item` of the table at `index` (a raw read) as a string, or nil
+    /// when the table is missing or the item is not a string.
+    @inlinable public func string(inTableAt index: Int32, item: Int) -> String? {
+        guard lua_type(L, index) == LUA_TTABLE else { return nil }
+        lua_rawgeti(L, index, Int64(item))
+        defer { lua_settop(L, -2) }
+        return string(at: -1)
+    }
+
     /// The string at `index`, or nil when it is not a string (numbers are not converted).
     @inlinable public func string(at index: Int32) -> String? {
         guard lua_type(L, index) == LUA_TSTRING else { return nil }

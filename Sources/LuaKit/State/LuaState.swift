@@ -311,13 +311,21 @@ public final class LuaState {
 
     /// Defines `name` in a chunk as a function returning the integer in
     /// `cell`, read at every call without entering Swift (the engine's clock,
-    /// read by most rules). The caller keeps `cell` alive as long as this state runs.
-    public func registerCellReader(_ name: String, in chunk: LuaChunk, cell: UnsafePointer<Int64>) {
+    /// read by most rules). Each read counts in ``volatileReads`` unless
+    /// `counted` is false (for helpers that say how long what they derive
+    /// from it holds). The caller keeps `cell` alive as long as this state runs.
+    public func registerCellReader(_ name: String, in chunk: LuaChunk, cell: UnsafePointer<Int64>, counted: Bool = true) {
         checkThread()
         crescent_get_ref(L, chunk.environment.ref)
-        cell.withMemoryRebound(to: CLongLong.self, capacity: 1) { crescent_push_cell_reader(L, $0) }
+        cell.withMemoryRebound(to: CLongLong.self, capacity: 1) { crescent_push_cell_reader(L, $0, counted ? 1 : 0) }
         LuaStack(L).setField(name: name)
         crescent_pop(L, 1)
+    }
+
+    /// Defines `name` in a chunk as a function returning ``volatileReads``
+    /// so far (code compares it before and after a call of its own).
+    public func registerVolatileCounter(_ name: String, in chunk: LuaChunk) {
+        define(name, in: chunk, crescent_push_volatile_counter)
     }
 
     /// Sets a chunk global to a C function the shim pushes.

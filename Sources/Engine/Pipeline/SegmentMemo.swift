@@ -1,0 +1,61 @@
+/// The parts of a customer a segment can read through `c`; the bits match
+/// the prelude's `IN_*` constants. An evaluation records the ones it read,
+/// and every change to the customer records the ones it touched, so a
+/// segment is run again only when something it read changed.
+struct CustomerInputs: OptionSet, Sendable {
+    let rawValue: UInt32
+
+    /// `id`, `user_id`, `anonymous_id`.
+    static let identity = CustomerInputs(rawValue: 1)
+    /// `orders`, `orders_count`, `total_spent`, `lifetime_value`, `avg_order_value`, `last_order_at`, `rfm`.
+    static let orders = CustomerInputs(rawValue: 2)
+    /// `carts`, `cart_total`.
+    static let carts = CustomerInputs(rawValue: 4)
+    /// `first_seen`, `last_seen`.
+    static let seen = CustomerInputs(rawValue: 8)
+    static let traits = CustomerInputs(rawValue: 16)
+    static let consent = CustomerInputs(rawValue: 32)
+    static let segments = CustomerInputs(rawValue: 64)
+    static let wishlist = CustomerInputs(rawValue: 128)
+    static let acquisition = CustomerInputs(rawValue: 256)
+    /// The customer's events (`c:count{}`).
+    static let events = CustomerInputs(rawValue: 512)
+    /// `c:recently_viewed()`.
+    static let viewed = CustomerInputs(rawValue: 1024)
+    /// Anything else on `c`: fields a rule set itself, `pairs(c)`.
+    static let other = CustomerInputs(rawValue: 2048)
+
+    static let all = CustomerInputs(rawValue: UInt32.max)
+}
+
+/// The last evaluation of one segment for one customer: what it read, its
+/// answer, and the span of engine time over which that answer holds when
+/// nothing read changes. An evaluation that read something moving on its
+/// own (the clock outside the windowed helpers, lists, counters, random
+/// numbers) or failed holds nowhere.
+struct SegmentMemo {
+    var reads: CustomerInputs = .all
+    var inside = false
+    /// Engine time of the evaluation: an earlier clock (a late event) runs it again.
+    var from: Int64 = 0
+    /// The answer holds while the clock is before this time.
+    var holdsUntil: Int64 = .min
+
+    /// True when the answer still holds at `now` given the inputs changed since.
+    func holds(at now: Int64, changed: CustomerInputs) -> Bool {
+        now < holdsUntil && now >= from && reads.isDisjoint(with: changed)
+    }
+}
+
+extension CustomerState {
+    /// True when no segment needs to run at `now`: each one's last answer
+    /// still holds under the rule set `epoch` (the nightly sweep skips them).
+    func segmentsHold(at now: Int64, epoch: Int, count: Int) -> Bool {
+        guard memoEpoch == epoch, memos.count == count else { return false }
+        for memo in memos where !memo.holds(at: now, changed: changedInputs) { return false }
+        return true
+    }
+
+    /// Forgets what segments read: every one runs at the next evaluation.
+    func invalidateSegments() { changedInputs = .all }
+}
