@@ -169,6 +169,10 @@ public final class Engine {
             if name == "rfm" && customer.row.lastOrderAt != nil { state.noteVolatileRead() } // recency moves with the clock
             customer.pushField(name, stack, now: state.now)
         }
+        host.eventField = { [unowned state] name, stack in
+            guard let event = state.currentEvent else { return stack.pushNil() }
+            Self.pushField(name, of: event, order: state.currentOrder, stack)
+        }
         host.recommend = { id, n in
             state.noteVolatileRead()
             return (try? state.recommend(id, n: n).map(\.sku)) ?? []

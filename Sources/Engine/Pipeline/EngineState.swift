@@ -31,6 +31,9 @@ final class EngineState {
     func noteVolatileRead() { lua?.countVolatileRead() }
     /// The customer whose table `c` the rules see now (set by each `begin`).
     var currentCustomer: CustomerState?
+    /// The event (and its order) whose table `e` the rules see now.
+    var currentEvent: Event?
+    var currentOrder: OrderRow?
     /// Customers changed since the last commit.
     var dirty: Set<String> = []
     /// Orders touched in this run, by id.

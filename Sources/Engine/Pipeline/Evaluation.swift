@@ -33,8 +33,10 @@ extension Engine {
     func begin(_ event: Event, _ run: EvaluationRun) throws {
         let now = state.now
         state.currentCustomer = run.customer
+        state.currentEvent = event
+        state.currentOrder = run.order
         try rules.state.call(rules.begin, arguments: 2, results: 0, push: { stack in
-            Self.push(event, order: run.order, stack)
+            Self.push(event, stack)
             run.customer.push(stack, now: now)
         }, read: { _ in })
     }

@@ -36,8 +36,10 @@ extension LuaStack {
 }
 
 extension Engine {
-    /// Pushes the event table `e` for the rules.
-    static func push(_ event: Event, order: OrderRow?, _ s: LuaStack) {
+    /// Pushes the event table `e` for the rules: the plain fields; the
+    /// structured ones (``pushField(_:of:order:_:)``) are fetched by the
+    /// prelude when a rule first reads them.
+    static func push(_ event: Event, _ s: LuaStack) {
         s.pushTable(fields: 12)
         s.push(event.name); s.setField("name")
         s.push(event.kind.rawValue); s.setField("type")
@@ -46,10 +48,23 @@ extension Engine {
         s.push(event.isInternal); s.setField("internal")
         if let userId = event.userId { s.push(userId); s.setField("user_id") }
         if let anonymousId = event.anonymousId { s.push(anonymousId); s.setField("anonymous_id") }
-        s.push(object: event.properties); s.setField("properties")
-        s.push(object: event.traits); s.setField("traits")
-        s.push(object: event.context); s.setField("context")
-        guard let order else { return }
+    }
+
+    /// Pushes one structured field of `e`: `properties`, `traits`,
+    /// `context` (tables) or `order` (nil unless the event concerns an order).
+    static func pushField(_ name: String, of event: Event, order: OrderRow?, _ s: LuaStack) {
+        switch name {
+        case "properties": s.push(object: event.properties)
+        case "traits": s.push(object: event.traits)
+        case "context": s.push(object: event.context)
+        case "order":
+            if let order { push(order, s) } else { s.pushNil() }
+        default: s.pushNil()
+        }
+    }
+
+    /// Pushes `e.order`.
+    private static func push(_ order: OrderRow, _ s: LuaStack) {
         s.pushTable(fields: 8)
         s.push(order.id); s.setField("id")
         s.push(order.total); s.setField("total")
@@ -73,7 +88,6 @@ extension Engine {
                 s.setField(name: key)
             }
         }
-        s.setField("order")
     }
 }
 

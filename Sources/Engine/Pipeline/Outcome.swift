@@ -39,26 +39,72 @@ public struct RuleResult: Sendable, Equatable, Codable {
     /// it read changed: its answer is the one it gave last.
     public static let unchanged = "unchanged"
 
-    /// One-letter codes of the compact stored form.
+    /// One-letter codes of the compact stored form; a capital letter is the
+    /// same outcome kept ``unchanged`` (a segment not run again).
     static let codes: [Outcome: String] = [.hit: "h", .miss: "m", .error: "e", .suppressed: "s", .shadowHit: "w", .disabled: "d"]
+
+    private static func code(_ outcome: Outcome) -> UInt8 {
+        switch outcome {
+        case .hit: UInt8(ascii: "h")
+        case .miss: UInt8(ascii: "m")
+        case .error: UInt8(ascii: "e")
+        case .suppressed: UInt8(ascii: "s")
+        case .shadowHit: UInt8(ascii: "w")
+        case .disabled: UInt8(ascii: "d")
+        }
+    }
 
     /// The compact form stored for every event: `[[rule index, code, µs, score?, reason?], ...]`,
     /// where the index points into the rule set's `rules` list. A miss costs about ten bytes.
     static func compactText(_ results: [RuleResult], index: [String: Int]) -> String {
-        var out = "["
+        var out: [UInt8] = []
+        out.reserveCapacity(2 + results.count * 14)
+        out.append(UInt8(ascii: "["))
         for (position, result) in results.enumerated() {
-            if position > 0 { out += "," }
-            out += "[\(index[result.rule] ?? -1),\"\(codes[result.outcome] ?? "m")\",\(result.micros)"
-            if result.score != nil || result.reason != nil {
-                out += "," + (result.score.map { $0 == $0.rounded() && abs($0) < 1e15 ? "\(Int64($0))" : "\($0)" } ?? "null")
+            if position > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "["))
+            append(index[result.rule] ?? -1, to: &out)
+            let unchanged = result.reason == unchanged && result.score == nil
+            out.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: "\""),
+                                    unchanged ? code(result.outcome) &- 32 : code(result.outcome),
+                                    UInt8(ascii: "\""), UInt8(ascii: ",")])
+            append(result.micros, to: &out)
+            if !unchanged && (result.score != nil || result.reason != nil) {
+                out.append(UInt8(ascii: ","))
+                if let score = result.score {
+                    if score == score.rounded() && abs(score) < 1e15 { append(Int(score), to: &out) } else { out += "\(score)".utf8 }
+                } else {
+                    out += "null".utf8
+                }
             }
-            if let reason = result.reason {
-                out += ","
-                JSONValue.quote(reason, into: &out)
+            if !unchanged, let reason = result.reason {
+                out.append(UInt8(ascii: ","))
+                var quoted = ""
+                JSONValue.quote(reason, into: &quoted)
+                out += quoted.utf8
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         }
-        return out + "]"
+        out.append(UInt8(ascii: "]"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the decimal digits of `value`.
+    private static func append(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            out.append(contentsOf: buffer[(20 - count)...])
+        }
     }
 
     /// Reads the compact form back, given the rule set's rule ids.
@@ -69,10 +115,12 @@ public struct RuleResult: Sendable, Equatable, Codable {
             guard case .array(let fields) = item, fields.count >= 3, case .int(let index) = fields[0] else { return nil }
             let rule = index >= 0 && Int(index) < rules.count ? rules[Int(index)] : "unknown:\(index)"
             let kind = String(rule.prefix(while: { $0 != ":" }))
-            let outcome = fields[1].stringValue.flatMap { outcomes[$0] } ?? .miss
+            let code = fields[1].stringValue ?? "m"
+            let kept = code != code.lowercased() // a capital: kept unchanged
+            let outcome = outcomes[code.lowercased()] ?? .miss
             let micros = Int(fields[2].doubleValue ?? 0)
             let score = fields.count > 3 ? fields[3].doubleValue : nil
-            let reason = fields.count > 4 ? fields[4].stringValue : nil
+            let reason = kept ? unchanged : fields.count > 4 ? fields[4].stringValue : nil
             return RuleResult(rule: rule, kind: kind, outcome: outcome, score: score, reason: reason, micros: micros)
         }
     }

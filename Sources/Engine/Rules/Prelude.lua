@@ -351,10 +351,26 @@ end
 
 local E
 
+-- Like `c`, the event's structured fields are fetched when a rule first
+-- reads them (many events trigger no rule that looks at them); an `e` kept
+-- past its event keeps what it had read.
+local LAZY_EVENT_FIELDS = { properties = true, traits = true, context = true, order = true }
+local EventMeta = {
+  __index = function(event, key)
+    if event == E and LAZY_EVENT_FIELDS[key] then
+      local value = host_event_field(key)
+      rawset(event, key, value)
+      return value
+    end
+    return nil
+  end,
+}
+
 function host_declarations() return declarations end
 
 function host_begin(event, customer)
-  E = event
+  if E ~= nil then setmetatable(E, nil) end
+  E = setmetatable(event, EventMeta)
   if C ~= nil then setmetatable(C, EarlierCustomerMeta) end
   C = setmetatable(customer, CustomerMeta)
 end

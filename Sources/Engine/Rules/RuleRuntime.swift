@@ -10,6 +10,9 @@ public struct RuleHost {
     /// Pushes one field of the customer being evaluated (`traits`, `orders`,
     /// ...) the first time a rule reads it; nil pushes an empty table.
     public var customerField: ((String, LuaStack) -> Void)?
+    /// Pushes one structured field of the event being evaluated
+    /// (`properties`, `traits`, `context`, `order`) the first time a rule reads it.
+    public var eventField: ((String, LuaStack) -> Void)?
     public var log: (String) -> Void
     public var listContains: (String, String) -> Bool
     /// (counter, key, window in ms or -1 for all) → occurrences
@@ -216,6 +219,12 @@ public final class RuleRuntime {
             case .number(let d)?: Int64(d)
             default: -1
             }
+        }
+        let eventField = host.eventField
+        state.registerStackFunction("host_event_field", in: prelude) { stack in
+            let name = stack.string(at: 1) ?? ""
+            if let eventField { eventField(name, stack) } else { stack.pushNil() }
+            return 1
         }
         let customerField = host.customerField
         state.registerStackFunction("host_customer_field", in: prelude) { stack in

@@ -56,7 +56,8 @@ struct SegmentReuseTests {
                 .map { "\($0["created_at"] as Int64) \($0["rule"] as String) \($0["action"] as String) \(($0["customer_id"] as String?) ?? "-")" }
             let decisions = try Row.fetchAll(db, sql: "SELECT message_id, decision, score FROM decisions ORDER BY message_id")
                 .map { "\($0["message_id"] as String) \($0["decision"] as String) \($0["score"] as Double)" }
-            let unchanged = try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE results LIKE '%unchanged%'") ?? 0
+            // Explanations store a kept answer as a capital code ("M": a miss kept unchanged).
+            let unchanged = try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE results GLOB '*\"[HMW]\"*'") ?? 0
             return (history, outbox, decisions, engine.clockWork, unchanged)
         }
     }
