@@ -150,20 +150,27 @@ extension Engine {
     /// time-based segments ("no order in 90 days") change without an event;
     /// entries and exits run promotions and journeys like any other.
     private func sweepSegments(_ schedule: ScheduleDefinition, at due: Int64) throws {
-        var ids = Set(state.customers.keys)
+        // Customers in memory whose every segment answer still holds (nothing
+        // they read changed, no window moved by `due`) are skipped here; the
+        // rest, and those only in the store, run in id order.
+        var ids: [String] = []
+        let reuse = options.reuseSegmentResults, epoch = rulesEpoch, count = segments.count
+        for (id, customer) in state.customers {
+            if reuse && customer.complete && customer.row.mergedInto == nil
+                && customer.segmentsHold(at: due, epoch: epoch, count: count) {
+                clockWork.customersUnchanged += 1
+            } else {
+                ids.append(id)
+            }
+        }
         if !state.freshStore {
-            for id in try store.activeCustomerIds() where sweepOwns(id) { ids.insert(id) }
+            for id in try store.activeCustomerIds() where sweepOwns(id) && state.customers[id] == nil { ids.append(id) }
         }
         let sorted = ids.sorted()
         for (index, id) in sorted.enumerated() {
             if index % 512 == 0 { try warm(Array(sorted[index..<min(sorted.count, index + 512)])) }
             let customer = try state.customer(id)
             guard customer.row.mergedInto == nil, customer.row.firstSeen != nil else { continue }
-            if options.reuseSegmentResults && customer.segmentsHold(at: due, epoch: rulesEpoch, count: segments.count) {
-                // Nothing any segment read changed, and every answer still holds at this time.
-                clockWork.customersUnchanged += 1
-                continue
-            }
             let event = Event(messageId: "sweep:\(schedule.name):\(due):\(id)", kind: .track, name: "Segment Sweep",
                               userId: id, timestamp: due, isInternal: true)
             var run = EvaluationRun(event: event, customer: customer, order: nil)

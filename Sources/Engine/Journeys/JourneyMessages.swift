@@ -169,6 +169,7 @@ extension Engine {
                 try begin(run.event, run)
                 run.luaReady = true
             }
+            try prepareLua()
             let row = instance.row, vars = instance.vars
             let taken = try rules.state.call(rules.branchCall, arguments: 2, results: 1, push: { s in
                 s.push(handle)

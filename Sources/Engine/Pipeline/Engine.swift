@@ -101,6 +101,8 @@ public final class Engine {
     private(set) var segments: [RuleDeclaration] = []
     /// Each segment's `when` function, indexed like ``segments``.
     private(set) var segmentHandles: [Int64?] = []
+    /// Whether the rule state holds the current event and customer tables.
+    var luaPrepared = false
     private(set) var frauds: [RuleDeclaration] = []
     /// Event name → the promotions and the counters it triggers, in file order.
     private(set) var promotionsByEvent: [String: [RuleDeclaration]] = [:]
@@ -149,8 +151,9 @@ public final class Engine {
             count: { state.noteVolatileRead(); return state.count($0, $1, window: $2) },
             distinct: { state.noteVolatileRead(); return state.distinct($0, $1, window: $2) },
             customerCount: { id, name, window in
-                guard let times = state.customers[id]?.eventTimes[name] else { return (0, nil) }
-                guard window >= 0 else { return (times.count, nil) }
+                let input = CustomerInputs.event(named: name).rawValue
+                guard let times = state.customers[id]?.eventTimes[name] else { return (0, nil, input) }
+                guard window >= 0 else { return (times.count, nil, input) }
                 let since = state.now - window
                 var count = 0
                 var oldest = Int64.max
@@ -159,7 +162,7 @@ public final class Engine {
                     oldest = min(oldest, time)
                 }
                 // The count holds until the oldest event counted leaves the window.
-                return (count, count > 0 ? oldest + window + 1 : nil)
+                return (count, count > 0 ? oldest + window + 1 : nil, input)
             },
             recentlyViewed: { id, n in Array((state.customers[id]?.viewed ?? []).prefix(n)) }
         )
@@ -203,6 +206,7 @@ public final class Engine {
         let shared = state.shared
         rules = runtime
         state.lua = runtime.state
+        luaPrepared = false
         rulesEpoch += 1
         declarations = rules.declarations
         segments = declarations.filter { $0.kind == .segment }

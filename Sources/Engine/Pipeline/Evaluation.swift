@@ -30,15 +30,25 @@ extension Engine {
         }
     }
 
+    /// Makes `event` (with the run's customer and order) the one rules see;
+    /// the tables `e` and `c` are pushed at the first rule call that needs
+    /// them (``prepareLua()``), so an event no rule looks at builds none.
     func begin(_ event: Event, _ run: EvaluationRun) throws {
-        let now = state.now
         state.currentCustomer = run.customer
         state.currentEvent = event
         state.currentOrder = run.order
+        luaPrepared = false
+    }
+
+    /// Pushes the current event and customer into the rule state, once per ``begin(_:_:)``.
+    func prepareLua() throws(LuaError) {
+        guard !luaPrepared, let event = state.currentEvent, let customer = state.currentCustomer else { return }
+        let now = state.now
         try rules.state.call(rules.begin, arguments: 2, results: 0, push: { stack in
             Self.push(event, stack)
-            run.customer.push(stack, now: now)
+            customer.push(stack, now: now)
         }, read: { _ in })
+        luaPrepared = true
     }
 
     // MARK: Calling rule functions
@@ -55,6 +65,7 @@ extension Engine {
         }
         let start = DispatchTime.now().uptimeNanoseconds
         do {
+            try prepareLua()
             let values = try rules.state.call(entry, arguments: Int32(1 + extra.count), results: 2, push: { stack in
                 stack.push(handle)
                 for value in extra { try? stack.push(value) }
@@ -107,6 +118,7 @@ extension Engine {
         }
         if enabled.isEmpty { return ([], []) }
         let count = enabled.count
+        guard (try? prepareLua()) != nil else { return nil }
         let values = try? self.rules.state.call(entry, arguments: 1, results: results, push: { stack in
             stack.pushTable(array: count)
             for (index, d) in enabled.enumerated() {

@@ -64,7 +64,7 @@ extension EngineState {
     func apply(_ event: Event, to customer: CustomerState) throws -> OrderRow? {
         let time = event.timestamp
         var row = customer.row
-        var changed: CustomerInputs = [.seen, .events]
+        var changed: CustomerInputs = [.seen, .events, .event(named: event.name)]
         if row.firstSeen == nil { row.firstSeen = time }
         row.lastSeen = max(row.lastSeen ?? time, time)
         if let userId = event.userId, userId != row.userId {

@@ -18,7 +18,7 @@ struct CustomerInputs: OptionSet, Sendable {
     static let segments = CustomerInputs(rawValue: 64)
     static let wishlist = CustomerInputs(rawValue: 128)
     static let acquisition = CustomerInputs(rawValue: 256)
-    /// The customer's events (`c:count{}`).
+    /// The customer's events, all names (see ``event(named:)``).
     static let events = CustomerInputs(rawValue: 512)
     /// `c:recently_viewed()`.
     static let viewed = CustomerInputs(rawValue: 1024)
@@ -26,6 +26,16 @@ struct CustomerInputs: OptionSet, Sendable {
     static let other = CustomerInputs(rawValue: 2048)
 
     static let all = CustomerInputs(rawValue: UInt32.max)
+
+    /// The customer's events of one name (`c:count{ event = name }`): one
+    /// of 16 bits chosen by a hash of the name, so an event of another name
+    /// leaves a count alone (two names may share a bit: that only runs a
+    /// segment more often).
+    static func event(named name: String) -> CustomerInputs {
+        var hash: UInt32 = 2_166_136_261
+        for byte in name.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return CustomerInputs(rawValue: 1 << (12 + hash % 16))
+    }
 }
 
 /// The last evaluation of one segment for one customer: what it read, its

@@ -77,6 +77,8 @@ extension Engine {
         customer.segments = members
         customer.changedInputs.insert(.segments)
         state.batch.segmentChanges += run.segmentChanges
+        // (Not pushed yet: the customer table, when it is, reads the new memberships.)
+        guard luaPrepared else { return }
         let set = LuaValue.table(Dictionary(uniqueKeysWithValues: members.map { (.string(LuaString($0)), .boolean(true)) }))
         _ = try? rules.state.call(rules.setSegments, [set])
     }
@@ -87,7 +89,8 @@ extension Engine {
         let customer = run.customer
         let handles = segmentHandles
         struct Raw { var code: UInt8; var micros: Int; var error: String?; var reads: UInt32; var holds: Int64 }
-        let raws = try? rules.state.call(rules.segmentsBatch, arguments: 1, results: 5, push: { stack in
+        let prepared = (try? prepareLua()) != nil
+        let raws = !prepared ? nil : try? rules.state.call(rules.segmentsBatch, arguments: 1, results: 5, push: { stack in
             stack.pushTable(array: due.count)
             for (position, index) in due.enumerated() {
                 stack.push(handles[index]!)

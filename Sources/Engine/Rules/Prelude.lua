@@ -162,7 +162,8 @@ local EarlierCustomerMeta = { __index = function(_, key) return rawget(Customer,
 -- READS; helpers derived from the clock lower HORIZON to the time their
 -- answer stops holding; anything else that moves on its own (os.time, now(),
 -- lists, counters, random) marks the evaluation volatile (the host sees the
--- volatile-read count move). Bits match `CustomerInputs` in the engine.
+-- volatile-read count move). Bits match `CustomerInputs` in the engine; a
+-- count of events of one name reads that name's bit (host_customer_count says which).
 local IN_ID, IN_ORDERS, IN_CART, IN_SEEN, IN_TRAITS, IN_CONSENT = 1, 2, 4, 8, 16, 32
 local IN_SEGMENTS, IN_WISHLIST, IN_ACQUISITION, IN_EVENTS, IN_VIEWED, IN_OTHER = 64, 128, 256, 512, 1024, 2048
 local INPUT_OF = {
@@ -228,8 +229,8 @@ function Customer:count(options)
     error("count needs { event = \"Name\", within = \"7d\" }", 2)
   end
   local window = options.within and duration(options.within) or -1
-  READS = READS | IN_EVENTS
-  local n, holds = host_customer_count(self.id, options.event, window)
+  local n, holds, input = host_customer_count(self.id, options.event, window)
+  READS = READS | input -- events of that name only
   if holds then holds_until(holds) end
   return n
 end

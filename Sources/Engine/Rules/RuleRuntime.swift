@@ -20,8 +20,9 @@ public struct RuleHost {
     /// (counter, key, window in ms or -1) → distinct values
     public var distinct: (String, String, Int64) -> Int
     /// (customer id, event name, window in ms or -1) → events of that name,
-    /// and until when (ms) that count holds, if the window can shrink it
-    public var customerCount: (String, String, Int64) -> (count: Int, holdsUntil: Int64?)
+    /// until when (ms) that count holds if the window can shrink it, and the
+    /// input bit a segment reading it depends on
+    public var customerCount: (String, String, Int64) -> (count: Int, holdsUntil: Int64?, input: UInt32)
     /// (customer id, n) → most recently viewed product ids
     public var recentlyViewed: (String, Int) -> [String]
     /// n → trending products, best first
@@ -37,7 +38,7 @@ public struct RuleHost {
                 listContains: @escaping (String, String) -> Bool = { _, _ in false },
                 count: @escaping (String, String, Int64) -> Int = { _, _, _ in 0 },
                 distinct: @escaping (String, String, Int64) -> Int = { _, _, _ in 0 },
-                customerCount: @escaping (String, String, Int64) -> (count: Int, holdsUntil: Int64?) = { _, _, _ in (0, nil) },
+                customerCount: @escaping (String, String, Int64) -> (count: Int, holdsUntil: Int64?, input: UInt32) = { _, _, _ in (0, nil, 0) },
                 recentlyViewed: @escaping (String, Int) -> [String] = { _, _ in [] }) {
         self.now = now
         self.log = log
@@ -264,7 +265,8 @@ public final class RuleRuntime {
             let counted = host.customerCount(text(stack, 1), text(stack, 2), stack.integer(at: 3) ?? -1)
             stack.push(counted.count)
             if let holds = counted.holdsUntil { stack.push(holds) } else { stack.pushNil() }
-            return 2
+            stack.push(Int64(counted.input))
+            return 3
         }
         state.register("host_sales", in: prelude) { args in
             let totals = host.sales(integer(args.first), integer(args.dropFirst().first))

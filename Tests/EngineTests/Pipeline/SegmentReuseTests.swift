@@ -105,6 +105,18 @@ struct SegmentReuseTests {
         #expect(renamed.result("segment:buyer")?.reason == RuleResult.unchanged)
     }
 
+    @Test("a count of one event name runs again on that event, not on others")
+    func countsFollowTheirEventName() throws {
+        let engine = try F.engine(rules: ["segments.lua": """
+            segment "viewer" { when = function(c) return c:count{ event = "Product Viewed" } >= 2 end }
+            """])
+        _ = try engine.process(F.track("Product Viewed", ["product_id": "p1"]))
+        let page = try engine.process(F.track("Page Viewed", at: "1m"))
+        #expect(page.result("segment:viewer")?.reason == RuleResult.unchanged)
+        let view = try engine.process(F.track("Product Viewed", ["product_id": "p2"], at: "2m"))
+        #expect(view.result("segment:viewer")?.reason == "entered")
+    }
+
     @Test("segments reading the clock, lists or random numbers run every time")
     func volatileSegmentsAlwaysRun() throws {
         let engine = try F.engine(rules: ["segments.lua": """
