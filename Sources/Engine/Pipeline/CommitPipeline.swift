@@ -62,12 +62,6 @@ final class CommitPipeline: @unchecked Sendable {
         lock.withLock { observer = body }
     }
 
-    /// Calls `body` on the commit thread once every batch queued so far is
-    /// committed, with the first commit error if there was one.
-    func afterQueued(_ body: @escaping @Sendable ((any Error)?) -> Void) {
-        queue.async { [self] in body(lock.withLock { failure }) }
-    }
-
     /// Waits until every queued batch is committed.
     func drain() throws {
         queue.sync {}

@@ -297,11 +297,6 @@ public final class Engine {
         try commits.drain()
     }
 
-    /// Hands the current batch to the background committer if it holds anything.
-    func submitPendingBatch() throws {
-        if pendingEvents > 0 || !state.dirty.isEmpty || !state.batch.isEmpty { try submitBatch() }
-    }
-
     /// Hands the current batch to the background committer.
     func submitBatch() throws {
         for id in state.dirty {

@@ -160,41 +160,6 @@ public final class ShardedEngine: @unchecked Sendable {
         commits.observe(body)
     }
 
-    /// Calls `done` (on the commit thread) once everything processed before
-    /// the call is durable, without blocking the caller: each shard hands
-    /// over its batch as its next job, and the committer answers after the
-    /// last of them. Requests arriving together share the commits (group commit).
-    public func afterCommit(_ done: @escaping @Sendable ((any Error)?) -> Void) {
-        dispatchAll()
-        final class Countdown: @unchecked Sendable {
-            let lock = NSLock()
-            var remaining: Int
-            var failure: (any Error)?
-            init(_ count: Int) { remaining = count }
-        }
-        let countdown = Countdown(workers.count)
-        let commits = self.commits
-        for worker in workers {
-            worker.async { engine in
-                let submitError: (any Error)?
-                do {
-                    try engine.submitPendingBatch()
-                    submitError = nil
-                } catch {
-                    submitError = error
-                }
-                commits.afterQueued { commitError in
-                    let finished: (Bool, (any Error)?) = countdown.lock.withLock {
-                        countdown.failure = countdown.failure ?? submitError ?? commitError
-                        countdown.remaining -= 1
-                        return (countdown.remaining == 0, countdown.failure)
-                    }
-                    if finished.0 { done(finished.1) }
-                }
-            }
-        }
-    }
-
     /// Commits everything processed so far and waits until it is durable.
     public func flush() throws {
         dispatchAll()

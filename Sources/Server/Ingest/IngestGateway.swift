@@ -2,24 +2,27 @@ import Engine
 import Foundation
 
 /// Feeds the events of HTTP requests into the sharded engine and answers
-/// only once they are committed: each request asks the engine to call back
-/// when what it sent is durable (``ShardedEngine/afterCommit(_:)``), and
-/// requests arriving together share commits (group commit). When more than
-/// `maxInFlight` events are accepted but not committed, new work is refused
+/// only once they are committed: requests wait together for one flush
+/// (group commit) on a committer thread. When more than `maxInFlight`
+/// events are accepted but not committed, new work is refused
 /// (``IngestError/saturated``) instead of queueing without bound.
 public final class IngestGateway: @unchecked Sendable {
     public let engine: ShardedEngine
     private let maxInFlight: Int
     private let condition = NSCondition()
     private var inFlight = 0
-    /// Requests waiting while acknowledgements are held back.
-    private var heldWaiters: [CheckedContinuation<Void, any Error>] = []
+    private var waiters: [CheckedContinuation<Void, any Error>] = []
     private var stopping = false
     private var held = false
+    private var committer: Thread?
 
     public init(engine: ShardedEngine, maxInFlight: Int) {
         self.engine = engine
         self.maxInFlight = maxInFlight
+        let thread = Thread { [weak self] in self?.commitLoop() }
+        thread.name = "crescent-group-commit"
+        committer = thread
+        thread.start()
     }
 
     /// Events accepted and not yet committed.
@@ -92,19 +95,29 @@ public final class IngestGateway: @unchecked Sendable {
     /// Returns once everything processed before the call is committed.
     public func committed() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let heldBack: Bool = condition.withLock {
-                if held { heldWaiters.append(continuation) }
-                return held
+            condition.withLock {
+                waiters.append(continuation)
+                condition.broadcast()
             }
-            if !heldBack { resume(afterCommit: [continuation]) }
         }
     }
 
-    private func resume(afterCommit waiters: [CheckedContinuation<Void, any Error>]) {
-        guard !waiters.isEmpty else { return }
-        engine.afterCommit { error in
-            for waiter in waiters {
-                if let error { waiter.resume(throwing: error) } else { waiter.resume() }
+    private func commitLoop() {
+        while true {
+            condition.lock()
+            while (waiters.isEmpty || held) && !stopping { condition.wait() }
+            if waiters.isEmpty && stopping {
+                condition.unlock()
+                return
+            }
+            let batch = waiters
+            waiters.removeAll()
+            condition.unlock()
+            do {
+                try engine.flush()
+                for waiter in batch { waiter.resume() }
+            } catch {
+                for waiter in batch { waiter.resume(throwing: error) }
             }
         }
     }
@@ -112,24 +125,19 @@ public final class IngestGateway: @unchecked Sendable {
     /// Holds acknowledgements back (nothing is committed for the requests
     /// waiting) until released: maintenance, and tests of back-pressure.
     func holdCommits(_ hold: Bool) {
-        let released: [CheckedContinuation<Void, any Error>] = condition.withLock {
+        condition.withLock {
             held = hold
-            defer { if !hold { heldWaiters.removeAll() } }
-            return hold ? [] : heldWaiters
+            condition.broadcast()
         }
-        resume(afterCommit: released)
     }
 
-    /// Refuses new work, commits everything accepted, and answers every waiting request.
+    /// Refuses new work, commits everything accepted, and ends the committer.
     public func shutdown() throws {
-        let released: [CheckedContinuation<Void, any Error>] = condition.withLock {
+        condition.withLock {
             stopping = true
-            held = false
-            defer { heldWaiters.removeAll() }
-            return heldWaiters
+            condition.broadcast()
         }
         try engine.flush()
-        for waiter in released { waiter.resume() }
     }
 }
 
