@@ -30,7 +30,7 @@ struct ReplayCommand: ParsableCommand {
     var strict = false
 
     @Option(help: "Events per group commit.")
-    var batch = 1000
+    var batch = EngineOptions.replayBatchSize
 
     @Option(help: "Shards (threads with their own Lua state), by customer. Default: cores minus two, at least one.")
     var shards = ShardedEngine.defaultShards

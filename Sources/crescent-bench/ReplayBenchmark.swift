@@ -22,9 +22,13 @@ enum ReplayBenchmark {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
         let store = try CrescentStore(path: database)
         let shards = Int(ProcessInfo.processInfo.environment["BENCH_SHARDS"] ?? "") ?? ShardedEngine.defaultShards
+        // Events per commit, as `crescent replay` (BENCH_BATCH to change it); the bare insert below uses the same.
+        let batchSize = Int(ProcessInfo.processInfo.environment["BENCH_BATCH"] ?? "") ?? EngineOptions.replayBatchSize
+        var options = EngineOptions()
+        options.batchSize = batchSize
         let engine = try ShardedEngine(store: store, rulesDirectory: root.appendingPathComponent("rules").path,
-                                       pluginsDirectory: root.appendingPathComponent("plugins").path, shards: shards)
-        print("  shards       \(shards)")
+                                       pluginsDirectory: root.appendingPathComponent("plugins").path, options: options, shards: shards)
+        print("  shards       \(shards), \(batchSize) events per commit")
         let summary = try Replayer().replay(file, into: engine)
         let size = ((try? FileManager.default.attributesOfItem(atPath: database)[.size] as? Int) ?? 0)
             + ((try? FileManager.default.attributesOfItem(atPath: database + "-wal")[.size] as? Int) ?? 0)
@@ -58,7 +62,7 @@ enum ReplayBenchmark {
                                          type: event.kind.rawValue, name: event.name, timestamp: event.timestamp,
                                          payload: String(line)))
             inserted += 1
-            if batch.events.count == 1000 {
+            if batch.events.count == batchSize {
                 try bareStore.commit(batch)
                 batch = WriteBatch()
             }

@@ -4,8 +4,11 @@ import Store
 
 /// Settings of the pipeline.
 public struct EngineOptions: Sendable {
-    /// Events per group commit.
+    /// Events per group commit (the server also commits whenever a request waits).
     public var batchSize = 1000
+    /// Events per commit for a replay of a file: larger commits write each
+    /// changed page of the database once for more events.
+    public static let replayBatchSize = 5000
     /// A fraud block suppresses promotions for this long (milliseconds).
     public var fraudBlockSuppression: Int64 = 30 * 86_400_000
     /// Consecutive errors after which a rule is disabled.

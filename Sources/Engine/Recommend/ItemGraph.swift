@@ -11,8 +11,14 @@ final class ItemGraph: @unchecked Sendable {
     private let lock = NSLock()
     private var pairs: [String: [String: Double]] = [:]
     private var popularity: [String: [String: Double]] = [:]
-    private var pendingPairs: [String: Double] = [:]
-    private var pendingPopularity: [String: Double] = [:]
+    /// Changes not yet taken by a batch, keyed by (a, b) and (scope, sku).
+    private var pendingPairs: [KeyPair: Double] = [:]
+    private var pendingPopularity: [KeyPair: Double] = [:]
+
+    private struct KeyPair: Hashable {
+        let first: String
+        let second: String
+    }
     /// Traits that make a demographic scope for cold-start popularity.
     static let demographicTraits = ["gender", "age_group", "country"]
     static let viewWeight = 0.25
@@ -45,12 +51,12 @@ final class ItemGraph: @unchecked Sendable {
 
     private func addPair(_ a: String, _ b: String, _ weight: Double) {
         pairs[a, default: [:]][b, default: 0] += weight
-        pendingPairs[a + "\u{1F}" + b, default: 0] += weight
+        pendingPairs[KeyPair(first: a, second: b), default: 0] += weight
     }
 
     private func addPopularity(_ scope: String, _ sku: String, _ count: Double) {
         popularity[scope, default: [:]][sku, default: 0] += count
-        pendingPopularity[scope + "\u{1F}" + sku, default: 0] += count
+        pendingPopularity[KeyPair(first: scope, second: sku), default: 0] += count
     }
 
     /// Neighbours of an item with their weights.
@@ -70,12 +76,8 @@ final class ItemGraph: @unchecked Sendable {
     /// Takes the changes made since the last call, for the store.
     func takeDeltas() -> (pairs: [(String, String, Double)], popularity: [(String, String, Double)]) {
         lock.withLock {
-            func split(_ key: String) -> (String, String) {
-                let parts = key.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
-                return (String(parts[0]), String(parts.count > 1 ? parts[1] : ""))
-            }
-            let p = pendingPairs.map { let (a, b) = split($0.key); return (a, b, $0.value) }
-            let q = pendingPopularity.map { let (a, b) = split($0.key); return (a, b, $0.value) }
+            let p = pendingPairs.map { ($0.key.first, $0.key.second, $0.value) }
+            let q = pendingPopularity.map { ($0.key.first, $0.key.second, $0.value) }
             pendingPairs.removeAll(keepingCapacity: true)
             pendingPopularity.removeAll(keepingCapacity: true)
             return (p, q)
