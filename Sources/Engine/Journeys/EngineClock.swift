@@ -154,10 +154,10 @@ extension Engine {
         // they read changed, no window moved by `due`) are skipped here; the
         // rest, and those only in the store, run in id order.
         var ids: [String] = []
-        let reuse = options.reuseSegmentResults, epoch = rulesEpoch, count = segments.count
+        let reuse = options.reuseSegmentResults, epoch = rulesEpoch
         for (id, customer) in state.customers {
             if reuse && customer.complete && customer.row.mergedInto == nil
-                && customer.segmentsHold(at: due, epoch: epoch, count: count) {
+                && customer.segmentsHold(at: due, epoch: epoch) {
                 clockWork.customersUnchanged += 1
             } else {
                 ids.append(id)

@@ -36,6 +36,11 @@ final class CustomerState {
     var memoEpoch = 0
     /// What changed since the segments last ran (all of it for a customer just loaded).
     var changedInputs: CustomerInputs = .all
+    /// The span of engine time over which every segment's last answer holds.
+    var segmentsHoldFrom: Int64 = .max
+    var segmentsHoldUntil: Int64 = .min
+    /// Everything the segments' last answers read.
+    var segmentsRead: CustomerInputs = .all
     /// The batch number when the engine last used it (for the bounded cache).
     var lastUsedBatch = 0
     /// Parsed acquisition touches, for pushing `c.acquisition` without re-parsing.

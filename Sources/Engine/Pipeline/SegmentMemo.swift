@@ -60,10 +60,29 @@ struct SegmentMemo {
 extension CustomerState {
     /// True when no segment needs to run at `now`: each one's last answer
     /// still holds under the rule set `epoch` (the nightly sweep skips them).
-    func segmentsHold(at now: Int64, epoch: Int, count: Int) -> Bool {
-        guard memoEpoch == epoch, memos.count == count else { return false }
-        for memo in memos where !memo.holds(at: now, changed: changedInputs) { return false }
-        return true
+    /// Reads a few fields of the customer, not the memos: the span over
+    /// which all answers hold and what they read together are kept by
+    /// ``noteSegmentsEvaluated(count:)``.
+    func segmentsHold(at now: Int64, epoch: Int) -> Bool {
+        memoEpoch == epoch && now < segmentsHoldUntil && now >= segmentsHoldFrom && segmentsRead.isDisjoint(with: changedInputs)
+    }
+
+    /// Records, after the segments phase, the span over which every answer holds.
+    func noteSegmentsEvaluated(count: Int) {
+        guard memos.count == count else {
+            segmentsHoldUntil = .min
+            return
+        }
+        var until = Int64.max, from = Int64.min
+        var read: CustomerInputs = []
+        for memo in memos {
+            until = min(until, memo.holdsUntil)
+            from = max(from, memo.from)
+            read.formUnion(memo.reads)
+        }
+        segmentsHoldUntil = until
+        segmentsHoldFrom = from
+        segmentsRead = read
     }
 
     /// Forgets what segments read: every one runs at the next evaluation.

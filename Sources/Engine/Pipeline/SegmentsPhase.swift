@@ -37,6 +37,7 @@ extension Engine {
             }
         }
         if !due.isEmpty { evaluateSegments(due, into: &answers, &run, now: now) }
+        customer.noteSegmentsEvaluated(count: count)
 
         var members = customer.segments
         for (index, d) in segments.enumerated() {
