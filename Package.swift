@@ -33,7 +33,7 @@ let package = Package(
                                              .product(name: "GRDBSQLite", package: "GRDB.swift"),
                                              .product(name: "Crypto", package: "swift-crypto")]),
         // Rule kinds, normalization, the per-event pipeline, explanations.
-        .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua"), .copy("Rules/PreludeJourneys.lua"), .copy("Rules/PreludeSentiment.lua"),
+        .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua"), .copy("Rules/PreludeCustomer.lua"), .copy("Rules/PreludeHost.lua"), .copy("Rules/PreludeJourneys.lua"), .copy("Rules/PreludeSentiment.lua"),
                                                                           .copy("Scenarios/Scenario.lua")]),
         // Reports over the store (`crescent report`, `GET /v1/reports/{name}`).
         .target(name: "Reports", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),

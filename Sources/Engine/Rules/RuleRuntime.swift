@@ -154,10 +154,11 @@ public final class RuleRuntime {
         declarations = RuleChecks.validate(accepted, problems: &problems)
     }
 
-    /// The rule language: Prelude.lua, PreludeJourneys.lua and PreludeSentiment.lua, one chunk.
+    /// The rule language: Prelude.lua, PreludeCustomer.lua, PreludeHost.lua,
+    /// PreludeJourneys.lua and PreludeSentiment.lua, one chunk.
     static func preludeSource() throws -> String {
         var source = ""
-        for name in ["Prelude", "PreludeJourneys", "PreludeSentiment"] {
+        for name in ["Prelude", "PreludeCustomer", "PreludeHost", "PreludeJourneys", "PreludeSentiment"] {
             guard let url = Bundle.module.url(forResource: name, withExtension: "lua") else {
                 throw LuaError(kind: .syntax, chunk: "crescent/prelude.lua", message: "\(name).lua is missing from the bundle")
             }
