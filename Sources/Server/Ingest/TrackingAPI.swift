@@ -79,7 +79,8 @@ struct TrackingAPI: Sendable {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         for (index, item) in items.enumerated() {
             let label = kind == nil ? "batch[\(index)]" : "message"
-            if kind == nil, item.jsonText.utf8.count > Self.messageLimit {
+            // A body within the limit holds no message over it: measure items only in bigger batches.
+            if kind == nil, body.count > Self.messageLimit, item.jsonText.utf8.count > Self.messageLimit {
                 return .failure(APIProblem(.badRequest, "message_too_large", "\(label) is over 32 KB"))
             }
             do {
