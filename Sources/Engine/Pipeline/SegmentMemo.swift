@@ -22,8 +22,8 @@ struct CustomerInputs: OptionSet, Sendable {
     static let events = CustomerInputs(rawValue: 512)
     /// `c:recently_viewed()`.
     static let viewed = CustomerInputs(rawValue: 1024)
-    /// Anything else on `c`: fields a rule set itself, `pairs(c)`.
-    static let other = CustomerInputs(rawValue: 2048)
+    // Anything else read on `c` (a field a rule set, `pairs(c)`) makes the
+    // answer hold nowhere: the prelude reports no span for it.
 
     static let all = CustomerInputs(rawValue: UInt32.max)
 

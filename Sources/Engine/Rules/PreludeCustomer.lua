@@ -34,7 +34,7 @@ local EarlierCustomerMeta = { __index = function(_, key) return rawget(Customer,
 -- volatile-read count move). Bits match `CustomerInputs` in the engine; a
 -- count of events of one name reads that name's bit (host_customer_count says which).
 local IN_ID, IN_ORDERS, IN_CART, IN_SEEN, IN_TRAITS, IN_CONSENT = 1, 2, 4, 8, 16, 32
-local IN_SEGMENTS, IN_WISHLIST, IN_ACQUISITION, IN_EVENTS, IN_VIEWED, IN_OTHER = 64, 128, 256, 512, 1024, 2048
+local IN_SEGMENTS, IN_WISHLIST, IN_ACQUISITION, IN_VIEWED = 64, 128, 256, 1024
 local INPUT_OF = {
   id = IN_ID, user_id = IN_ID, anonymous_id = IN_ID,
   orders_count = IN_ORDERS, total_spent = IN_ORDERS, lifetime_value = IN_ORDERS, avg_order_value = IN_ORDERS,
@@ -60,15 +60,15 @@ local Tracked = setmetatable({}, {
     end
     local method = rawget(Customer, key)
     if method ~= nil then return method end
-    READS = READS | IN_OTHER
+    HORIZON = -1 -- a field some rule set on `c` (or nothing): it may differ next time
     return C[key]
   end,
   __newindex = function(_, key, value)
-    READS = READS | IN_OTHER
+    HORIZON = -1
     C[key] = value
   end,
   __pairs = function()
-    READS = READS | IN_OTHER
+    HORIZON = -1
     return next, C, nil
   end,
 })

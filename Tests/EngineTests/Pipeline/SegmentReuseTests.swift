@@ -117,7 +117,7 @@ struct SegmentReuseTests {
         #expect(view.result("segment:viewer")?.reason == "entered")
     }
 
-    @Test("segments reading the clock, lists or random numbers run every time")
+    @Test("segments reading the clock, lists, random numbers, pairs(c) or fields other rules set on c run every time")
     func volatileSegmentsAlwaysRun() throws {
         let engine = try F.engine(rules: ["segments.lua": """
             list "vips" { "u1" }
@@ -125,10 +125,15 @@ struct SegmentReuseTests {
             segment "listed" { when = function(c) return lists.contains("vips", c.id) end }
             segment "dice" { when = function(c) return math.random(6) > 0 end }
             segment "plain" { when = function(c) return c.id == "u1" end }
+            segment "walker" { when = function(c) local n = 0 for _ in pairs(c) do n = n + 1 end return n > 3 end }
+            segment "marked" { when = function(c) return c.mark == true end }
+            fraud_policy { on = "Page Viewed", review_at = 50, block_at = 80 }
+            fraud "marker" { on = "Page Viewed", score = function(e, c) c.mark = e.properties.mark == true return 0 end }
             """])
         _ = try engine.process(F.track("Page Viewed"))
-        let again = try engine.process(F.track("Page Viewed", at: "1m"))
-        for rule in ["segment:clock", "segment:listed", "segment:dice"] {
+        let again = try engine.process(F.track("Page Viewed", ["mark": true], at: "1m"))
+        #expect(again.result("segment:marked")?.reason == "entered", "a field another rule set on c this event")
+        for rule in ["segment:clock", "segment:listed", "segment:dice", "segment:walker"] {
             #expect(again.result(rule)?.reason != RuleResult.unchanged, "\(rule)")
         }
         #expect(again.result("segment:plain")?.reason == RuleResult.unchanged)
