@@ -60,9 +60,13 @@ extension Engine {
         let loaded = try CustomerState.loadMany(missing, from: store, full: full)
         for id in missing {
             let customer = loaded[id] ?? CustomerState(row: CustomerRow(id: id))
-            if let cached = state.customers[id], !cached.complete, full { cached.fill(fromLoaded: customer) } else {
+            if let cached = state.customers[id], !cached.complete, full {
+                cached.fill(fromLoaded: customer)
+                state.invalidateSegments(of: cached)
+            } else {
                 customer.lastUsedBatch = state.batchNumber
                 state.customers[id] = customer
+                state.segmentWatch.watch(customer, at: .min)
             }
         }
     }
@@ -151,17 +155,28 @@ extension Engine {
     /// entries and exits run promotions and journeys like any other.
     private func sweepSegments(_ schedule: ScheduleDefinition, at due: Int64) throws {
         // Customers in memory whose every segment answer still holds (nothing
-        // they read changed, no window moved by `due`) are skipped here; the
-        // rest, and those only in the store, run in id order.
+        // they read changed, no window moved by `due`) are skipped; the rest,
+        // and those only in the store, run in id order. Only the customers
+        // the watch names are looked at, unless the rules changed since the
+        // last sweep (then every one is).
         var ids: [String] = []
         let reuse = options.reuseSegmentResults, epoch = rulesEpoch
-        for (id, customer) in state.customers {
-            if reuse && customer.complete && customer.row.mergedInto == nil
-                && customer.segmentsHold(at: due, epoch: epoch) {
-                clockWork.customersUnchanged += 1
-            } else {
-                ids.append(id)
+        let lookAtAll = !reuse || state.segmentWatchEpoch != epoch
+        let looked: Int
+        if lookAtAll {
+            looked = state.customers.count
+            state.segmentWatchEpoch = epoch
+            for (id, customer) in state.customers where !keepsAnswers(customer, at: due, epoch: epoch) { ids.append(id) }
+        } else {
+            let named = state.segmentWatch.due(by: due)
+            looked = named.count
+            for id in named {
+                guard let customer = state.customers[id] else { continue } // evicted: in the store
+                customer.watchedFrom = .max // its entries up to now are gone
+                if !keepsAnswers(customer, at: due, epoch: epoch) { ids.append(id) }
             }
+            // The customers the watch did not name keep their answers unread.
+            clockWork.customersUnchanged += max(0, state.customers.count - looked)
         }
         if !state.freshStore {
             for id in try store.activeCustomerIds() where sweepOwns(id) && state.customers[id] == nil { ids.append(id) }
@@ -180,6 +195,16 @@ extension Engine {
             if pendingEvents >= options.batchSize { try submitBatch() }
         }
     }
+
+    /// True (and counted) when a customer's segment answers all hold at `time`;
+    /// the watch then looks at it again when they stop holding.
+    private func keepsAnswers(_ customer: CustomerState, at time: Int64, epoch: Int) -> Bool {
+        guard options.reuseSegmentResults, customer.complete, customer.row.mergedInto == nil,
+              customer.segmentsHold(at: time, epoch: epoch) else { return false }
+        clockWork.customersUnchanged += 1
+        state.segmentWatch.watch(customer, at: customer.segmentsHoldUntil)
+        return true
+    }
 }
 
 /// Work the clock did besides events: journey timers, schedules, sweeps.
@@ -188,8 +213,9 @@ public struct ClockWork: Sendable, Codable, Equatable {
     public var timerSeconds = 0.0
     public var schedulesRun = 0
     public var customersSwept = 0
-    /// Customers a sweep skipped: nothing their segments read changed, and
-    /// every answer still held at the sweep's time.
+    /// Customers a sweep skipped: nothing their segments read changed and
+    /// every answer still held at the sweep's time (or, merged into another
+    /// customer, they had nothing to run).
     public var customersUnchanged = 0
     /// Seconds spent in schedules (sweeps included).
     public var scheduleSeconds = 0.0

@@ -29,7 +29,7 @@ final class JourneyInstance {
 final class JourneyBook {
     private(set) var instances: [Int64: JourneyInstance] = [:]
     private var byCustomer: [String: [Int64]] = [:]
-    var timers = TimerQueue()
+    var timers = TimerQueue<Int64>()
     /// "journey␟customer␟key" → when that key last entered (this run, or loaded).
     private var lastEntries: [String: Int64] = [:]
 
@@ -50,7 +50,7 @@ final class JourneyBook {
         let all = instances.values.sorted { $0.id < $1.id }
         instances = [:]
         byCustomer = [:]
-        timers = TimerQueue()
+        timers = TimerQueue<Int64>()
         return all
     }
 

@@ -136,7 +136,7 @@ extension Engine {
                         _ run: inout EvaluationRun) {
         let customer = run.customer
         var payload: [String: JSONValue] = ["action": .string(step.kind.rawValue), "journey": .string(def.name)]
-        customer.invalidateSegments()
+        state.invalidateSegments(of: customer)
         switch step.kind {
         case .setTrait:
             guard let trait = step.trait else { return }

@@ -1,11 +1,11 @@
-/// Due times in a binary min-heap, ordered by time then by instance id, so
-/// timers fire in time order and ties in creation order. Entries are not
-/// removed when an instance moves on; the owner checks each popped entry
-/// against the instance (lazy deletion).
-struct TimerQueue {
+/// Due times in a binary min-heap, ordered by time then by id, so timers
+/// fire in time order and ties in id order (creation order for journey
+/// instances). Entries are not removed when their owner moves on; the owner
+/// checks each popped entry (lazy deletion).
+struct TimerQueue<ID: Comparable> {
     struct Entry: Comparable {
         var at: Int64
-        var id: Int64
+        var id: ID
         static func < (a: Entry, b: Entry) -> Bool { a.at != b.at ? a.at < b.at : a.id < b.id }
     }
 
@@ -16,7 +16,7 @@ struct TimerQueue {
 
     mutating func reserve(_ n: Int) { heap.reserveCapacity(n) }
 
-    mutating func insert(at: Int64, id: Int64) {
+    mutating func insert(at: Int64, id: ID) {
         heap.append(Entry(at: at, id: id))
         var child = heap.count - 1
         while child > 0 {

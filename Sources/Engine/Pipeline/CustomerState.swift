@@ -41,6 +41,8 @@ final class CustomerState {
     var segmentsHoldUntil: Int64 = .min
     /// Everything the segments' last answers read.
     var segmentsRead: CustomerInputs = .all
+    /// The earliest time of this customer's entries in the ``SegmentWatch`` (`.max`: none).
+    var watchedFrom: Int64 = .max
     /// The batch number when the engine last used it (for the bounded cache).
     var lastUsedBatch = 0
     /// Parsed acquisition touches, for pushing `c.acquisition` without re-parsing.

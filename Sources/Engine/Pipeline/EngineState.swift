@@ -22,6 +22,18 @@ final class EngineState {
     /// Where ``now`` lives, for ``RuleHost/nowCell`` (valid while this state lives).
     var nowPointer: UnsafePointer<Int64> { UnsafePointer(nowCell) }
     var customers: [String: CustomerState] = [:]
+    /// Which customers the next segment sweep must look at.
+    var segmentWatch = SegmentWatch()
+    /// The rule set epoch of the last sweep that looked at every customer
+    /// (after a reload the next sweep looks at all of them again).
+    var segmentWatchEpoch = 0
+
+    /// Forgets what a customer's segments read (they all run at the next
+    /// evaluation) and has the next sweep look at it.
+    func invalidateSegments(of customer: CustomerState) {
+        customer.invalidateSegments()
+        segmentWatch.watch(customer, at: .min)
+    }
     /// The rule state in use, whose volatile-read count the host adds to.
     var lua: LuaState?
 
@@ -76,12 +88,14 @@ final class EngineState {
             cached.lastUsedBatch = batchNumber
             if !cached.complete {
                 if let snapshot = try store.customerSnapshots(ids: [id])[id] { cached.fill(from: snapshot) } else { cached.complete = true }
+                invalidateSegments(of: cached)
             }
             return cached
         }
         let loaded = freshStore ? CustomerState(row: CustomerRow(id: id)) : try CustomerState.load(id, from: store)
         loaded.lastUsedBatch = batchNumber
         customers[id] = loaded
+        segmentWatch.watch(loaded, at: .min)
         return loaded
     }
 

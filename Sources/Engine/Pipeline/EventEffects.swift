@@ -25,7 +25,7 @@ extension EngineState {
     }
 
     private func merge(_ from: CustomerState, into: CustomerState) {
-        into.invalidateSegments()
+        invalidateSegments(of: into)
         into.row.ordersCount += from.row.ordersCount
         into.row.totalSpent += from.row.totalSpent
         into.row.firstSeen = [into.row.firstSeen, from.row.firstSeen].compactMap { $0 }.min()
@@ -56,7 +56,7 @@ extension EngineState {
         from.row.ordersCount = 0
         from.row.totalSpent = 0
         from.segments = []
-        from.invalidateSegments()
+        invalidateSegments(of: from)
         dirty.insert(from.row.id)
     }
 

@@ -94,7 +94,7 @@ extension Engine {
     /// Effects an action has on the customer at once (tags and traits).
     private func apply(_ action: JSONValue, to customer: CustomerState) {
         switch action["action"]?.stringValue {
-        case "tag", "untag", "set_trait": customer.invalidateSegments()
+        case "tag", "untag", "set_trait": state.invalidateSegments(of: customer)
         default: break
         }
         switch action["action"]?.stringValue {

@@ -88,3 +88,32 @@ extension CustomerState {
     /// Forgets what segments read: every one runs at the next evaluation.
     func invalidateSegments() { changedInputs = .all }
 }
+
+/// The customers a nightly sweep must look at: a min-heap of (time, id)
+/// entries, one at the time each customer's segment answers stop holding,
+/// and one at `Int64.min` ("look at the next sweep") when something changed
+/// after its segments last ran. Everyone else keeps their answers without
+/// being read, so a sweep costs what changed, not the customers in memory.
+/// Entries are lazily deleted: a popped entry only asks for a look.
+struct SegmentWatch {
+    private var queue = TimerQueue<String>()
+
+    /// Asks for a look at the first sweep at or after `time`.
+    mutating func watch(_ customer: CustomerState, at time: Int64) {
+        guard time < customer.watchedFrom else { return } // an earlier entry already covers it
+        customer.watchedFrom = time
+        queue.insert(at: time, id: customer.row.id)
+    }
+
+    /// The ids whose entries are due by `time`, each once.
+    mutating func due(by time: Int64) -> Set<String> {
+        var ids = Set<String>()
+        while let first = queue.first, first.at <= time {
+            _ = queue.popFirst()
+            ids.insert(first.id)
+        }
+        return ids
+    }
+
+    var count: Int { queue.count }
+}

@@ -38,6 +38,11 @@ extension Engine {
         }
         if !due.isEmpty { evaluateSegments(due, into: &answers, &run, now: now) }
         customer.noteSegmentsEvaluated(count: count)
+        defer {
+            // The next sweep looks at this customer when its answers stop
+            // holding, or at once if something it may read changed since.
+            state.segmentWatch.watch(customer, at: customer.changedInputs.isEmpty ? customer.segmentsHoldUntil : .min)
+        }
 
         var members = customer.segments
         for (index, d) in segments.enumerated() {

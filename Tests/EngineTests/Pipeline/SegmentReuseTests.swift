@@ -80,7 +80,9 @@ struct SegmentReuseTests {
         // The point of it: most sweeps and most segment runs were skipped.
         #expect(reference.work.customersUnchanged == 0 && reference.unchanged == 0)
         // (Here "lapsing" and "rfm_top" read the clock without a window, so every buyer runs every night.)
-        #expect(reused.work.customersSwept + reused.work.customersUnchanged == reference.work.customersSwept)
+        // (Customers kept also count those merged into another one: nothing to run.)
+        #expect(reused.work.customersSwept + reused.work.customersUnchanged >= reference.work.customersSwept)
+        #expect(reused.work.customersSwept < reference.work.customersSwept, "\(reused.work)")
         #expect(reused.work.customersUnchanged * 4 > reference.work.customersSwept, "\(reused.work)")
         #expect(reused.unchanged > 1000)
     }
