@@ -79,7 +79,7 @@ let package = Package(
         // Shared fixtures for every test target.
         .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store", "EventGenerator"], path: "Tests/TestSupport"),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "Store", "TestSupport",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird")],
                     exclude: ["sdk_client.py"]), // run by the SDK tests with the real Python clients

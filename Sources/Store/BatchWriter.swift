@@ -19,28 +19,38 @@ struct BatchWriter {
                 try insert.step()
             }
         }
-        for merge in batch.merges {
-            for table in ["events", "orders", "carts", "wishlist", "reviews", "decisions", "outbox", "promotion_fires",
-                          "journey_instances"] {
-                try db.cachedStatement(sql: "UPDATE \(table) SET customer_id = ? WHERE customer_id = ?")
-                    .execute(arguments: [merge.into, merge.from])
+        // Upserts, not INSERT OR REPLACE: a replace deletes the row and appends
+        // it again under a new rowid, rewriting every index; an upsert changes
+        // the row where it is.
+        if !batch.customers.isEmpty {
+            let upsert = try RawStatement(db, """
+                INSERT INTO customers (id, user_id, anonymous_id, traits, consent, first_seen, last_seen, orders_count,
+                    total_spent, last_order_at, first_touch, last_touch, merged_into) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET user_id = excluded.user_id, anonymous_id = excluded.anonymous_id,
+                    traits = excluded.traits, consent = excluded.consent, first_seen = excluded.first_seen,
+                    last_seen = excluded.last_seen, orders_count = excluded.orders_count, total_spent = excluded.total_spent,
+                    last_order_at = excluded.last_order_at, first_touch = excluded.first_touch, last_touch = excluded.last_touch,
+                    merged_into = excluded.merged_into
+                """)
+            for customer in batch.customers.values {
+                upsert.bind(1, customer.id); upsert.bind(2, customer.userId); upsert.bind(3, customer.anonymousId)
+                upsert.bind(4, customer.traits); upsert.bind(5, customer.consent); upsert.bind(6, customer.firstSeen)
+                upsert.bind(7, customer.lastSeen); upsert.bind(8, customer.ordersCount); upsert.bind(9, customer.totalSpent)
+                upsert.bind(10, customer.lastOrderAt); upsert.bind(11, customer.firstTouch); upsert.bind(12, customer.lastTouch)
+                upsert.bind(13, customer.mergedInto)
+                try upsert.step()
             }
-            try db.cachedStatement(sql: "UPDATE OR REPLACE identities SET customer_id = ? WHERE customer_id = ?")
-                .execute(arguments: [merge.into, merge.from])
-            try db.cachedStatement(sql: "DELETE FROM segment_members WHERE customer_id = ?").execute(arguments: [merge.from])
         }
-        try run("""
-            INSERT OR REPLACE INTO customers (id, user_id, anonymous_id, traits, consent, first_seen, last_seen, orders_count,
-                total_spent, last_order_at, first_touch, last_touch, merged_into) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, batch.customers.values.map {
-                [$0.id, $0.userId, $0.anonymousId, $0.traits, $0.consent, $0.firstSeen, $0.lastSeen, $0.ordersCount,
-                 $0.totalSpent, $0.lastOrderAt, $0.firstTouch, $0.lastTouch, $0.mergedInto]
-            })
         try run("INSERT OR REPLACE INTO identities (alias, customer_id) VALUES (?, ?)", batch.identities.map { [$0.alias, $0.customerId] })
         for order in batch.orders.values {
             try run("""
-                INSERT OR REPLACE INTO orders (id, customer_id, status, total, currency, created_at, updated_at, is_first, payment,
+                INSERT INTO orders (id, customer_id, status, total, currency, created_at, updated_at, is_first, payment,
                     shipping, campaign, consultant, region, refund_reason, refunded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status,
+                    total = excluded.total, currency = excluded.currency, created_at = excluded.created_at,
+                    updated_at = excluded.updated_at, is_first = excluded.is_first, payment = excluded.payment,
+                    shipping = excluded.shipping, campaign = excluded.campaign, consultant = excluded.consultant,
+                    region = excluded.region, refund_reason = excluded.refund_reason, refunded_at = excluded.refunded_at
                 """, [[order.id, order.customerId, order.status, order.total, order.currency, order.createdAt, order.updatedAt,
                        order.isFirst, order.payment, order.shipping, order.campaign, order.consultant, order.region,
                        order.refundReason, order.refundedAt]])
@@ -58,7 +68,11 @@ struct BatchWriter {
             """, batch.products.values.map { [$0.sku, $0.name, $0.category, $0.brand, $0.price, $0.updatedAt] })
         try run("INSERT OR REPLACE INTO inventory (sku, region, quantity, updated_at) VALUES (?, ?, ?, ?)",
                 batch.inventory.map { [$0.sku, $0.region, $0.quantity, $0.at] })
-        try run("INSERT OR REPLACE INTO carts (cart_id, customer_id, value, items, updated_at) VALUES (?, ?, ?, ?, ?)",
+        try run("""
+            INSERT INTO carts (cart_id, customer_id, value, items, updated_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(cart_id) DO UPDATE SET customer_id = excluded.customer_id, value = excluded.value,
+                items = excluded.items, updated_at = excluded.updated_at
+            """,
                 batch.carts.map { [$0.key, $0.value.customerId, $0.value.value, $0.value.items, $0.value.at] })
         try run("INSERT OR REPLACE INTO wishlist (customer_id, sku, price, added_at) VALUES (?, ?, ?, ?)",
                 batch.wishlist.map { [$0.customerId, $0.sku, $0.price, $0.at] })
@@ -89,8 +103,15 @@ struct BatchWriter {
             INSERT INTO competitor_prices (sku, competitor, price, at) VALUES (?, ?, ?, ?)
             ON CONFLICT (sku, competitor) DO UPDATE SET price = excluded.price, at = excluded.at WHERE excluded.at >= at
             """, batch.competitorPrices.map { [$0.0, $0.1, $0.2, $0.3] })
-        try run("INSERT INTO item_pairs (a, b, weight) VALUES (?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET weight = weight + excluded.weight",
-                batch.itemPairDeltas.map { [$0.0, $0.1, $0.2] })
+        if !batch.itemPairDeltas.isEmpty {
+            let upsert = try RawStatement(db, """
+                INSERT INTO item_pairs (a, b, weight) VALUES (?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET weight = weight + excluded.weight
+                """)
+            for (a, b, weight) in batch.itemPairDeltas {
+                upsert.bind(1, a); upsert.bind(2, b); upsert.bind(3, weight)
+                try upsert.step()
+            }
+        }
         try run("""
             INSERT INTO item_popularity (scope, sku, count) VALUES (?, ?, ?)
             ON CONFLICT (scope, sku) DO UPDATE SET count = count + excluded.count
@@ -108,6 +129,21 @@ struct BatchWriter {
             }
         }
         try writeJourneys(batch)
+        // Merges last: a row this batch wrote for the merged customer, from
+        // an event before the merge, moves with the rest of their history.
+        for merge in batch.merges {
+            for table in ["events", "orders", "carts", "reviews", "decisions", "outbox", "promotion_fires", "journey_instances"] {
+                try db.cachedStatement(sql: "UPDATE \(table) SET customer_id = ? WHERE customer_id = ?")
+                    .execute(arguments: [merge.into, merge.from])
+            }
+            // A product on both wishlists keeps the surviving customer's entry, as in memory.
+            try db.cachedStatement(sql: "UPDATE OR IGNORE wishlist SET customer_id = ? WHERE customer_id = ?")
+                .execute(arguments: [merge.into, merge.from])
+            try db.cachedStatement(sql: "DELETE FROM wishlist WHERE customer_id = ?").execute(arguments: [merge.from])
+            try db.cachedStatement(sql: "UPDATE OR REPLACE identities SET customer_id = ? WHERE customer_id = ?")
+                .execute(arguments: [merge.into, merge.from])
+            try db.cachedStatement(sql: "DELETE FROM segment_members WHERE customer_id = ?").execute(arguments: [merge.from])
+        }
         if let ruleset = batch.ruleset {
             try run("INSERT OR IGNORE INTO rulesets (version, loaded_at, sources, rules) VALUES (?, ?, ?, ?)",
                     [[ruleset.version, ruleset.at, ruleset.sources, ruleset.rules]])

@@ -27,6 +27,8 @@ struct RawStatement {
 
     func bind(_ index: Int32, _ value: Int) { sqlite3_bind_int64(statement, index, Int64(value)) }
 
+    func bind(_ index: Int32, _ value: Double) { sqlite3_bind_double(statement, index, value) }
+
     func bind(_ index: Int32, _ value: Bool) { sqlite3_bind_int64(statement, index, value ? 1 : 0) }
 
     /// Runs the statement with the values bound, then resets it.

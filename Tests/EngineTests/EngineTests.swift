@@ -132,6 +132,8 @@ struct EngineTests {
     func identityMerge() throws {
         let engine = try EngineFixtures.engine(rules: ["segments/loyalty.lua": loyalty])
         _ = try engine.process(EngineFixtures.track("Product Viewed", user: nil, anonymous: "anon-1", ["product_id": "sku-1"]))
+        _ = try engine.process(EngineFixtures.track("Product Added", user: nil, anonymous: "anon-1",
+                                                    ["product_id": "sku-1", "cart_id": "cart-1", "price": 5], at: "30s"))
         _ = try engine.process(EngineFixtures.order("o1", user: "anon-x", total: 10))
         let anonymousOrder = EngineFixtures.track("Order Completed", user: nil, anonymous: "anon-1",
                                                   ["order_id": "o9", "total": 600], at: "1m")
@@ -149,7 +151,12 @@ struct EngineTests {
         let moved = try engine.store.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE customer_id = 'user-7'")
         }
-        #expect(moved == 4)
+        #expect(moved == 5)
+        // Rows written in the same group commit as the merge, before it, move too.
+        let owners = try engine.store.read { db in
+            try String.fetchAll(db, sql: "SELECT customer_id FROM orders WHERE id = 'o9' UNION ALL SELECT customer_id FROM carts WHERE cart_id = 'cart-1'")
+        }
+        #expect(owners == ["user-7", "user-7"])
     }
 
     @Test("a recent fraud block suppresses promotions")

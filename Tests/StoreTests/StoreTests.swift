@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Store
 import TestSupport
 import Testing
@@ -58,6 +59,27 @@ struct StoreTests {
         try store.commit(merge)
         #expect(try store.event(messageId: "m1")?.customerId == "u1")
         #expect(try store.resolve(alias: "anon") == "u1")
+        #expect(try store.segments(of: "anon").isEmpty)
+    }
+
+    @Test("a merge moves the rows written before it in the same batch; a product on both wishlists keeps the survivor's entry")
+    func mergeInsideOneBatch() throws {
+        let store = try CrescentStore()
+        var first = WriteBatch()
+        first.wishlist = [(customerId: "u1", sku: "sku-1", price: 10, at: 1), (customerId: "anon", sku: "sku-1", price: 12, at: 1)]
+        try store.commit(first)
+        var batch = WriteBatch()
+        batch.carts["cart-1"] = (customerId: "anon", value: 5, items: 1, at: 2)
+        batch.wishlist = [(customerId: "anon", sku: "sku-2", price: 7, at: 2)]
+        batch.segmentChanges = [SegmentChangeRow(segment: "gold", customerId: "anon", entered: true, at: 2, messageId: "m1")]
+        batch.merges = [("anon", "u1")]
+        try store.commit(batch)
+        let carts = try store.read { db in try String.fetchAll(db, sql: "SELECT customer_id FROM carts") }
+        #expect(carts == ["u1"])
+        let wishlist = try store.read { db in
+            try Row.fetchAll(db, sql: "SELECT customer_id, sku, price FROM wishlist ORDER BY sku").map { "\($0[0] as String) \($0[1] as String) \($0[2] as Double)" }
+        }
+        #expect(wishlist == ["u1 sku-1 10.0", "u1 sku-2 7.0"])
         #expect(try store.segments(of: "anon").isEmpty)
     }
 

@@ -8,7 +8,7 @@ public struct EngineOptions: Sendable {
     public var batchSize = 1000
     /// Events per commit for a replay of a file: larger commits write each
     /// changed page of the database once for more events.
-    public static let replayBatchSize = 5000
+    public static let replayBatchSize = 20_000
     /// A fraud block suppresses promotions for this long (milliseconds).
     public var fraudBlockSuppression: Int64 = 30 * 86_400_000
     /// Consecutive errors after which a rule is disabled.
