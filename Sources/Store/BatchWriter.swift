@@ -3,8 +3,25 @@ import GRDB
 /// Writes one ``WriteBatch`` inside an open transaction, with cached statements.
 struct BatchWriter {
     let db: Database
+    /// ``WriteBatch/mergedInBatch``: customers whose rows here are written under another.
+    let moved: [String: String]
 
-    init(_ db: Database) { self.db = db }
+    init(_ db: Database, moved: [String: String] = [:]) {
+        self.db = db
+        self.moved = moved
+    }
+
+    /// The customer a row of `id` in this batch belongs to: `id`, or the one
+    /// it merged into in this batch (following a chain of such merges).
+    func owner(_ id: String?) -> String? {
+        guard !moved.isEmpty, var current = id else { return id }
+        var hops = 0
+        while let next = moved[current], hops < 64 {
+            current = next
+            hops += 1
+        }
+        return current
+    }
 
     func write(_ batch: WriteBatch) throws {
         if !batch.events.isEmpty {
@@ -13,7 +30,7 @@ struct BatchWriter {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for event in batch.events {
-                insert.bind(1, event.messageId); insert.bind(2, event.customerId); insert.bind(3, event.type)
+                insert.bind(1, event.messageId); insert.bind(2, owner(event.customerId)); insert.bind(3, event.type)
                 insert.bind(4, event.name); insert.bind(5, event.timestamp); insert.bind(6, event.payload)
                 insert.bind(7, event.rulesetVersion); insert.bind(8, event.results)
                 try insert.step()
@@ -41,7 +58,7 @@ struct BatchWriter {
                 try upsert.step()
             }
         }
-        try run("INSERT OR REPLACE INTO identities (alias, customer_id) VALUES (?, ?)", batch.identities.map { [$0.alias, $0.customerId] })
+        try run("INSERT OR REPLACE INTO identities (alias, customer_id) VALUES (?, ?)", batch.identities.map { [$0.alias, owner($0.customerId)] })
         for order in batch.orders.values {
             try run("""
                 INSERT INTO orders (id, customer_id, status, total, currency, created_at, updated_at, is_first, payment,
@@ -51,7 +68,7 @@ struct BatchWriter {
                     updated_at = excluded.updated_at, is_first = excluded.is_first, payment = excluded.payment,
                     shipping = excluded.shipping, campaign = excluded.campaign, consultant = excluded.consultant,
                     region = excluded.region, refund_reason = excluded.refund_reason, refunded_at = excluded.refunded_at
-                """, [[order.id, order.customerId, order.status, order.total, order.currency, order.createdAt, order.updatedAt,
+                """, [[order.id, owner(order.customerId), order.status, order.total, order.currency, order.createdAt, order.updatedAt,
                        order.isFirst, order.payment, order.shipping, order.campaign, order.consultant, order.region,
                        order.refundReason, order.refundedAt]])
             if !order.items.isEmpty {
@@ -73,11 +90,17 @@ struct BatchWriter {
             ON CONFLICT(cart_id) DO UPDATE SET customer_id = excluded.customer_id, value = excluded.value,
                 items = excluded.items, updated_at = excluded.updated_at
             """,
-                batch.carts.map { [$0.key, $0.value.customerId, $0.value.value, $0.value.items, $0.value.at] })
-        try run("INSERT OR REPLACE INTO wishlist (customer_id, sku, price, added_at) VALUES (?, ?, ?, ?)",
-                batch.wishlist.map { [$0.customerId, $0.sku, $0.price, $0.at] })
+                batch.carts.map { [$0.key, owner($0.value.customerId), $0.value.value, $0.value.items, $0.value.at] })
+        // A moved customer's entry does not replace the surviving customer's
+        // own for the same product (as in memory, and as a stored merge does).
+        for entry in batch.wishlist {
+            let into = owner(entry.customerId)
+            try run(into == entry.customerId ? "INSERT OR REPLACE INTO wishlist (customer_id, sku, price, added_at) VALUES (?, ?, ?, ?)"
+                                             : "INSERT OR IGNORE INTO wishlist (customer_id, sku, price, added_at) VALUES (?, ?, ?, ?)",
+                    [[into, entry.sku, entry.price, entry.at]])
+        }
         try run("INSERT OR IGNORE INTO reviews (message_id, customer_id, sku, rating, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                batch.reviews.map { [$0.messageId, $0.customerId, $0.sku, $0.rating, $0.text, $0.at] })
+                batch.reviews.map { [$0.messageId, owner($0.customerId), $0.sku, $0.rating, $0.text, $0.at] })
         for change in batch.segmentChanges {
             if change.entered {
                 try run("INSERT OR REPLACE INTO segment_members (segment, customer_id, entered_at) VALUES (?, ?, ?)",
@@ -95,10 +118,10 @@ struct BatchWriter {
         try run("""
             INSERT OR REPLACE INTO decisions (message_id, customer_id, order_id, decision, score, reasons, rules, ruleset_version, at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, batch.decisions.map { [$0.messageId, $0.customerId, $0.orderId, $0.decision, $0.score, $0.reasons, $0.rules,
+            """, batch.decisions.map { [$0.messageId, owner($0.customerId), $0.orderId, $0.decision, $0.score, $0.reasons, $0.rules,
                                         $0.rulesetVersion, $0.at] })
         try run("INSERT INTO promotion_fires (promotion, customer_id, at) VALUES (?, ?, ?)",
-                batch.promotionFires.map { [$0.promotion, $0.customerId, $0.at] })
+                batch.promotionFires.map { [$0.promotion, owner($0.customerId), $0.at] })
         try run("""
             INSERT INTO competitor_prices (sku, competitor, price, at) VALUES (?, ?, ?, ?)
             ON CONFLICT (sku, competitor) DO UPDATE SET price = excluded.price, at = excluded.at WHERE excluded.at >= at
@@ -122,7 +145,7 @@ struct BatchWriter {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for row in batch.outbox {
-                insert.bind(1, row.idempotencyKey); insert.bind(2, row.messageId); insert.bind(3, row.customerId)
+                insert.bind(1, row.idempotencyKey); insert.bind(2, row.messageId); insert.bind(3, owner(row.customerId))
                 insert.bind(4, row.rule); insert.bind(5, row.action); insert.bind(6, row.channel)
                 insert.bind(7, row.payload); insert.bind(8, row.createdAt)
                 try insert.step()
@@ -132,17 +155,20 @@ struct BatchWriter {
         // Merges last: a row this batch wrote for the merged customer, from
         // an event before the merge, moves with the rest of their history.
         for merge in batch.merges {
+            try db.cachedStatement(sql: "DELETE FROM segment_members WHERE customer_id = ?").execute(arguments: [merge.from])
+            // First seen in this batch: its rows above went to the survivor already.
+            if moved[merge.from] != nil { continue }
+            let into = owner(merge.into)
             for table in ["events", "orders", "carts", "reviews", "decisions", "outbox", "promotion_fires", "journey_instances"] {
                 try db.cachedStatement(sql: "UPDATE \(table) SET customer_id = ? WHERE customer_id = ?")
-                    .execute(arguments: [merge.into, merge.from])
+                    .execute(arguments: [into, merge.from])
             }
             // A product on both wishlists keeps the surviving customer's entry, as in memory.
             try db.cachedStatement(sql: "UPDATE OR IGNORE wishlist SET customer_id = ? WHERE customer_id = ?")
-                .execute(arguments: [merge.into, merge.from])
+                .execute(arguments: [into, merge.from])
             try db.cachedStatement(sql: "DELETE FROM wishlist WHERE customer_id = ?").execute(arguments: [merge.from])
             try db.cachedStatement(sql: "UPDATE OR REPLACE identities SET customer_id = ? WHERE customer_id = ?")
-                .execute(arguments: [merge.into, merge.from])
-            try db.cachedStatement(sql: "DELETE FROM segment_members WHERE customer_id = ?").execute(arguments: [merge.from])
+                .execute(arguments: [into, merge.from])
         }
         if let ruleset = batch.ruleset {
             try run("INSERT OR IGNORE INTO rulesets (version, loaded_at, sources, rules) VALUES (?, ?, ?, ?)",

@@ -49,7 +49,7 @@ public final class CrescentStore: Sendable {
     /// Writes the batch in one transaction.
     public func commit(_ batch: WriteBatch) throws {
         if batch.isEmpty { return }
-        try writer.write { db in try BatchWriter(db).write(batch) }
+        try writer.write { db in try BatchWriter(db, moved: batch.mergedInBatch).write(batch) }
     }
 
     /// Runs a read-only query.

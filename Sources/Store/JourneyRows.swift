@@ -122,7 +122,7 @@ extension BatchWriter {
                     try update.step()
                     if db.changesCount == 1 { continue }
                 }
-                upsert.bind(1, row.id); upsert.bind(2, row.journey); upsert.bind(3, row.customerId); upsert.bind(4, row.key)
+                upsert.bind(1, row.id); upsert.bind(2, row.journey); upsert.bind(3, owner(row.customerId)); upsert.bind(4, row.key)
                 upsert.bind(5, row.status); upsert.bind(6, row.step); upsert.bind(7, row.position); upsert.bind(8, row.resume)
                 upsert.bind(9, row.wakeAt); upsert.bind(10, row.waitingFor); upsert.bind(11, row.enteredAt)
                 upsert.bind(12, row.updatedAt); upsert.bind(13, row.converted); upsert.bind(14, row.exitReason)

@@ -9,6 +9,10 @@ public struct WriteBatch: Sendable {
     public var identities: [(alias: String, customerId: String)] = []
     /// Customer `from` merged into customer `into` (an anonymous history joining a user).
     public var merges: [(from: String, into: String)] = []
+    /// Of those, the customers first seen in this batch (`from` → `into`):
+    /// nothing of theirs is stored yet, so their rows in this batch are
+    /// written under the customer they merged into, and no stored row moves.
+    public var mergedInBatch: [String: String] = [:]
     public var orders: [String: OrderRow] = [:]
     public var products: [String: ProductRow] = [:]
     public var inventory: [(sku: String, region: String, quantity: Int, at: Int64)] = []

@@ -157,6 +157,17 @@ struct EngineTests {
             try String.fetchAll(db, sql: "SELECT customer_id FROM orders WHERE id = 'o9' UNION ALL SELECT customer_id FROM carts WHERE cart_id = 'cart-1'")
         }
         #expect(owners == ["user-7", "user-7"])
+
+        // An anonymous history committed in an earlier batch moves too.
+        _ = try engine.process(EngineFixtures.track("Product Added", user: nil, anonymous: "anon-2",
+                                                    ["product_id": "sku-1", "cart_id": "cart-2", "price": 5], at: "4m"))
+        try engine.flush()
+        _ = try engine.process(EngineFixtures.identify("user-8", anonymous: "anon-2", traits: [:], at: "5m"))
+        try engine.flush()
+        let later2 = try engine.store.read { db in
+            try String.fetchAll(db, sql: "SELECT customer_id FROM carts WHERE cart_id = 'cart-2' UNION ALL SELECT customer_id FROM events WHERE customer_id LIKE '%-2' OR customer_id = 'user-8'")
+        }
+        #expect(later2 == ["user-8", "user-8", "user-8"])
     }
 
     @Test("a recent fraud block suppresses promotions")

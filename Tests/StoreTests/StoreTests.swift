@@ -83,6 +83,33 @@ struct StoreTests {
         #expect(try store.segments(of: "anon").isEmpty)
     }
 
+    @Test("a customer first seen in the batch it merged in: its rows are written under the survivor, chains followed")
+    func customerMergedInItsFirstBatch() throws {
+        let store = try CrescentStore()
+        var first = WriteBatch()
+        first.wishlist = [(customerId: "u1", sku: "sku-1", price: 10, at: 1)]
+        first.events = [EventRow(messageId: "m0", customerId: "old", type: "track", name: "x", timestamp: 1, payload: "{}")]
+        try store.commit(first)
+        var batch = WriteBatch()
+        batch.events = [EventRow(messageId: "m1", customerId: "anon", type: "track", name: "x", timestamp: 2, payload: "{}")]
+        batch.carts["cart-1"] = (customerId: "anon", value: 5, items: 1, at: 2)
+        batch.wishlist = [(customerId: "anon", sku: "sku-1", price: 12, at: 2), (customerId: "anon", sku: "sku-2", price: 7, at: 2)]
+        batch.identities = [("anon", "anon")]
+        // anon → anon2 → u1, both first seen here; "old" (stored before) → anon2, moved with a statement.
+        batch.merges = [("anon", "anon2"), ("old", "anon2"), ("anon2", "u1")]
+        batch.mergedInBatch = ["anon": "anon2", "anon2": "u1"]
+        try store.commit(batch)
+        let owners = try store.read { db in
+            try String.fetchAll(db, sql: "SELECT customer_id FROM events UNION ALL SELECT customer_id FROM carts")
+        }
+        #expect(owners == ["u1", "u1", "u1"])
+        #expect(try store.resolve(alias: "anon") == "u1")
+        let wishlist = try store.read { db in
+            try Row.fetchAll(db, sql: "SELECT customer_id, sku, price FROM wishlist ORDER BY sku").map { "\($0[0] as String) \($0[1] as String) \($0[2] as Double)" }
+        }
+        #expect(wishlist == ["u1 sku-1 10.0", "u1 sku-2 7.0"])
+    }
+
     @Test("a failing batch writes nothing")
     func atomicBatch() throws {
         let store = try CrescentStore()

@@ -45,6 +45,9 @@ final class CustomerState {
     var watchedFrom: Int64 = .max
     /// The batch number when the engine last used it (for the bounded cache).
     var lastUsedBatch = 0
+    /// The batch this customer was first seen in, when nothing of theirs was
+    /// stored before it (nil for a customer read from the store).
+    var bornInBatch: Int?
     /// Parsed acquisition touches, for pushing `c.acquisition` without re-parsing.
     var firstTouchCache: (text: String, value: JSONValue)?
     var lastTouchCache: (text: String, value: JSONValue)?
@@ -59,11 +62,6 @@ final class CustomerState {
             consent[purpose] = value.boolValue
         }
         self.consent = consent
-    }
-
-    /// Loads a customer from the store, or starts a new one.
-    static func load(_ id: String, from store: CrescentStore) throws -> CustomerState {
-        try loadMany([id], from: store)[id] ?? CustomerState(row: CustomerRow(id: id))
     }
 
     /// Loads the known customers among `ids` in bulk (`full` false: see ``complete``).

@@ -92,7 +92,9 @@ final class EngineState {
             }
             return cached
         }
-        let loaded = freshStore ? CustomerState(row: CustomerRow(id: id)) : try CustomerState.load(id, from: store)
+        let stored = freshStore ? nil : try CustomerState.loadMany([id], from: store)[id]
+        let loaded = stored ?? CustomerState(row: CustomerRow(id: id))
+        if stored == nil { loaded.bornInBatch = batchNumber }
         loaded.lastUsedBatch = batchNumber
         customers[id] = loaded
         segmentWatch.watch(loaded, at: .min)

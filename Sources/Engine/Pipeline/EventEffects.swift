@@ -22,6 +22,7 @@ extension EngineState {
         let into = try customer(route.customerId)
         merge(from, into: into)
         batch.merges.append((owner, route.customerId))
+        if adopted == nil && from.bornInBatch == batchNumber { batch.mergedInBatch[owner] = route.customerId }
     }
 
     private func merge(_ from: CustomerState, into: CustomerState) {
