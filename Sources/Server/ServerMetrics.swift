@@ -85,12 +85,12 @@ final class ServerMetrics: Sendable {
             registry.makeGauge(descriptor: Self.name("rules_reloads", "total", "Rule reload attempts since start, by result"),
                                labels: [("result", result.rawValue)]).set(Double(attempts[result] ?? 0))
         }
-        let failure = reloads.failure
+        let (last, failure) = reloads.status
         registry.makeGauge(descriptor: Self.name("rules_reload_failing", "", "1 while the rule files hold a version that was rejected"))
             .set(Double(failure == nil ? 0 : 1))
         registry.makeGauge(descriptor: Self.name("rules_reload_problems", "", "Errors and failed scenarios of the rejected version"))
             .set(Double((failure?.problems.count ?? 0) + (failure?.failedScenarios.count ?? 0)))
-        if let last = reloads.last {
+        if let last {
             registry.makeGauge(descriptor: Self.name("rules_reload_duration", "seconds", "Check, scenarios and swap of the last reload"))
                 .set(last.milliseconds / 1000)
         }

@@ -86,6 +86,9 @@ public final class Engine {
     private(set) var rulesEpoch = 0
     public var options: EngineOptions
     public internal(set) var stats: [String: RuleStats] = [:]
+    /// Rules that may have an error streak or be disabled (a superset): while
+    /// it is empty, no rule call needs to look its stats up.
+    var erroring: Set<String> = []
     let state: EngineState
     let commits: CommitPipeline
     /// The host API rules call (kept to build the next version's runtime).
@@ -337,13 +340,26 @@ public final class Engine {
 
     /// A success ends a rule's run of errors (no write when there is none).
     func clearErrors(_ name: String) {
-        if let current = stats[name], current.consecutiveErrors > 0 { stats[name]?.consecutiveErrors = 0 }
+        guard !erroring.isEmpty, erroring.contains(name) else { return }
+        stats[name]?.consecutiveErrors = 0
+        if stats[name]?.disabled != true { erroring.remove(name) }
+    }
+
+    /// Whether a rule is disabled after repeated errors.
+    func isDisabled(_ name: String) -> Bool {
+        !erroring.isEmpty && stats[name]?.disabled == true
     }
 
     func stat(_ name: String, _ update: (inout RuleStats) -> Void) {
-        let hits = stats[name].map { $0.hits + $0.shadowHits } ?? 0
-        update(&stats[name, default: RuleStats()])
-        if let now = stats[name], now.hits + now.shadowHits != hits { stats[name]?.lastHitAt = state.now }
+        if Self.update(&stats[name, default: RuleStats()], update, now: state.now) { erroring.insert(name) }
+    }
+
+    /// Updates one rule's stats in place; true when it now has an error streak or is disabled.
+    private static func update(_ stats: inout RuleStats, _ body: (inout RuleStats) -> Void, now: Int64) -> Bool {
+        let hits = stats.hits + stats.shadowHits
+        body(&stats)
+        if stats.hits + stats.shadowHits != hits { stats.lastHitAt = now }
+        return stats.consecutiveErrors > 0 || stats.disabled
     }
 }
 

@@ -59,7 +59,7 @@ extension Engine {
                         _ run: inout EvaluationRun) -> (values: [LuaValue], micros: Int)? {
         guard let handle = d.functions[field] else { return nil }
         let id = d.ruleId
-        if stats[id]?.disabled == true {
+        if isDisabled(id) {
             run.results.append(RuleResult(rule: id, kind: d.kind.rawValue, outcome: .disabled, reason: "disabled after repeated errors"))
             return nil
         }
@@ -109,7 +109,7 @@ extension Engine {
                _ run: inout EvaluationRun) -> (rules: [RuleDeclaration], values: [LuaValue])? {
         var enabled: [RuleDeclaration] = []
         for d in rules where d.functions[field] != nil {
-            if stats[d.ruleId]?.disabled == true {
+            if isDisabled(d.ruleId) {
                 run.results.append(RuleResult(rule: d.ruleId, kind: d.kind.rawValue, outcome: .disabled,
                                               reason: "disabled after repeated errors"))
             } else {

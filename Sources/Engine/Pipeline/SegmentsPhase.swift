@@ -30,7 +30,7 @@ extension Engine {
             customer.memos[index] = SegmentMemo()
             if segmentHandles[index] == nil {
                 answers[index].kind = .absent
-            } else if stats[segments[index].ruleId]?.disabled == true {
+            } else if isDisabled(segments[index].ruleId) {
                 answers[index].kind = .disabled
             } else {
                 due.append(index)

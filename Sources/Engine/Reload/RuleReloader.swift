@@ -91,6 +91,10 @@ public final class RuleReloader: @unchecked Sendable {
     /// (cleared once a version loads or the files go back to the running one).
     public var failure: ReloadAttempt? { lock.withLock { lastFailure } }
 
+    /// The last attempt and the last rejected one, read together (a reload
+    /// may finish between two separate reads).
+    public var status: (last: ReloadAttempt?, failure: ReloadAttempt?) { lock.withLock { (lastAttempt, lastFailure) } }
+
     /// Attempts so far, by result.
     public var attempts: [ReloadAttempt.Result: Int] { lock.withLock { counts } }
 

@@ -34,6 +34,7 @@ extension Engine {
             stats[name]?.disabled = false
             stats[name]?.consecutiveErrors = 0
         }
+        erroring.removeAll()
         try adopt(state.journeys.takeAll())
         rescheduleAfterReload()
         return journeyMigrations

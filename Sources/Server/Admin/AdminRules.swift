@@ -26,10 +26,11 @@ extension AdminAPI {
                                && (s.lastHitAt.map { now - $0 > staleAfter } ?? true)),
             ])
         }
+        let status = reloader.status
         var errors: [JSONValue] = engine.problems.map { Self.problem($0, reload: false) }
-        if let failure = reloader.failure { errors += Self.errors(of: failure) }
+        if let failure = status.failure { errors += Self.errors(of: failure) }
         var body: [String: JSONValue] = ["version": .string(engine.rulesVersion), "rules": .array(rules), "errors": .array(errors)]
-        if let last = reloader.last { body["reload"] = Self.json(last) }
+        if let last = status.last { body["reload"] = Self.json(last) }
         return APIResponse.json(.ok, JSONValue.object(body).jsonText)
     }
 
