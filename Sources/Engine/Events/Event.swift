@@ -26,8 +26,9 @@ public struct Event: Sendable, Equatable {
     public var timestamp: Int64
     /// True for events the engine makes itself (segment changes).
     public var isInternal: Bool
-    /// The message exactly as received, when it came as one JSON text;
-    /// stored as the event's payload (else ``json`` is).
+    /// The text stored as the event's payload: a replayed line exactly as
+    /// read, or the server's ``json`` text made on the request's thread
+    /// (when nil, ``json`` is written when the event is recorded).
     public var raw: String?
 
     public init(messageId: String, kind: Kind, name: String, userId: String? = nil, anonymousId: String? = nil,

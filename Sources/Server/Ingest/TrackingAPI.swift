@@ -89,7 +89,11 @@ struct TrackingAPI: Sendable {
                     fields["writeKey"] = nil // a secret, not part of the event
                     message = .object(fields)
                 }
-                events.append(try Normalizer.normalize(message, now: now))
+                var event = try Normalizer.normalize(message, now: now)
+                // The stored payload, written here on the request's thread
+                // rather than on the shard's, which every event waits for.
+                event.raw = event.json.jsonText
+                events.append(event)
             } catch {
                 return .failure(APIProblem(.badRequest, "invalid_message", "\(label): \(error)"))
             }
