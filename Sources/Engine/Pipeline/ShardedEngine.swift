@@ -167,6 +167,16 @@ public final class ShardedEngine: @unchecked Sendable {
         try commits.drain()
     }
 
+    /// Commits the events the shards have processed so far, not those still
+    /// queued behind them, and waits until they are durable: each shard cuts
+    /// its batch at its next event boundary. A server answering a request
+    /// after its events commit then does not wait for later requests'
+    /// events to be evaluated first (``flush()`` does, for a replay's end).
+    public func commitProcessed() throws {
+        for worker in workers { try worker.sync(next: true) { try $0.submitBatch() } }
+        try commits.drain()
+    }
+
     /// Entry → times it matched a rule's lookup since start.
     public func listHits(_ list: String) -> [String: Int] { shared.hits(ofList: list) }
 
@@ -317,18 +327,19 @@ final class ShardWorker: @unchecked Sendable {
         condition.unlock()
     }
 
-    func async(_ job: @escaping Job) {
+    /// Queues a job; `next`: ahead of the queued ones, to run at the next job boundary.
+    func async(next: Bool = false, _ job: @escaping Job) {
         condition.lock()
-        while jobs.count >= capacity { condition.wait() }
-        jobs.append(job)
+        while jobs.count >= capacity && !next { condition.wait() }
+        if next { jobs.insert(job, at: 0) } else { jobs.append(job) }
         condition.broadcast()
         condition.unlock()
     }
 
-    func sync<T>(_ body: @escaping (Engine) throws -> T) throws -> T {
+    func sync<T>(next: Bool = false, _ body: @escaping (Engine) throws -> T) throws -> T {
         let box = SyncBox<T>()
         let done = DispatchSemaphore(value: 0)
-        async { engine in
+        async(next: next) { engine in
             box.value = Result { try body(engine) }
             done.signal()
         }

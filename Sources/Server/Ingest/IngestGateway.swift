@@ -114,7 +114,9 @@ public final class IngestGateway: @unchecked Sendable {
             waiters.removeAll()
             condition.unlock()
             do {
-                try engine.flush()
+                // The waiters' events are processed already: commit them
+                // without waiting for the requests queued behind them.
+                try engine.commitProcessed()
                 for waiter in batch { waiter.resume() }
             } catch {
                 for waiter in batch { waiter.resume(throwing: error) }
