@@ -34,6 +34,20 @@ struct ShardedEngineTests {
         }
     }
 
+    @Test("committing the processed events makes exactly those durable, on every shard")
+    func commitProcessed() throws {
+        let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        let done = DispatchSemaphore(value: 0)
+        for i in 0..<40 {
+            engine.submit(EngineFixtures.track("Product Viewed", user: "u\(i)", ["product_id": "sku-1"], at: "\(i)s")) { _ in done.signal() }
+        }
+        engine.dispatchAllPending()
+        for _ in 0..<40 { done.wait() }
+        #expect(try engine.store.count("events") == 0, "nothing is committed before it is asked for")
+        try engine.commitProcessed()
+        #expect(try engine.store.count("events") == 40)
+    }
+
     @Test("an identify joins anonymous history held by another shard")
     func crossShardMerge() throws {
         let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
