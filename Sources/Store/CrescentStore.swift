@@ -52,6 +52,12 @@ public final class CrescentStore: Sendable {
         try writer.write { db in try BatchWriter(db, moved: batch.mergedInBatch).write(batch) }
     }
 
+    /// Copies the write-ahead log into the database file and empties the log
+    /// (waits for readers; for the end of a bulk load, not the hot path).
+    public func checkpoint() throws {
+        try writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+    }
+
     /// Runs a read-only query.
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         try writer.read(body)
