@@ -28,8 +28,10 @@ let package = Package(
         .target(name: "CLuaShim", dependencies: ["CLua"]),
         // The Swift bridge to Lua: state, values, functions, sandbox, limits.
         .target(name: "LuaKit", dependencies: ["CLua", "CLuaShim"]),
+        // A VFS shim that gathers SQLite's write-ahead-log writes into large writes.
+        .target(name: "CWALBuffer", linkerSettings: [.linkedLibrary("sqlite3")]),
         // SQLite through GRDB: schema, migrations, event log, state, outbox.
-        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
+        .target(name: "Store", dependencies: ["CWALBuffer", .product(name: "GRDB", package: "GRDB.swift"),
                                              .product(name: "GRDBSQLite", package: "GRDB.swift"),
                                              .product(name: "Crypto", package: "swift-crypto")]),
         // Rule kinds, normalization, the per-event pipeline, explanations.

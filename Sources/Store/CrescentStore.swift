@@ -1,3 +1,4 @@
+import CWALBuffer
 import Foundation
 import GRDB
 
@@ -12,6 +13,7 @@ public final class CrescentStore: Sendable {
 
     /// Opens (creating and migrating when needed) the database at `path`.
     public init(path: String) throws {
+        Self.gatherLogWrites()
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
@@ -31,6 +33,22 @@ public final class CrescentStore: Sendable {
         self.writer = pool
         self.path = path
     }
+
+    /// Installs, once per process, the VFS shim that passes the write-ahead
+    /// log's writes to the system in large calls (see `CWALBuffer`): SQLite
+    /// writes each page of a commit as two small writes, and at a million
+    /// events those calls were the commit thread's largest single cost.
+    static func gatherLogWrites() {
+        _ = logWritesGathered
+    }
+
+    private static let logWritesGathered: Bool = {
+        if ProcessInfo.processInfo.environment["CRESCENT_NO_WAL_BUFFER"] != nil { return false }
+        return crescent_wal_buffer_register() == 0 // SQLITE_OK
+    }()
+
+    /// System write calls the log buffer saved so far in this process.
+    public static var savedLogWrites: Int { Int(crescent_wal_buffer_saved_writes()) }
 
     /// A store over an opened database (already migrated).
     init(writer: any DatabaseWriter, path: String?) {
