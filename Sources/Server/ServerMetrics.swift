@@ -13,6 +13,11 @@ final class ServerMetrics: Sendable {
     private let decidePhases: [String: DurationHistogram]
     /// Events accepted per second, for the dashboard.
     let rate = EventRate()
+    /// Counters every request touches, made once (the registry's lookup
+    /// formats and hashes the labels on each call).
+    private let ingestedByType: [String: Counter]
+    private let duplicates: Counter
+    private let decisions: [String: Counter]
 
     init() {
         decideLatency = registry.makeDurationHistogram(
@@ -27,6 +32,14 @@ final class ServerMetrics: Sendable {
                 buckets: Self.decideBuckets)
         }
         decidePhases = phases
+        let registry = registry
+        ingestedByType = Dictionary(uniqueKeysWithValues: Event.Kind.allCases.map { kind in
+            (kind.rawValue, registry.makeCounter(descriptor: Self.ingestedName, labels: [("type", kind.rawValue)]))
+        })
+        duplicates = registry.makeCounter(descriptor: Self.name("events_duplicate", "total", "Messages skipped as already processed"))
+        decisions = Dictionary(uniqueKeysWithValues: FraudDecision.Verdict.allCases.map { verdict in
+            (verdict.rawValue, registry.makeCounter(descriptor: Self.decisionsName, labels: [("decision", verdict.rawValue)]))
+        })
         commitLatency = registry.makeDurationHistogram(
             descriptor: Self.name("commit_duration", "seconds", "Time of each group commit into SQLite"),
             buckets: Self.decideBuckets)
@@ -50,17 +63,19 @@ final class ServerMetrics: Sendable {
         MetricNameDescriptor(namespace: "crescent", metricName: metric, unitName: unit.isEmpty ? nil : unit, helpText: help)
     }
 
+    static var ingestedName: MetricNameDescriptor { name("events_ingested", "total", "Events accepted and committed, by message type") }
+    static var decisionsName: MetricNameDescriptor { name("decisions", "total", "Decisions answered by /v1/decide") }
+
     func ingested(_ events: [Event], _ outcomes: [EventOutcome]) {
         rate.add(events.count)
-        for event in events {
-            registry.makeCounter(descriptor: Self.name("events_ingested", "total", "Events accepted and committed, by message type"),
-                                 labels: [("type", event.kind.rawValue)]).increment()
+        var counts: [Event.Kind: Int64] = [:]
+        for event in events { counts[event.kind, default: 0] += 1 }
+        for (kind, count) in counts {
+            (ingestedByType[kind.rawValue] ?? registry.makeCounter(descriptor: Self.ingestedName, labels: [("type", kind.rawValue)]))
+                .increment(by: count)
         }
-        let duplicates = outcomes.filter(\.duplicate).count
-        if duplicates > 0 {
-            registry.makeCounter(descriptor: Self.name("events_duplicate", "total", "Messages skipped as already processed"))
-                .increment(by: Int64(duplicates))
-        }
+        let duplicateCount = outcomes.filter(\.duplicate).count
+        if duplicateCount > 0 { duplicates.increment(by: Int64(duplicateCount)) }
     }
 
     func rejected(_ reason: String) {
@@ -69,8 +84,7 @@ final class ServerMetrics: Sendable {
     }
 
     func decided(_ verdict: String, _ elapsed: Duration, evaluated: Duration, committed: Duration) {
-        registry.makeCounter(descriptor: Self.name("decisions", "total", "Decisions answered by /v1/decide"),
-                             labels: [("decision", verdict)]).increment()
+        (decisions[verdict] ?? registry.makeCounter(descriptor: Self.decisionsName, labels: [("decision", verdict)])).increment()
         decideLatency.record(elapsed)
         decidePhases["evaluate"]?.record(evaluated)
         decidePhases["commit"]?.record(committed)

@@ -34,17 +34,32 @@ struct ShardedEngineTests {
         }
     }
 
-    @Test("committing the processed events makes exactly those durable, on every shard")
-    func commitProcessed() throws {
+    @Test("an event submitted to complete after its commit is in the store when it completes, on every shard")
+    func submitCommitted() throws {
         let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        final class Seen: @unchecked Sendable {
+            let lock = NSLock()
+            var stored: [Int] = []
+        }
+        let seen = Seen()
         let done = DispatchSemaphore(value: 0)
         for i in 0..<40 {
-            engine.submit(EngineFixtures.track("Product Viewed", user: "u\(i)", ["product_id": "sku-1"], at: "\(i)s")) { _ in done.signal() }
+            engine.submitCommitted(EngineFixtures.track("Product Viewed", user: "u\(i)", ["product_id": "sku-1"], at: "\(i)s")) { result in
+                // Runs on the commit thread, right after the commit: a reader sees the event.
+                let stored = (try? engine.store.hasEvent(messageId: result.get().messageId)) == true
+                seen.lock.withLock { seen.stored.append(stored ? 1 : 0) }
+                done.signal()
+            }
         }
         engine.dispatchAllPending()
         for _ in 0..<40 { done.wait() }
-        #expect(try engine.store.count("events") == 0, "nothing is committed before it is asked for")
-        try engine.commitProcessed()
+        #expect(seen.stored == Array(repeating: 1, count: 40), "every event is committed before it completes")
+        #expect(try engine.store.count("events") == 40)
+        // Nobody waits for the batch of events submitted the plain way: it is not committed on its own.
+        let processed = DispatchSemaphore(value: 0)
+        engine.submit(EngineFixtures.track("Product Viewed", user: "u1", ["product_id": "sku-1"], at: "50s")) { _ in processed.signal() }
+        engine.dispatchAllPending()
+        processed.wait()
         #expect(try engine.store.count("events") == 40)
     }
 

@@ -42,19 +42,22 @@ extension Engine {
             "journey": .string(def.name), "step": .string(step.name), "key": key,
         ])
         // The same JSON as payload.jsonText (keys in order), written directly: this is the per-timer path.
-        var text = #"{"action":"notify","channel":"#
-        JSONValue.quote(channel, into: &text)
-        text += #","data":"#
-        data.write(to: &text)
-        text += #","journey":"#
-        JSONValue.quote(def.name, into: &text)
-        text += #","key":"#
-        key.write(to: &text)
-        text += #","step":"#
-        JSONValue.quote(step.name, into: &text)
-        text += #","template":"#
-        JSONValue.quote(template, into: &text)
-        text += "}"
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(160)
+        bytes += #"{"action":"notify","channel":"#.utf8
+        JSONValue.quote(channel, into: &bytes)
+        bytes += #","data":"#.utf8
+        data.write(to: &bytes)
+        bytes += #","journey":"#.utf8
+        JSONValue.quote(def.name, into: &bytes)
+        bytes += #","key":"#.utf8
+        key.write(to: &bytes)
+        bytes += #","step":"#.utf8
+        JSONValue.quote(step.name, into: &bytes)
+        bytes += #","template":"#.utf8
+        JSONValue.quote(template, into: &bytes)
+        bytes.append(UInt8(ascii: "}"))
+        let text = String(decoding: bytes, as: UTF8.self)
         addAction(ActionRecord(rule: def.ruleId, action: "notify", channel: channel, payload: payload,
                                idempotencyKey: "journey:\(instance.id):\(instance.row.runs)"), text: text, &run)
         count(def, instance.row.position, .sent)

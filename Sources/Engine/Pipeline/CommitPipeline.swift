@@ -5,9 +5,11 @@ import Store
 /// Commits batches on a background queue while the engine goes on, with at
 /// most `depth` batches in flight (back-pressure, not an unbounded queue).
 ///
-/// A batch is durable once ``drain()`` returns; the first commit error is
-/// rethrown by the next ``submit(_:)`` or ``drain()``, and nothing after a
-/// failed batch is committed.
+/// A batch is durable once ``drain()`` returns, or when the notifications
+/// handed with it run (on the commit thread, right after its commit); the
+/// first commit error is rethrown by the next ``submit(_:notifying:)`` or
+/// ``drain()`` and handed to the notifications of every batch not committed,
+/// and nothing after a failed batch is committed.
 final class CommitPipeline: @unchecked Sendable {
     private let store: CrescentStore
     private let queue = DispatchQueue(label: "crescent.commit")
@@ -20,6 +22,13 @@ final class CommitPipeline: @unchecked Sendable {
     private var retired: [BatchBox] = []
     /// Told how long each commit took (seconds), on the commit thread.
     private var observer: (@Sendable (Double) -> Void)?
+    /// Batches submitted and not yet committed.
+    private var inFlight = 0
+    /// Told once nothing is in flight (see ``commitNowOrWhenIdle(_:)``).
+    private var idleWaiters: [@Sendable () -> Void] = []
+
+    /// Told once a batch is committed (or could not be).
+    typealias Notification = @Sendable (Result<Void, any Error>) -> Void
 
     final class BatchBox: @unchecked Sendable {
         var batch: WriteBatch
@@ -32,10 +41,15 @@ final class CommitPipeline: @unchecked Sendable {
     }
 
     /// Queues a batch for commit; blocks while `depth` batches are in flight.
-    func submit(_ batch: WriteBatch) throws {
-        try rethrowFailure()
+    /// `notifying` runs on the commit thread once the batch is committed.
+    func submit(_ batch: WriteBatch, notifying waiters: [Notification] = []) throws {
+        if let error = lock.withLock({ failure }) {
+            for waiter in waiters { waiter(.failure(error)) }
+            throw error
+        }
         slots.wait()
         let done = lock.withLock { () -> [BatchBox] in
+            inFlight += 1
             defer { retired.removeAll(keepingCapacity: true) }
             return retired
         }
@@ -43,17 +57,41 @@ final class CommitPipeline: @unchecked Sendable {
         let box = BatchBox(batch)
         queue.async { [self] in
             defer { slots.signal() }
-            if lock.withLock({ failure != nil }) { return }
+            if let error = lock.withLock({ failure }) {
+                for waiter in waiters { waiter(.failure(error)) }
+                return
+            }
             do {
                 let started = DispatchTime.now().uptimeNanoseconds
                 try store.commit(box.batch)
                 if let observer = lock.withLock({ observer }) {
                     observer(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
                 }
+                for waiter in waiters { waiter(.success(())) }
             } catch {
                 lock.withLock { failure = error }
+                for waiter in waiters { waiter(.failure(error)) }
             }
-            lock.withLock { retired.append(box) }
+            let idle: [@Sendable () -> Void] = lock.withLock {
+                retired.append(box)
+                inFlight -= 1
+                guard inFlight == 0 else { return [] }
+                defer { idleWaiters.removeAll() }
+                return idleWaiters
+            }
+            for wake in idle { wake() }
+        }
+    }
+
+    /// True when nothing is being committed, so a batch handed over now
+    /// commits at once; otherwise `wake` (if any) runs when the commits in
+    /// flight are done. A shard waiting for its batch's commit hands it over then: the
+    /// events it processes meanwhile join it, and one commit serves them all.
+    func commitNowOrWhenIdle(_ wake: (@Sendable () -> Void)?) -> Bool {
+        lock.withLock {
+            if inFlight == 0 { return true }
+            if let wake { idleWaiters.append(wake) }
+            return false
         }
     }
 

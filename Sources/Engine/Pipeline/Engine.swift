@@ -94,6 +94,8 @@ public final class Engine {
     /// The host API rules call (kept to build the next version's runtime).
     let host: RuleHost
     var pendingEvents = 0
+    /// Told when the batch being built now is committed (see ``whenCommitted(_:)``).
+    var commitWaiters: [CommitPipeline.Notification] = []
     /// Customers held in memory now, and evicted so far (the bounded cache).
     public var cachedCustomers: Int { state.customers.count }
     public var evictedCustomers: Int { state.evictions }
@@ -322,7 +324,24 @@ public final class Engine {
         pendingEvents = 0
         state.batchNumber += 1
         state.evict(limit: options.customerCacheLimit)
-        try commits.submit(batch)
+        let waiters = commitWaiters
+        commitWaiters = []
+        try commits.submit(batch, notifying: waiters)
+    }
+
+    /// Runs `body` (on the commit thread) once everything processed so far
+    /// is committed: with the batch being built now, which goes out at the
+    /// latest when the shard has nothing left to do (``commitIfAwaited()``).
+    func whenCommitted(_ body: @escaping CommitPipeline.Notification) {
+        commitWaiters.append(body)
+    }
+
+    var hasCommitWaiters: Bool { !commitWaiters.isEmpty }
+
+    /// Hands the batch over if someone waits for it (a shard with no job left calls it).
+    func commitIfAwaited() {
+        guard !commitWaiters.isEmpty else { return }
+        try? submitBatch() // a failure reaches the waiters
     }
 
     /// Erases a customer: commits what is pending, drops the customer's state

@@ -79,9 +79,7 @@ public struct RuleResult: Sendable, Equatable, Codable {
             }
             if !unchanged, let reason = result.reason {
                 out.append(UInt8(ascii: ","))
-                var quoted = ""
-                JSONValue.quote(reason, into: &quoted)
-                out += quoted.utf8
+                JSONValue.quote(reason, into: &out)
             }
             out.append(UInt8(ascii: "]"))
         }
@@ -126,28 +124,29 @@ public struct RuleResult: Sendable, Equatable, Codable {
     }
 
     /// Appends the stored form (keys sorted, as ``json`` writes them) to `out`.
-    func write(to out: inout String) {
-        out += "{\"kind\":"
+    func write(to out: inout [UInt8]) {
+        out += #"{"kind":"#.utf8
         JSONValue.quote(kind, into: &out)
-        out += ",\"micros\":\(micros),\"outcome\":\"\(outcome.rawValue)\""
+        out += #","micros":\#(micros),"outcome":"\#(outcome.rawValue)""#.utf8
         if let reason {
-            out += ",\"reason\":"
+            out += #","reason":"#.utf8
             JSONValue.quote(reason, into: &out)
         }
-        out += ",\"rule\":"
+        out += #","rule":"#.utf8
         JSONValue.quote(rule, into: &out)
-        if let score { out += ",\"score\":" + (score == score.rounded() && abs(score) < 1e15 ? "\(Int64(score)).0" : "\(score)") }
-        out += "}"
+        if let score { out += (",\"score\":" + (score == score.rounded() && abs(score) < 1e15 ? "\(Int64(score)).0" : "\(score)")).utf8 }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// A list of results in their stored form.
     static func jsonText(_ results: [RuleResult]) -> String {
-        var out = "["
+        var out: [UInt8] = [UInt8(ascii: "[")]
         for (index, result) in results.enumerated() {
-            if index > 0 { out += "," }
+            if index > 0 { out.append(UInt8(ascii: ",")) }
             result.write(to: &out)
         }
-        return out + "]"
+        out.append(UInt8(ascii: "]"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -182,6 +181,8 @@ public struct EventOutcome: Sendable {
     public var segmentChanges: [(segment: String, entered: Bool)]
     /// Time the engine spent on the event.
     public var micros: Int = 0
+    /// When the engine had evaluated it (before its commit).
+    public var evaluatedAt = ContinuousClock.now
 
     static func duplicate(_ messageId: String) -> EventOutcome {
         EventOutcome(messageId: messageId, customerId: nil, duplicate: true, decision: nil, results: [], actions: [],

@@ -98,6 +98,19 @@ public final class ShardedEngine: @unchecked Sendable {
     /// Routes an event to its shard; `completion` runs there once it is processed.
     /// Blocks when the shard's queue is full (back-pressure).
     public func submit(_ event: Event, _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
+        submit(event, afterCommit: false, completion)
+    }
+
+    /// Routes an event to its shard; `completion` runs once the event is
+    /// committed, on the commit thread (a duplicate completes at once). A
+    /// shard commits as soon as it has no event left to process, so events
+    /// that arrive together share one commit and nobody waits for a full batch.
+    public func submitCommitted(_ event: Event, _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
+        submit(event, afterCommit: true, completion)
+    }
+
+    private func submit(_ event: Event, afterCommit: Bool,
+                        _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
         guard shared.claim(event.messageId) else {
             completion(.success(.duplicate(event.messageId)))
             return
@@ -116,7 +129,7 @@ public final class ShardedEngine: @unchecked Sendable {
                 return TransferredCustomer(engine.state.surrender(owner))
             }
         }
-        pending[target].append(ShardJob(event: event, route: route, adopted: adopted, completion: completion))
+        pending[target].append(ShardJob(event: event, route: route, adopted: adopted, afterCommit: afterCommit, completion: completion))
         if pending[target].count >= runLength { dispatchPending(target) }
     }
 
@@ -132,7 +145,12 @@ public final class ShardedEngine: @unchecked Sendable {
                     for (promotion, times) in adopted.fires { engine.state.fires[promotion, default: [:]][owner] = times }
                     for instance in adopted.instances { engine.state.journeys.add(instance) }
                 }
-                job.completion(Result { try engine.process(job.event, route: job.route, adopted: job.adopted?.customer) })
+                let result = Result { try engine.process(job.event, route: job.route, adopted: job.adopted?.customer) }
+                guard job.afterCommit, case .success = result else {
+                    job.completion(result)
+                    continue
+                }
+                engine.whenCommitted { committed in job.completion(committed.flatMap { result }) }
             }
         }
     }
@@ -164,16 +182,6 @@ public final class ShardedEngine: @unchecked Sendable {
     public func flush() throws {
         dispatchAll()
         for worker in workers { try worker.sync { try $0.submitBatch() } }
-        try commits.drain()
-    }
-
-    /// Commits the events the shards have processed so far, not those still
-    /// queued behind them, and waits until they are durable: each shard cuts
-    /// its batch at its next event boundary. A server answering a request
-    /// after its events commit then does not wait for later requests'
-    /// events to be evaluated first (``flush()`` does, for a replay's end).
-    public func commitProcessed() throws {
-        for worker in workers { try worker.sync(next: true) { try $0.submitBatch() } }
         try commits.drain()
     }
 
@@ -243,6 +251,8 @@ struct ShardJob: @unchecked Sendable {
     let event: Event
     let route: Route
     let adopted: TransferredCustomer?
+    /// Complete once the event is committed rather than once it is processed.
+    let afterCommit: Bool
     let completion: @Sendable (Result<EventOutcome, any Error>) -> Void
 }
 
@@ -300,7 +310,22 @@ final class ShardWorker: @unchecked Sendable {
             ready.signal()
             while true {
                 condition.lock()
-                while jobs.isEmpty && !stopping { condition.wait() }
+                // Someone waits for the batch: commit it at this job boundary
+                // if no commit is in flight, else once they are done (group
+                // commit: what is processed meanwhile joins this batch).
+                if !stopping && engine.hasCommitWaiters {
+                    if engine.commits.commitNowOrWhenIdle(idleWakeRequested ? nil : wakeWhenIdle) {
+                        condition.unlock()
+                        engine.commitIfAwaited()
+                        continue
+                    }
+                    idleWakeRequested = true
+                }
+                if jobs.isEmpty && !stopping {
+                    condition.wait() // a job, the commits going idle, or the stop
+                    condition.unlock()
+                    continue
+                }
                 if jobs.isEmpty && stopping {
                     condition.unlock()
                     return
@@ -319,6 +344,17 @@ final class ShardWorker: @unchecked Sendable {
         if let error = startup.error { throw error }
     }
 
+    /// Whether the commit pipeline will wake this thread when idle (under `condition`).
+    private var idleWakeRequested = false
+
+    /// Run by the commit pipeline once its commits are done.
+    private func wakeWhenIdle() {
+        condition.lock()
+        idleWakeRequested = false
+        condition.broadcast()
+        condition.unlock()
+    }
+
     /// Lets the thread end once its queue is empty.
     func stop() {
         condition.lock()
@@ -327,19 +363,19 @@ final class ShardWorker: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Queues a job; `next`: ahead of the queued ones, to run at the next job boundary.
-    func async(next: Bool = false, _ job: @escaping Job) {
+    /// Queues a job; blocks while the queue is full.
+    func async(_ job: @escaping Job) {
         condition.lock()
-        while jobs.count >= capacity && !next { condition.wait() }
-        if next { jobs.insert(job, at: 0) } else { jobs.append(job) }
+        while jobs.count >= capacity { condition.wait() }
+        jobs.append(job)
         condition.broadcast()
         condition.unlock()
     }
 
-    func sync<T>(next: Bool = false, _ body: @escaping (Engine) throws -> T) throws -> T {
+    func sync<T>(_ body: @escaping (Engine) throws -> T) throws -> T {
         let box = SyncBox<T>()
         let done = DispatchSemaphore(value: 0)
-        async(next: next) { engine in
+        async { engine in
             box.value = Result { try body(engine) }
             done.signal()
         }

@@ -13,6 +13,8 @@ struct TrackingAPI: Sendable {
     let configuration: ServerConfiguration
     let gateway: IngestGateway
     let metrics: ServerMetrics
+    /// Authorization headers whose write key was accepted already.
+    let acceptedHeaders = AcceptedHeaders()
 
     static let messageLimit = 32 * 1024
     static let batchLimit = 500 * 1024
@@ -48,12 +50,17 @@ struct TrackingAPI: Sendable {
         guard case .object(let fields) = json else {
             return .failure(APIProblem(.badRequest, "invalid_json", "the body must be a JSON object"))
         }
-        guard let key = Self.writeKey(request, body: fields) else {
-            return .failure(APIProblem(.unauthorized, "missing_write_key",
-                                       "no write key: send it as the Basic auth user name or as \"writeKey\" in the body"))
-        }
-        guard configuration.acceptsWriteKey(key) else {
-            return .failure(APIProblem(.unauthorized, "invalid_write_key", "the write key is not valid"))
+        let header = request.headers[.authorization]
+        if header == nil || !acceptedHeaders.contains(header!) {
+            let fromHeader = header.flatMap(Self.basicUser)
+            guard let key = fromHeader ?? fields["writeKey"]?.stringValue else {
+                return .failure(APIProblem(.unauthorized, "missing_write_key",
+                                           "no write key: send it as the Basic auth user name or as \"writeKey\" in the body"))
+            }
+            guard configuration.acceptsWriteKey(key) else {
+                return .failure(APIProblem(.unauthorized, "invalid_write_key", "the write key is not valid"))
+            }
+            if let header, fromHeader != nil { acceptedHeaders.insert(header) }
         }
         var items: [JSONValue]
         if let kind {
@@ -201,16 +208,32 @@ struct TrackingAPI: Sendable {
         return buffer.readBytes(length: buffer.readableBytes) ?? []
     }
 
-    /// The write key: the Basic auth user name (password ignored, a missing colon tolerated), else `writeKey` in the body.
-    static func writeKey(_ request: Request, body: [String: JSONValue]) -> String? {
-        if let header = request.headers[.authorization], header.lowercased().hasPrefix("basic ") {
-            let encoded = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
-            if let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8) {
-                let user = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? text
-                if !user.isEmpty { return user }
-            }
+    /// The write key of a Basic `Authorization` header: its user name
+    /// (password ignored, a missing colon tolerated); nil when there is none.
+    static func basicUser(_ header: String) -> String? {
+        guard header.lowercased().hasPrefix("basic ") else { return nil }
+        let encoded = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8) else { return nil }
+        let user = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? text
+        return user.isEmpty ? nil : user
+    }
+}
+
+/// Authorization headers seen with an accepted write key, so that a
+/// client's every request does not decode and hash its key again (at most
+/// `limit`; forgotten all at once beyond). Refused headers are not kept.
+final class AcceptedHeaders: @unchecked Sendable {
+    private let lock = NSLock()
+    private var headers: Set<String> = []
+    private let limit = 256
+
+    func contains(_ header: String) -> Bool { lock.withLock { headers.contains(header) } }
+
+    func insert(_ header: String) {
+        lock.withLock {
+            if headers.count >= limit { headers.removeAll() }
+            headers.insert(header)
         }
-        return body["writeKey"]?.stringValue
     }
 }
 
