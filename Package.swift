@@ -30,8 +30,10 @@ let package = Package(
         .target(name: "LuaKit", dependencies: ["CLua", "CLuaShim"]),
         // A VFS shim that gathers SQLite's write-ahead-log writes into large writes.
         .target(name: "CWALBuffer", linkerSettings: [.linkedLibrary("sqlite3")]),
+        // A page cache over SQLite's own that spares small commits a scan of the whole cache.
+        .target(name: "CPageCache", linkerSettings: [.linkedLibrary("sqlite3")]),
         // SQLite through GRDB: schema, migrations, event log, state, outbox.
-        .target(name: "Store", dependencies: ["CWALBuffer", .product(name: "GRDB", package: "GRDB.swift"),
+        .target(name: "Store", dependencies: ["CPageCache", "CWALBuffer", .product(name: "GRDB", package: "GRDB.swift"),
                                              .product(name: "GRDBSQLite", package: "GRDB.swift"),
                                              .product(name: "Crypto", package: "swift-crypto")]),
         // Rule kinds, normalization, the per-event pipeline, explanations.
@@ -81,7 +83,8 @@ let package = Package(
         // Shared fixtures for every test target.
         .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store", "EventGenerator"], path: "Tests/TestSupport"),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                                                      .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "Store", "TestSupport",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird")],
                     exclude: ["sdk_client.py"]), // run by the SDK tests with the real Python clients

@@ -1,6 +1,8 @@
+import CPageCache
 import CWALBuffer
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Crescent's durable state in one SQLite file (WAL), through GRDB.
 ///
@@ -13,7 +15,7 @@ public final class CrescentStore: Sendable {
 
     /// Opens (creating and migrating when needed) the database at `path`.
     public init(path: String) throws {
-        Self.gatherLogWrites()
+        Self.configureSQLite()
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
@@ -34,18 +36,36 @@ public final class CrescentStore: Sendable {
         self.path = path
     }
 
-    /// Installs, once per process, the VFS shim that passes the write-ahead
-    /// log's writes to the system in large calls (see `CWALBuffer`): SQLite
-    /// writes each page of a commit as two small writes, and at a million
-    /// events those calls were the commit thread's largest single cost.
-    static func gatherLogWrites() {
-        _ = logWritesGathered
+    /// Configures SQLite once per process, before its first connection: the
+    /// page cache that spares small commits a scan of the whole cache (see
+    /// `CPageCache`; installed when the program loads, since it must come
+    /// before SQLite initializes), then the VFS
+    /// shim that passes the write-ahead log's writes to the system in large
+    /// calls (see `CWALBuffer`: SQLite writes each page of a commit as two
+    /// small writes, and at a million events those calls were the commit
+    /// thread's largest single cost).
+    static func configureSQLite() {
+        _ = sqliteConfigured
     }
 
-    private static let logWritesGathered: Bool = {
-        if ProcessInfo.processInfo.environment["CRESCENT_NO_WAL_BUFFER"] != nil { return false }
+    private static let sqliteConfigured: Bool = {
+        let environment = ProcessInfo.processInfo.environment
+        if environment["CRESCENT_SQLITE_PAGE_CACHE"] != "default" { _ = crescent_page_cache_install() }
+        if environment["CRESCENT_NO_WAL_BUFFER"] != nil { return false }
         return crescent_wal_buffer_register() == 0 // SQLITE_OK
     }()
+
+    /// Bytes of pages the writing connection's cache holds now.
+    func writerCacheBytes() throws -> Int {
+        try writer.writeWithoutTransaction { db in
+            var current: Int32 = 0, highest: Int32 = 0
+            sqlite3_db_status(db.sqliteConnection, SQLITE_DBSTATUS_CACHE_USED, &current, &highest, 0)
+            return Int(current)
+        }
+    }
+
+    /// Whole-cache scans the page cache wrapper avoided so far in this process.
+    public static var savedCacheScans: Int { Int(crescent_page_cache_saved_scans()) }
 
     /// System write calls the log buffer saved so far in this process.
     public static var savedLogWrites: Int { Int(crescent_wal_buffer_saved_writes()) }
@@ -58,6 +78,7 @@ public final class CrescentStore: Sendable {
 
     /// A private in-memory store (tests, scratch replays).
     public init() throws {
+        Self.configureSQLite()
         let queue = try DatabaseQueue()
         try Schema.migrator.migrate(queue)
         self.writer = queue

@@ -23,6 +23,7 @@ extension CrescentStore {
     /// Opens an existing database read-only (no migration, no write).
     public convenience init(readOnly path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw StoreError("\(path): no such database") }
+        Self.configureSQLite()
         var configuration = Configuration()
         configuration.readonly = true
         try self.init(writer: try DatabaseQueue(path: path, configuration: configuration), path: path)
