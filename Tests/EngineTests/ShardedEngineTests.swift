@@ -1,7 +1,8 @@
 import Engine
 import EventGenerator
 import Foundation
-import Store
+import GRDB
+@testable import Store
 import TestSupport
 import Testing
 
@@ -61,6 +62,32 @@ struct ShardedEngineTests {
         engine.dispatchAllPending()
         processed.wait()
         #expect(try engine.store.count("events") == 40)
+    }
+
+    @Test("when commits fail, events waiting for theirs fail too instead of waiting forever")
+    func failedCommit() throws {
+        let store = try CrescentStore()
+        try store.writer.write { db in
+            try db.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+        }
+        let engine = try ShardedEngine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var failures = 0
+        }
+        let results = Results()
+        let done = DispatchSemaphore(value: 0)
+        for round in 0..<2 {
+            for i in 0..<10 {
+                engine.submitCommitted(EngineFixtures.track("Product Viewed", user: "u\(i)", ["product_id": "sku-1"], at: "\(round * 10 + i)s")) { result in
+                    if case .failure = result { results.lock.withLock { results.failures += 1 } }
+                    done.signal()
+                }
+            }
+            engine.dispatchAllPending()
+            for _ in 0..<10 { #expect(done.wait(timeout: .now() + 30) == .success, "an event waits for a commit that never comes") }
+        }
+        #expect(results.failures == 20)
     }
 
     @Test("an identify joins anonymous history held by another shard")

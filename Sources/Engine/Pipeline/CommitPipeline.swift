@@ -56,7 +56,18 @@ final class CommitPipeline: @unchecked Sendable {
         _ = done // freed here, on the submitting thread
         let box = BatchBox(batch)
         queue.async { [self] in
-            defer { slots.signal() }
+            defer {
+                // Done with this batch, committed or not: shards waiting for the pipeline to go idle go on.
+                let idle: [@Sendable () -> Void] = lock.withLock {
+                    retired.append(box)
+                    inFlight -= 1
+                    guard inFlight == 0 else { return [] }
+                    defer { idleWaiters.removeAll() }
+                    return idleWaiters
+                }
+                slots.signal()
+                for wake in idle { wake() }
+            }
             if let error = lock.withLock({ failure }) {
                 for waiter in waiters { waiter(.failure(error)) }
                 return
@@ -72,14 +83,6 @@ final class CommitPipeline: @unchecked Sendable {
                 lock.withLock { failure = error }
                 for waiter in waiters { waiter(.failure(error)) }
             }
-            let idle: [@Sendable () -> Void] = lock.withLock {
-                retired.append(box)
-                inFlight -= 1
-                guard inFlight == 0 else { return [] }
-                defer { idleWaiters.removeAll() }
-                return idleWaiters
-            }
-            for wake in idle { wake() }
         }
     }
 

@@ -102,9 +102,10 @@ public final class ShardedEngine: @unchecked Sendable {
     }
 
     /// Routes an event to its shard; `completion` runs once the event is
-    /// committed, on the commit thread (a duplicate completes at once). A
-    /// shard commits as soon as it has no event left to process, so events
-    /// that arrive together share one commit and nobody waits for a full batch.
+    /// committed, on the commit thread (a duplicate completes at once). The
+    /// shard hands its batch over at its next job boundary when no commit is
+    /// in flight, else as soon as the commits in flight are done: events that
+    /// arrive together share one commit, and nobody waits for a full batch.
     public func submitCommitted(_ event: Event, _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
         submit(event, afterCommit: true, completion)
     }
