@@ -46,7 +46,8 @@ enum ServeBenchmark {
         let auth = "Basic " + Data("bench:".utf8).base64EncodedString()
         print("crescent serve on 127.0.0.1:\(port) (its own process), shipped rules, load from this process:")
 
-        // 1. Ingest: 8 concurrent senders, 100 events per request, each answered after commit.
+        // 1. Ingest: concurrent senders (8, or BENCH_SERVE_SENDERS), 100 events per request, each answered after commit.
+        let senders = max(1, Int(ProcessInfo.processInfo.environment["BENCH_SERVE_SENDERS"] ?? "") ?? 8)
         final class Counter: @unchecked Sendable {
             let lock = NSLock()
             var next = 0, refused = 0
@@ -55,7 +56,7 @@ enum ServeBenchmark {
         let counter = Counter()
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<8 {
+            for _ in 0..<senders {
                 group.addTask {
                     while let index = counter.take(bodies.count) {
                         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/batch")
@@ -71,8 +72,8 @@ enum ServeBenchmark {
             try await group.waitForAll()
         }
         let ingestSeconds = seconds(ContinuousClock.now - started)
-        print(String(format: "  ingest       %8.0f events/s  (%d events in %d requests of 100, %.1f s; %d refused with 429)",
-                     Double(messages.count) / ingestSeconds, messages.count, bodies.count, ingestSeconds, counter.refused))
+        print(String(format: "  ingest       %8.0f events/s  (%d events in %d requests of 100 from %d senders, %.1f s; %d refused with 429)",
+                     Double(messages.count) / ingestSeconds, messages.count, bodies.count, senders, ingestSeconds, counter.refused))
 
         // 2. Decisions at a fixed rate (open loop: each request starts on schedule).
         let total = decideRate * decideSeconds

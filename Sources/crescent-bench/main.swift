@@ -12,6 +12,7 @@ import LuaKit
 //   BENCH_TIMERS=N     waiting journey instances in the timer benchmark (default 1,000,000; 0 skips it)
 //   BENCH_ONLY=timers  run only the timer benchmark
 //   BENCH_SERVE_EVENTS=N  events posted to crescent serve (default 100,000; 0 skips it)
+//   BENCH_SERVE_SENDERS=N concurrent ingest senders (default 8)
 //   BENCH_ONLY=serve   run only the server benchmark
 //   BENCH_ONLY=reload  run only the hot-reload benchmark
 //   BENCH_ONLY=recommend  run only the recommendation quality benchmark (BENCH_RECOMMEND_EVENTS, default 100,000)

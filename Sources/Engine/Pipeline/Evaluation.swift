@@ -177,6 +177,7 @@ extension Engine {
         var ruleResults: [RuleResult] = []
         let applicable = frauds.filter { d in d.triggers.map { $0.contains(run.event.name) } ?? true }
         var scored: [(RuleDeclaration, Double, String?, Int)] = []
+        scored.reserveCapacity(applicable.count)
         let before = run.results.count
         if let (enabled, values) = batch(applicable, "score", rules.fraudBatch, results: 4, &run) {
             for (index, d) in enabled.enumerated() {

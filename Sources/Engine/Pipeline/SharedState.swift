@@ -199,16 +199,18 @@ final class SharedState: @unchecked Sendable {
             if globalFires[promotion] == nil {
                 globalFires[promotion] = freshStore ? [] : (try? store.promotionFires(promotion: promotion, customerId: nil, since: now - 86_400_000)) ?? []
             }
-            return globalFires[promotion]!.filter { $0 > now - 86_400_000 }.count
+            let since = now - 86_400_000
+            var count = 0
+            for at in globalFires[promotion]! where at > since { count += 1 }
+            return count
         }
     }
 
     func recordGlobalFire(_ promotion: String, now: Int64) {
         lock.withLock {
-            var fires = globalFires[promotion] ?? []
-            fires.append(now)
-            if fires.count > 10_000 { fires.removeAll { $0 <= now - 86_400_000 } }
-            globalFires[promotion] = fires
+            // In place: a copy of the day's fires on every fire cost a copy of up to 10,000 times.
+            globalFires[promotion, default: []].append(now)
+            if globalFires[promotion]!.count > 10_000 { globalFires[promotion]!.removeAll { $0 <= now - 86_400_000 } }
         }
     }
 

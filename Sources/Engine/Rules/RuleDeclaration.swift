@@ -7,11 +7,13 @@ public enum RuleKind: String, Sendable, CaseIterable, Codable {
 }
 
 /// One declaration read from a rule file: `segment "gold" { ... }`.
-public struct RuleDeclaration: Sendable {
+/// Immutable and shared: the phases pass declarations around on every
+/// event, and a copy of a class costs one reference count, not one per field.
+public final class RuleDeclaration: Sendable {
     public let kind: RuleKind
     public let name: String
-    public var file: String
-    public var line: Int
+    public let file: String
+    public let line: Int
     /// Field values; functions appear as their handle in ``functions``.
     public let fields: [String: LuaValue]
     /// Field name → handle of the Lua function given for it.
@@ -64,8 +66,8 @@ public struct RuleDeclaration: Sendable {
 public struct RuleProblem: Sendable, Equatable, CustomStringConvertible {
     public enum Severity: String, Sendable { case error, warning }
     public var severity: Severity
-    public var file: String
-    public var line: Int?
+    public let file: String
+    public let line: Int?
     public var message: String
 
     public init(_ severity: Severity, file: String, line: Int?, _ message: String) {
