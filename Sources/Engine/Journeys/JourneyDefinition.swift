@@ -35,31 +35,32 @@ public struct JourneyStep: Sendable, Equatable {
     var isWait: Bool { kind == .wait || kind == .waitUntil }
 }
 
-/// A `journey` declaration, ready to run.
-public struct JourneyDefinition: Sendable {
-    public var name: String
-    public var file: String
-    public var line: Int
+/// A `journey` declaration, ready to run. Immutable and shared (each event
+/// looks up the definitions of the customer's active instances).
+public final class JourneyDefinition: Sendable {
+    public let name: String
+    public let file: String
+    public let line: Int
     /// Entry: an event name, or entry into a segment.
-    public var trigger: String?
-    public var segment: String?
-    public var condition: Int64?
-    public var keyFunction: Int64?
-    public var exitOn: Set<String>
-    public var goal: String?
-    public var reenterAfter: Int64?
+    public let trigger: String?
+    public let segment: String?
+    public let condition: Int64?
+    public let keyFunction: Int64?
+    public let exitOn: Set<String>
+    public let goal: String?
+    public let reenterAfter: Int64?
     /// Per-customer cap on this journey's sends: at most `max` per `per` ms.
-    public var cap: MessageCap?
+    public let cap: MessageCap?
     /// Whether sends wait for the customer's quiet hours to end (default yes).
-    public var respectsQuietHours: Bool
-    public var isShadow: Bool
-    public var steps: [JourneyStep]
+    public let respectsQuietHours: Bool
+    public let isShadow: Bool
+    public let steps: [JourneyStep]
     /// Step name → position.
-    public var positions: [String: Int]
+    public let positions: [String: Int]
     /// Position among the engine's journeys (step counters use it).
-    public var index = 0
+    public let index: Int
     /// The declaration it was read from (statistics, errors, disabling).
-    public var declaration: RuleDeclaration
+    public let declaration: RuleDeclaration
 
     /// The event that makes an instance: the trigger, or `Segment Entered`.
     var entryEvent: String { segment != nil ? "Segment Entered" : trigger ?? "" }
@@ -67,7 +68,8 @@ public struct JourneyDefinition: Sendable {
     var ruleId: String { "journey:\(name)" }
 
     /// Reads a declaration; throws a message naming the field when it is wrong.
-    init(_ d: RuleDeclaration) throws(DefinitionError) {
+    init(_ d: RuleDeclaration, index: Int = 0) throws(DefinitionError) {
+        self.index = index
         declaration = d
         name = d.name
         file = d.file

@@ -62,8 +62,7 @@ extension Engine {
         var journeys: [JourneyDefinition] = []
         for d in declarations where d.kind == .journey {
             do {
-                var journey = try JourneyDefinition(d)
-                journey.index = journeys.count
+                let journey = try JourneyDefinition(d, index: journeys.count)
                 journeys.append(journey)
             } catch {
                 problems.append(RuleProblem(.error, file: d.file, line: d.line, "journey \"\(d.name)\": \(error.message)"))
