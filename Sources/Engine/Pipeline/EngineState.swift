@@ -116,6 +116,33 @@ final class EngineState {
         return (customers.removeValue(forKey: id), handed, handedFires, journeys.surrender(id))
     }
 
+    /// ``surrender(_:)`` for a merge of `id` into `survivor` on another
+    /// shard, without committing this shard's batch first. The batch keeps
+    /// the customer's new rows (events, decisions, outbox, ...) and records
+    /// the merge itself, so whichever of the two shards' batches commits
+    /// last, those rows end under the survivor. Rows kept by key (the
+    /// customer, orders, carts, journey instances) leave with the customer:
+    /// the adopting shard writes them from then on, and an older copy
+    /// committed after its newer one would overwrite it.
+    func handOver(_ id: String, mergingInto survivor: String) -> TransferredCustomer {
+        let handed = surrender(id)
+        var rows = TransferredCustomer.PendingRows()
+        rows.customer = batch.customers.removeValue(forKey: id)
+        for orderId in Set(handed.orders.map(\.id) + (handed.customer?.orders.map(\.id) ?? [])) {
+            if let order = batch.orders.removeValue(forKey: orderId) { rows.orders.append(order) }
+        }
+        for cartId in handed.customer?.carts.keys ?? [:].keys {
+            if let cart = batch.carts.removeValue(forKey: cartId) { rows.carts.append((cartId, cart)) }
+        }
+        for instance in handed.instances {
+            if let row = batch.journeyInstances.removeValue(forKey: instance.id) {
+                rows.instances.append((row, batch.newJourneyInstances.remove(instance.id) != nil))
+            }
+        }
+        if handed.customer?.row.firstSeen != nil { batch.merges.append((id, survivor)) }
+        return TransferredCustomer(handed, pending: rows)
+    }
+
     // MARK: Counters (shared)
 
     func count(_ counter: String, _ key: String, window: Int64) -> Int {

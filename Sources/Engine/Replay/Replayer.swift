@@ -118,6 +118,9 @@ public struct Replayer {
             try engine.advance(to: target)
             summary.clock = Timestamps.iso(target)
         } else if lastTimestamp > 0 {
+            // Each shard's clock stopped at its own last event: move them all
+            // to the file's last event, where one engine's clock stops.
+            if engine is ShardedEngine { try engine.advance(to: lastTimestamp) }
             summary.clock = Timestamps.iso(lastTimestamp)
         }
         try engine.flush()
