@@ -131,7 +131,7 @@ final class EngineState {
         for orderId in Set(handed.orders.map(\.id) + (handed.customer?.orders.map(\.id) ?? [])) {
             if let order = batch.orders.removeValue(forKey: orderId) { rows.orders.append(order) }
         }
-        for cartId in handed.customer?.carts.keys ?? [:].keys {
+        for cartId in handed.customer.map({ Array($0.carts.keys) }) ?? [] {
             if let cart = batch.carts.removeValue(forKey: cartId) { rows.carts.append((cartId, cart)) }
         }
         for instance in handed.instances {

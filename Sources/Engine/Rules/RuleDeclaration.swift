@@ -66,8 +66,8 @@ public final class RuleDeclaration: Sendable {
 public struct RuleProblem: Sendable, Equatable, CustomStringConvertible {
     public enum Severity: String, Sendable { case error, warning }
     public var severity: Severity
-    public let file: String
-    public let line: Int?
+    public var file: String
+    public var line: Int?
     public var message: String
 
     public init(_ severity: Severity, file: String, line: Int?, _ message: String) {
