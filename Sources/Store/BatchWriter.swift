@@ -58,26 +58,14 @@ struct BatchWriter {
                 try upsert.step()
             }
         }
-        try run("INSERT OR REPLACE INTO identities (alias, customer_id) VALUES (?, ?)", batch.identities.map { [$0.alias, owner($0.customerId)] })
-        for order in batch.orders.values {
-            try run("""
-                INSERT INTO orders (id, customer_id, status, total, currency, created_at, updated_at, is_first, payment,
-                    shipping, campaign, consultant, region, refund_reason, refunded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status,
-                    total = excluded.total, currency = excluded.currency, created_at = excluded.created_at,
-                    updated_at = excluded.updated_at, is_first = excluded.is_first, payment = excluded.payment,
-                    shipping = excluded.shipping, campaign = excluded.campaign, consultant = excluded.consultant,
-                    region = excluded.region, refund_reason = excluded.refund_reason, refunded_at = excluded.refunded_at
-                """, [[order.id, owner(order.customerId), order.status, order.total, order.currency, order.createdAt, order.updatedAt,
-                       order.isFirst, order.payment, order.shipping, order.campaign, order.consultant, order.region,
-                       order.refundReason, order.refundedAt]])
-            if !order.items.isEmpty {
-                try db.execute(sql: "DELETE FROM order_items WHERE order_id = ?", arguments: [order.id])
-                try run("INSERT INTO order_items (order_id, position, sku, name, category, price, quantity) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        order.items.enumerated().map { [order.id, $0.offset, $0.element.sku, $0.element.name, $0.element.category,
-                                                        $0.element.price, $0.element.quantity] })
+        if !batch.identities.isEmpty {
+            let insert = try RawStatement(db, "INSERT OR REPLACE INTO identities (alias, customer_id) VALUES (?, ?)")
+            for identity in batch.identities {
+                insert.bind(1, identity.alias); insert.bind(2, owner(identity.customerId))
+                try insert.step()
             }
         }
+        if !batch.orders.isEmpty { try writeOrders(batch.orders.values) }
         try run("""
             INSERT INTO products (sku, name, category, brand, price, updated_at) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT(sku) DO UPDATE SET name = COALESCE(excluded.name, name), category = COALESCE(excluded.category, category),
@@ -85,43 +73,61 @@ struct BatchWriter {
             """, batch.products.values.map { [$0.sku, $0.name, $0.category, $0.brand, $0.price, $0.updatedAt] })
         try run("INSERT OR REPLACE INTO inventory (sku, region, quantity, updated_at) VALUES (?, ?, ?, ?)",
                 batch.inventory.map { [$0.sku, $0.region, $0.quantity, $0.at] })
-        try run("""
-            INSERT INTO carts (cart_id, customer_id, value, items, updated_at) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT(cart_id) DO UPDATE SET customer_id = excluded.customer_id, value = excluded.value,
-                items = excluded.items, updated_at = excluded.updated_at
-            """,
-                batch.carts.map { [$0.key, owner($0.value.customerId), $0.value.value, $0.value.items, $0.value.at] })
+        if !batch.carts.isEmpty {
+            let upsert = try RawStatement(db, """
+                INSERT INTO carts (cart_id, customer_id, value, items, updated_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(cart_id) DO UPDATE SET customer_id = excluded.customer_id, value = excluded.value,
+                    items = excluded.items, updated_at = excluded.updated_at
+                """)
+            for (id, cart) in batch.carts {
+                upsert.bind(1, id); upsert.bind(2, owner(cart.customerId)); upsert.bind(3, cart.value)
+                upsert.bind(4, cart.items); upsert.bind(5, cart.at)
+                try upsert.step()
+            }
+        }
         // A moved customer's entry does not replace the surviving customer's
         // own for the same product (as in memory, and as a stored merge does).
-        for entry in batch.wishlist {
-            let into = owner(entry.customerId)
-            try run(into == entry.customerId ? "INSERT OR REPLACE INTO wishlist (customer_id, sku, price, added_at) VALUES (?, ?, ?, ?)"
-                                             : "INSERT OR IGNORE INTO wishlist (customer_id, sku, price, added_at) VALUES (?, ?, ?, ?)",
-                    [[into, entry.sku, entry.price, entry.at]])
+        if !batch.wishlist.isEmpty {
+            let replace = try RawStatement(db, "INSERT OR REPLACE INTO wishlist (customer_id, sku, price, added_at) VALUES (?, ?, ?, ?)")
+            let keep = try RawStatement(db, "INSERT OR IGNORE INTO wishlist (customer_id, sku, price, added_at) VALUES (?, ?, ?, ?)")
+            for entry in batch.wishlist {
+                let into = owner(entry.customerId)
+                let insert = into == entry.customerId ? replace : keep
+                insert.bind(1, into); insert.bind(2, entry.sku); insert.bind(3, entry.price); insert.bind(4, entry.at)
+                try insert.step()
+            }
         }
         try run("INSERT OR IGNORE INTO reviews (message_id, customer_id, sku, rating, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 batch.reviews.map { [$0.messageId, owner($0.customerId), $0.sku, $0.rating, $0.text, $0.at] })
-        for change in batch.segmentChanges {
-            if change.entered {
-                try run("INSERT OR REPLACE INTO segment_members (segment, customer_id, entered_at) VALUES (?, ?, ?)",
-                        [[change.segment, change.customerId, change.at]])
-            } else {
-                try run("DELETE FROM segment_members WHERE segment = ? AND customer_id = ?", [[change.segment, change.customerId]])
+        if !batch.segmentChanges.isEmpty { try writeSegmentChanges(batch.segmentChanges) }
+        if !batch.counterHits.isEmpty {
+            let insert = try RawStatement(db, "INSERT INTO counter_hits (counter, key, at, value) VALUES (?, ?, ?, ?)")
+            for hit in batch.counterHits {
+                insert.bind(1, hit.counter); insert.bind(2, hit.key); insert.bind(3, hit.at); insert.bind(4, hit.value)
+                try insert.step()
             }
-            try run("INSERT INTO segment_history (segment, customer_id, change, at, message_id) VALUES (?, ?, ?, ?, ?)",
-                    [[change.segment, change.customerId, change.entered ? "entered" : "exited", change.at, change.messageId]])
         }
-        try run("INSERT INTO counter_hits (counter, key, at, value) VALUES (?, ?, ?, ?)",
-                batch.counterHits.map { [$0.counter, $0.key, $0.at, $0.value] })
         try run("INSERT OR IGNORE INTO list_entries (list, value, source, added_at) VALUES (?, ?, ?, ?)",
                 batch.listAdditions.map { [$0.list, $0.value, $0.source, $0.at] })
-        try run("""
-            INSERT OR REPLACE INTO decisions (message_id, customer_id, order_id, decision, score, reasons, rules, ruleset_version, at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, batch.decisions.map { [$0.messageId, owner($0.customerId), $0.orderId, $0.decision, $0.score, $0.reasons, $0.rules,
-                                        $0.rulesetVersion, $0.at] })
-        try run("INSERT INTO promotion_fires (promotion, customer_id, at) VALUES (?, ?, ?)",
-                batch.promotionFires.map { [$0.promotion, owner($0.customerId), $0.at] })
+        if !batch.decisions.isEmpty {
+            let insert = try RawStatement(db, """
+                INSERT OR REPLACE INTO decisions (message_id, customer_id, order_id, decision, score, reasons, rules, ruleset_version, at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for row in batch.decisions {
+                insert.bind(1, row.messageId); insert.bind(2, owner(row.customerId)); insert.bind(3, row.orderId)
+                insert.bind(4, row.decision); insert.bind(5, row.score); insert.bind(6, row.reasons); insert.bind(7, row.rules)
+                insert.bind(8, row.rulesetVersion); insert.bind(9, row.at)
+                try insert.step()
+            }
+        }
+        if !batch.promotionFires.isEmpty {
+            let insert = try RawStatement(db, "INSERT INTO promotion_fires (promotion, customer_id, at) VALUES (?, ?, ?)")
+            for fire in batch.promotionFires {
+                insert.bind(1, fire.promotion); insert.bind(2, owner(fire.customerId)); insert.bind(3, fire.at)
+                try insert.step()
+            }
+        }
         try run("""
             INSERT INTO competitor_prices (sku, competitor, price, at) VALUES (?, ?, ?, ?)
             ON CONFLICT (sku, competitor) DO UPDATE SET price = excluded.price, at = excluded.at WHERE excluded.at >= at
@@ -154,25 +160,93 @@ struct BatchWriter {
         try writeJourneys(batch)
         // Merges last: a row this batch wrote for the merged customer, from
         // an event before the merge, moves with the rest of their history.
-        for merge in batch.merges {
-            try db.cachedStatement(sql: "DELETE FROM segment_members WHERE customer_id = ?").execute(arguments: [merge.from])
-            // First seen in this batch: its rows above went to the survivor already.
-            if moved[merge.from] != nil { continue }
-            let into = owner(merge.into)
-            for table in ["events", "orders", "carts", "reviews", "decisions", "outbox", "promotion_fires", "journey_instances"] {
-                try db.cachedStatement(sql: "UPDATE \(table) SET customer_id = ? WHERE customer_id = ?")
-                    .execute(arguments: [into, merge.from])
-            }
-            // A product on both wishlists keeps the surviving customer's entry, as in memory.
-            try db.cachedStatement(sql: "UPDATE OR IGNORE wishlist SET customer_id = ? WHERE customer_id = ?")
-                .execute(arguments: [into, merge.from])
-            try db.cachedStatement(sql: "DELETE FROM wishlist WHERE customer_id = ?").execute(arguments: [merge.from])
-            try db.cachedStatement(sql: "UPDATE OR REPLACE identities SET customer_id = ? WHERE customer_id = ?")
-                .execute(arguments: [into, merge.from])
-        }
+        if !batch.merges.isEmpty { try writeMerges(batch.merges) }
         if let ruleset = batch.ruleset {
             try run("INSERT OR IGNORE INTO rulesets (version, loaded_at, sources, rules) VALUES (?, ?, ?, ?)",
                     [[ruleset.version, ruleset.at, ruleset.sources, ruleset.rules]])
+        }
+    }
+
+    /// Orders and their items: the items of a stored order are replaced
+    /// (an update may change them), an order's new positions inserted.
+    private func writeOrders(_ orders: Dictionary<String, OrderRow>.Values) throws {
+        let upsert = try RawStatement(db, """
+            INSERT INTO orders (id, customer_id, status, total, currency, created_at, updated_at, is_first, payment,
+                shipping, campaign, consultant, region, refund_reason, refunded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status,
+                total = excluded.total, currency = excluded.currency, created_at = excluded.created_at,
+                updated_at = excluded.updated_at, is_first = excluded.is_first, payment = excluded.payment,
+                shipping = excluded.shipping, campaign = excluded.campaign, consultant = excluded.consultant,
+                region = excluded.region, refund_reason = excluded.refund_reason, refunded_at = excluded.refunded_at
+            """)
+        let removeItems = try RawStatement(db, "DELETE FROM order_items WHERE order_id = ?")
+        let insertItem = try RawStatement(db, """
+            INSERT INTO order_items (order_id, position, sku, name, category, price, quantity) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for order in orders {
+            upsert.bind(1, order.id); upsert.bind(2, owner(order.customerId)); upsert.bind(3, order.status)
+            upsert.bind(4, order.total); upsert.bind(5, order.currency); upsert.bind(6, order.createdAt)
+            upsert.bind(7, order.updatedAt); upsert.bind(8, order.isFirst); upsert.bind(9, order.payment)
+            upsert.bind(10, order.shipping); upsert.bind(11, order.campaign); upsert.bind(12, order.consultant)
+            upsert.bind(13, order.region); upsert.bind(14, order.refundReason); upsert.bind(15, order.refundedAt)
+            try upsert.step()
+            guard !order.items.isEmpty else { continue }
+            removeItems.bind(1, order.id)
+            try removeItems.step()
+            for (position, item) in order.items.enumerated() {
+                insertItem.bind(1, order.id); insertItem.bind(2, position); insertItem.bind(3, item.sku)
+                insertItem.bind(4, item.name); insertItem.bind(5, item.category); insertItem.bind(6, item.price)
+                insertItem.bind(7, item.quantity)
+                try insertItem.step()
+            }
+        }
+    }
+
+    /// Moves each merged customer's rows to the customer it merged into.
+    private func writeMerges(_ merges: [(from: String, into: String)]) throws {
+        let clearSegments = try RawStatement(db, "DELETE FROM segment_members WHERE customer_id = ?")
+        let moves = try ["events", "orders", "carts", "reviews", "decisions", "outbox", "promotion_fires", "journey_instances"].map {
+            try RawStatement(db, "UPDATE \($0) SET customer_id = ? WHERE customer_id = ?")
+        }
+        // A product on both wishlists keeps the surviving customer's entry, as in memory.
+        let moveWishlist = try RawStatement(db, "UPDATE OR IGNORE wishlist SET customer_id = ? WHERE customer_id = ?")
+        let dropWishlist = try RawStatement(db, "DELETE FROM wishlist WHERE customer_id = ?")
+        let moveIdentities = try RawStatement(db, "UPDATE OR REPLACE identities SET customer_id = ? WHERE customer_id = ?")
+        for merge in merges {
+            clearSegments.bind(1, merge.from)
+            try clearSegments.step()
+            // First seen in this batch: its rows above went to the survivor already.
+            if moved[merge.from] != nil { continue }
+            let into = owner(merge.into)
+            for move in moves + [moveWishlist] {
+                move.bind(1, into); move.bind(2, merge.from)
+                try move.step()
+            }
+            dropWishlist.bind(1, merge.from)
+            try dropWishlist.step()
+            moveIdentities.bind(1, into); moveIdentities.bind(2, merge.from)
+            try moveIdentities.step()
+        }
+    }
+
+    /// Segment memberships and their history.
+    private func writeSegmentChanges(_ changes: [SegmentChangeRow]) throws {
+        let enter = try RawStatement(db, "INSERT OR REPLACE INTO segment_members (segment, customer_id, entered_at) VALUES (?, ?, ?)")
+        let exit = try RawStatement(db, "DELETE FROM segment_members WHERE segment = ? AND customer_id = ?")
+        let history = try RawStatement(db, """
+            INSERT INTO segment_history (segment, customer_id, change, at, message_id) VALUES (?, ?, ?, ?, ?)
+            """)
+        for change in changes {
+            if change.entered {
+                enter.bind(1, change.segment); enter.bind(2, change.customerId); enter.bind(3, change.at)
+                try enter.step()
+            } else {
+                exit.bind(1, change.segment); exit.bind(2, change.customerId)
+                try exit.step()
+            }
+            history.bind(1, change.segment); history.bind(2, change.customerId)
+            history.bind(3, change.entered ? "entered" : "exited"); history.bind(4, change.at); history.bind(5, change.messageId)
+            try history.step()
         }
     }
 

@@ -29,6 +29,11 @@ struct RawStatement {
 
     func bind(_ index: Int32, _ value: Double) { sqlite3_bind_double(statement, index, value) }
 
+    func bind(_ index: Int32, _ value: Double?) {
+        guard let value else { sqlite3_bind_null(statement, index); return }
+        sqlite3_bind_double(statement, index, value)
+    }
+
     func bind(_ index: Int32, _ value: Bool) { sqlite3_bind_int64(statement, index, value ? 1 : 0) }
 
     /// Runs the statement with the values bound, then resets it.

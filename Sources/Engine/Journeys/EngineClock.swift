@@ -11,6 +11,12 @@ extension Engine {
     /// at its own due time. Call it before processing an event at `time`.
     public func advance(to time: Int64) throws {
         if state.clock == 0 { startSchedules(at: time) }
+        // Most events: nothing is due yet (a stale timer entry first in the queue takes the long way).
+        if earliestSchedule() > time, (state.journeys.timers.first?.at ?? .max) > time {
+            state.clock = max(state.clock, time)
+            state.now = time
+            return
+        }
         while true {
             let timer = nextTimer()
             let schedule = nextSchedule()
@@ -80,6 +86,13 @@ extension Engine {
             _ = state.journeys.timers.popFirst()
         }
         return nil
+    }
+
+    private func earliestSchedule() -> Int64 {
+        if let known = state.earliestScheduleDue { return known }
+        let earliest = nextSchedule()?.at ?? .max
+        state.earliestScheduleDue = earliest
+        return earliest
     }
 
     private func nextSchedule() -> (at: Int64, definition: ScheduleDefinition)? {

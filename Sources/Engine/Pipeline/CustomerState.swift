@@ -92,10 +92,13 @@ final class CustomerState {
     }
 
     func record(event name: String, at time: Int64) {
-        // In place: copying the array out and back cost a copy per event.
-        eventTimes[name, default: []].append(time)
-        let count = eventTimes[name]!.count
-        if count > Self.recentLimit { eventTimes[name]!.removeFirst(count - Self.recentLimit) }
+        // In place, with one lookup: copying the array out and back cost a copy per event.
+        Self.append(time, to: &eventTimes[name, default: []])
+    }
+
+    private static func append(_ time: Int64, to times: inout [Int64]) {
+        times.append(time)
+        if times.count > recentLimit { times.removeFirst(times.count - recentLimit) }
     }
 
     var cartValue: Double { carts.values.reduce(0) { $0 + $1.value } }

@@ -57,7 +57,10 @@ final class EngineState {
     /// Active journey instances and their timers.
     let journeys = JourneyBook()
     /// Schedule name → when it is next due (set once the clock first moves).
-    var scheduleDue: [String: Int64] = [:]
+    var scheduleDue: [String: Int64] = [:] { didSet { earliestScheduleDue = nil } }
+    /// The earliest of `scheduleDue` among the schedules this shard runs
+    /// (`Int64.max` for none), kept until `scheduleDue` changes.
+    var earliestScheduleDue: Int64?
     /// Schedule name → when it last ran (from the store at start).
     var scheduleLastRun: [String: Int64] = [:]
     /// The furthest time the clock has reached (events and timers).
