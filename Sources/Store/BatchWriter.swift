@@ -66,11 +66,18 @@ struct BatchWriter {
             }
         }
         if !batch.orders.isEmpty { try writeOrders(batch.orders.values) }
-        try run("""
-            INSERT INTO products (sku, name, category, brand, price, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT(sku) DO UPDATE SET name = COALESCE(excluded.name, name), category = COALESCE(excluded.category, category),
-                brand = COALESCE(excluded.brand, brand), price = COALESCE(excluded.price, price), updated_at = excluded.updated_at
-            """, batch.products.values.map { [$0.sku, $0.name, $0.category, $0.brand, $0.price, $0.updatedAt] })
+        if !batch.products.isEmpty {
+            let upsert = try RawStatement(db, """
+                INSERT INTO products (sku, name, category, brand, price, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(sku) DO UPDATE SET name = COALESCE(excluded.name, name), category = COALESCE(excluded.category, category),
+                    brand = COALESCE(excluded.brand, brand), price = COALESCE(excluded.price, price), updated_at = excluded.updated_at
+                """)
+            for product in batch.products.values {
+                upsert.bind(1, product.sku); upsert.bind(2, product.name); upsert.bind(3, product.category)
+                upsert.bind(4, product.brand); upsert.bind(5, product.price); upsert.bind(6, product.updatedAt)
+                try upsert.step()
+            }
+        }
         try run("INSERT OR REPLACE INTO inventory (sku, region, quantity, updated_at) VALUES (?, ?, ?, ?)",
                 batch.inventory.map { [$0.sku, $0.region, $0.quantity, $0.at] })
         if !batch.carts.isEmpty {
@@ -141,10 +148,16 @@ struct BatchWriter {
                 try upsert.step()
             }
         }
-        try run("""
-            INSERT INTO item_popularity (scope, sku, count) VALUES (?, ?, ?)
-            ON CONFLICT (scope, sku) DO UPDATE SET count = count + excluded.count
-            """, batch.itemPopularityDeltas.map { [$0.0, $0.1, $0.2] })
+        if !batch.itemPopularityDeltas.isEmpty {
+            let upsert = try RawStatement(db, """
+                INSERT INTO item_popularity (scope, sku, count) VALUES (?, ?, ?)
+                ON CONFLICT (scope, sku) DO UPDATE SET count = count + excluded.count
+                """)
+            for (scope, sku, count) in batch.itemPopularityDeltas {
+                upsert.bind(1, scope); upsert.bind(2, sku); upsert.bind(3, count)
+                try upsert.step()
+            }
+        }
         if !batch.outbox.isEmpty {
             let insert = try RawStatement(db, """
                 INSERT OR IGNORE INTO outbox (idempotency_key, message_id, customer_id, rule, action, channel, payload, created_at)
