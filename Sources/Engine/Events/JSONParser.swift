@@ -14,6 +14,10 @@ struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
+    /// The fields of the objects being parsed, innermost last: an object's
+    /// dictionary is made once at its final size, not grown (and rehashed)
+    /// key by key.
+    private var fields: [(String, JSONValue)] = []
 
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
@@ -61,12 +65,13 @@ struct JSONParser {
         guard depth <= 512 else { throw fail("nesting too deep") }
         defer { depth -= 1 }
         index += 1
-        var fields: [String: JSONValue] = [:]
         skipSpace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(fields)
+            return .object([:])
         }
+        let base = fields.count
+        defer { fields.removeSubrange(base...) }
         while true {
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
@@ -75,7 +80,7 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
             skipSpace()
-            fields[key] = try value()
+            fields.append((key, try value()))
             skipSpace()
             guard index < bytes.count else { throw fail("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -84,7 +89,9 @@ struct JSONParser {
             }
             guard bytes[index] == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
             index += 1
-            return .object(fields)
+            var object = [String: JSONValue](minimumCapacity: fields.count - base)
+            for (key, value) in fields[base...] { object[key] = value } // a repeated key: the last one wins
+            return .object(object)
         }
     }
 
