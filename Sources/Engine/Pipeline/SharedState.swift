@@ -261,14 +261,30 @@ final class SharedState: @unchecked Sendable {
         }
     }
 
-    /// Revenue and completed orders between two times (whole hours).
+    /// Revenue and completed orders between two times (whole hours), summed
+    /// in time order (the same total, to the last bit, on every run).
     func sales(from: Int64, to: Int64) -> (revenue: Double, orders: Int) {
         lock.withLock {
             loadSalesLocked(now: to)
+            let hours = hourlySales!
+            let first = from - ((from % 3_600_000) + 3_600_000) % 3_600_000
             var total = (revenue: 0.0, orders: 0)
-            for (hour, sales) in hourlySales! where hour >= from - ((from % 3_600_000) + 3_600_000) % 3_600_000 && hour < to {
-                total.revenue += sales.revenue
-                total.orders += sales.orders
+            guard to > first else { return total }
+            if (to - first) / 3_600_000 < Int64(hours.count) {
+                // A window shorter than the history kept (a day, say): look its hours up.
+                var hour = first
+                while hour < to {
+                    if let sales = hours[hour] {
+                        total.revenue += sales.revenue
+                        total.orders += sales.orders
+                    }
+                    hour += 3_600_000
+                }
+            } else {
+                for hour in hours.keys.sorted() where hour >= first && hour < to {
+                    total.revenue += hours[hour]!.revenue
+                    total.orders += hours[hour]!.orders
+                }
             }
             return total
         }

@@ -36,6 +36,20 @@ struct ScheduleTests {
         #expect(try alerts(engine, "morning").map(\.at) == [EngineFixtures.time("7h"), EngineFixtures.time("31h")])
     }
 
+    @Test("sales in the context count exactly the window's hours, however long the history")
+    func salesWindow() throws {
+        let engine = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules])
+        for (index, minute) in [30, 90, 150, 210, 270].enumerated() {
+            _ = try engine.process(EngineFixtures.order("o\(index)", total: Double(10 * (index + 1)), at: "\(minute)m"))
+        }
+        _ = try engine.process(EngineFixtures.order("o5", total: 7, at: "280m"))
+        try engine.advance(to: EngineFixtures.time("6h"))
+        #expect(try alerts(engine, "pulse").map(\.message) == [
+            "revenue 10 from 1 orders", "revenue 20 from 1 orders", "revenue 30 from 1 orders",
+            "revenue 40 from 1 orders", "revenue 57 from 2 orders", "revenue 0 from 0 orders",
+        ])
+    }
+
     @Test("a restarted engine goes on from the last run, without running it again")
     func restart() throws {
         let store = try CrescentStore()
