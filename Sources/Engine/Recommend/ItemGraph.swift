@@ -10,7 +10,8 @@ import Store
 final class ItemGraph: @unchecked Sendable {
     private let lock = NSLock()
     /// Every SKU and scope seen, by a small number: the graph's dictionaries
-    /// hash integers, and a product view hashes its SKUs once, not twelve times.
+    /// hash integers, and a product view hashes each SKU once (it used to hash
+    /// SKU strings up to 24 times).
     private var numbers: [String: UInt32] = [:]
     private var names: [String] = []
     private var pairs: [UInt32: [UInt32: Double]] = [:]
