@@ -120,14 +120,18 @@ public final class ShardedEngine: @unchecked Sendable {
         defer { routing.unlock() }
         let route = shared.route(event)
         let target = shard(of: route.customerId)
-        var adopted: TransferredCustomer?
+        var adopted: CustomerHandOver?
         if let owner = route.mergeFrom, shard(of: owner) != target {
             // The owner's shard finishes its earlier events and lets go (its
             // batch records the merge too: no commit of its own is needed).
+            // Nobody waits here: the adopting shard waits, when it reaches
+            // this event, for a hand-over queued before it (see CustomerHandOver).
             let source = shard(of: owner)
             dispatchPending(source)
             let survivor = route.customerId
-            adopted = workers[source].sync { engine in engine.state.handOver(owner, mergingInto: survivor) }
+            let handOver = CustomerHandOver()
+            workers[source].async { engine in handOver.deliver(engine.state.handOver(owner, mergingInto: survivor)) }
+            adopted = handOver
         }
         pending[target].append(ShardJob(event: event, route: route, adopted: adopted, afterCommit: afterCommit, completion: completion))
         if pending[target].count >= runLength { dispatchPending(target) }
@@ -140,13 +144,14 @@ public final class ShardedEngine: @unchecked Sendable {
         pending[index] = []
         workers[index].async { engine in
             for job in run {
-                if let adopted = job.adopted, let owner = job.route.mergeFrom {
+                let adopted = job.adopted?.receive()
+                if let adopted, let owner = job.route.mergeFrom {
                     adopted.addPending(to: &engine.state.batch)
                     for order in adopted.orders { engine.state.orders[order.id] = order }
                     for (promotion, times) in adopted.fires { engine.state.fires[promotion, default: [:]][owner] = times }
                     for instance in adopted.instances { engine.state.journeys.add(instance) }
                 }
-                let result = Result { try engine.process(job.event, route: job.route, adopted: job.adopted?.customer) }
+                let result = Result { try engine.process(job.event, route: job.route, adopted: adopted?.customer) }
                 guard job.afterCommit, case .success = result else {
                     job.completion(result)
                     continue
@@ -251,46 +256,11 @@ public final class ShardedEngine: @unchecked Sendable {
 struct ShardJob: @unchecked Sendable {
     let event: Event
     let route: Route
-    let adopted: TransferredCustomer?
+    /// The merged customer's state, coming from another shard.
+    let adopted: CustomerHandOver?
     /// Complete once the event is committed rather than once it is processed.
     let afterCommit: Bool
     let completion: @Sendable (Result<EventOutcome, any Error>) -> Void
-}
-
-/// A customer's state on its way from one shard's thread to another's.
-struct TransferredCustomer: @unchecked Sendable {
-    /// The customer's rows the giving shard's batch held by key, not yet
-    /// committed: the adopting shard's batch writes them.
-    struct PendingRows {
-        var customer: CustomerRow?
-        var orders: [OrderRow] = []
-        var carts: [(id: String, cart: (customerId: String?, value: Double, items: Int, at: Int64))] = []
-        var instances: [(row: JourneyInstanceRow, isNew: Bool)] = []
-    }
-    let customer: CustomerState?
-    let orders: [OrderRow]
-    let fires: [String: [Int64]]
-    let instances: [JourneyInstance]
-    let pending: PendingRows
-    init(_ handed: (customer: CustomerState?, orders: [OrderRow], fires: [String: [Int64]], instances: [JourneyInstance]),
-         pending: PendingRows) {
-        self.customer = handed.customer
-        self.orders = handed.orders
-        self.fires = handed.fires
-        self.instances = handed.instances
-        self.pending = pending
-    }
-
-    /// Puts the pending rows into `batch` (before anything the adopting shard writes for the customer).
-    func addPending(to batch: inout WriteBatch) {
-        if let row = pending.customer { batch.customers[row.id] = row }
-        for order in pending.orders { batch.orders[order.id] = order }
-        for (id, cart) in pending.carts { batch.carts[id] = cart }
-        for (row, isNew) in pending.instances {
-            batch.journeyInstances[row.id] = row
-            if isNew { batch.newJourneyInstances.insert(row.id) }
-        }
-    }
 }
 
 /// A one-shot result handed from a shard thread to a waiting caller.
