@@ -124,15 +124,50 @@ struct ShardedEngineTests {
             let later = try engine.process(EngineFixtures.track("Page Viewed", user: nil, anonymous: "anon-\(i)", at: "3m"))
             #expect(later.customerId == "user-\(i)")
         }
+        // Those users were new: each started on the shard of the anonymous
+        // id it merged in, and no state had to move.
+        let placed = engine.mergesAcrossShards
+        #expect(placed.placed > 0 && placed.handedOver == 0, "\(placed)")
+        // Known users are where they are: anonymous history from the other shard travels to them.
+        for i in 0..<16 {
+            _ = try engine.process(EngineFixtures.track("Page Viewed", user: "known-\(i)", at: "4m"))
+            _ = try engine.process(EngineFixtures.track("Order Completed", user: nil, anonymous: "device-\(i)",
+                                                       ["order_id": .string("d\(i)"), "total": 600], at: "5m"))
+            let identified = try engine.process(EngineFixtures.identify("known-\(i)", anonymous: "device-\(i)", traits: [:], at: "6m"))
+            #expect(identified.segmentChanges.contains { $0.segment == "gold" && $0.entered }, "known-\(i) gets the device's spend")
+        }
+        #expect(engine.mergesAcrossShards.handedOver > 0 && engine.mergesAcrossShards.placed == placed.placed)
+        try engine.flush()
+        for (user, anonymous) in (0..<16).flatMap({ [("user-\($0)", "anon-\($0)"), ("known-\($0)", "device-\($0)")] }) {
+            let customer = try #require(try engine.store.customer(id: user))
+            #expect(customer.ordersCount == 1 && customer.totalSpent == 600, "\(user)")
+            #expect(try engine.store.customer(id: anonymous)?.mergedInto == user)
+            let moved = try engine.store.read {
+                try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM events WHERE customer_id = ?", arguments: [user])
+            }
+            #expect(moved == (user.hasPrefix("user") ? 4 : 3), "\(user)'s events")
+        }
+    }
+
+    @Test("a customer placed with the identity they merged in is found there by every later request")
+    func placedCustomerIsFound() throws {
+        let store = try CrescentStore()
+        let engine = try ShardedEngine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        for i in 0..<16 {
+            _ = try engine.process(EngineFixtures.track("Product Viewed", user: nil, anonymous: "anon-\(i)", ["product_id": "SKU-1"], at: "0m"))
+            _ = try engine.process(EngineFixtures.identify("user-\(i)", anonymous: "anon-\(i)", traits: ["email": .string("u\(i)@example.com")], at: "1m"))
+        }
+        #expect(engine.mergesAcrossShards.placed > 0)
+        try engine.flush()
+        // Forgetting asks the shard that holds the customer: nothing of theirs is left anywhere.
+        for i in 0..<16 {
+            #expect(try engine.forget(customerId: "user-\(i)") != nil, "user-\(i)")
+            _ = try engine.process(EngineFixtures.track("Page Viewed", user: "user-\(i)", at: "2m"))
+        }
         try engine.flush()
         for i in 0..<16 {
-            let user = try #require(try engine.store.customer(id: "user-\(i)"))
-            #expect(user.ordersCount == 1 && user.totalSpent == 600)
-            #expect(try engine.store.customer(id: "anon-\(i)")?.mergedInto == "user-\(i)")
-            let moved = try engine.store.read {
-                try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM events WHERE customer_id = ?", arguments: ["user-\(i)"])
-            }
-            #expect(moved == 4, "user-\(i)'s events")
+            let customer = try #require(try store.customer(id: "user-\(i)"))
+            #expect(!customer.traits.contains("u\(i)@example.com"), "user-\(i) came back without the erased e-mail: \(customer.traits)")
         }
     }
 

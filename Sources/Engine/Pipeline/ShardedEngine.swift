@@ -21,6 +21,14 @@ public final class ShardedEngine: @unchecked Sendable {
     private var pending: [[ShardJob]]
     private let routing = NSLock()
     private let runLength = 64
+    /// Which shard holds each customer.
+    private let placement: CustomerPlacement
+    private var crossShardMerges = (placed: 0, handedOver: 0)
+
+    /// Merges whose two identities fell on different shards, since the start:
+    /// `placed` put a new customer on the shard already holding the identity
+    /// merged in; `handedOver` moved a customer's state between shards.
+    public var mergesAcrossShards: (placed: Int, handedOver: Int) { routing.withLock { crossShardMerges } }
 
     /// Opens `shards` engines (at least one) over one store.
     public init(store: CrescentStore, rulesDirectory: String, pluginsDirectory: String?,
@@ -32,11 +40,13 @@ public final class ShardedEngine: @unchecked Sendable {
         self.commits = commits
         var workers: [ShardWorker] = []
         let count = max(1, shards)
+        let placement = CustomerPlacement(shards: count)
+        self.placement = placement
         for index in 0..<count {
             workers.append(try ShardWorker(index: index) {
                 try Engine(store: store, rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
                            options: options, shared: shared, commits: commits, shard: index,
-                           owns: { Self.shard(of: $0, count: count) == index })
+                           owns: { placement.shard(of: $0) == index })
             })
         }
         self.workers = workers
@@ -84,16 +94,9 @@ public final class ShardedEngine: @unchecked Sendable {
         return total
     }
 
-    func shard(of customerId: String) -> Int { Self.shard(of: customerId, count: workers.count) }
+    func shard(of customerId: String) -> Int { placement.shard(of: customerId) }
 
-    static func shard(of customerId: String, count: Int) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in customerId.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        return Int(hash % UInt64(count))
-    }
+    static func shard(of customerId: String, count: Int) -> Int { CustomerPlacement.hashShard(of: customerId, count: count) }
 
     /// Routes an event to its shard; `completion` runs there once it is processed.
     /// Blocks when the shard's queue is full (back-pressure).
@@ -119,7 +122,15 @@ public final class ShardedEngine: @unchecked Sendable {
         routing.lock()
         defer { routing.unlock() }
         let route = shared.route(event)
-        let target = shard(of: route.customerId)
+        var target = shard(of: route.customerId)
+        if let owner = route.mergeFrom, case let source = shard(of: owner), source != target,
+           placement.placeIfNew(route.customerId, on: source, isStored: { [store] in
+               do { return try store.customer(id: route.customerId) != nil } catch { return true }
+           }) {
+            target = source // a new customer starts where the identity they merge in is: nothing travels
+            crossShardMerges.placed += 1
+        }
+        placement.noteRouted(route.customerId)
         var adopted: CustomerHandOver?
         if let owner = route.mergeFrom, shard(of: owner) != target {
             // The owner's shard finishes its earlier events and lets go (its
@@ -129,6 +140,7 @@ public final class ShardedEngine: @unchecked Sendable {
             let source = shard(of: owner)
             dispatchPending(source)
             let survivor = route.customerId
+            crossShardMerges.handedOver += 1
             let handOver = CustomerHandOver()
             workers[source].async { engine in handOver.deliver(engine.state.handOver(owner, mergingInto: survivor)) }
             adopted = handOver
