@@ -64,8 +64,9 @@ public final class ShardedEngine: @unchecked Sendable {
 
     /// The default number of shards: the cores left once the reading
     /// (routing) thread and the commit thread have one each, at least one.
-    /// Measured on 2 cores, one shard replays 14.7 k events/s and two 6.6 k:
-    /// four busy threads on two cores cost more than the second Lua state gains.
+    /// Measured on 2 cores (docs/performance.md), two shards win at 100 k
+    /// events (25.3 k against 22.3 k events/s) but lose at a million
+    /// (16.5 k against 18.5 k) and need more memory than the 1 GiB budget.
     public static var defaultShards: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 2) }
 
     /// The loaded declarations and the rule set's version (the same on every shard).
