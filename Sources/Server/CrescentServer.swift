@@ -22,8 +22,11 @@ public final class CrescentServer: Sendable {
     public init(configuration: ServerConfiguration) throws {
         self.configuration = configuration
         let store = try CrescentStore(path: configuration.database)
+        var options = EngineOptions()
+        // Admission (429 past `maxInFlight`) bounds what is queued: a request never waits on a shard's queue.
+        options.shardQueueEvents = max(options.shardQueueEvents, configuration.maxInFlight)
         let engine = try ShardedEngine(store: store, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins,
-                                       shards: configuration.shards)
+                                       options: options, shards: configuration.shards)
         gateway = IngestGateway(engine: engine, maxInFlight: configuration.maxInFlight)
         let metrics = self.metrics
         engine.observeCommits { seconds in metrics.committed(seconds: seconds) }

@@ -56,6 +56,25 @@ struct ShardedEngineTests {
         }
     }
 
+    @Test("with room for one event per shard, the router waits for the shards and merges across them still complete")
+    func shortQueues() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("events.ndjson")
+        let manifest = try EventGenerator(seed: 9, events: 3000).write(to: file)
+        let single = try Engine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins)
+        _ = try Replayer().replay(file, into: single)
+        var options = EngineOptions()
+        options.shardQueueEvents = 1
+        let sharded = try ShardedEngine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins,
+                                        options: options, shards: 2)
+        let two = try Replayer().replay(file, into: sharded)
+        #expect(two.events == manifest.uniqueMessages)
+        #expect(sharded.mergesAcrossShards.placed + sharded.mergesAcrossShards.handedOver > 0)
+        let spend = "SELECT id || ':' || orders_count || ':' || printf('%.2f', total_spent) || ':' || COALESCE(merged_into, '') FROM customers ORDER BY id"
+        #expect(try single.store.read { try String.fetchAll($0, sql: spend) } == sharded.store.read { try String.fetchAll($0, sql: spend) })
+    }
+
     @Test("an event submitted to complete after its commit is in the store when it completes, on every shard")
     func submitCommitted() throws {
         let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)

@@ -43,7 +43,7 @@ public final class ShardedEngine: @unchecked Sendable {
         let placement = CustomerPlacement(shards: count)
         self.placement = placement
         for index in 0..<count {
-            workers.append(try ShardWorker(index: index) {
+            workers.append(try ShardWorker(index: index, capacity: options.shardQueueEvents) {
                 try Engine(store: store, rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
                            options: options, shared: shared, commits: commits, shard: index,
                            owns: { placement.shard(of: $0) == index })
@@ -155,7 +155,7 @@ public final class ShardedEngine: @unchecked Sendable {
         let run = pending[index]
         guard !run.isEmpty else { return }
         pending[index] = []
-        workers[index].async { engine in
+        workers[index].async(events: run.count) { engine in
             for job in run {
                 let adopted = job.adopted?.receive()
                 if let adopted, let owner = job.route.mergeFrom {
@@ -295,12 +295,15 @@ final class ResultBox: @unchecked Sendable {
 final class ShardWorker: @unchecked Sendable {
     typealias Job = (Engine) -> Void
     private let condition = NSCondition()
-    private var jobs: [Job] = []
-    private let capacity = 4096
+    private var jobs: [(run: Job, events: Int)] = []
+    /// Events in the queued jobs, and at most how many (see ``EngineOptions/shardQueueEvents``).
+    private var queuedEvents = 0
+    private let capacity: Int
     private var thread: Thread?
     private var stopping = false
 
-    init(index: Int, make: @escaping @Sendable () throws -> Engine) throws {
+    init(index: Int, capacity: Int, make: @escaping @Sendable () throws -> Engine) throws {
+        self.capacity = max(1, capacity)
         let ready = DispatchSemaphore(value: 0)
         final class Startup: @unchecked Sendable { var error: (any Error)? }
         let startup = Startup()
@@ -337,9 +340,10 @@ final class ShardWorker: @unchecked Sendable {
                     return
                 }
                 let job = jobs.removeFirst()
+                queuedEvents -= job.events
                 condition.broadcast()
                 condition.unlock()
-                job(engine)
+                job.run(engine)
             }
         }
         thread.name = "crescent-shard-\(index)"
@@ -369,11 +373,13 @@ final class ShardWorker: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Queues a job; blocks while the queue is full.
-    func async(_ job: @escaping Job) {
+    /// Queues a job that processes `events` events (other jobs count as one);
+    /// blocks while that would put more than the capacity in the queue.
+    func async(events: Int = 1, _ job: @escaping Job) {
         condition.lock()
-        while jobs.count >= capacity { condition.wait() }
-        jobs.append(job)
+        while queuedEvents > 0 && queuedEvents + events > capacity { condition.wait() }
+        jobs.append((job, events))
+        queuedEvents += events
         condition.broadcast()
         condition.unlock()
     }
