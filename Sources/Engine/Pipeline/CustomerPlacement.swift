@@ -66,7 +66,4 @@ final class CustomerPlacement: @unchecked Sendable {
         }
         return true
     }
-
-    /// Customers placed off their hash's shard.
-    var placedCount: Int { lock.withLock { placed.count } }
 }

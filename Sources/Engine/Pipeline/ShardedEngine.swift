@@ -66,7 +66,7 @@ public final class ShardedEngine: @unchecked Sendable {
     /// (routing) thread and the commit thread have one each, at least one.
     /// Measured on 2 cores (docs/performance.md), two shards win at 100 k
     /// events (25.3 k against 22.3 k events/s) but lose at a million
-    /// (16.5 k against 18.5 k) and need more memory than the 1 GiB budget.
+    /// (18.0 k against 20.8 k).
     public static var defaultShards: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 2) }
 
     /// The loaded declarations and the rule set's version (the same on every shard).
