@@ -123,6 +123,11 @@ public final class CrescentStore: Sendable {
         try read { db in try CustomerRow.fetchOne(db, sql: "SELECT * FROM customers WHERE id = ?", arguments: [id]) }
     }
 
+    /// Whether a customer with this id is stored.
+    public func hasCustomer(id: String) throws -> Bool {
+        try read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM customers WHERE id = ?)", arguments: [id]) ?? false }
+    }
+
     /// The customer an alias or anonymous id belongs to.
     public func resolve(alias: String) throws -> String? {
         try read { db in try String.fetchOne(db, sql: "SELECT customer_id FROM identities WHERE alias = ?", arguments: [alias]) }

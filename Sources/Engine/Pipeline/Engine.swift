@@ -24,10 +24,13 @@ public struct EngineOptions: Sendable {
     public var recentKeys = 250_000
     /// Events routed to a shard and not yet processed, at most: past it the
     /// router waits. Reading a file is several times faster than processing
-    /// it, so a replay keeps this many events parsed ahead of each shard;
-    /// a longer queue only holds memory (a million events: 262,144 queued
-    /// events took the peak RSS from 632 to 950 MiB).
-    public var shardQueueEvents = 4096
+    /// it, so a replay keeps this many events parsed ahead of each shard.
+    /// Much longer only holds memory (a million events: 262,144 queued
+    /// events took the peak RSS from 632 to 950 MiB); much shorter and, with
+    /// several shards, the router waiting on one shard's full queue starves
+    /// the others (two shards, 100 k events: 25.9 k events/s at 4,096,
+    /// 27.8 k at 16,384).
+    public var shardQueueEvents = 16_384
     /// Runs a segment again only when something it read changed or its
     /// answer stopped holding (false: every segment on every evaluation,
     /// the reference the tests compare with).

@@ -64,9 +64,11 @@ public final class ShardedEngine: @unchecked Sendable {
 
     /// The default number of shards: the cores left once the reading
     /// (routing) thread and the commit thread have one each, at least one.
-    /// Measured on 2 cores (docs/performance.md), two shards win at 100 k
-    /// events (25.3 k against 22.3 k events/s) but lose at a million
-    /// (18.0 k against 20.8 k).
+    /// Measured on 2 cores (docs/performance.md), two shards replay faster
+    /// (100 k events: 26.9 k against 20.7 k events/s; a million: 20.3–21.3 k
+    /// against 19.9–20.7 k) but ingest slower behind the server's request
+    /// threads, and one shard keeps a replay's cross-customer counters in
+    /// file order: the default stays one shard there.
     public static var defaultShards: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 2) }
 
     /// The loaded declarations and the rule set's version (the same on every shard).
@@ -125,8 +127,10 @@ public final class ShardedEngine: @unchecked Sendable {
         let route = shared.route(event)
         var target = shard(of: route.customerId)
         if let owner = route.mergeFrom, case let source = shard(of: owner), source != target,
-           placement.placeIfNew(route.customerId, on: source, isStored: { [store] in
-               do { return try store.customer(id: route.customerId) != nil } catch { return true }
+           placement.placeIfNew(route.customerId, on: source, isStored: { [store, shared] in
+               // A store empty at the start holds only customers routed since.
+               if shared.freshStore { return false }
+               do { return try store.hasCustomer(id: route.customerId) } catch { return true }
            }) {
             target = source // a new customer starts where the identity they merge in is: nothing travels
             crossShardMerges.placed += 1
