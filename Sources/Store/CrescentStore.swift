@@ -25,13 +25,13 @@ public final class CrescentStore: Sendable {
             // updates no longer fit in 64 MiB: the commit thread read 8.9 GB
             // back from the files. 256 MiB took a million-event replay from
             // 19.0 k to 20.8 k events/s and its CPU from 84.5 to 75.8 s
-            // (docs/performance.md).
+            // (docs/performance-history.md).
             try db.execute(sql: "PRAGMA cache_size = \(db.configuration.readonly ? -65_536 : -262_144)")
             // Checkpoint the WAL every ~400 MiB instead of every 4 MiB: a page
             // that many commits rewrite (an index's) is copied into the file
             // once per checkpoint, and checkpoints, which sync, are rare. At a
             // million events this took the replay from 14.9 k to 18 k events/s
-            // (docs/performance.md). The log file is cut back to 64 MiB after.
+            // (docs/performance-history.md). The log file is cut back to 64 MiB after.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 100000")
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
