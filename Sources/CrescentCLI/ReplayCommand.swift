@@ -67,8 +67,13 @@ struct ReplayCommand: ParsableCommand {
             StandardStreams.writeError("error: \(db): cannot open the database: \(error.localizedDescription)\n")
             throw ExitCode(1)
         }
+        let terminal = isatty(STDERR_FILENO) == 1
         var options = EngineOptions()
         options.batchSize = batch
+        // The engine's log (rules' `log(...)`, rules disabled, failed schedule
+        // runs) goes to standard error as it is written, above the progress bar.
+        let clearBar = terminal && !json ? "\r\u{1B}[2K" : ""
+        options.logSink = { line in StandardStreams.writeError(clearBar + line + "\n") }
         let engine = try ShardedEngine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, options: options,
                                        shards: shards)
         for problem in engine.problems {
@@ -76,7 +81,6 @@ struct ReplayCommand: ParsableCommand {
         }
         var replayer = Replayer(strict: strict)
         replayer.until = until.flatMap(ReplayUntil.init)
-        let terminal = isatty(STDERR_FILENO) == 1
         if terminal && !json {
             replayer.progress = { lines, fraction in
                 let width = 30

@@ -25,6 +25,8 @@ public final class CrescentServer: Sendable {
         var options = EngineOptions()
         // Admission (429 past `maxInFlight`) bounds what is queued: a request never waits on a shard's queue.
         options.shardQueueEvents = max(options.shardQueueEvents, configuration.maxInFlight)
+        // The engine's log (rules' `log(...)`, rules disabled, failed or skipped schedule runs) is the server's: standard error.
+        options.logSink = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let engine = try ShardedEngine(store: store, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins,
                                        options: options, shards: configuration.shards)
         gateway = IngestGateway(engine: engine, maxInFlight: configuration.maxInFlight)
@@ -97,6 +99,15 @@ public final class CrescentServer: Sendable {
         return declared.channels.merging(configuration.channels) { _, configured in configured }
     }
 
+    /// Moves the clock from where the store left it to `now` before serving:
+    /// journey timers due while the server was stopped fire, each in order;
+    /// a schedule that missed several runs runs once, for the latest, and the
+    /// log says how many it skipped (an hourly check does not alert once per
+    /// hour of downtime, a nightly sweep does not run once per night).
+    public func catchUp(to now: Int64) throws {
+        try gateway.engine.advance(to: now, missedRuns: .latest)
+    }
+
     /// Runs until SIGTERM or SIGINT, then commits everything accepted.
     /// `onListening` gets the bound port (useful with port 0).
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
@@ -110,8 +121,7 @@ public final class CrescentServer: Sendable {
         )
         let checkpoints = try BackgroundCheckpoints(store: gateway.engine.store)
         defer { checkpoints?.stop() }
-        // Schedules start from now, not from the first (maybe old) event's time.
-        try gateway.engine.advance(to: Int64(Date().timeIntervalSince1970 * 1000))
+        try catchUp(to: Int64(Date().timeIntervalSince1970 * 1000))
         let channels = deliveryChannels(environment: ProcessInfo.processInfo.environment)
         let dispatcher = channels.isEmpty ? nil : OutboxDispatcher(store: gateway.engine.store, channels: channels)
         let delivery = Task.detached { await dispatcher?.run() }

@@ -80,6 +80,26 @@ struct EngineCommandTests {
         #expect(strict.stderr.contains("line 2: malformed JSON"))
     }
 
+    @Test("replay writes the engine's log to standard error: rules' log(...) and rules disabled after repeated errors")
+    func replayLog() throws {
+        let dir = try Fixtures.temporaryDirectory(files: [
+            "rules/loud.lua": """
+                segment "loud" { when = function(c) log("looked at", c.id) return false end }
+                segment "fragile" { when = function(c) error("no data") end }
+                """,
+            "plugins/.keep": "",
+            "e.ndjson": (1...12).map { #"{"type":"track","event":"Page Viewed","userId":"u\#($0)","messageId":"m\#($0)"}"# }
+                .joined(separator: "\n"),
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let replay = try Fixtures.run(crescent, ["replay", "e.ndjson", "--db", "t.db", "--json"], in: dir)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let lines = replay.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.hasPrefix("looked at u") }.count == 12)
+        #expect(lines.contains("looked at u7"))
+        #expect(lines.contains { $0.hasPrefix("segment:fragile disabled after 10 consecutive errors") && $0.contains("no data") })
+    }
+
     @Test("replay names what is wrong with its inputs", arguments: [
         (["replay", "examples/events.ndjson", "--rules", "no-such-rules"], "no-such-rules: no such rules folder"),
         (["replay", "examples"], "examples: is a folder, not an events file"),

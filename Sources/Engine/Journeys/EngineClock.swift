@@ -2,6 +2,17 @@ import Foundation
 import LuaKit
 import Store
 
+/// How ``Engine/advance(to:missedRuns:)`` treats a schedule more than one run behind.
+public enum MissedScheduleRuns: Sendable {
+    /// Every due time runs, in order: event time is the truth (replays,
+    /// backtests, the server's clock as it ticks).
+    case each
+    /// A schedule that missed several due times runs once, for the latest;
+    /// the runs skipped are logged. `crescent serve` starting after a stop:
+    /// an hourly check does not run once for every hour the server was down.
+    case latest
+}
+
 /// Virtual time: the engine's clock moves with event time (or when told
 /// to), and everything due by then runs first, in time order: journey
 /// timers and schedules. Nothing reads the wall clock here, so a replay
@@ -9,8 +20,13 @@ import Store
 extension Engine {
     /// Fires every journey timer and schedule due at or before `time`, each
     /// at its own due time. Call it before processing an event at `time`.
-    public func advance(to time: Int64) throws {
+    public func advance(to time: Int64) throws { try advance(to: time, missedRuns: .each) }
+
+    /// Fires every journey timer due at or before `time`, each at its own
+    /// due time, and the schedules due as `missedRuns` says.
+    public func advance(to time: Int64, missedRuns: MissedScheduleRuns) throws {
         if state.clock == 0 { startSchedules(at: time) }
+        if missedRuns == .latest { skipMissedRuns(upTo: time) }
         // Most events: nothing is due yet (a stale timer entry first in the queue takes the long way).
         if earliestSchedule() > time, (state.journeys.timers.first?.at ?? .max) > time {
             state.clock = max(state.clock, time)
@@ -104,6 +120,30 @@ extension Engine {
         return best
     }
 
+    /// Moves each schedule due more than once by `time` to its latest due
+    /// time, and logs the runs it skips.
+    private func skipMissedRuns(upTo time: Int64) {
+        for schedule in schedules where runsHere(schedule) {
+            guard let due = state.scheduleDue[schedule.name], due <= time else { continue }
+            var latest = due, skipped = 0
+            if let every = schedule.every, every > 0 {
+                skipped = Int((time - due) / every)
+                latest = due + Int64(skipped) * every
+            } else {
+                while case let next = schedule.next(after: latest), next <= time {
+                    latest = next
+                    skipped += 1
+                }
+            }
+            guard skipped > 0 else { continue }
+            state.scheduleDue[schedule.name] = latest
+            clockWork.scheduleRunsSkipped += skipped
+            let plural = skipped == 1 ? "run" : "runs"
+            state.log("schedule:\(schedule.name): \(skipped) \(plural) due from \(Timestamps.iso(due)) missed while stopped; "
+                + "it runs once, for \(Timestamps.iso(latest))")
+        }
+    }
+
     /// A `run` schedule executes on shard 0; a segment sweep on every shard (for its customers).
     private func runsHere(_ schedule: ScheduleDefinition) -> Bool { schedule.sweepsSegments || shard == 0 }
 
@@ -156,7 +196,7 @@ extension Engine {
                     $0.consecutiveErrors += 1
                     $0.lastError = error.description
                 }
-                state.logLines.append("\(id) failed at \(Timestamps.iso(due)): \(error.description)")
+                state.log("\(id) failed at \(Timestamps.iso(due)): \(error.description)")
             }
         }
         pendingEvents += 1
@@ -232,13 +272,15 @@ public struct ClockWork: Sendable, Codable, Equatable {
     public var customersUnchanged = 0
     /// Seconds spent in schedules (sweeps included).
     public var scheduleSeconds = 0.0
+    /// Due times skipped by ``MissedScheduleRuns/latest`` (a server starting after a stop).
+    public var scheduleRunsSkipped = 0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case timersFired = "timers_fired", timerSeconds = "timer_seconds", schedulesRun = "schedules_run"
         case customersSwept = "customers_swept", customersUnchanged = "customers_unchanged"
-        case scheduleSeconds = "schedule_seconds"
+        case scheduleSeconds = "schedule_seconds", scheduleRunsSkipped = "schedule_runs_skipped"
     }
 
     static func + (a: ClockWork, b: ClockWork) -> ClockWork {
@@ -249,6 +291,7 @@ public struct ClockWork: Sendable, Codable, Equatable {
         sum.customersSwept += b.customersSwept
         sum.customersUnchanged += b.customersUnchanged
         sum.scheduleSeconds += b.scheduleSeconds
+        sum.scheduleRunsSkipped += b.scheduleRunsSkipped
         return sum
     }
 }

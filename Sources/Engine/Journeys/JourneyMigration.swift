@@ -152,7 +152,7 @@ extension Engine {
             state.journeys.add(instance)
         }
         journeyMigrations = report.values.sorted { $0.journey < $1.journey }
-        for migration in journeyMigrations { state.logLines.append(migration.description) }
+        for migration in journeyMigrations { state.log(migration.description) }
     }
 
     private func end(_ instance: JourneyInstance, reason: String) {

@@ -35,6 +35,12 @@ public struct EngineOptions: Sendable {
     /// answer stopped holding (false: every segment on every evaluation,
     /// the reference the tests compare with).
     public var reuseSegmentResults = true
+    /// Where each log line goes as it is written (``Engine/log``): `crescent
+    /// replay` and `crescent serve` write them to standard error. Nil keeps
+    /// them only in memory.
+    public var logSink: (@Sendable (String) -> Void)?
+    /// Log lines each shard keeps in memory (``Engine/log``), the latest.
+    public var logLinesKept = 1_000
 
     public init() {}
 }
@@ -93,7 +99,12 @@ public final class Engine {
     public private(set) var rules: RuleRuntime
     /// Counts installed rule sets: segment stability holds for one epoch only.
     private(set) var rulesEpoch = 0
-    public var options: EngineOptions
+    public var options: EngineOptions {
+        didSet {
+            state.logSink = options.logSink
+            state.logLinesKept = options.logLinesKept
+        }
+    }
     public internal(set) var stats: [String: RuleStats] = [:]
     /// Rules that may have an error streak or be disabled (a superset): while
     /// it is empty, no rule call needs to look its stats up.
@@ -159,11 +170,13 @@ public final class Engine {
         self.shard = shard
         self.sweepOwns = owns
         let state = EngineState(store: store, shared: shared)
+        state.logSink = options.logSink
+        state.logLinesKept = options.logLinesKept
         self.state = state
         self.commits = commits
         var host = RuleHost(
             now: { state.now },
-            log: { state.logLines.append($0) },
+            log: { state.log($0) },
             listContains: { state.noteVolatileRead(); return shared.listContains($0, $1) },
             count: { state.noteVolatileRead(); return state.count($0, $1, window: $2) },
             distinct: { state.noteVolatileRead(); return state.distinct($0, $1, window: $2) },
@@ -275,8 +288,9 @@ public final class Engine {
     /// clock during a replay, else the wall clock.
     public var clockHint: Int64 { state.now > 0 ? state.now : Int64(Date().timeIntervalSince1970 * 1000) }
 
-    /// Log lines written by rules with `log(...)`.
-    public var log: [String] { state.logLines }
+    /// The latest lines of the engine's log (at most ``EngineOptions/logLinesKept``):
+    /// rules' `log(...)`, rules disabled, schedule failures, journey migrations.
+    public var log: [String] { Array(state.logLines.suffix(options.logLinesKept)) }
 
     /// Processes one event. Its effects are committed with the batch; call
     /// ``flush()`` to commit now.

@@ -53,7 +53,10 @@ final class EngineState {
     /// promotion → customer → times it fired.
     var fires: [String: [String: [Int64]]] = [:]
     var batch = WriteBatch()
-    var logLines: [String] = []
+    /// The most recent log lines (see ``log(_:)``), at most twice ``logLinesKept``.
+    private(set) var logLines: [String] = []
+    var logLinesKept = 1_000
+    var logSink: (@Sendable (String) -> Void)?
     /// Active journey instances and their timers.
     let journeys = JourneyBook()
     /// Schedule name → when it is next due (set once the clock first moves).
@@ -78,6 +81,16 @@ final class EngineState {
     var evictedAny = false
     /// Customers evicted from memory so far.
     var evictions = 0
+
+    /// Writes a line to the engine's log: a rule's `log(...)`, a rule
+    /// disabled after repeated errors, a failed schedule run, journey
+    /// migrations, schedule runs skipped after a stop. The sink (standard
+    /// error, for the commands) gets every line; memory keeps the latest.
+    func log(_ line: String) {
+        logSink?(line)
+        logLines.append(line)
+        if logLines.count >= 2 * max(1, logLinesKept) { logLines.removeFirst(logLines.count - logLinesKept) }
+    }
 
     init(store: CrescentStore, shared: SharedState) {
         self.store = store

@@ -96,7 +96,7 @@ extension Engine {
         }
         guard disabledNow else { return }
         let text = "\(id) disabled after \(options.disableAfterErrors) consecutive errors; last: \(message)"
-        state.logLines.append(text)
+        state.log(text)
         addAction(ActionRecord(rule: id, action: "alert", channel: "ops",
                                payload: .object(["action": .string("alert"), "message": .string(text), "severity": .string("critical")]),
                                idempotencyKey: "\(run.event.messageId):\(id):disabled"), &run)

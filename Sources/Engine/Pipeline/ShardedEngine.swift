@@ -234,9 +234,12 @@ public final class ShardedEngine: @unchecked Sendable {
     }
 
     /// Moves every shard's clock to `time`: due journey timers and schedules fire, in time order per shard.
-    public func advance(to time: Int64) throws {
+    public func advance(to time: Int64) throws { try advance(to: time, missedRuns: .each) }
+
+    /// The same, with schedules several runs behind run as `missedRuns` says.
+    public func advance(to time: Int64, missedRuns: MissedScheduleRuns) throws {
         dispatchAll()
-        for worker in workers { try worker.sync { try $0.advance(to: time) } }
+        for worker in workers { try worker.sync { try $0.advance(to: time, missedRuns: missedRuns) } }
     }
 
     /// What the shards' clocks did besides events, summed.

@@ -62,6 +62,31 @@ struct ScheduleTests {
         #expect(try alerts(second, "pulse").map(\.at) == (1...4).map { EngineFixtures.time("\($0)h") })
     }
 
+    @Test("catching up after a stop runs a schedule once, for its latest due time, and logs the runs it skipped")
+    func catchUpAfterStop() throws {
+        let store = try CrescentStore()
+        let first = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules], store: store)
+        _ = try first.process(EngineFixtures.order("o1", total: 100, at: "30m"))
+        try first.advance(to: EngineFixtures.time("2h"))
+        try first.flush()
+        // Stopped for three days: `crescent serve` catches up this way when it starts.
+        let second = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules], store: store)
+        try second.advance(to: EngineFixtures.time("74h") + 60_000, missedRuns: .latest)
+        #expect(try alerts(second, "pulse").map(\.at) == ["1h", "2h", "74h"].map { EngineFixtures.time($0) })
+        #expect(second.clockWork.scheduleRunsSkipped == 71)
+        #expect(second.log == ["schedule:pulse: 71 runs due from \(Timestamps.iso(EngineFixtures.time("3h"))) missed while stopped; "
+                               + "it runs once, for \(Timestamps.iso(EngineFixtures.time("74h")))"])
+        // From then on every due time runs, as before.
+        try second.advance(to: EngineFixtures.time("76h"))
+        #expect(try alerts(second, "pulse").map(\.at).suffix(3) == ["74h", "75h", "76h"].map { EngineFixtures.time($0) })
+
+        // Replays and the ticking clock run every due time (the default).
+        let third = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules], store: store)
+        try third.advance(to: EngineFixtures.time("80h"))
+        #expect(try alerts(third, "pulse").map(\.at).suffix(4) == ["77h", "78h", "79h", "80h"].map { EngineFixtures.time($0) })
+        #expect(third.clockWork.scheduleRunsSkipped == 0)
+    }
+
     @Test("a nightly sweep moves customers into time-based segments, which start journeys")
     func sweep() throws {
         let rules = """
