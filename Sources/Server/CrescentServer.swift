@@ -16,6 +16,8 @@ public final class CrescentServer: Sendable {
     /// Reloads the rules (on a file change, or over the admin API), guarded by check and scenarios.
     public let reloader: RuleReloader
     let metrics = ServerMetrics()
+    /// Whether the clock is still catching up after a start (see ``startCatchUp(to:)``).
+    let caughtUp = CatchUp()
 
     /// Opens the store and loads the rules; a rule file with errors is
     /// reported and left out, as in `crescent check`.
@@ -73,7 +75,11 @@ public final class CrescentServer: Sendable {
         }
         router.get("/health") { _, _ in APIResponse.json(.ok, #"{"status":"ok"}"#) }
         router.get("/ready") { _, _ in
-            self.gateway.pending < self.configuration.maxInFlight
+            if !self.caughtUp.isDone {
+                return APIResponse.json(.serviceUnavailable,
+                                        #"{"ready":false,"reason":"catching up: journey timers and schedules due while the server was stopped"}"#)
+            }
+            return self.gateway.pending < self.configuration.maxInFlight
                 ? APIResponse.json(.ok, #"{"ready":true}"#)
                 : APIResponse.json(.serviceUnavailable, #"{"ready":false,"reason":"saturated"}"#)
         }
@@ -99,13 +105,21 @@ public final class CrescentServer: Sendable {
         return declared.channels.merging(configuration.channels) { _, configured in configured }
     }
 
-    /// Moves the clock from where the store left it to `now` before serving:
-    /// journey timers due while the server was stopped fire, each in order;
-    /// a schedule that missed several runs runs once, for the latest, and the
-    /// log says how many it skipped (an hourly check does not alert once per
-    /// hour of downtime, a nightly sweep does not run once per night).
-    public func catchUp(to now: Int64) throws {
-        try gateway.engine.advance(to: now, missedRuns: .latest)
+    /// Moves the clock from where the store left it to `now`: journey timers
+    /// due while the server was stopped fire, each in order; a schedule that
+    /// missed several runs runs once, for the latest, and the log says how
+    /// many it skipped (an hourly check does not alert once per hour of
+    /// downtime, a nightly sweep does not run once per night). Queued on the
+    /// shards ahead of any request, while the server already listens:
+    /// `/health` answers, `/ready` says it is catching up until done, and
+    /// requests wait behind it (admission still applies).
+    func startCatchUp(to now: Int64) {
+        let caughtUp = self.caughtUp
+        caughtUp.begin()
+        gateway.engine.startAdvance(to: now, missedRuns: .latest) { error in
+            if let error { FileHandle.standardError.write(Data("error: catching up the clock: \(error)\n".utf8)) }
+            caughtUp.finish()
+        }
     }
 
     /// Runs until SIGTERM or SIGINT, then commits everything accepted.
@@ -121,13 +135,19 @@ public final class CrescentServer: Sendable {
         )
         let checkpoints = try BackgroundCheckpoints(store: gateway.engine.store)
         defer { checkpoints?.stop() }
-        try catchUp(to: Int64(Date().timeIntervalSince1970 * 1000))
+        // Before the catch-up: reading the rules waits for the shards, which it keeps busy.
         let channels = deliveryChannels(environment: ProcessInfo.processInfo.environment)
+        startCatchUp(to: Int64(Date().timeIntervalSince1970 * 1000))
         let dispatcher = channels.isEmpty ? nil : OutboxDispatcher(store: gateway.engine.store, channels: channels)
         let delivery = Task.detached { await dispatcher?.run() }
         defer { delivery.cancel() }
-        let ticker = Task.detached { [gateway] in
+        let ticker = Task.detached { [gateway, caughtUp] in
             while !Task.isCancelled {
+                // The clock ticks once the catch-up (queued first on the shards) is done.
+                if !caughtUp.isDone {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    continue
+                }
                 try? await Task.sleep(for: .seconds(1))
                 try? gateway.engine.advance(to: Int64(Date().timeIntervalSince1970 * 1000))
             }
@@ -142,4 +162,14 @@ public final class CrescentServer: Sendable {
         try await app.runService()
         try gateway.shutdown()
     }
+}
+
+/// Whether the clock is still catching up after a start (``CrescentServer/startCatchUp(to:)``).
+final class CatchUp: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = true
+    /// False from ``begin()`` until ``finish()``: a catch-up is running.
+    var isDone: Bool { lock.withLock { done } }
+    func begin() { lock.withLock { done = false } }
+    func finish() { lock.withLock { done = true } }
 }

@@ -36,6 +36,23 @@ struct BackPressureTests {
         }
     }
 
+    @Test("while the clock catches up after a start, /health answers and /ready says why it is not ready")
+    func catchingUp() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            server.caughtUp.begin()
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+            let waiting = try await client.execute(uri: "/ready", method: .get)
+            #expect(waiting.status == .serviceUnavailable)
+            #expect((waiting.json["reason"] as? String)?.hasPrefix("catching up") == true)
+            // The real catch-up, queued on the shards, ends it.
+            server.startCatchUp(to: Int64(Date().timeIntervalSince1970 * 1000))
+            try await eventually("ready after the catch-up") {
+                try await client.execute(uri: "/ready", method: .get).status == .ok
+            }
+        }
+    }
+
     @Test("SIGTERM during load: every acknowledged event is in the store")
     func sigtermUnderLoad() async throws {
         let dir = try Fixtures.temporaryDirectory()

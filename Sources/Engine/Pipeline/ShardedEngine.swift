@@ -242,6 +242,33 @@ public final class ShardedEngine: @unchecked Sendable {
         for worker in workers { try worker.sync { try $0.advance(to: time, missedRuns: missedRuns) } }
     }
 
+    /// Queues the same move on every shard, ahead of any event routed after
+    /// it, and returns at once; `done` runs on a shard's thread when every
+    /// shard has moved, with the first error if one failed.
+    public func startAdvance(to time: Int64, missedRuns: MissedScheduleRuns, done: @escaping @Sendable ((any Error)?) -> Void) {
+        final class Countdown: @unchecked Sendable {
+            let lock = NSLock()
+            var left: Int
+            var error: (any Error)?
+            init(_ count: Int) { left = count }
+        }
+        let countdown = Countdown(workers.count)
+        withRoutingHeld {
+            for worker in workers {
+                worker.async { engine in
+                    var failure: (any Error)?
+                    do { try engine.advance(to: time, missedRuns: missedRuns) } catch { failure = error }
+                    let finished: (any Error)?? = countdown.lock.withLock {
+                        countdown.error = countdown.error ?? failure
+                        countdown.left -= 1
+                        return countdown.left == 0 ? .some(countdown.error) : .none
+                    }
+                    if let finished { done(finished) }
+                }
+            }
+        }
+    }
+
     /// What the shards' clocks did besides events, summed.
     public var clockWork: ClockWork { workers.map { worker in worker.sync { $0.clockWork } }.reduce(ClockWork(), +) }
 
@@ -295,126 +322,4 @@ final class ResultBox: @unchecked Sendable {
         done.wait()
         return try result!.get()
     }
-}
-
-/// A thread that owns one ``Engine`` (and so one Lua state) for its whole
-/// life and runs jobs on it in order, from a bounded queue.
-final class ShardWorker: @unchecked Sendable {
-    typealias Job = (Engine) -> Void
-    private let condition = NSCondition()
-    private var jobs: [(run: Job, events: Int)] = []
-    /// Events in the queued jobs, and at most how many (see ``EngineOptions/shardQueueEvents``).
-    private var queuedEvents = 0
-    private let capacity: Int
-    private var thread: Thread?
-    private var stopping = false
-
-    init(index: Int, capacity: Int, make: @escaping @Sendable () throws -> Engine) throws {
-        self.capacity = max(1, capacity)
-        let ready = DispatchSemaphore(value: 0)
-        final class Startup: @unchecked Sendable { var error: (any Error)? }
-        let startup = Startup()
-        let thread = Thread { [self] in
-            let engine: Engine
-            do {
-                engine = try make()
-            } catch {
-                startup.error = error
-                ready.signal()
-                return
-            }
-            ready.signal()
-            while true {
-                condition.lock()
-                // Someone waits for the batch: commit it at this job boundary
-                // if no commit is in flight, else once they are done (group
-                // commit: what is processed meanwhile joins this batch).
-                if !stopping && engine.hasCommitWaiters {
-                    if engine.commits.commitNowOrWhenIdle(idleWakeRequested ? nil : wakeWhenIdle) {
-                        condition.unlock()
-                        engine.commitIfAwaited()
-                        continue
-                    }
-                    idleWakeRequested = true
-                }
-                if jobs.isEmpty && !stopping {
-                    condition.wait() // a job, the commits going idle, or the stop
-                    condition.unlock()
-                    continue
-                }
-                if jobs.isEmpty && stopping {
-                    condition.unlock()
-                    return
-                }
-                let job = jobs.removeFirst()
-                queuedEvents -= job.events
-                condition.broadcast()
-                condition.unlock()
-                job.run(engine)
-            }
-        }
-        thread.name = "crescent-shard-\(index)"
-        thread.stackSize = 8 << 20
-        self.thread = thread
-        thread.start()
-        ready.wait()
-        if let error = startup.error { throw error }
-    }
-
-    /// Whether the commit pipeline will wake this thread when idle (under `condition`).
-    private var idleWakeRequested = false
-
-    /// Run by the commit pipeline once its commits are done.
-    private func wakeWhenIdle() {
-        condition.lock()
-        idleWakeRequested = false
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Lets the thread end once its queue is empty.
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Queues a job that processes `events` events (other jobs count as one);
-    /// blocks while that would put more than the capacity in the queue.
-    func async(events: Int = 1, _ job: @escaping Job) {
-        condition.lock()
-        while queuedEvents > 0 && queuedEvents + events > capacity { condition.wait() }
-        jobs.append((job, events))
-        queuedEvents += events
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func sync<T>(_ body: @escaping (Engine) throws -> T) throws -> T {
-        let box = SyncBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        async { engine in
-            box.value = Result { try body(engine) }
-            done.signal()
-        }
-        done.wait()
-        return try box.value!.get()
-    }
-
-    func sync<T>(_ body: @escaping (Engine) -> T) -> T {
-        let box = SyncBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        async { engine in
-            box.value = .success(body(engine))
-            done.signal()
-        }
-        done.wait()
-        return try! box.value!.get()
-    }
-}
-
-/// Carries a job's result back to the thread waiting for it.
-final class SyncBox<T>: @unchecked Sendable {
-    var value: Result<T, any Error>?
 }
