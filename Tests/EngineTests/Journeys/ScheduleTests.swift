@@ -50,13 +50,19 @@ struct ScheduleTests {
         ])
     }
 
-    @Test("a restarted engine goes on from the last run, without running it again")
-    func restart() throws {
+    /// A store where an engine ran the schedules for two hours (an order at 30 minutes), then stopped.
+    static func stoppedAfterTwoHours() throws -> CrescentStore {
         let store = try CrescentStore()
         let first = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules], store: store)
         _ = try first.process(EngineFixtures.order("o1", total: 100, at: "30m"))
         try first.advance(to: EngineFixtures.time("2h"))
         try first.flush()
+        return store
+    }
+
+    @Test("a restarted engine goes on from the last run, without running it again")
+    func restart() throws {
+        let store = try Self.stoppedAfterTwoHours()
         let second = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules], store: store)
         try second.advance(to: EngineFixtures.time("4h"))
         #expect(try alerts(second, "pulse").map(\.at) == (1...4).map { EngineFixtures.time("\($0)h") })
@@ -64,11 +70,7 @@ struct ScheduleTests {
 
     @Test("catching up after a stop runs a schedule once, for its latest due time, and logs the runs it skipped")
     func catchUpAfterStop() throws {
-        let store = try CrescentStore()
-        let first = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules], store: store)
-        _ = try first.process(EngineFixtures.order("o1", total: 100, at: "30m"))
-        try first.advance(to: EngineFixtures.time("2h"))
-        try first.flush()
+        let store = try Self.stoppedAfterTwoHours()
         // Stopped for three days: `crescent serve` catches up this way when it starts.
         let second = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules], store: store)
         try second.advance(to: EngineFixtures.time("74h") + 60_000, missedRuns: .latest)
