@@ -137,6 +137,8 @@ extension Engine {
             }
             guard skipped > 0 else { continue }
             state.scheduleDue[schedule.name] = latest
+            // Every shard skips a sweep's same due times: one of them counts and says so.
+            guard shard == 0 else { continue }
             clockWork.scheduleRunsSkipped += skipped
             let plural = skipped == 1 ? "run" : "runs"
             state.log("schedule:\(schedule.name): \(skipped) \(plural) due from \(Timestamps.iso(due)) missed while stopped; "

@@ -43,4 +43,27 @@ struct EngineLogTests {
         try engine.flush()
         #expect(Set(received.all) == Set((0..<20).map { "saw u\($0) 1.5" }))
     }
+
+    @Test("a sweep that every shard skips after a stop is counted and logged once")
+    func skippedSweepOnShards() throws {
+        let received = ReceivedLines()
+        var options = EngineOptions()
+        options.logSink = { received.append($0) }
+        let root = try Fixtures.temporaryDirectory(files: [
+            "rules/nightly.lua": """
+                segment "any" { when = function(c) return true end }
+                schedule "nightly" { at = "03:00", timezone = "UTC", sweep = "segments" }
+                """,
+            "plugins/.keep": "",
+        ])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: root.appendingPathComponent("rules").path,
+                                       pluginsDirectory: root.appendingPathComponent("plugins").path, options: options, shards: 2)
+        for i in 0..<4 { _ = try engine.process(EngineFixtures.track("Page Viewed", user: "u\(i)", at: "\(i)m")) }
+        try engine.advance(to: EngineFixtures.time("5d"), missedRuns: .latest)
+        #expect(received.all.filter { $0.hasPrefix("schedule:nightly: ") }
+                == ["schedule:nightly: 4 runs due from 2026-01-01T03:00:00.000Z missed while stopped; it runs once, for 2026-01-05T03:00:00.000Z"])
+        #expect(engine.clockWork.scheduleRunsSkipped == 4)
+        #expect(engine.clockWork.schedulesRun == 2, "the latest sweep, once on each shard")
+    }
 }
