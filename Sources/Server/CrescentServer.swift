@@ -16,6 +16,8 @@ public final class CrescentServer: Sendable {
     /// Reloads the rules (on a file change, or over the admin API), guarded by check and scenarios.
     public let reloader: RuleReloader
     let metrics = ServerMetrics()
+    /// The messages the ingest API refused, kept for `GET /v1/rejected`.
+    let rejections: RejectedMessageLog
     /// Whether the clock is still catching up after a start (see ``startCatchUp(to:)``).
     let caughtUp = CatchUp()
 
@@ -32,6 +34,7 @@ public final class CrescentServer: Sendable {
         let engine = try ShardedEngine(store: store, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins,
                                        options: options, shards: configuration.shards)
         gateway = IngestGateway(engine: engine, maxInFlight: configuration.maxInFlight)
+        rejections = RejectedMessageLog(store: store, log: options.logSink!)
         let metrics = self.metrics
         engine.observeCommits { seconds in metrics.committed(seconds: seconds) }
         reloader = RuleReloader(engine: engine, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins)
@@ -49,9 +52,9 @@ public final class CrescentServer: Sendable {
     /// The routes, for the server and for tests.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
-        TrackingAPI(configuration: configuration, gateway: gateway, metrics: metrics).register(on: router)
+        TrackingAPI(configuration: configuration, gateway: gateway, metrics: metrics, rejections: rejections).register(on: router)
         AdminAPI(configuration: configuration, gateway: gateway, reload: { self.reloadRules(scenarios: $0) },
-                 reloader: reloader).register(on: router)
+                 reloader: reloader, rejections: rejections).register(on: router)
         router.get("/") { request, _ in
             // The admin token as Bearer, as the Basic password (the browser asks), or as ?token=.
             let header = request.headers[.authorization] ?? ""

@@ -83,6 +83,12 @@ final class ServerMetrics: Sendable {
                              labels: [("reason", reason)]).increment()
     }
 
+    /// Counts messages refused one by one (a batch keeps the others).
+    func messagesRejected(_ count: Int) {
+        registry.makeCounter(descriptor: Self.name("messages_rejected", "total", "Messages refused by validation (GET /v1/rejected)"))
+            .increment(by: Int64(count))
+    }
+
     func decided(_ verdict: String, _ elapsed: Duration, evaluated: Duration, committed: Duration) {
         (decisions[verdict] ?? registry.makeCounter(descriptor: Self.decisionsName, labels: [("decision", verdict)])).increment()
         decideLatency.record(elapsed)

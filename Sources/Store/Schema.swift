@@ -332,6 +332,20 @@ enum Schema {
                 CREATE INDEX promotion_fires_by_customer ON promotion_fires(customer_id, promotion, at);
                 """)
         }
+        migrator.registerMigration("v9-rejected-messages") { db in
+            try db.execute(sql: """
+                -- messages the ingest API refused (a batch keeps its valid messages): what came, why it was refused,
+                -- when; the latest ones only (CrescentStore.rejectedMessagesKept)
+                CREATE TABLE rejected_messages (
+                    id INTEGER PRIMARY KEY,
+                    received_at INTEGER NOT NULL,
+                    source TEXT NOT NULL,
+                    code TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    payload TEXT NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -109,11 +109,69 @@ struct TrackingAPITests {
             #expect(tooMany.status == .badRequest)
             #expect((tooMany.json["message"] as? String)?.contains("2500") == true)
             let noEvent = try await post("/v1/batch", #"{"batch":[{"type":"track","userId":"u"}]}"#)
-            #expect(noEvent.status == .badRequest)
+            #expect(noEvent.status == .badRequest, "a batch of which nothing is valid is refused whole")
             #expect((noEvent.json["message"] as? String)?.contains("batch[0]") == true)
             #expect((noEvent.json["message"] as? String)?.contains("event") == true)
+            let allBad = try await post("/v1/batch", #"{"batch":[{"type":"track","userId":"u"},{"type":"track","event":"E"}]}"#)
+            #expect(allBad.status == .badRequest)
+            #expect((allBad.json["message"] as? String)?.contains("all 2 messages refused") == true)
             #expect(try server.gateway.engine.store.count("events") == 0, "nothing from a refused request is kept")
         }
+    }
+
+    @Test("a batch keeps its valid messages; those refused are listed in the answer and kept for GET /v1/rejected")
+    func partialBatch() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            let auth: HTTPFields = [.authorization: basic("wk")]
+            let batch = try await client.execute(uri: "/v1/batch", method: .post, headers: auth, body: ByteBuffer(string: """
+                {"writeKey":"wk","batch":[{"type":"identify","userId":"bo","traits":{"email":"bo@example.com"},"messageId":"ok-1"},
+                          {"type":"nope","userId":"x","messageId":"bad-1"},
+                          {"type":"track","userId":"bo","event":"Product Viewed","messageId":"ok-2"},
+                          {"type":"track","messageId":"bad-2","event":"E"}]}
+                """))
+            #expect(batch.status == .ok)
+            #expect(batch.json["success"] as? Bool == true)
+            let refused = try #require(batch.json["rejected"] as? [[String: Any]])
+            #expect(refused.map { $0["index"] as? Int } == [1, 3])
+            #expect((refused[0]["message"] as? String)?.contains("batch[1]: field 'type'") == true)
+            #expect((refused[1]["message"] as? String)?.contains("userId") == true)
+            let store = server.gateway.engine.store
+            #expect(try store.event(messageId: "ok-1") != nil)
+            #expect(try store.event(messageId: "ok-2") != nil)
+            #expect(try store.count("events") == 2, "the refused messages are not events")
+
+            let alone = try await client.execute(uri: "/v1/track", method: .post, headers: auth,
+                                                 body: ByteBuffer(string: #"{"userId":"bo","messageId":"bad-3"}"#))
+            #expect(alone.status == .badRequest)
+
+            let admin: HTTPFields = [.authorization: "Bearer admin"]
+            #expect(try await client.execute(uri: "/v1/rejected", method: .get).status == .unauthorized)
+            let listed = try await client.execute(uri: "/v1/rejected", method: .get, headers: admin)
+            #expect(listed.status == .ok)
+            let entries = try #require(listed.json["entries"] as? [[String: Any]])
+            #expect(entries.map { $0["source"] as? String } == ["/v1/track", "/v1/batch[3]", "/v1/batch[1]"], "newest first")
+            #expect(entries.map { ($0["message"] as? [String: Any])?["messageId"] as? String } == ["bad-3", "bad-2", "bad-1"])
+            #expect(entries.allSatisfy { $0["code"] as? String == "invalid_message" })
+            #expect((entries[0]["reason"] as? String)?.contains("event") == true)
+            #expect(!listed.text.contains("writeKey"), "the write key is not kept")
+            let older = try await client.execute(uri: "/v1/rejected?limit=1&before=\((entries[0]["id"] as? Int) ?? 0)",
+                                                 method: .get, headers: admin)
+            #expect((older.json["entries"] as? [[String: Any]])?.map { $0["source"] as? String } == ["/v1/batch[3]"])
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.text.contains("crescent_messages_rejected_total 3"))
+        }
+    }
+
+    @Test("the store keeps only the latest refused messages")
+    func rejectedKeptBounded() throws {
+        let store = try CrescentStore(path: Fixtures.temporaryDirectory().appendingPathComponent("r.db").path)
+        let messages = (0..<25).map { RejectedMessage(receivedAt: Int64($0), source: "/v1/track", code: "invalid_message",
+                                                      reason: "r\($0)", payload: "{}") }
+        try store.recordRejected(Array(messages[..<20]), keep: 10)
+        try store.recordRejected(Array(messages[20...]), keep: 10)
+        let kept = try store.rejectedMessages(limit: 100)
+        #expect(kept.map(\.reason) == (15..<25).reversed().map { "r\($0)" })
     }
 
     @Test("gzip bodies are accepted; a duplicate messageId changes nothing")

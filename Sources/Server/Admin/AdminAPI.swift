@@ -4,13 +4,16 @@ import Hummingbird
 import Store
 
 /// The admin API (`Authorization: Bearer <admin token>`; 401 without):
-/// customers and rules.
+/// customers, segments, decisions, lists, rules, reports, the outbox and
+/// the refused messages.
 struct AdminAPI: Sendable {
     let configuration: ServerConfiguration
     let gateway: IngestGateway
     /// Reloads the rules (scenarios on unless told) and logs the outcome.
     let reload: @Sendable (Bool?) -> ReloadAttempt
     let reloader: RuleReloader
+    /// The messages the ingest API refused (`GET /v1/rejected`).
+    let rejections: RejectedMessageLog
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/v1/customers/:id") { request, context in
@@ -74,6 +77,13 @@ struct AdminAPI: Sendable {
                 return try self.report(context.parameters.require("name"), since: q.get("since"), until: q.get("until"), by: q.get("by"))
             }
         }
+        router.get("/v1/rejected") { request, _ in
+            try self.authorized(request) {
+                let q = request.uri.queryParameters
+                return try self.rejected(before: q.get("before", as: Int64.self) ?? .max,
+                                         limit: min(1000, max(1, q.get("limit", as: Int.self) ?? 100)))
+            }
+        }
         router.get("/v1/outbox") { request, _ in
             try self.authorized(request) {
                 try self.outbox(status: request.uri.queryParameters.get("status") ?? "pending",
@@ -116,6 +126,20 @@ struct AdminAPI: Sendable {
             "recent_events": .array(events),
         ])
         return APIResponse.json(.ok, body.jsonText)
+    }
+
+    /// Messages the ingest API refused, newest first (`before` = the last id seen).
+    func rejected(before: Int64, limit: Int) throws -> Response {
+        rejections.flush()
+        let entries: [JSONValue] = try gateway.engine.store.rejectedMessages(before: before, limit: limit).map { message in
+            .object([
+                "id": .int(message.id), "received_at": .string(Timestamps.iso(message.receivedAt)),
+                "source": .string(message.source), "code": .string(message.code), "reason": .string(message.reason),
+                "message": (try? JSONValue.parse(Data(message.payload.utf8))) ?? .string(message.payload),
+            ])
+        }
+        return APIResponse.json(.ok, JSONValue.object(["entries": .array(entries), "kept": .int(CrescentStore.rejectedMessagesKept),
+                                                       "dropped": .int(Int64(rejections.dropped))]).jsonText)
     }
 
     /// Outbox entries of one status, newest first, 100 a page (`before` = the last id seen).

@@ -3,16 +3,19 @@ import Engine
 import Foundation
 import Hummingbird
 import NIOCore
+import Store
 
 /// The Segment HTTP Tracking API, as unchanged Segment and RudderStack SDKs
 /// call it: `/v1/track`, `identify`, `page`, `screen`, `group`, `alias`,
 /// `batch` and `import`. Success is always `200 {"success": true}`, sent
 /// after the events are committed; problems are `400`/`401`/`429` with
-/// `{"code": ..., "message": ...}`.
+/// `{"code": ..., "message": ...}`. A batch keeps its valid messages: those
+/// refused are listed in the answer (`"rejected"`) and kept in the store.
 struct TrackingAPI: Sendable {
     let configuration: ServerConfiguration
     let gateway: IngestGateway
     let metrics: ServerMetrics
+    let rejections: RejectedMessageLog
     /// Authorization headers whose write key was accepted already.
     let acceptedHeaders = AcceptedHeaders()
 
@@ -30,8 +33,9 @@ struct TrackingAPI: Sendable {
         router.post("/v1/decide") { request, _ in await self.decide(request) }
     }
 
-    /// A request's messages, authenticated and normalized, or the response that refuses it.
-    func messages(of request: Request, single kind: String?) async -> Result<[Event], APIProblem> {
+    /// A request's messages, authenticated and normalized, with those of a
+    /// batch that were refused; or the response that refuses the request.
+    func messages(of request: Request, single kind: String?) async -> Result<Intake, APIProblem> {
         let limit = kind == nil ? Self.batchLimit : Self.messageLimit
         let body: [UInt8]
         do {
@@ -82,7 +86,7 @@ struct TrackingAPI: Sendable {
                 return .object(message)
             }
         }
-        var events: [Event] = []
+        var intake = Intake()
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         for (index, item) in items.enumerated() {
             let label = kind == nil ? "batch[\(index)]" : "message"
@@ -90,22 +94,57 @@ struct TrackingAPI: Sendable {
             if kind == nil, body.count > Self.messageLimit, item.jsonText.utf8.count > Self.messageLimit {
                 return .failure(APIProblem(.badRequest, "message_too_large", "\(label) is over 32 KB"))
             }
+            var message = item
+            if case .object(var fields) = item {
+                fields["writeKey"] = nil // a secret, not part of the event
+                message = .object(fields)
+            }
             do {
-                var message = item
-                if case .object(var fields) = item {
-                    fields["writeKey"] = nil // a secret, not part of the event
-                    message = .object(fields)
-                }
                 var event = try Normalizer.normalize(message, now: now)
                 // The stored payload, written here on the request's thread
                 // rather than on the shard's, which every event waits for.
                 event.raw = event.json.jsonText
-                events.append(event)
+                intake.events.append(event)
             } catch {
-                return .failure(APIProblem(.badRequest, "invalid_message", "\(label): \(error)"))
+                let source = request.uri.path + (kind == nil ? "[\(index)]" : "")
+                intake.rejected.append(Intake.Rejection(index: index, message: "\(label): \(error)", stored: RejectedMessage(
+                    receivedAt: now, source: source, code: "invalid_message", reason: "\(error)", payload: message.jsonText)))
             }
         }
-        return .success(events)
+        if !intake.rejected.isEmpty {
+            rejections.record(intake.rejected.map(\.stored))
+            metrics.messagesRejected(intake.rejected.count)
+        }
+        if intake.events.isEmpty, let first = intake.rejected.first {
+            // Nothing of the request is kept: refuse it whole.
+            let more = intake.rejected.count > 1 ? " (all \(intake.rejected.count) messages refused; GET /v1/rejected lists them)" : ""
+            return .failure(APIProblem(.badRequest, "invalid_message", first.message + more))
+        }
+        return .success(intake)
+    }
+
+    /// What a request brought: the events to process and the messages refused.
+    struct Intake {
+        /// One refused message of a batch: its position, what the client is told, what is kept.
+        struct Rejection {
+            var index: Int
+            var message: String
+            var stored: RejectedMessage
+        }
+        var events: [Event] = []
+        var rejected: [Rejection] = []
+
+        /// `{"success": true}`, with `"rejected"` listing the refused messages of a batch.
+        var successJSON: String {
+            guard !rejected.isEmpty else { return #"{"success":true}"# }
+            return JSONValue.object([
+                "success": .bool(true),
+                "rejected": .array(rejected.map { rejection in
+                    .object(["index": .int(Int64(rejection.index)), "code": .string(rejection.stored.code),
+                             "message": .string(rejection.message)])
+                }),
+            ]).jsonText
+        }
     }
 
     func handle(_ request: Request, single kind: String?) async -> Response {
@@ -113,11 +152,11 @@ struct TrackingAPI: Sendable {
         case .failure(let problem):
             metrics.rejected(problem.code)
             return problem.response
-        case .success(let events):
+        case .success(let intake):
             do {
-                let outcomes = try await gateway.ingest(events)
-                metrics.ingested(events, outcomes)
-                return APIResponse.json(.ok, #"{"success":true}"#)
+                let outcomes = try await gateway.ingest(intake.events)
+                metrics.ingested(intake.events, outcomes)
+                return APIResponse.json(.ok, intake.successJSON)
             } catch {
                 return Self.failure(error, metrics)
             }
@@ -131,7 +170,8 @@ struct TrackingAPI: Sendable {
         case .failure(let problem):
             metrics.rejected(problem.code)
             return problem.response
-        case .success(let events):
+        case .success(let intake):
+            let events = intake.events
             let started = ContinuousClock.now
             do {
                 let (outcomes, evaluated, committed) = try await gateway.ingestTimed(events)
