@@ -21,8 +21,8 @@ struct BacktestCommand: ParsableCommand {
     @Option(help: "The current rules folder to compare with.")
     var current = "rules"
 
-    @Option(help: "The plugins folder.")
-    var plugins = "plugins"
+    @Option(help: "The plugins folder (default: ./plugins, else the plugins folder beside the rules folder).")
+    var plugins: String?
 
     @Option(help: "The SQLite database with the history.")
     var db = "crescent.db"
@@ -43,7 +43,7 @@ struct BacktestCommand: ParsableCommand {
             throw ExitCode(1)
         }
         var backtest = Backtest(database: db, candidateRules: rules, currentRules: current,
-                                pluginsDirectory: FileManager.default.fileExists(atPath: plugins) ? plugins : nil, window: window)
+                                pluginsDirectory: try PluginsFolder.resolve(plugins, rules: rules), window: window)
         let started = Date()
         backtest.progress = { side, done, total in
             StandardStreams.writeError("\(side): \(done) of \(total) events replayed\n")

@@ -12,15 +12,15 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "The rules folder.")
     var rules = "rules"
 
-    @Option(help: "The plugins folder.")
-    var plugins = "plugins"
+    @Option(help: "The plugins folder (default: ./plugins, else the plugins folder beside the rules folder).")
+    var plugins: String?
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: rules) else {
             StandardStreams.writeError("error: \(rules): no such folder\n")
             throw ExitCode(1)
         }
-        let check = try RuleSetCheck.run(rulesDirectory: rules, pluginsDirectory: plugins)
+        let check = try RuleSetCheck.run(rulesDirectory: rules, pluginsDirectory: PluginsFolder.resolve(plugins, rules: rules))
         for problem in check.problems { print(problem) }
         let errors = check.errors.count
         let summary = "\(check.declarations) declarations in \(check.files) files: \(errors) errors, \(check.warnings.count) warnings"

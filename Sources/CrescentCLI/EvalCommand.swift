@@ -61,7 +61,7 @@ struct EvalCommand: ParsableCommand {
             name = path
         }
         let limits = LuaLimits(instructions: instructions, timeout: timeout, memoryBytes: memory << 20)
-        let outcome = Evaluator(limits: limits, pluginDirectory: pluginDirectory()).evaluate(source, name: name)
+        let outcome = Evaluator(limits: limits, pluginDirectory: try pluginDirectory()).evaluate(source, name: name)
         StandardStreams.write(outcome.output)
         if let error = outcome.error {
             var text = "error: \(error)\n"
@@ -71,13 +71,8 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    private func pluginDirectory() -> String? {
-        if let plugins { return plugins }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: "plugins", isDirectory: &isDirectory), isDirectory.boolValue {
-            return "plugins"
-        }
-        return nil
+    private func pluginDirectory() throws -> String? {
+        try PluginsFolder.resolve(plugins, rules: "rules")
     }
 }
 

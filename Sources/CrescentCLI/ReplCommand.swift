@@ -21,8 +21,8 @@ struct ReplCommand: ParsableCommand {
     @Option(help: "The rules folder.")
     var rules = "rules"
 
-    @Option(help: "The plugins folder.")
-    var plugins = "plugins"
+    @Option(help: "The plugins folder (default: ./plugins, else the plugins folder beside the rules folder).")
+    var plugins: String?
 
     @Option(help: "The history file (default: $CRESCENT_HISTORY, else ~/.crescent_history).")
     var history: String?
@@ -33,8 +33,8 @@ struct ReplCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let store = try db.map { try CrescentStore(path: $0) } ?? CrescentStore()
-        let engine = try Engine(store: store, rulesDirectory: rules,
-                                pluginsDirectory: FileManager.default.fileExists(atPath: plugins) ? plugins : nil)
+        let plugins = try PluginsFolder.resolve(plugins, rules: rules)
+        let engine = try Engine(store: store, rulesDirectory: rules, pluginsDirectory: plugins)
         let session = try ReplSession(engine: engine, rulesDirectory: rules, pluginsDirectory: plugins, clock: engine.clockHint,
                                       output: { StandardStreams.write(Array($0.utf8)) },
                                       errorOutput: { StandardStreams.writeError($0) })

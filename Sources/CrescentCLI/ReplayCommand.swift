@@ -17,8 +17,8 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "The rules folder.")
     var rules = "rules"
 
-    @Option(help: "The plugins folder.")
-    var plugins = "plugins"
+    @Option(help: "The plugins folder (default: ./plugins, else the plugins folder beside the rules folder).")
+    var plugins: String?
 
     @Option(help: "The SQLite database file.")
     var db = "crescent.db"
@@ -74,8 +74,8 @@ struct ReplayCommand: ParsableCommand {
         // runs) goes to standard error as it is written, above the progress bar.
         let clearBar = terminal && !json ? "\r\u{1B}[2K" : ""
         options.logSink = { line in StandardStreams.writeError(clearBar + line + "\n") }
-        let engine = try ShardedEngine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, options: options,
-                                       shards: shards)
+        let engine = try ShardedEngine(store: store, rulesDirectory: rules,
+                                       pluginsDirectory: PluginsFolder.resolve(plugins, rules: rules), options: options, shards: shards)
         for problem in engine.problems {
             StandardStreams.writeError("\(problem)\n")
         }

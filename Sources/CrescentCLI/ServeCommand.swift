@@ -53,7 +53,14 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { settings.port = port }
         if let db { settings.database = db }
         if let rules { settings.rules = rules }
-        if let plugins { settings.plugins = plugins }
+        do {
+            // The configuration file may name the folder; otherwise the default search applies.
+            let named = plugins ?? (settings.plugins == PluginsFolder.defaultName ? nil : settings.plugins)
+            settings.plugins = try PluginsFolder.resolve(named, rules: settings.rules) ?? PluginsFolder.defaultName
+        } catch {
+            StandardStreams.writeError("error: \(error)\n")
+            throw ExitCode(1)
+        }
         if let shards { settings.shards = max(1, shards) }
         if noWatch { settings.watchRules = false }
         if settings.writeKeyDigests.isEmpty {

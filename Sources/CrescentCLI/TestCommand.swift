@@ -15,8 +15,8 @@ struct TestCommand: ParsableCommand {
     @Option(help: "The rules folder.")
     var rules = "rules"
 
-    @Option(help: "The plugins folder.")
-    var plugins = "plugins"
+    @Option(help: "The plugins folder (default: ./plugins, else the plugins folder beside the rules folder).")
+    var plugins: String?
 
     @Option(help: "Also write the results as JUnit XML to this file.")
     var junit: String?
@@ -28,7 +28,7 @@ struct TestCommand: ParsableCommand {
             StandardStreams.writeError("error: no scenario files (*_test.lua) at \(target)\n")
             throw ExitCode(1)
         }
-        let runner = ScenarioRunner(rulesDirectory: rules, pluginsDirectory: FileManager.default.fileExists(atPath: plugins) ? plugins : nil)
+        let runner = ScenarioRunner(rulesDirectory: rules, pluginsDirectory: try PluginsFolder.resolve(plugins, rules: rules))
         let results = try runner.run(files: files)
         var out = ""
         for result in results {

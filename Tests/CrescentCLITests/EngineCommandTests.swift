@@ -29,6 +29,23 @@ struct EngineCommandTests {
         #expect(lines.contains { $0.hasPrefix("plugins/util.lua:1:") })
     }
 
+    @Test("run from elsewhere, commands find the plugins beside the rules folder; a --plugins folder that is missing is an error")
+    func pluginsBesideRules() throws {
+        let shop = try Fixtures.temporaryDirectory(files: [
+            "shop/rules/tiers.lua": "local tiers = require(\"tiers\")\nsegment \"big\" { when = function(c) return tiers.big(c) end }",
+            "shop/plugins/tiers.lua": "return { big = function(c) return c.total_spent > 100 end }",
+            "elsewhere/.keep": "",
+        ])
+        defer { try? FileManager.default.removeItem(at: shop) }
+        let elsewhere = shop.appendingPathComponent("elsewhere")
+        let found = try Fixtures.run(crescent, ["check", "--rules", "../shop/rules"], in: elsewhere)
+        #expect(found.status == 0, "\(found.stdoutText) \(found.stderr)")
+        #expect(found.stdoutText.hasPrefix("ok: 1 declarations"))
+        let missing = try Fixtures.run(crescent, ["check", "--rules", "../shop/rules", "--plugins", "nowhere"], in: elsewhere)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("--plugins nowhere: no such folder"))
+    }
+
     @Test("replay prints a summary, --json the same as JSON; explain shows every rule's result")
     func replayAndExplain() throws {
         let dir = try Fixtures.temporaryDirectory()
