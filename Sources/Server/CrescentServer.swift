@@ -89,9 +89,11 @@ public final class CrescentServer: Sendable {
         router.get("/metrics") { _, _ in
             let engine = self.gateway.engine
             let health = try engine.store.outboxHealth(now: Int64(Date().timeIntervalSince1970 * 1000))
-            let text = self.metrics.exposition(rules: engine.declarations.map(\.ruleId), stats: engine.stats,
-                                               pending: self.gateway.pending, clockWork: engine.clockWork,
-                                               reloads: self.reloader, version: engine.rulesVersion,
+            // A scrape never waits long for the shards: while they are busy
+            // (catching up after a start), it gets their last readings.
+            let readings = await engine.readings(within: self.configuration.metricsWait) ?? engine.lastReadings
+            let text = self.metrics.exposition(readings: readings, catchingUp: !self.caughtUp.isDone,
+                                               pending: self.gateway.pending, reloads: self.reloader,
                                                outbox: (try engine.store.outboxCounts(), health.lag, health.failedAttempts))
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))

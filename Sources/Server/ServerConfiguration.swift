@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var reloadRunsScenarios = true
     /// Events accepted but not yet committed before requests get `429`.
     public var maxInFlight = 20_000
+    /// How long `/metrics` waits for the shards' figures before it answers
+    /// with the last ones taken (the shards are busy catching up after a start).
+    public var metricsWait: Duration = .seconds(1)
     /// Webhook channels by name (`default` takes channels without their own).
     public var channels: [String: WebhookChannel] = [:]
     /// Digests of the accepted write keys.

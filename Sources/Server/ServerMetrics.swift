@@ -96,10 +96,18 @@ final class ServerMetrics: Sendable {
         decidePhases["commit"]?.record(committed)
     }
 
-    /// The text exposition, with the engine's per-rule statistics and the queue depth read now.
-    func exposition(rules: [String], stats: [String: RuleStats], pending: Int, clockWork: ClockWork,
-                    reloads: RuleReloader, version: String,
+    /// The text exposition, with the engine's readings (per-rule statistics,
+    /// clock work, version; nil when the shards have not answered yet) and the
+    /// queue depth read now.
+    func exposition(readings: EngineReadings?, catchingUp: Bool, pending: Int, reloads: RuleReloader,
                     outbox: (counts: [String: Int], lag: Int64, failedAttempts: Int)) -> String {
+        let rules = readings?.ruleIds ?? [], stats = readings?.stats ?? [:]
+        registry.makeGauge(descriptor: Self.name("catching_up", "", "1 while the clock catches up after a start (GET /ready is 503)"))
+            .set(Double(catchingUp ? 1 : 0))
+        let age: Double = readings.map { Double((ContinuousClock.now - $0.takenAt).components.seconds) } ?? -1
+        registry.makeGauge(descriptor: Self.name("engine_readings_age", "seconds",
+                                                 "Age of the rule and clock figures: above 0 while the shards are busy catching up"))
+            .set(age)
         let attempts = reloads.attempts
         for result in [ReloadAttempt.Result.loaded, .unchanged, .rejected] {
             registry.makeGauge(descriptor: Self.name("rules_reloads", "total", "Rule reload attempts since start, by result"),
@@ -132,11 +140,12 @@ final class ServerMetrics: Sendable {
                                labels: [("rule", rule)]).set(Double(s.disabled ? 1 : 0))
         }
         registry.makeGauge(descriptor: Self.name("ingest", "pending", "Events accepted, not yet committed")).set(Double(pending))
+        guard let readings else { return registry.emitToString() }
         registry.makeGauge(descriptor: Self.name("journey_timers", "fired", "Journey timers fired since start"))
-            .set(Double(clockWork.timersFired))
+            .set(Double(readings.clockWork.timersFired))
         return registry.emitToString() + Self.ruleLatency(stats)
             + "# HELP crescent_rules_version_info The rule set version running\n# TYPE crescent_rules_version_info gauge\n"
-            + "crescent_rules_version_info{version=\"\(version)\"} 1\n"
+            + "crescent_rules_version_info{version=\"\(readings.version)\"} 1\n"
     }
 
     /// Per-rule evaluation times as Prometheus histograms (the engine keeps the buckets).

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+@testable import Engine
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -49,6 +50,41 @@ struct BackPressureTests {
             server.startCatchUp(to: Int64(Date().timeIntervalSince1970 * 1000))
             try await eventually("ready after the catch-up") {
                 try await client.execute(uri: "/ready", method: .get).status == .ok
+            }
+        }
+    }
+
+    @Test("/metrics answers while the shards are busy catching up, with their last figures and crescent_catching_up 1")
+    func metricsWhileBusy() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        var configuration = ServerConfiguration()
+        configuration.database = dir.appendingPathComponent("serve.db").path
+        configuration.rules = Fixtures.packageRoot.appendingPathComponent("rules").path
+        configuration.plugins = Fixtures.packageRoot.appendingPathComponent("plugins").path
+        configuration.addWriteKeys(["wk"])
+        configuration.metricsWait = .milliseconds(50)
+        let server = try CrescentServer(configuration: configuration)
+        try await Application(router: server.router()).test(.router) { client in
+            let auth: HTTPFields = [.authorization: basic("wk")]
+            #expect(try await client.execute(uri: "/v1/track", method: .post, headers: auth, body: ByteBuffer(string:
+                #"{"userId":"a","event":"Order Completed","properties":{"order_id":"o1","total":20}}"#)).status == .ok)
+            let before = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(before.contains("crescent_catching_up 0"))
+            #expect(before.contains("crescent_engine_readings_age_seconds 0"))
+            #expect(before.contains(#"crescent_rule_hits{rule="segment:bronze"} 1"#))
+
+            // The shard is busy (as with a long catch-up) until released.
+            let release = DispatchSemaphore(value: 0)
+            server.caughtUp.begin()
+            server.gateway.engine.onShardAsync(0) { _ in release.wait() }
+            let during = try await client.execute(uri: "/metrics", method: .get)
+            #expect(during.status == .ok)
+            #expect(during.text.contains("crescent_catching_up 1"))
+            #expect(during.text.contains(#"crescent_rule_hits{rule="segment:bronze"} 1"#), "the last figures")
+            release.signal()
+            server.caughtUp.finish()
+            try await eventually("fresh figures once the shard is free") {
+                try await client.execute(uri: "/metrics", method: .get).text.contains("crescent_catching_up 0")
             }
         }
     }

@@ -86,6 +86,25 @@ public struct RuleStats: Sendable, Equatable {
 
     /// A rule that has not run yet.
     public static let none = RuleStats()
+
+    /// The statistics of several shards, added up per rule.
+    public static func sum(_ shards: [[String: RuleStats]]) -> [String: RuleStats] {
+        var total: [String: RuleStats] = [:]
+        for stats in shards {
+            for (rule, s) in stats {
+                var t = total[rule, default: RuleStats()]
+                t.hits += s.hits
+                t.shadowHits += s.shadowHits
+                t.errors += s.errors
+                t.disabled = t.disabled || s.disabled
+                t.lastHitAt = [t.lastHitAt, s.lastHitAt].compactMap { $0 }.max()
+                t.latency = t.latency + s.latency
+                t.lastError = s.lastError ?? t.lastError
+                total[rule] = t
+            }
+        }
+        return total
+    }
 }
 
 /// The per-event pipeline: normalize → resolve the customer → apply state →

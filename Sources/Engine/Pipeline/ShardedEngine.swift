@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Store
 
 /// The pipeline spread over shards: events are routed by customer (a stable
@@ -20,6 +21,8 @@ public final class ShardedEngine: @unchecked Sendable {
     /// in runs of `runLength` keeps thread wake-ups off the per-event path.
     private var pending: [[ShardJob]]
     private let routing = NSLock()
+    /// The latest ``EngineReadings`` taken (see ``takeReadings(_:)``).
+    let readingsBox = Mutex<EngineReadings?>(nil)
     private let runLength = 64
     /// Which shard holds each customer.
     private let placement: CustomerPlacement
@@ -79,23 +82,7 @@ public final class ShardedEngine: @unchecked Sendable {
     public var problems: [RuleProblem] { workers[0].sync { $0.problems } }
 
     /// Per-rule statistics, added up over the shards.
-    public var stats: [String: RuleStats] {
-        var total: [String: RuleStats] = [:]
-        for worker in workers {
-            for (rule, s) in worker.sync({ $0.stats }) {
-                var t = total[rule, default: RuleStats()]
-                t.hits += s.hits
-                t.shadowHits += s.shadowHits
-                t.errors += s.errors
-                t.disabled = t.disabled || s.disabled
-                t.lastHitAt = [t.lastHitAt, s.lastHitAt].compactMap { $0 }.max()
-                t.latency = t.latency + s.latency
-                t.lastError = s.lastError ?? t.lastError
-                total[rule] = t
-            }
-        }
-        return total
-    }
+    public var stats: [String: RuleStats] { RuleStats.sum(workers.map { worker in worker.sync { $0.stats } }) }
 
     func shard(of customerId: String) -> Int { placement.shard(of: customerId) }
 
@@ -291,6 +278,11 @@ public final class ShardedEngine: @unchecked Sendable {
 
     /// Queues `body` on a shard's thread without waiting.
     func onShardAsync(_ index: Int, _ body: @escaping (Engine) -> Void) { workers[index].async(body) }
+
+    /// Queues `body` on every shard's thread without waiting.
+    func onEveryShardAsync(_ body: @escaping (Int, Engine) -> Void) {
+        for (index, worker) in workers.enumerated() { worker.async { body(index, $0) } }
+    }
 
     /// Runs `body` on every shard, one after the other, and waits.
     func forEachShard(_ body: @escaping (Engine) -> Void) { for worker in workers { worker.sync(body) } }
