@@ -72,7 +72,9 @@ public final class CrescentServer: Sendable {
                 return Response(status: .unauthorized, headers: headers,
                                 body: ResponseBody(byteBuffer: ByteBuffer(string: "the dashboard needs the admin token (as the password)\n")))
             }
-            let page = try Dashboard(engine: self.gateway.engine, rate: self.metrics.rate).html()
+            let engine = self.gateway.engine
+            let readings = await engine.readings(within: self.configuration.metricsWait) ?? engine.lastReadings
+            let page = try Dashboard(engine: engine, readings: readings, rate: self.metrics.rate).html()
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: page)))
         }
