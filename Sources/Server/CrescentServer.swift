@@ -37,6 +37,8 @@ public final class CrescentServer: Sendable {
         rejections = RejectedMessageLog(store: store, log: options.logSink!)
         let metrics = self.metrics
         engine.observeCommits { seconds in metrics.committed(seconds: seconds) }
+        // Monitoring has figures from the start, even while the shards catch up (see ``readings``).
+        _ = engine.readingsNow()
         reloader = RuleReloader(engine: engine, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins)
         reloader.runScenarios = configuration.reloadRunsScenarios
     }
@@ -54,7 +56,7 @@ public final class CrescentServer: Sendable {
         let router = Router()
         TrackingAPI(configuration: configuration, gateway: gateway, metrics: metrics, rejections: rejections).register(on: router)
         AdminAPI(configuration: configuration, gateway: gateway, reload: { self.reloadRules(scenarios: $0) },
-                 reloader: reloader, rejections: rejections).register(on: router)
+                 reloader: reloader, rejections: rejections, readings: { await self.readings() }).register(on: router)
         router.get("/") { request, _ in
             // The admin token as Bearer, as the Basic password (the browser asks), or as ?token=.
             let header = request.headers[.authorization] ?? ""
@@ -73,7 +75,7 @@ public final class CrescentServer: Sendable {
                                 body: ResponseBody(byteBuffer: ByteBuffer(string: "the dashboard needs the admin token (as the password)\n")))
             }
             let engine = self.gateway.engine
-            let readings = await engine.readings(within: self.configuration.metricsWait) ?? engine.lastReadings
+            let readings = await self.readings()
             let page = try Dashboard(engine: engine, readings: readings, rate: self.metrics.rate).html()
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: page)))
@@ -93,7 +95,7 @@ public final class CrescentServer: Sendable {
             let health = try engine.store.outboxHealth(now: Int64(Date().timeIntervalSince1970 * 1000))
             // A scrape never waits long for the shards: while they are busy
             // (catching up after a start), it gets their last readings.
-            let readings = await engine.readings(within: self.configuration.metricsWait) ?? engine.lastReadings
+            let readings = await self.readings()
             let text = self.metrics.exposition(readings: readings, catchingUp: !self.caughtUp.isDone,
                                                pending: self.gateway.pending, reloads: self.reloader,
                                                outbox: (try engine.store.outboxCounts(), health.lag, health.failedAttempts))
@@ -101,6 +103,15 @@ public final class CrescentServer: Sendable {
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         return router
+    }
+
+    /// The shards' figures for monitoring, fresh when the shards answer
+    /// within ``ServerConfiguration/metricsWait``, else the last ones taken
+    /// (they are busy catching up after a start): monitoring never waits long.
+    func readings() async -> EngineReadings {
+        let engine = gateway.engine
+        if let fresh = await engine.readings(within: configuration.metricsWait) { return fresh }
+        return engine.lastReadings ?? engine.readingsNow()
     }
 
     /// The webhook channels: those declared in rules and plugins (secrets from

@@ -54,7 +54,7 @@ struct BackPressureTests {
         }
     }
 
-    @Test("/metrics answers while the shards are busy catching up, with their last figures and crescent_catching_up 1")
+    @Test("/metrics, GET /v1/rules and the dashboard answer while the shards are busy catching up, with their last figures")
     func metricsWhileBusy() async throws {
         let dir = try Fixtures.temporaryDirectory()
         var configuration = ServerConfiguration()
@@ -62,6 +62,7 @@ struct BackPressureTests {
         configuration.rules = Fixtures.packageRoot.appendingPathComponent("rules").path
         configuration.plugins = Fixtures.packageRoot.appendingPathComponent("plugins").path
         configuration.addWriteKeys(["wk"])
+        configuration.setAdminToken("admin")
         configuration.metricsWait = .milliseconds(50)
         let server = try CrescentServer(configuration: configuration)
         try await Application(router: server.router()).test(.router) { client in
@@ -81,6 +82,14 @@ struct BackPressureTests {
             #expect(during.status == .ok)
             #expect(during.text.contains("crescent_catching_up 1"))
             #expect(during.text.contains(#"crescent_rule_hits{rule="segment:bronze"} 1"#), "the last figures")
+            let rules = try await client.execute(uri: "/v1/rules", method: .get, headers: [.authorization: "Bearer admin"])
+            #expect(rules.status == .ok)
+            let bronze = (rules.json["rules"] as? [[String: Any]])?.first { $0["id"] as? String == "segment:bronze" }
+            #expect(bronze?["hits"] as? Int == 1)
+            #expect((bronze?["file"] as? String)?.hasSuffix("segments/loyalty.lua") == true)
+            let page = try await client.execute(uri: "/?token=admin", method: .get)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("bronze"))
             release.signal()
             server.caughtUp.finish()
             try await eventually("fresh figures once the shard is free") {

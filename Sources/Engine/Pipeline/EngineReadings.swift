@@ -1,17 +1,36 @@
 import Foundation
 
-/// The shards' figures that monitoring reads (`/metrics`): the rule set
-/// running, each rule's statistics and the clock's work, added up over the
-/// shards, and when they were taken.
+/// The shards' figures that monitoring reads (`/metrics`, the dashboard,
+/// `GET /v1/rules`): the rule set running and its problems, each rule's
+/// statistics and the clock's work, added up over the shards, and when they
+/// were taken.
 public struct EngineReadings: Sendable {
-    /// The running rule set's rule ids (`kind:name`).
-    public var ruleIds: [String]
+    /// One rule of the running set, as monitoring lists it.
+    public struct Rule: Sendable {
+        /// `kind:name`.
+        public var id: String
+        public var name: String
+        public var kind: RuleKind
+        public var file: String
+        public var line: Int
+        public var isShadow: Bool
+    }
+
+    /// The running rule set's rules, in declaration order.
+    public var rules: [Rule]
     /// The running rule set's version.
     public var version: String
+    /// The running rule set's load problems.
+    public var problems: [RuleProblem]
     public var stats: [String: RuleStats]
     public var clockWork: ClockWork
+    /// The engine's clock (ms) when they were taken.
+    public var clock: Int64
     /// When the last shard answered.
     public var takenAt: ContinuousClock.Instant
+
+    /// The running rule set's rule ids.
+    public var ruleIds: [String] { rules.map(\.id) }
 }
 
 extension ShardedEngine {
@@ -23,7 +42,7 @@ extension ShardedEngine {
             let lock = NSLock()
             var stats: [[String: RuleStats]?]
             var clockWork = ClockWork()
-            var rules: (ids: [String], version: String) = ([], "")
+            var rules: (list: [EngineReadings.Rule], version: String, problems: [RuleProblem], clock: Int64) = ([], "", [], 0)
             var left: Int
             init(_ count: Int) {
                 stats = Array(repeating: nil, count: count)
@@ -33,7 +52,9 @@ extension ShardedEngine {
         let parts = Parts(shardCount)
         onEveryShardAsync { [self] index, engine in
             let stats = engine.stats, clockWork = engine.clockWork
-            let rules = index == 0 ? (engine.declarations.map(\.ruleId), engine.rules.version) : nil
+            let rules = index == 0 ? (engine.declarations.map { d in
+                EngineReadings.Rule(id: d.ruleId, name: d.name, kind: d.kind, file: d.file, line: d.line, isShadow: d.isShadow)
+            }, engine.rules.version, engine.problems, engine.clockHint) : nil
             let done: Bool = parts.lock.withLock {
                 parts.stats[index] = stats
                 parts.clockWork = parts.clockWork + clockWork
@@ -42,9 +63,9 @@ extension ShardedEngine {
                 return parts.left == 0
             }
             guard done else { return }
-            let readings = EngineReadings(ruleIds: parts.rules.ids, version: parts.rules.version,
+            let readings = EngineReadings(rules: parts.rules.list, version: parts.rules.version, problems: parts.rules.problems,
                                           stats: RuleStats.sum(parts.stats.compactMap { $0 }), clockWork: parts.clockWork,
-                                          takenAt: .now)
+                                          clock: parts.rules.clock, takenAt: .now)
             readingsBox.withLock { $0 = readings }
             deliver(readings)
         }
@@ -71,6 +92,18 @@ extension ShardedEngine {
             let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { once.resume(nil) }
         }
+    }
+
+    /// Takes readings and waits for them, however long the shards take.
+    public func readingsNow() -> EngineReadings {
+        let box = SyncBox<EngineReadings>()
+        let done = DispatchSemaphore(value: 0)
+        takeReadings { readings in
+            box.value = .success(readings)
+            done.signal()
+        }
+        done.wait()
+        return try! box.value!.get()
     }
 
     /// The latest readings taken, however old; nil before the first.

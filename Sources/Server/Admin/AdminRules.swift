@@ -10,14 +10,13 @@ extension AdminAPI {
     /// `staleAfter` (ms) of the engine's clock. `errors` holds the running
     /// version's load problems and, while the files hold a rejected version,
     /// its errors and failed scenarios (`"reload": true`).
-    func rules(staleAfter: Int64) -> Response {
-        let engine = gateway.engine
-        let stats = engine.stats
-        let now = engine.clockHint
-        let rules: [JSONValue] = engine.declarations.map { d in
-            let s = stats[d.ruleId] ?? RuleStats.none
+    func rules(staleAfter: Int64, readings: EngineReadings) -> Response {
+        let stats = readings.stats
+        let now = readings.clock
+        let rules: [JSONValue] = readings.rules.map { d in
+            let s = stats[d.id] ?? RuleStats.none
             return .object([
-                "name": .string(d.name), "kind": .string(d.kind.rawValue), "id": .string(d.ruleId),
+                "name": .string(d.name), "kind": .string(d.kind.rawValue), "id": .string(d.id),
                 "file": .string(d.file), "line": .int(Int64(d.line)), "mode": .string(d.isShadow ? "shadow" : "live"),
                 "hits": .int(Int64(s.hits)), "shadow_hits": .int(Int64(s.shadowHits)), "errors": .int(Int64(s.errors)),
                 "disabled": .bool(s.disabled), "last_error": s.lastError.map(JSONValue.string) ?? .null,
@@ -27,9 +26,9 @@ extension AdminAPI {
             ])
         }
         let status = reloader.status
-        var errors: [JSONValue] = engine.problems.map { Self.problem($0, reload: false) }
+        var errors: [JSONValue] = readings.problems.map { Self.problem($0, reload: false) }
         if let failure = status.failure { errors += Self.errors(of: failure) }
-        var body: [String: JSONValue] = ["version": .string(engine.rulesVersion), "rules": .array(rules), "errors": .array(errors)]
+        var body: [String: JSONValue] = ["version": .string(readings.version), "rules": .array(rules), "errors": .array(errors)]
         if let last = status.last { body["reload"] = Self.json(last) }
         return APIResponse.json(.ok, JSONValue.object(body).jsonText)
     }
