@@ -31,6 +31,11 @@ extension CrescentStore {
                 items += try Row.fetchAll(db, sql: "SELECT * FROM order_items WHERE order_id = ?", arguments: [order]).map(Self.jsonObject)
             }
             document["order_items"] = items
+            let refs = try Self.identifiers(of: id, db)
+            let marks = Array(repeating: "?", count: refs.count).joined(separator: ",")
+            document["rejected_messages"] = try Row.fetchAll(db, sql: """
+                SELECT * FROM rejected_messages WHERE user_id IN (\(marks)) OR anonymous_id IN (\(marks)) ORDER BY id
+                """, arguments: StatementArguments(refs + refs)).map(Self.jsonObject)
             let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
             return String(decoding: data, as: UTF8.self)
         }
@@ -71,12 +76,18 @@ extension CrescentStore {
             var counts: [String: Int] = [:]
             // Anonymous histories merged into the customer go with them.
             let merged = try String.fetchAll(db, sql: "SELECT id FROM customers WHERE merged_into = ?", arguments: [id])
+            let refs = try ([id] + merged).flatMap { try Self.identifiers(of: $0, db) }
             for other in merged {
                 for (table, column) in Self.customerTables {
                     try db.execute(sql: "DELETE FROM \(table) WHERE \(column) = ?", arguments: [other])
                 }
             }
             counts["merged_profiles"] = merged.count
+            // Messages refused at ingest that named the customer (any of their ids).
+            let marks = Array(repeating: "?", count: refs.count).joined(separator: ",")
+            try db.execute(sql: "DELETE FROM rejected_messages WHERE user_id IN (\(marks)) OR anonymous_id IN (\(marks))",
+                           arguments: StatementArguments(refs + refs))
+            counts["rejected_messages"] = db.changesCount
             for table in ["events", "identities", "carts", "wishlist", "reviews", "segment_members", "segment_history",
                           "promotion_fires", "journey_instances"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE customer_id = ?", arguments: [id])
@@ -102,6 +113,12 @@ extension CrescentStore {
                            arguments: [time, anonymous, detail])
             return counts
         }
+    }
+
+    /// Every id the customer is known by: their own, and the aliases and
+    /// anonymous ids resolved to them.
+    static func identifiers(of id: String, _ db: Database) throws -> [String] {
+        [id] + (try String.fetchAll(db, sql: "SELECT alias FROM identities WHERE customer_id = ? AND alias != ?", arguments: [id, id]))
     }
 
     /// The audit log, newest first.

@@ -13,16 +13,37 @@ public struct RejectedMessage: Sendable, Equatable {
     public var code: String
     /// Why: the field and what is wrong with it.
     public var reason: String
-    /// The message as received (JSON), without its write key.
+    /// The message as received (JSON), without its write key; only its
+    /// first ``payloadKept`` bytes when longer.
     public var payload: String
+    /// The ids the message named, if any: a customer's export and erasure include the message.
+    public var userId: String?
+    public var anonymousId: String?
 
-    public init(id: Int64 = 0, receivedAt: Int64, source: String, code: String, reason: String, payload: String) {
+    /// How much of a refused message is kept (bytes).
+    public static let payloadKept = 4096
+
+    public init(id: Int64 = 0, receivedAt: Int64, source: String, code: String, reason: String, payload: String,
+                userId: String? = nil, anonymousId: String? = nil) {
         self.id = id
         self.receivedAt = receivedAt
         self.source = source
         self.code = code
         self.reason = reason
-        self.payload = payload
+        self.payload = Self.prefix(of: payload, bytes: Self.payloadKept)
+        self.userId = userId
+        self.anonymousId = anonymousId
+    }
+}
+
+extension RejectedMessage {
+    /// At most `limit` bytes of `text`, cut between characters.
+    static func prefix(of text: String, bytes limit: Int) -> String {
+        let bytes = Array(text.utf8)
+        guard bytes.count > limit else { return text }
+        var end = limit
+        while end > 0 && bytes[end] & 0xC0 == 0x80 { end -= 1 } // not inside a character's bytes
+        return String(decoding: bytes[..<end], as: UTF8.self)
     }
 }
 
@@ -37,10 +58,11 @@ extension CrescentStore {
         guard !messages.isEmpty else { return }
         try writer.write { db in
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO rejected_messages (received_at, source, code, reason, payload) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO rejected_messages (received_at, source, code, reason, payload, user_id, anonymous_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
-            for message in messages {
-                try insert.execute(arguments: [message.receivedAt, message.source, message.code, message.reason, message.payload])
+            for m in messages {
+                try insert.execute(arguments: [m.receivedAt, m.source, m.code, m.reason, m.payload, m.userId, m.anonymousId])
             }
             try db.execute(sql: "DELETE FROM rejected_messages WHERE id <= ?", arguments: [db.lastInsertedRowID - keep])
         }
@@ -50,10 +72,10 @@ extension CrescentStore {
     public func rejectedMessages(before: Int64 = .max, limit: Int = 100) throws -> [RejectedMessage] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, received_at, source, code, reason, payload FROM rejected_messages WHERE id < ? ORDER BY id DESC LIMIT ?
+                SELECT * FROM rejected_messages WHERE id < ? ORDER BY id DESC LIMIT ?
                 """, arguments: [before, limit]).map {
                 RejectedMessage(id: $0["id"], receivedAt: $0["received_at"], source: $0["source"], code: $0["code"],
-                                reason: $0["reason"], payload: $0["payload"])
+                                reason: $0["reason"], payload: $0["payload"], userId: $0["user_id"], anonymousId: $0["anonymous_id"])
             }
         }
     }

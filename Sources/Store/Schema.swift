@@ -342,8 +342,13 @@ enum Schema {
                     source TEXT NOT NULL,
                     code TEXT NOT NULL,
                     reason TEXT NOT NULL,
-                    payload TEXT NOT NULL
+                    payload TEXT NOT NULL,
+                    -- the ids the message named, so that a customer's export and erasure include it
+                    user_id TEXT,
+                    anonymous_id TEXT
                 );
+                CREATE INDEX rejected_messages_by_user ON rejected_messages(user_id) WHERE user_id IS NOT NULL;
+                CREATE INDEX rejected_messages_by_anonymous ON rejected_messages(anonymous_id) WHERE anonymous_id IS NOT NULL;
                 """)
         }
         return migrator

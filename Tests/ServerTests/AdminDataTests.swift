@@ -24,6 +24,11 @@ struct AdminDataTests {
             try await send(client, "/v1/track", #"{"anonymousId":"anon-dee","event":"Product Viewed","properties":{"product_id":"p1"}}"#)
             try await send(client, "/v1/identify", #"{"userId":"dee","anonymousId":"anon-dee","traits":{"email":"dee@example.com","marketing_consent":true}}"#)
             try await send(client, "/v1/track", #"{"userId":"dee","event":"Order Completed","properties":{"order_id":"od1","total":80,"card_fingerprint":"fp-dee"}}"#)
+            // Messages refused at ingest that name her (by either id) are hers too; another customer's are not.
+            for body in [#"{"userId":"dee","properties":{"note":"no event"}}"#, #"{"anonymousId":"anon-dee"}"#, #"{"userId":"zed"}"#] {
+                let refused = try await client.execute(uri: "/v1/track", method: .post, headers: ingest, body: ByteBuffer(string: body))
+                #expect(refused.status == .badRequest)
+            }
 
             let export = try await client.execute(uri: "/v1/customers/dee/export", method: .get, headers: admin)
             #expect(export.status == .ok)
@@ -34,10 +39,16 @@ struct AdminDataTests {
             #expect((document["orders"] as? [[String: Any]])?.first?["id"] as? String == "od1")
             #expect((document["identities"] as? [[String: Any]])?.contains { $0["alias"] as? String == "anon-dee" } == true)
             #expect((document["decisions"] as? [Any])?.count == 1)
+            let refusedHers = try #require(document["rejected_messages"] as? [[String: Any]])
+            #expect(refusedHers.compactMap { ($0["payload"] as? [String: Any])?["userId"] as? String ?? ($0["payload"] as? [String: Any])?["anonymousId"] as? String }
+                    == ["dee", "anon-dee"])
 
             let erased = try await client.execute(uri: "/v1/customers/dee", method: .delete, headers: admin)
             #expect(erased.status == .ok)
             #expect((erased.json["removed"] as? [String: Any])?["events"] as? Int == 3)
+            #expect((erased.json["removed"] as? [String: Any])?["rejected_messages"] as? Int == 2)
+            let refusedLeft = try await client.execute(uri: "/v1/rejected", method: .get, headers: admin).json["entries"] as? [[String: Any]]
+            #expect(refusedLeft?.map { ($0["message"] as? [String: Any])?["userId"] as? String } == ["zed"])
             #expect(try await client.execute(uri: "/v1/customers/dee", method: .get, headers: admin).status == .notFound)
             #expect(try await client.execute(uri: "/v1/customers/anon-dee", method: .get, headers: admin).status == .notFound)
             let store = server.gateway.engine.store

@@ -172,6 +172,9 @@ struct TrackingAPITests {
         try store.recordRejected(Array(messages[20...]), keep: 10)
         let kept = try store.rejectedMessages(limit: 100)
         #expect(kept.map(\.reason) == (15..<25).reversed().map { "r\($0)" })
+        let long = RejectedMessage(receivedAt: 0, source: "/v1/track", code: "invalid_message", reason: "long",
+                                   payload: "{\"note\":\"" + String(repeating: "é", count: 10_000) + "\"}")
+        #expect(long.payload.utf8.count <= RejectedMessage.payloadKept && long.payload.utf8.count > 4000, "only the first 4 KB are kept")
     }
 
     @Test("gzip bodies are accepted; a duplicate messageId changes nothing")

@@ -7,6 +7,7 @@ import Store
 extension AdminAPI {
     /// `GET /v1/customers/{id}/export`: every row held on the customer.
     func export(_ id: String) throws -> Response {
+        rejections.flush() // the refused messages naming them are part of the export
         let store = gateway.engine.store
         let resolved = try store.resolve(alias: id) ?? id
         guard let document = try store.exportCustomer(resolved) else {
@@ -30,6 +31,7 @@ extension AdminAPI {
 
     /// `DELETE /v1/customers/{id}`: erase personal data, keep anonymised aggregates, audit it.
     func forget(_ id: String) throws -> Response {
+        rejections.flush() // the refused messages naming them are erased too
         let engine = gateway.engine
         let resolved = try engine.store.resolve(alias: id) ?? id
         guard let counts = try engine.forget(customerId: resolved) else {

@@ -107,8 +107,10 @@ struct TrackingAPI: Sendable {
                 intake.events.append(event)
             } catch {
                 let source = request.uri.path + (kind == nil ? "[\(index)]" : "")
+                let ids = message.object
                 intake.rejected.append(Intake.Rejection(index: index, message: "\(label): \(error)", stored: RejectedMessage(
-                    receivedAt: now, source: source, code: "invalid_message", reason: "\(error)", payload: message.jsonText)))
+                    receivedAt: now, source: source, code: "invalid_message", reason: "\(error)", payload: message.jsonText,
+                    userId: ids?["userId"]?.stringValue, anonymousId: ids?["anonymousId"]?.stringValue)))
             }
         }
         if !intake.rejected.isEmpty {
