@@ -179,6 +179,7 @@ public final class CrescentServer: Sendable {
         defer { watcher?.stop() }
         try await app.runService()
         try gateway.shutdown()
+        rejections.flush()
     }
 }
 
