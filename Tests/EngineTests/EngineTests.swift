@@ -226,6 +226,26 @@ struct EngineTests {
         #expect(engine.stats["fraud:candidate"]?.shadowHits == 1)
     }
 
+    @Test("a segment's hits are its entries, not the events of its members nor its exits; a shadow segment's, its would-be entries")
+    func segmentHitsAreEntries() throws {
+        let engine = try EngineFixtures.engine(rules: ["segments/vip.lua": """
+            segment "vip" { when = function(c) return c.traits.vip == true end }
+            segment "vip_candidate" { mode = "shadow", when = function(c) return c.traits.vip == true end }
+            """])
+        let F = EngineFixtures.self
+        let entered = try engine.process(F.identify("u1", traits: ["vip": .bool(true)], at: "1m"))
+        #expect(entered.results.first { $0.rule == "segment:vip" }?.reason == "entered")
+        #expect(entered.results.first { $0.rule == "segment:vip_candidate" }?.reason == "would enter")
+        let stayed = try engine.process(F.track("Page Viewed", at: "2m"))
+        #expect(stayed.hit("segment:vip"), "the explanation still says the customer is in it")
+        _ = try engine.process(F.identify("u1", traits: ["vip": .bool(false)], at: "3m"))
+        _ = try engine.process(F.identify("u1", traits: ["vip": .bool(true)], at: "4m"))
+        _ = try engine.process(F.track("Page Viewed", at: "5m"))
+        #expect(engine.stats["segment:vip"]?.hits == 2)
+        #expect(engine.stats["segment:vip_candidate"]?.shadowHits == 2)
+        #expect(engine.stats["segment:vip_candidate"]?.hits == 0)
+    }
+
     @Test("lists and distinct counters")
     func listsAndDistinctCounters() throws {
         let engine = try EngineFixtures.engine(rules: ["fraud/r.lua": """

@@ -106,12 +106,10 @@ struct ReplayTally {
     mutating func add(_ outcome: EventOutcome, orderId: String?) {
         eventsInWindow += 1
         for result in outcome.results {
-            switch result.outcome {
-            case .hit: hits[result.rule, default: 0] += 1
-            case .shadowHit: shadowHits[result.rule, default: 0] += 1
-            case .error: errors[result.rule, default: 0] += 1
-            default: break
-            }
+            // Counted as the engine counts them: a segment's hits are its entries.
+            if result.countsAsHit { hits[result.rule, default: 0] += 1 }
+            if result.countsAsShadowHit { shadowHits[result.rule, default: 0] += 1 }
+            if result.outcome == .error { errors[result.rule, default: 0] += 1 }
         }
         if let decision = outcome.decision {
             decisions[outcome.messageId] = (orderId, decision.verdict.rawValue, decision.score, decision.reasons)

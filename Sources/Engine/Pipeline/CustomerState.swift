@@ -9,6 +9,9 @@ final class CustomerState {
     var traits: [String: JSONValue]
     var consent: [String: Bool]
     var segments: Set<String> = []
+    /// Shadow-mode segments the customer would be in (kept in memory only:
+    /// their would-be entries are counted from what this process has seen).
+    var shadowSegments: Set<String> = []
     /// Recent completed orders (newest last), for windowed spend.
     var orders: [(id: String, at: Int64, total: Double)] = []
     /// Known orders: id → total still counted in total_spent.

@@ -39,6 +39,23 @@ public struct RuleResult: Sendable, Equatable, Codable {
     /// it read changed: its answer is the one it gave last.
     public static let unchanged = "unchanged"
 
+    /// The reason a segment's result gives when the customer enters it.
+    public static let entered = "entered"
+    /// The reason a shadow-mode segment's result gives when the customer would enter it.
+    public static let wouldEnter = "would enter"
+
+    /// Whether the result counts as its rule's hit: a segment hits when the
+    /// customer enters it (staying in is not a hit); other rules on a hit.
+    public var countsAsHit: Bool {
+        outcome == .hit && (kind != "segment" || reason == Self.entered)
+    }
+
+    /// Whether the result counts as a shadow-mode rule's would-be hit (a
+    /// segment: the customer would enter it).
+    public var countsAsShadowHit: Bool {
+        outcome == .shadowHit && (kind != "segment" || reason == Self.wouldEnter)
+    }
+
     /// One-letter codes of the compact stored form; a capital letter is the
     /// same outcome kept ``unchanged`` (a segment not run again).
     static let codes: [Outcome: String] = [.hit: "h", .miss: "m", .error: "e", .suppressed: "s", .shadowHit: "w", .disabled: "d"]

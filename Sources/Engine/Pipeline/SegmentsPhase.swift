@@ -64,8 +64,12 @@ extension Engine {
             }
             let reason: String? = answer.kind == .reused ? RuleResult.unchanged : nil
             if d.isShadow {
+                // A would-be entry counts as the shadow rule's hit, as an entry does for a live one.
+                let wouldEnter = inside && !customer.shadowSegments.contains(d.name)
+                if inside { customer.shadowSegments.insert(d.name) } else { customer.shadowSegments.remove(d.name) }
+                if wouldEnter { stat(d.ruleId) { $0.shadowHits += 1 } }
                 run.results.append(RuleResult(rule: d.ruleId, kind: "segment", outcome: inside ? .shadowHit : .miss,
-                                              reason: reason, micros: answer.micros))
+                                              reason: wouldEnter ? RuleResult.wouldEnter : reason, micros: answer.micros))
                 continue
             }
             let was = customer.segments.contains(d.name)
@@ -73,10 +77,11 @@ extension Engine {
                 if inside { members.insert(d.name) } else { members.remove(d.name) }
                 run.segmentChanges.append(SegmentChangeRow(segment: d.name, customerId: customer.row.id, entered: inside,
                                                            at: now, messageId: run.event.messageId))
-                stat(d.ruleId) { $0.hits += 1 }
+                // A segment's hits are its entries (an exit is not a hit).
+                if inside { stat(d.ruleId) { $0.hits += 1 } }
             }
             run.results.append(RuleResult(rule: d.ruleId, kind: "segment", outcome: inside ? .hit : .miss,
-                                          reason: inside != was ? (inside ? "entered" : "exited") : reason,
+                                          reason: inside != was ? (inside ? RuleResult.entered : "exited") : reason,
                                           micros: answer.micros))
         }
         guard members != customer.segments else { return }

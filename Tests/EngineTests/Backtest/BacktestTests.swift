@@ -1,6 +1,7 @@
 import Engine
 import EventGenerator
 import Foundation
+import GRDB
 import Store
 import TestSupport
 import Testing
@@ -79,6 +80,14 @@ struct BacktestTests {
         #expect(shadowRule?.hits == 0)
         #expect(shadowRule?.shadowHits == manifest.disposableEmailOrders.count)
         #expect(report.current.ruleHits.first { $0.rule == "fraud:disposable_email" }?.hits == manifest.disposableEmailOrders.count)
+
+        // A segment's hits are counted as the engine counts them: its entries.
+        let entries = try expected.store.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM segment_history WHERE segment = 'bronze' AND change = 'entered'") ?? 0
+        }
+        #expect(entries > 0)
+        #expect(expected.stats["segment:bronze"]?.hits == entries)
+        #expect(report.candidate.ruleHits.first { $0.rule == "segment:bronze" }?.hits == entries)
 
         // Changed decisions, counted by message id.
         let mine = Dictionary(candidateDecisions.map { ($0.messageId, $0.decision) }) { a, _ in a }
