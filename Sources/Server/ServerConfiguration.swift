@@ -1,4 +1,5 @@
 import Crypto
+import Engine
 import Foundation
 
 /// How `crescent serve` runs: where it listens, its database and rules, and
@@ -66,6 +67,11 @@ public struct ServerConfiguration: Sendable {
     public mutating func apply(file path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("\(path): cannot read the configuration file")
+        }
+        do {
+            _ = try JSONValue.parse(data)
+        } catch {
+            throw ConfigurationError("\(path): not valid JSON: \(JSONValue.location(of: error, in: data) ?? "\(error)")")
         }
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ConfigurationError("\(path): not a JSON object")
