@@ -35,6 +35,7 @@ struct TestCommand: ParsableCommand {
             if let failure = result.failure {
                 out += "✘ \(result.file):\(result.line): \(result.name)\n    \(failure)\n"
                 if !result.lastEvent.isEmpty { out += "    last event: " + result.lastEvent.joined(separator: "\n    ") + "\n" }
+                if !result.log.isEmpty { out += "    log:\n" + result.log.map { "      \($0)\n" }.joined() }
             } else {
                 out += "✔ \(result.name)  (\(result.file))\n"
             }
@@ -58,7 +59,9 @@ struct TestCommand: ParsableCommand {
             for c in cases {
                 xml += "    <testcase classname=\"\(escape(file))\" name=\"\(escape(c.name))\" time=\"\(String(format: "%.3f", c.seconds))\""
                 if let failure = c.failure {
-                    xml += ">\n      <failure message=\"\(escape(failure))\">\(escape(c.lastEvent.joined(separator: "\n")))</failure>\n    </testcase>\n"
+                    xml += ">\n      <failure message=\"\(escape(failure))\">\(escape(c.lastEvent.joined(separator: "\n")))</failure>\n"
+                    if !c.log.isEmpty { xml += "      <system-out>\(escape(c.log.joined(separator: "\n")))</system-out>\n" }
+                    xml += "    </testcase>\n"
                 } else {
                     xml += "/>\n"
                 }

@@ -17,7 +17,9 @@ struct TestCommandTests {
     @Test("a failing scenario: expected vs got with its line, the last event's explanation, exit 1, JUnit XML")
     func failing() throws {
         let dir = try Fixtures.temporaryDirectory(files: [
-            "rules/gold.lua": "segment \"gold\" { when = function(c) return c.total_spent >= 500 end }",
+            "rules/gold.lua": """
+                segment "gold" { when = function(c) log("gold? " .. c.id .. " spent " .. c.total_spent) return c.total_spent >= 500 end }
+                """,
             "rules/gold_test.lua": """
                 scenario("passes", function()
                   local r = order("ana", "o1", 600)
@@ -39,11 +41,14 @@ struct TestCommandTests {
         #expect(out.contains("✘ rules/gold_test.lua:5: fails"))
         #expect(out.contains(#"rules/gold_test.lua:7: segments entered: expected something containing "gold", got {}"#), "\(out)")
         #expect(out.contains("last event: Order Completed at 2026-01-01T00:00:00.000Z:"))
+        #expect(out.contains("    log:\n      gold? bo spent 100"), "the failing scenario's log lines, for print debugging")
+        #expect(!out.contains("gold? ana"), "each scenario's own log")
         #expect(out.contains("rules/gold_test.lua:9: boom"))
         #expect(out.contains("1 passed, 2 failed, 1 files"))
         let xml = try String(contentsOf: dir.appendingPathComponent("report.xml"), encoding: .utf8)
         #expect(xml.contains(#"<testsuite name="rules/gold_test.lua" tests="3" failures="2">"#))
         #expect(xml.contains(#"<testcase classname="rules/gold_test.lua" name="passes""#))
+        #expect(xml.contains("<system-out>gold? bo spent 100"))
 
         let broken = try Fixtures.temporaryDirectory(files: ["rules/x_test.lua": "scenario(", "plugins/.keep": ""])
         defer { try? FileManager.default.removeItem(at: broken) }

@@ -11,7 +11,13 @@ public struct ScenarioResult: Sendable {
     public var failure: String?
     /// The last event's explanation (every rule's result), to read beside a failure.
     public var lastEvent: [String]
+    /// The latest lines of the scenario's log (``logLinesShown``): what rules
+    /// wrote with `log(...)`, rules disabled after repeated errors.
+    public var log: [String] = []
     public var seconds: Double
+
+    /// How many of a scenario's last log lines a result keeps.
+    public static let logLinesShown = 20
 }
 
 /// Runs scenario files (`*_test.lua`) against a rule set: each scenario gets
@@ -67,6 +73,7 @@ public struct ScenarioRunner {
             if case .integer(let l)? = t["line"] { line = Int(l) }
             results.append(ScenarioResult(file: file, line: line, name: t["name"]?.stringValue ?? "?", failure: failure,
                                           lastEvent: session.lastExplanation,
+                                          log: Array((session.driver.engine?.log ?? []).suffix(ScenarioResult.logLinesShown)),
                                           seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
         }
         return results
