@@ -4,20 +4,28 @@ import Store
 /// Keeps the messages the ingest API refused (`GET /v1/rejected`), off the
 /// request's path: a serial queue stores them in small batches. At most
 /// `bound` wait to be stored; beyond that they are counted as
-/// ``dropped``, never queued without bound.
+/// ``dropped``, never queued without bound. The log gets one line per
+/// `logEvery` at most, saying how many were refused and the latest reason.
 final class RejectedMessageLog: @unchecked Sendable {
     private let store: CrescentStore
     private let bound: Int
+    private let logEvery: Duration
     private let log: @Sendable (String) -> Void
     private let queue = DispatchQueue(label: "crescent.rejected-messages")
     private let lock = NSLock()
     private var waiting: [RejectedMessage] = []
     private var drainScheduled = false
     private var droppedCount = 0
+    /// On the queue: refused messages not yet in the log, the latest, and when the log last spoke.
+    private var unlogged = 0
+    private var latest: RejectedMessage?
+    private var loggedAt: ContinuousClock.Instant?
+    private var logScheduled = false
 
-    init(store: CrescentStore, bound: Int = 10_000, log: @escaping @Sendable (String) -> Void) {
+    init(store: CrescentStore, bound: Int = 10_000, logEvery: Duration = .seconds(10), log: @escaping @Sendable (String) -> Void) {
         self.store = store
         self.bound = bound
+        self.logEvery = logEvery
         self.log = log
     }
 
@@ -55,5 +63,30 @@ final class RejectedMessageLog: @unchecked Sendable {
         } catch {
             log("could not keep \(batch.count) refused messages: \(error)")
         }
+        unlogged += batch.count
+        latest = batch.last ?? latest
+        logIfDue()
+    }
+
+    /// Writes the summary line when the last one is `logEvery` old, else
+    /// schedules it for then (on the queue).
+    private func logIfDue() {
+        guard unlogged > 0, let latest else { return }
+        let now = ContinuousClock.now
+        if let loggedAt, now - loggedAt < logEvery {
+            guard !logScheduled else { return }
+            logScheduled = true
+            let wait = logEvery - (now - loggedAt)
+            let nanoseconds = wait.components.seconds * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000
+            queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) {
+                self.logScheduled = false
+                self.logIfDue()
+            }
+            return
+        }
+        log("refused \(unlogged) message\(unlogged == 1 ? "" : "s") (latest: \(latest.source): \(latest.reason));"
+            + " GET /v1/rejected lists them")
+        unlogged = 0
+        loggedAt = now
     }
 }
