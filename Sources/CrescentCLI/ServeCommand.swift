@@ -58,7 +58,8 @@ struct ServeCommand: AsyncParsableCommand {
             let named = plugins ?? (settings.plugins == PluginsFolder.defaultName ? nil : settings.plugins)
             settings.plugins = try PluginsFolder.resolve(named, rules: settings.rules) ?? PluginsFolder.defaultName
         } catch {
-            StandardStreams.writeError("error: \(error)\n")
+            let origin = plugins == nil ? "\(config ?? "the configuration"): \"plugins\": \(settings.plugins): no such folder" : "\(error)"
+            StandardStreams.writeError("error: \(origin)\n")
             throw ExitCode(1)
         }
         if let shards { settings.shards = max(1, shards) }
