@@ -44,6 +44,9 @@ struct EngineCommandTests {
         let missing = try Fixtures.run(crescent, ["check", "--rules", "../shop/rules", "--plugins", "nowhere"], in: elsewhere)
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("--plugins nowhere: no such folder"))
+        let serving = try Fixtures.run(crescent, ["serve", "--rules", "../shop/rules", "--plugins", "nowhere", "--port", "0"], in: elsewhere)
+        #expect(serving.status == 1, "the server does not start without the plugins its rules need")
+        #expect(serving.stderr.contains("--plugins nowhere: no such folder"))
     }
 
     @Test("replay prints a summary, --json the same as JSON; explain shows every rule's result")
