@@ -129,6 +129,14 @@ struct ReplayCommand: ParsableCommand {
             }
         }
         section("rule hits", s.ruleHits)
+        if !s.ruleTime.isEmpty {
+            out += "  rule time   (the \(min(5, s.ruleTime.count)) slowest in all; every rule's with --json)\n"
+            let slowest = s.ruleTime.sorted { $0.value.micros != $1.value.micros ? $0.value.micros > $1.value.micros : $0.key < $1.key }
+            for (rule, time) in slowest.prefix(5) {
+                out += String(format: "    %6.0f ms  %@  (%d runs, %.1f µs each)\n", Double(time.micros) / 1000, rule,
+                              time.evaluations, Double(time.micros) / Double(max(1, time.evaluations)))
+            }
+        }
         section("actions", s.actions)
         section("segments", s.segments)
         if let clock = s.clock { out += "  clock       \(clock) (journey timers and schedules due by then have run)\n" }

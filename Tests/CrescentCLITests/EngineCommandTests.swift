@@ -66,6 +66,17 @@ struct EngineCommandTests {
         #expect((summary["events"] as? Int ?? 0) > 1400)
         let decisions = try #require(summary["decisions"] as? [String: Int])
         #expect(Set(decisions.keys) == ["allow", "review", "block"])
+        // Time per rule: every fraud rule ran on every order; a segment that stayed unchanged did not run.
+        let ruleTime = try #require(summary["rule_time"] as? [String: [String: Int]])
+        let orders = decisions.values.reduce(0, +)
+        #expect(ruleTime["fraud:card_velocity"]?["evaluations"] == orders)
+        #expect((ruleTime["segment:bronze"]?["evaluations"] ?? 0) < (summary["events"] as? Int ?? 0))
+        #expect(ruleTime.values.allSatisfy { ($0["micros"] ?? -1) >= 0 })
+
+        let fresh = dir.appendingPathComponent("text.db").path
+        let printed = try Fixtures.run(crescent, ["replay", events, "--db", fresh], in: Fixtures.packageRoot).stdoutText
+        #expect(printed.contains("  rule time   (the 5 slowest in all; every rule's with --json)\n"))
+        #expect(printed.contains(" runs, "), "\(printed)")
 
         let text = try Fixtures.run(crescent, ["replay", events, "--db", db], in: Fixtures.packageRoot)
         #expect(text.stdoutText.contains("0 processed"), "a second replay changes nothing")

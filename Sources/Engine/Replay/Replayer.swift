@@ -37,12 +37,21 @@ public struct ReplaySummary: Sendable, Codable {
     public var journeyMigrations: [JourneyMigration] = []
     /// Journey timers, schedules and sweeps run as the clock moved (their time is part of `seconds`).
     public var clockWork = ClockWork()
+    /// Time spent in each rule's functions, from the explanations (a segment
+    /// kept `unchanged` did not run and is not counted).
+    public var ruleTime: [String: RuleTime] = [:]
+
+    /// One rule's evaluations and the microseconds they took in all.
+    public struct RuleTime: Sendable, Codable, Equatable {
+        public var evaluations: Int
+        public var micros: Int
+    }
 
     enum CodingKeys: String, CodingKey {
         case events, duplicates, lines, seconds, decisions, actions, segments, errors, rejected, clock
         case journeyMigrations = "journey_migrations", clockWork = "clock_work"
         case eventsPerSecond = "events_per_second", p50Micros = "p50_micros", p99Micros = "p99_micros"
-        case ruleHits = "rule_hits", ruleErrors = "rule_errors"
+        case ruleHits = "rule_hits", ruleErrors = "rule_errors", ruleTime = "rule_time"
     }
 }
 
@@ -134,7 +143,12 @@ public struct Replayer {
             summary.p50Micros = durations[durations.count / 2]
             summary.p99Micros = durations[min(durations.count - 1, durations.count * 99 / 100)]
         }
-        for (rule, stats) in engine.stats where stats.hits > 0 { summary.ruleHits[rule] = stats.hits }
+        for (rule, stats) in engine.stats {
+            if stats.hits > 0 { summary.ruleHits[rule] = stats.hits }
+            if stats.latency.count > 0 {
+                summary.ruleTime[rule] = ReplaySummary.RuleTime(evaluations: stats.latency.count, micros: stats.latency.totalMicros)
+            }
+        }
         summary.clockWork = engine.clockWork
         summary.segments = try engine.store.segmentSizes()
         return summary
