@@ -21,6 +21,7 @@ extension AdminAPI {
                 "hits": .int(Int64(s.hits)), "shadow_hits": .int(Int64(s.shadowHits)), "errors": .int(Int64(s.errors)),
                 "disabled": .bool(s.disabled), "last_error": s.lastError.map(JSONValue.string) ?? .null,
                 "last_fired": s.lastHitAt.map { .string(Timestamps.iso($0)) } ?? .null,
+                "evaluations": .int(Int64(s.latency.count)), "micros": .int(Int64(s.latency.totalMicros)),
                 "stale": .bool(!d.isShadow && [RuleKind.segment, .promotion, .fraud, .journey].contains(d.kind)
                                && (s.lastHitAt.map { now - $0 > staleAfter } ?? true)),
             ])
