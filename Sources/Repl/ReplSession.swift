@@ -144,6 +144,10 @@ public final class ReplSession {
             let s = engine.stats[d.ruleId] ?? RuleStats.none
             var line = "  \(d.ruleId)\(d.isShadow ? " [shadow]" : "")  hits \(s.hits)"
             if d.isShadow || s.shadowHits > 0 { line += ", would have hit \(s.shadowHits)" }
+            if s.latency.count > 0 {
+                let each = Double(s.latency.totalMicros) / Double(s.latency.count)
+                line += ", \(s.latency.count) run\(s.latency.count == 1 ? "" : "s") (\(String(format: "%.1f", each)) µs each)"
+            }
             if s.errors > 0 { line += ", errors \(s.errors)" }
             if s.disabled { line += ", DISABLED after repeated errors" }
             lines.append(line + "  (\(d.file):\(d.line))")

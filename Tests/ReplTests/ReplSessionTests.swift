@@ -63,6 +63,10 @@ struct ReplSessionTests {
         transcript.out = ""
         repl.feed(#"customer("ana").total_spent"#)
         #expect(transcript.out == "150.0\n")
+        transcript.out = ""
+        repl.feed("rules()")
+        #expect(transcript.out.contains("  segment:big  hits 1, 1 run ("), "hits and time per rule: \(transcript.out)")
+        transcript.out = ""
         repl.feed("io")
         repl.feed("os.execute")
         #expect(transcript.out.hasSuffix("nil\nnil\n"), "no io, no os.execute in the REPL either")
