@@ -97,14 +97,13 @@ final class ServerMetrics: Sendable {
     }
 
     /// The text exposition, with the engine's readings (per-rule statistics,
-    /// clock work, version; nil when the shards have not answered yet) and the
-    /// queue depth read now.
-    func exposition(readings: EngineReadings?, catchingUp: Bool, pending: Int, reloads: RuleReloader,
+    /// clock work, version; perhaps the last ones taken) and the queue depth read now.
+    func exposition(readings: EngineReadings, catchingUp: Bool, pending: Int, reloads: RuleReloader,
                     outbox: (counts: [String: Int], lag: Int64, failedAttempts: Int)) -> String {
-        let rules = readings?.ruleIds ?? [], stats = readings?.stats ?? [:]
+        let rules = readings.ruleIds, stats = readings.stats
         registry.makeGauge(descriptor: Self.name("catching_up", "", "1 while the clock catches up after a start (GET /ready is 503)"))
             .set(Double(catchingUp ? 1 : 0))
-        let age: Double = readings.map { Double((ContinuousClock.now - $0.takenAt).components.seconds) } ?? -1
+        let age = Double((ContinuousClock.now - readings.takenAt).components.seconds)
         registry.makeGauge(descriptor: Self.name("engine_readings_age", "seconds",
                                                  "Age of the rule and clock figures: above 0 while the shards are busy catching up"))
             .set(age)
@@ -140,7 +139,6 @@ final class ServerMetrics: Sendable {
                                labels: [("rule", rule)]).set(Double(s.disabled ? 1 : 0))
         }
         registry.makeGauge(descriptor: Self.name("ingest", "pending", "Events accepted, not yet committed")).set(Double(pending))
-        guard let readings else { return registry.emitToString() }
         registry.makeGauge(descriptor: Self.name("journey_timers", "fired", "Journey timers fired since start"))
             .set(Double(readings.clockWork.timersFired))
         return registry.emitToString() + Self.ruleLatency(stats)

@@ -50,17 +50,15 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// Parses JSON text given as bytes.
     /// Where a ``parse(_:)`` error lies in `data`, as `line L, column C: why`
     /// (lines and columns from 1); nil for another error.
     public static func location(of error: any Error, in data: Data) -> String? {
         guard let failure = error as? JSONParser.Failure else { return nil }
-        let before = data.prefix(failure.offset)
-        let line = before.count { $0 == UInt8(ascii: "\n") } + 1
-        let column = before.count - (before.lastIndex(of: UInt8(ascii: "\n")).map { before.distance(from: before.startIndex, to: $0) + 1 } ?? 0) + 1
-        return "line \(line), column \(column): \(failure.message)"
+        let lines = Array(data.prefix(failure.offset)).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        return "line \(lines.count), column \((lines.last?.count ?? 0) + 1): \(failure.message)"
     }
 
+    /// Parses JSON text given as bytes.
     public static func parse<Bytes: Collection<UInt8>>(bytes: Bytes) throws -> JSONValue {
         if let result = try bytes.withContiguousStorageIfAvailable({ buffer in try JSONParser.parse(buffer) }) {
             return result

@@ -89,8 +89,7 @@ extension ShardedEngine {
         return await withCheckedContinuation { continuation in
             once.continuation = continuation
             takeReadings { once.resume($0) }
-            let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { once.resume(nil) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) { once.resume(nil) }
         }
     }
 
@@ -108,4 +107,11 @@ extension ShardedEngine {
 
     /// The latest readings taken, however old; nil before the first.
     public var lastReadings: EngineReadings? { readingsBox.withLock { $0 } }
+}
+
+extension Duration {
+    /// The same span for Dispatch's timers (nanoseconds).
+    public var dispatchInterval: DispatchTimeInterval {
+        .nanoseconds(Int(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000))
+    }
 }

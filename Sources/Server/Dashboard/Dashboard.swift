@@ -8,8 +8,8 @@ import Store
 /// HTML page with SVG charts drawn here; it reloads itself every 5 seconds.
 struct Dashboard {
     let engine: ShardedEngine
-    /// The shards' figures (nil before their first answer: the page then shows no rule figures).
-    let readings: EngineReadings?
+    /// The shards' figures (``CrescentServer/readings()``).
+    let readings: EngineReadings
     let rate: EventRate
 
     func html() throws -> String {
@@ -19,10 +19,10 @@ struct Dashboard {
         let current = perSecond.suffix(10).reduce(0, +) / Double(max(1, min(10, perSecond.count)))
         let decisions: [(label: String, value: Double)] = try reports.run(.fraud, ReportQuery())[0].rows.map { ($0[0].display, $0[1].number ?? 0) }
         let segments = try store.segmentSizes()
-        let declared = (readings?.ruleIds ?? []).filter { $0.hasPrefix("segment:") }.map { String($0.dropFirst(8)) }
+        let declared = readings.ruleIds.filter { $0.hasPrefix("segment:") }.map { String($0.dropFirst(8)) }
         let segmentBars: [(label: String, value: Double)] = declared.map { ($0, Double(segments[$0] ?? 0)) }.sorted { $0.value > $1.value }
         let revenue: [(label: String, value: Double)] = try reports.run(.sales, ReportQuery(by: "category"))[0].rows.map { ($0[0].display, $0[3].number ?? 0) }
-        let stats = readings?.stats ?? [:]
+        let stats = readings.stats
         let hits: [(label: String, value: Double)] = stats.map { (label: $0.key, value: Double($0.value.hits)) }
         let topRules = hits.filter { $0.value > 0 }.sorted { a, b in a.value != b.value ? a.value > b.value : a.label < b.label }
         let inventory = try reports.run(.inventory, ReportQuery())[0]
@@ -50,7 +50,7 @@ struct Dashboard {
               .chart rect { fill: #5b6cf0; } .chart .label, .chart .value { font-size: 12px; fill: #1d2433; }
               .spark polyline { stroke: #5b6cf0; } .empty { color: #888; } small { color: #667; }
             </style></head><body>
-            <h1>Crescent</h1><small>rule set \(readings?.version ?? "(loading)") · refreshed \(Timestamps.iso(Int64(Date().timeIntervalSince1970 * 1000)))</small>
+            <h1>Crescent</h1><small>rule set \(readings.version) · refreshed \(Timestamps.iso(Int64(Date().timeIntervalSince1970 * 1000)))</small>
             <div class="kpis">
               <div class="kpi" id="events-per-second" data-value="\(SVGChart.number((current * 10).rounded() / 10))"><b>\(SVGChart.number((current * 10).rounded() / 10))</b>events/s (last 10 s)</div>
               <div class="kpi" id="events-total" data-value="\(counts.events)"><b>\(counts.events)</b>events stored</div>

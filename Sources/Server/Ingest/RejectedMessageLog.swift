@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Store
 
@@ -77,8 +78,7 @@ final class RejectedMessageLog: @unchecked Sendable {
             guard !logScheduled else { return }
             logScheduled = true
             let wait = logEvery - (now - loggedAt)
-            let nanoseconds = wait.components.seconds * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000
-            queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) {
+            queue.asyncAfter(deadline: .now() + wait.dispatchInterval) {
                 self.logScheduled = false
                 self.logIfDue()
             }
