@@ -29,6 +29,8 @@ public final class CrescentServer: Sendable {
         var options = EngineOptions()
         // Admission (429 past `maxInFlight`) bounds what is queued: a request never waits on a shard's queue.
         options.shardQueueEvents = max(options.shardQueueEvents, configuration.maxInFlight)
+        // A sweep over every customer (the first after a start reads them all back) takes turns with requests.
+        options.sweepSlice = configuration.sweepSlice
         // The engine's log (rules' `log(...)`, rules disabled, failed or skipped schedule runs) is the server's: standard error.
         options.logSink = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let engine = try ShardedEngine(store: store, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins,

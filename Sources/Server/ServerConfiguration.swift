@@ -22,6 +22,9 @@ public struct ServerConfiguration: Sendable {
     /// How long `/metrics` waits for the shards' figures before it answers
     /// with the last ones taken (the shards are busy catching up after a start).
     public var metricsWait: Duration = .seconds(1)
+    /// Customers a segment sweep evaluates before the shard takes the
+    /// events and decisions queued behind it (``EngineOptions/sweepSlice``).
+    public var sweepSlice = 64
     /// Webhook channels by name (`default` takes channels without their own).
     public var channels: [String: WebhookChannel] = [:]
     /// Digests of the accepted write keys.

@@ -103,6 +103,9 @@ final class ServerMetrics: Sendable {
         let rules = readings.ruleIds, stats = readings.stats
         registry.makeGauge(descriptor: Self.name("catching_up", "", "1 while the clock catches up after a start (GET /ready is 503)"))
             .set(Double(catchingUp ? 1 : 0))
+        registry.makeGauge(descriptor: Self.name("sweep_waiting", "customers",
+                                                 "Customers a segment sweep going on in slices has yet to evaluate"))
+            .set(Double(readings.sweepWaiting))
         let age = Double((ContinuousClock.now - readings.takenAt).components.seconds)
         registry.makeGauge(descriptor: Self.name("engine_readings_age", "seconds",
                                                  "Age of the rule and clock figures: above 0 while the shards are busy catching up"))

@@ -175,8 +175,17 @@ extension Engine {
             clockWork.scheduleSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         }
         state.scheduleDue[schedule.name] = schedule.next(after: due)
+        if schedule.sweepsSegments {
+            finishSweepInProgress()
+            // A sweep that goes on in slices completes (and is recorded) with its last slice.
+            if try startSweep(schedule, at: due) { return }
+        }
+        try complete(schedule, at: due)
+    }
+
+    /// Records a schedule's run at `due` and runs its `run` function.
+    func complete(_ schedule: ScheduleDefinition, at due: Int64) throws {
         state.batch.scheduleRuns.append((schedule.name, shard, due))
-        if schedule.sweepsSegments { try sweepSegments(schedule, at: due) }
         if let handle = schedule.run {
             let id = "schedule:\(schedule.name)"
             let seed = "\(id)@\(due)"
@@ -203,62 +212,6 @@ extension Engine {
         }
         pendingEvents += 1
         if pendingEvents >= options.batchSize { try submitBatch() }
-    }
-
-    /// Re-evaluates the segments of every customer this shard owns, so
-    /// time-based segments ("no order in 90 days") change without an event;
-    /// entries and exits run promotions and journeys like any other.
-    private func sweepSegments(_ schedule: ScheduleDefinition, at due: Int64) throws {
-        // Customers in memory whose every segment answer still holds (nothing
-        // they read changed, no window moved by `due`) are skipped; the rest,
-        // and those only in the store, run in id order. Only the customers
-        // the watch names are looked at, unless the rules changed since the
-        // last sweep (then every one is).
-        var ids: [String] = []
-        let reuse = options.reuseSegmentResults, epoch = rulesEpoch
-        let lookAtAll = !reuse || state.segmentWatchEpoch != epoch
-        let looked: Int
-        if lookAtAll {
-            looked = state.customers.count
-            state.segmentWatchEpoch = epoch
-            for (id, customer) in state.customers where !keepsAnswers(customer, at: due, epoch: epoch) { ids.append(id) }
-        } else {
-            let named = state.segmentWatch.due(by: due)
-            looked = named.count
-            for id in named {
-                guard let customer = state.customers[id] else { continue } // evicted: in the store
-                customer.watchedFrom = .max // its entries up to now are gone
-                if !keepsAnswers(customer, at: due, epoch: epoch) { ids.append(id) }
-            }
-            // The customers the watch did not name keep their answers unread.
-            clockWork.customersUnchanged += max(0, state.customers.count - looked)
-        }
-        if !state.freshStore {
-            for id in try store.activeCustomerIds() where sweepOwns(id) && state.customers[id] == nil { ids.append(id) }
-        }
-        let sorted = ids.sorted()
-        for (index, id) in sorted.enumerated() {
-            if index % 512 == 0 { try warm(Array(sorted[index..<min(sorted.count, index + 512)])) }
-            let customer = try state.customer(id)
-            guard customer.row.mergedInto == nil, customer.row.firstSeen != nil else { continue }
-            let event = Event(messageId: "sweep:\(schedule.name):\(due):\(id)", kind: .track, name: "Segment Sweep",
-                              userId: id, timestamp: due, isInternal: true)
-            var run = EvaluationRun(event: event, customer: customer, order: nil)
-            try evaluate(&run, segmentsOnly: true)
-            clockWork.customersSwept += 1
-            pendingEvents += 1
-            if pendingEvents >= options.batchSize { try submitBatch() }
-        }
-    }
-
-    /// True (and counted) when a customer's segment answers all hold at `time`;
-    /// the watch then looks at it again when they stop holding.
-    private func keepsAnswers(_ customer: CustomerState, at time: Int64, epoch: Int) -> Bool {
-        guard options.reuseSegmentResults, customer.complete, customer.row.mergedInto == nil,
-              customer.segmentsHold(at: time, epoch: epoch) else { return false }
-        clockWork.customersUnchanged += 1
-        state.segmentWatch.watch(customer, at: customer.segmentsHoldUntil)
-        return true
     }
 }
 

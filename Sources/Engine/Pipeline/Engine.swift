@@ -35,6 +35,12 @@ public struct EngineOptions: Sendable {
     /// answer stopped holding (false: every segment on every evaluation,
     /// the reference the tests compare with).
     public var reuseSegmentResults = true
+    /// Customers a segment sweep evaluates before the shard runs what is
+    /// queued behind it, then the next as many (the server: 256, so an
+    /// event or a decision never waits for a sweep over every customer).
+    /// Nil: a sweep runs whole where it is due, so a replay, a backtest or
+    /// a test gives the same result however fast its events arrive.
+    public var sweepSlice: Int?
     /// Where each log line goes as it is written (``Engine/log``): `crescent
     /// replay` and `crescent serve` write them to standard error. Nil keeps
     /// them only in memory.

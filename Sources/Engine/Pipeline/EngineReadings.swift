@@ -24,6 +24,8 @@ public struct EngineReadings: Sendable {
     public var problems: [RuleProblem]
     public var stats: [String: RuleStats]
     public var clockWork: ClockWork
+    /// Customers that segment sweeps going on in slices have yet to evaluate.
+    public var sweepWaiting: Int
     /// The engine's clock (ms) when they were taken.
     public var clock: Int64
     /// When the last shard answered.
@@ -42,6 +44,7 @@ extension ShardedEngine {
             let lock = NSLock()
             var stats: [[String: RuleStats]?]
             var clockWork = ClockWork()
+            var sweepWaiting = 0
             var rules: (list: [EngineReadings.Rule], version: String, problems: [RuleProblem], clock: Int64) = ([], "", [], 0)
             var left: Int
             init(_ count: Int) {
@@ -51,13 +54,14 @@ extension ShardedEngine {
         }
         let parts = Parts(shardCount)
         onEveryShardAsync { [self] index, engine in
-            let stats = engine.stats, clockWork = engine.clockWork
+            let stats = engine.stats, clockWork = engine.clockWork, sweepWaiting = engine.sweepWaiting
             let rules = index == 0 ? (engine.declarations.map { d in
                 EngineReadings.Rule(id: d.ruleId, name: d.name, kind: d.kind, file: d.file, line: d.line, isShadow: d.isShadow)
             }, engine.rules.version, engine.problems, engine.clockHint) : nil
             let done: Bool = parts.lock.withLock {
                 parts.stats[index] = stats
                 parts.clockWork = parts.clockWork + clockWork
+                parts.sweepWaiting += sweepWaiting
                 if let rules { parts.rules = rules }
                 parts.left -= 1
                 return parts.left == 0
@@ -65,6 +69,7 @@ extension ShardedEngine {
             guard done else { return }
             let readings = EngineReadings(rules: parts.rules.list, version: parts.rules.version, problems: parts.rules.problems,
                                           stats: RuleStats.sum(parts.stats.compactMap { $0 }), clockWork: parts.clockWork,
+                                          sweepWaiting: parts.sweepWaiting,
                                           clock: parts.rules.clock, takenAt: .now)
             readingsBox.withLock { $0 = readings }
             deliver(readings)

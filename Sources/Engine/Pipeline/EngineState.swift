@@ -27,6 +27,8 @@ final class EngineState {
     /// The rule set epoch of the last sweep that looked at every customer
     /// (after a reload the next sweep looks at all of them again).
     var segmentWatchEpoch = 0
+    /// A segment sweep going on in slices (``EngineOptions/sweepSlice``).
+    var sweep: SweepInProgress?
 
     /// Forgets what a customer's segments read (they all run at the next
     /// evaluation) and has the next sweep look at it.

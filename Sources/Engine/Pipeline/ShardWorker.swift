@@ -27,6 +27,8 @@ final class ShardWorker: @unchecked Sendable {
                 return
             }
             ready.signal()
+            // A sweep going on in slices takes turns with the queued jobs.
+            var sliceNext = false
             while true {
                 condition.lock()
                 // Someone waits for the batch: commit it at this job boundary
@@ -40,7 +42,9 @@ final class ShardWorker: @unchecked Sendable {
                     }
                     idleWakeRequested = true
                 }
-                if jobs.isEmpty && !stopping {
+                // Once stopping, a sweep left unfinished is not recorded as run: it is due again after a restart.
+                let sweeping = !stopping && engine.sweepWaiting > 0
+                if jobs.isEmpty && !stopping && !sweeping {
                     condition.wait() // a job, the commits going idle, or the stop
                     condition.unlock()
                     continue
@@ -49,6 +53,13 @@ final class ShardWorker: @unchecked Sendable {
                     condition.unlock()
                     return
                 }
+                if sweeping && (jobs.isEmpty || sliceNext) {
+                    sliceNext = false
+                    condition.unlock()
+                    engine.runSweepSlice()
+                    continue
+                }
+                sliceNext = true
                 let job = jobs.removeFirst()
                 queuedEvents -= job.events
                 condition.broadcast()
