@@ -72,6 +72,7 @@ struct BackPressureTests {
             let before = try await client.execute(uri: "/metrics", method: .get).text
             #expect(before.contains("crescent_catching_up 0"))
             #expect(before.contains("crescent_engine_readings_age_seconds 0"))
+            #expect(before.contains("crescent_sweep_waiting_customers 0"))
             #expect(before.contains(#"crescent_rule_hits{rule="segment:bronze"} 1"#))
 
             // The shard is busy (as with a long catch-up) until released.
