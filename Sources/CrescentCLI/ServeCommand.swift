@@ -75,8 +75,13 @@ struct ServeCommand: AsyncParsableCommand {
         let server = try CrescentServer(configuration: settings)
         for problem in server.gateway.engine.problems { StandardStreams.writeError("\(problem)\n") }
         let host = settings.host, database = settings.database
-        try await server.run { port in
-            StandardStreams.write(Array("crescent listening on http://\(host):\(port) (database \(database))\n".utf8))
+        do {
+            try await server.run { port in
+                StandardStreams.write(Array("crescent listening on http://\(host):\(port) (database \(database))\n".utf8))
+            }
+        } catch let error as ListenError {
+            StandardStreams.writeError("error: \(error)\n")
+            throw ExitCode(1)
         }
         StandardStreams.write(Array("crescent stopped; everything accepted is committed\n".utf8))
     }

@@ -179,9 +179,28 @@ public final class CrescentServer: Sendable {
             }
             : nil
         defer { watcher?.stop() }
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError where [EADDRINUSE, EADDRNOTAVAIL, EACCES].contains(error.errnoCode) {
+            try gateway.shutdown()
+            throw ListenError(host: configuration.host, port: configuration.port, errno: error.errnoCode)
+        }
         try gateway.shutdown()
         rejections.flush()
+    }
+}
+
+/// The server could not bind its address (`crescent serve` exits 1 with this).
+public struct ListenError: Error, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    public let errno: Int32
+
+    public var description: String {
+        let reason = errno == EADDRINUSE
+            ? "the address is in use (another server? --port 0 picks a free port)"
+            : String(cString: strerror(errno)).lowercased()
+        return "cannot listen on \(host):\(port): \(reason)"
     }
 }
 
