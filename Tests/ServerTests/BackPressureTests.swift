@@ -25,8 +25,9 @@ struct BackPressureTests {
                     #"{"batch":[{"type":"track","userId":"a","event":"E","messageId":"b1"},{"type":"track","userId":"a","event":"E","messageId":"b2"}]}"#))
             }
             while server.gateway.pending < 2 { await Task.yield() }
-            let refused = try await client.execute(uri: "/v1/batch", method: .post, headers: auth, body: ByteBuffer(string:
-                #"{"batch":[{"type":"track","userId":"b","event":"E","messageId":"c1"},{"type":"track","userId":"b","event":"E","messageId":"c2"}]}"#))
+            // Two good messages and one without `event`.
+            let second = #"{"batch":[{"type":"track","userId":"b","event":"E","messageId":"c1"},{"type":"track","userId":"b","event":"E","messageId":"c2"},{"type":"track","userId":"b","messageId":"c3"}]}"#
+            let refused = try await client.execute(uri: "/v1/batch", method: .post, headers: auth, body: ByteBuffer(string: second))
             #expect(refused.status == .tooManyRequests)
             #expect(refused.headers[.retryAfter] == "1")
             #expect(refused.json["code"] as? String == "saturated")
@@ -34,6 +35,13 @@ struct BackPressureTests {
             server.gateway.holdCommits(false)
             #expect(try await first.value.status == .ok)
             #expect(try server.gateway.engine.store.count("events") == 2)
+            // The SDK sends the batch again: its refused message is kept once, from the attempt answered 200.
+            let retried = try await client.execute(uri: "/v1/batch", method: .post, headers: auth, body: ByteBuffer(string: second))
+            #expect(retried.status == .ok)
+            #expect((retried.json["rejected"] as? [[String: Any]])?.map { $0["index"] as? Int } == [2])
+            let listed = try await client.execute(uri: "/v1/rejected", method: .get, headers: [.authorization: "Bearer admin"])
+            #expect((listed.json["entries"] as? [[String: Any]])?.map { ($0["message"] as? [String: Any])?["messageId"] as? String } == ["c3"])
+            #expect(try await client.execute(uri: "/metrics", method: .get).text.contains("crescent_messages_rejected_total 1"))
         }
     }
 

@@ -113,16 +113,22 @@ struct TrackingAPI: Sendable {
                     userId: ids?["userId"]?.stringValue, anonymousId: ids?["anonymousId"]?.stringValue)))
             }
         }
-        if !intake.rejected.isEmpty {
-            rejections.record(intake.rejected.map(\.stored))
-            metrics.messagesRejected(intake.rejected.count)
-        }
         if intake.events.isEmpty, let first = intake.rejected.first {
             // Nothing of the request is kept: refuse it whole.
+            keepRejected(intake)
             let more = intake.rejected.count > 1 ? " (all \(intake.rejected.count) messages refused; GET /v1/rejected lists them)" : ""
             return .failure(APIProblem(.badRequest, "invalid_message", first.message + more))
         }
         return .success(intake)
+    }
+
+    /// Keeps a request's refused messages for `GET /v1/rejected`, once its
+    /// answer is final: a request answered `429` or `503` is sent again by
+    /// the SDKs, and its refused messages are kept from that attempt.
+    private func keepRejected(_ intake: Intake) {
+        guard !intake.rejected.isEmpty else { return }
+        rejections.record(intake.rejected.map(\.stored))
+        metrics.messagesRejected(intake.rejected.count)
     }
 
     /// What a request brought: the events to process and the messages refused.
@@ -158,6 +164,7 @@ struct TrackingAPI: Sendable {
             do {
                 let outcomes = try await gateway.ingest(intake.events)
                 metrics.ingested(intake.events, outcomes)
+                keepRejected(intake)
                 return APIResponse.json(.ok, intake.successJSON)
             } catch {
                 return Self.failure(error, metrics)
