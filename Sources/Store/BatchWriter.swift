@@ -107,6 +107,16 @@ struct BatchWriter {
         try run("INSERT OR IGNORE INTO reviews (message_id, customer_id, sku, rating, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 batch.reviews.map { [$0.messageId, owner($0.customerId), $0.sku, $0.rating, $0.text, $0.at] })
         if !batch.segmentChanges.isEmpty { try writeSegmentChanges(batch.segmentChanges) }
+        if !batch.shadowSegmentChanges.isEmpty {
+            let enter = try RawStatement(db, "INSERT OR REPLACE INTO shadow_segment_members (segment, customer_id, entered_at) VALUES (?, ?, ?)")
+            let exit = try RawStatement(db, "DELETE FROM shadow_segment_members WHERE segment = ? AND customer_id = ?")
+            for change in batch.shadowSegmentChanges {
+                let statement = change.entered ? enter : exit
+                statement.bind(1, change.segment); statement.bind(2, change.customerId)
+                if change.entered { statement.bind(3, change.at) }
+                try statement.step()
+            }
+        }
         if !batch.counterHits.isEmpty {
             let insert = try RawStatement(db, "INSERT INTO counter_hits (counter, key, at, value) VALUES (?, ?, ?, ?)")
             for hit in batch.counterHits {
@@ -218,6 +228,7 @@ struct BatchWriter {
     /// Moves each merged customer's rows to the customer it merged into.
     private func writeMerges(_ merges: [(from: String, into: String)]) throws {
         let clearSegments = try RawStatement(db, "DELETE FROM segment_members WHERE customer_id = ?")
+        let clearShadowSegments = try RawStatement(db, "DELETE FROM shadow_segment_members WHERE customer_id = ?")
         let moves = try ["events", "orders", "carts", "reviews", "decisions", "outbox", "promotion_fires", "journey_instances"].map {
             try RawStatement(db, "UPDATE \($0) SET customer_id = ? WHERE customer_id = ?")
         }
@@ -228,6 +239,8 @@ struct BatchWriter {
         for merge in merges {
             clearSegments.bind(1, merge.from)
             try clearSegments.step()
+            clearShadowSegments.bind(1, merge.from)
+            try clearShadowSegments.step()
             // First seen in this batch: its rows above went to the survivor already.
             if moved[merge.from] != nil { continue }
             let into = owner(merge.into)

@@ -10,7 +10,7 @@ extension CrescentStore {
     static let customerTables: [(table: String, column: String)] = [
         ("customers", "id"), ("identities", "customer_id"), ("events", "customer_id"), ("orders", "customer_id"),
         ("carts", "customer_id"), ("wishlist", "customer_id"), ("reviews", "customer_id"),
-        ("segment_members", "customer_id"), ("segment_history", "customer_id"), ("decisions", "customer_id"),
+        ("segment_members", "customer_id"), ("shadow_segment_members", "customer_id"), ("segment_history", "customer_id"), ("decisions", "customer_id"),
         ("promotion_fires", "customer_id"), ("outbox", "customer_id"), ("journey_instances", "customer_id"),
     ]
 
@@ -88,7 +88,7 @@ extension CrescentStore {
             try db.execute(sql: "DELETE FROM rejected_messages WHERE user_id IN (\(marks)) OR anonymous_id IN (\(marks))",
                            arguments: StatementArguments(refs + refs))
             counts["rejected_messages"] = db.changesCount
-            for table in ["events", "identities", "carts", "wishlist", "reviews", "segment_members", "segment_history",
+            for table in ["events", "identities", "carts", "wishlist", "reviews", "segment_members", "shadow_segment_members", "segment_history",
                           "promotion_fires", "journey_instances"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE customer_id = ?", arguments: [id])
                 counts[table] = db.changesCount

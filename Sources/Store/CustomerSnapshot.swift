@@ -7,6 +7,8 @@ import GRDB
 public struct CustomerSnapshot: Sendable {
     public var row: CustomerRow
     public var segments: Set<String> = []
+    /// Shadow-mode segments the customer would be in.
+    public var shadowSegments: Set<String> = []
     public var lastBlockAt: Int64?
     public var wishlist: [String: Double] = [:]
     /// Event times of the 90 days before the customer was last seen, oldest first.
@@ -57,6 +59,9 @@ extension CrescentStore {
                 guard full else { continue }
                 try each("SELECT customer_id, segment FROM segment_members WHERE customer_id IN (\(marks))") {
                     $0.segments.insert($1["segment"])
+                }
+                try each("SELECT customer_id, segment FROM shadow_segment_members WHERE customer_id IN (\(marks))") {
+                    $0.shadowSegments.insert($1["segment"])
                 }
                 try each("SELECT customer_id, sku, price FROM wishlist WHERE customer_id IN (\(marks))") {
                     $0.wishlist[$1["sku"]] = $1["price"] ?? 0

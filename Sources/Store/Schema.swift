@@ -351,6 +351,19 @@ enum Schema {
                 CREATE INDEX rejected_messages_by_anonymous ON rejected_messages(anonymous_id) WHERE anonymous_id IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v10-shadow-segment-members") { db in
+            try db.execute(sql: """
+                -- the shadow-mode segments each customer would be in, so that a would-be entry is counted once,
+                -- across restarts and customers read back from the store
+                CREATE TABLE shadow_segment_members (
+                    segment TEXT NOT NULL,
+                    customer_id TEXT NOT NULL,
+                    entered_at INTEGER NOT NULL,
+                    PRIMARY KEY (segment, customer_id)
+                );
+                CREATE INDEX shadow_segment_members_by_customer ON shadow_segment_members(customer_id);
+                """)
+        }
         return migrator
     }
 }

@@ -20,6 +20,8 @@ public struct WriteBatch: Sendable {
     public var wishlist: [(customerId: String, sku: String, price: Double?, at: Int64)] = []
     public var reviews: [(messageId: String, customerId: String?, sku: String?, rating: Double?, text: String?, at: Int64)] = []
     public var segmentChanges: [SegmentChangeRow] = []
+    /// Would-be entries and exits of shadow-mode segments (no history, no events).
+    public var shadowSegmentChanges: [SegmentChangeRow] = []
     public var counterHits: [(counter: String, key: String, at: Int64, value: String?)] = []
     public var listAdditions: [(list: String, value: String, source: String, at: Int64)] = []
     public var decisions: [DecisionRow] = []
@@ -45,7 +47,7 @@ public struct WriteBatch: Sendable {
     /// True when the batch holds nothing to write.
     public var isEmpty: Bool {
         events.isEmpty && customers.isEmpty && identities.isEmpty && orders.isEmpty && products.isEmpty
-            && inventory.isEmpty && carts.isEmpty && wishlist.isEmpty && reviews.isEmpty && segmentChanges.isEmpty
+            && inventory.isEmpty && carts.isEmpty && wishlist.isEmpty && reviews.isEmpty && segmentChanges.isEmpty && shadowSegmentChanges.isEmpty
             && counterHits.isEmpty && listAdditions.isEmpty && decisions.isEmpty
             && promotionFires.isEmpty && itemPairDeltas.isEmpty && itemPopularityDeltas.isEmpty && competitorPrices.isEmpty && outbox.isEmpty && ruleset == nil && merges.isEmpty
             && journeyInstances.isEmpty && journeyStepCounts.isEmpty && journeyDefinitions.isEmpty && scheduleRuns.isEmpty

@@ -246,6 +246,38 @@ struct EngineTests {
         #expect(engine.stats["segment:vip_candidate"]?.hits == 0)
     }
 
+    @Test("a shadow segment's would-be entry counts once, across a restart; the customer's export shows it")
+    func shadowMembershipIsStored() throws {
+        let rules = ["segments/vip.lua": """
+            segment "vip_candidate" { mode = "shadow", when = function(c) return c.traits.vip == true end }
+            """]
+        let F = EngineFixtures.self
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("shadow.db").path
+        do {
+            let first = try F.engine(rules: rules, store: try CrescentStore(path: path))
+            let entered = try first.process(F.identify("u1", traits: ["vip": .bool(true)], at: "1m"))
+            #expect(entered.results.first { $0.rule == "segment:vip_candidate" }?.reason == "would enter")
+            _ = try first.process(F.identify("u2", traits: ["vip": .bool(true)], at: "1m"))
+            _ = try first.process(F.identify("u2", traits: ["vip": .bool(false)], at: "2m"))
+            try first.flush()
+        }
+        let store = try CrescentStore(path: path)
+        let restarted = try F.engine(rules: rules, store: store)
+        let again = try restarted.process(F.track("Page Viewed", user: "u1", at: "3m"))
+        #expect(again.results.first { $0.rule == "segment:vip_candidate" }?.outcome == .shadowHit)
+        #expect(again.results.first { $0.rule == "segment:vip_candidate" }?.reason != "would enter", "u1 was in it before the restart")
+        let back = try restarted.process(F.identify("u2", traits: ["vip": .bool(true)], at: "4m"))
+        #expect(back.results.first { $0.rule == "segment:vip_candidate" }?.reason == "would enter", "u2 had left it")
+        #expect(restarted.stats["segment:vip_candidate"]?.shadowHits == 1)
+        try restarted.flush()
+        let export = try #require(try store.exportCustomer("u1"))
+        #expect(export.contains("shadow_segment_members") && export.contains("vip_candidate"))
+        #expect(try store.eraseCustomer("u1", at: F.time("5m")) != nil)
+        #expect(try store.count("shadow_segment_members") == 1, "u2's row stays")
+    }
+
     @Test("lists and distinct counters")
     func listsAndDistinctCounters() throws {
         let engine = try EngineFixtures.engine(rules: ["fraud/r.lua": """

@@ -9,8 +9,8 @@ final class CustomerState {
     var traits: [String: JSONValue]
     var consent: [String: Bool]
     var segments: Set<String> = []
-    /// Shadow-mode segments the customer would be in (kept in memory only:
-    /// their would-be entries are counted from what this process has seen).
+    /// Shadow-mode segments the customer would be in (stored too, so a
+    /// would-be entry counts once across restarts).
     var shadowSegments: Set<String> = []
     /// Recent completed orders (newest last), for windowed spend.
     var orders: [(id: String, at: Int64, total: Double)] = []
@@ -82,6 +82,7 @@ final class CustomerState {
     /// Takes the parts a partial load left out from a full snapshot.
     func fill(from snapshot: CustomerSnapshot) {
         segments = snapshot.segments
+        shadowSegments = snapshot.shadowSegments
         wishlist = snapshot.wishlist
         carts = snapshot.carts
         viewed = snapshot.viewed

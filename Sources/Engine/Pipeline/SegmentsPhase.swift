@@ -65,8 +65,13 @@ extension Engine {
             let reason: String? = answer.kind == .reused ? RuleResult.unchanged : nil
             if d.isShadow {
                 // A would-be entry counts as the shadow rule's hit, as an entry does for a live one.
-                let wouldEnter = inside && !customer.shadowSegments.contains(d.name)
-                if inside { customer.shadowSegments.insert(d.name) } else { customer.shadowSegments.remove(d.name) }
+                let wasInside = customer.shadowSegments.contains(d.name)
+                let wouldEnter = inside && !wasInside
+                if inside != wasInside {
+                    if inside { customer.shadowSegments.insert(d.name) } else { customer.shadowSegments.remove(d.name) }
+                    state.batch.shadowSegmentChanges.append(SegmentChangeRow(segment: d.name, customerId: customer.row.id,
+                                                                             entered: inside, at: now, messageId: run.event.messageId))
+                }
                 if wouldEnter { stat(d.ruleId) { $0.shadowHits += 1 } }
                 run.results.append(RuleResult(rule: d.ruleId, kind: "segment", outcome: inside ? .shadowHit : .miss,
                                               reason: wouldEnter ? RuleResult.wouldEnter : reason, micros: answer.micros))
