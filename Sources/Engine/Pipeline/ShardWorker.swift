@@ -6,6 +6,8 @@ final class ShardWorker: @unchecked Sendable {
     typealias Job = (Engine) -> Void
     private let condition = NSCondition()
     private var jobs: [(run: Job, events: Int)] = []
+    /// Jobs that go before the queue (a checkout's decision, not behind a burst of ingest).
+    private var urgentJobs: [(run: Job, events: Int)] = []
     /// Events in the queued jobs, and at most how many (see ``EngineOptions/shardQueueEvents``).
     private var queuedEvents = 0
     private let capacity: Int
@@ -44,6 +46,14 @@ final class ShardWorker: @unchecked Sendable {
                 }
                 // Once stopping, a sweep left unfinished is not recorded as run: it is due again after a restart.
                 let sweeping = !stopping && engine.sweepWaiting > 0
+                if let urgent = urgentJobs.first {
+                    urgentJobs.removeFirst()
+                    queuedEvents -= urgent.events
+                    condition.broadcast()
+                    condition.unlock()
+                    urgent.run(engine)
+                    continue
+                }
                 if jobs.isEmpty && !stopping && !sweeping {
                     condition.wait() // a job, the commits going idle, or the stop
                     condition.unlock()
@@ -95,11 +105,12 @@ final class ShardWorker: @unchecked Sendable {
     }
 
     /// Queues a job that processes `events` events (other jobs count as one);
-    /// blocks while that would put more than the capacity in the queue.
-    func async(events: Int = 1, _ job: @escaping Job) {
+    /// blocks while that would put more than the capacity in the queue. An
+    /// `urgent` job runs before the queued ones, once the job running ends.
+    func async(events: Int = 1, urgent: Bool = false, _ job: @escaping Job) {
         condition.lock()
         while queuedEvents > 0 && queuedEvents + events > capacity { condition.wait() }
-        jobs.append((job, events))
+        if urgent { urgentJobs.append((job, events)) } else { jobs.append((job, events)) }
         queuedEvents += events
         condition.broadcast()
         condition.unlock()

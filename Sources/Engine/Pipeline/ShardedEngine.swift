@@ -99,11 +99,16 @@ public final class ShardedEngine: @unchecked Sendable {
     /// shard hands its batch over at its next job boundary when no commit is
     /// in flight, else as soon as the commits in flight are done: events that
     /// arrive together share one commit, and nobody waits for a full batch.
-    public func submitCommitted(_ event: Event, _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
-        submit(event, afterCommit: true, completion)
+    ///
+    /// An `urgent` event (`/v1/decide`: a checkout waits for it) goes before
+    /// the events queued on its shard, unless it merges a customer owned by
+    /// another shard (it then waits for that shard's hand-over, in order).
+    public func submitCommitted(_ event: Event, urgent: Bool = false,
+                                _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
+        submit(event, afterCommit: true, urgent: urgent, completion)
     }
 
-    private func submit(_ event: Event, afterCommit: Bool,
+    private func submit(_ event: Event, afterCommit: Bool, urgent: Bool = false,
                         _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
         guard shared.claim(event.messageId) else {
             completion(.success(.duplicate(event.messageId)))
@@ -137,7 +142,12 @@ public final class ShardedEngine: @unchecked Sendable {
             workers[source].async { engine in handOver.deliver(engine.state.handOver(owner, mergingInto: survivor)) }
             adopted = handOver
         }
-        pending[target].append(ShardJob(event: event, route: route, adopted: adopted, afterCommit: afterCommit, completion: completion))
+        let job = ShardJob(event: event, route: route, adopted: adopted, afterCommit: afterCommit, completion: completion)
+        if urgent && adopted == nil {
+            workers[target].async(events: 1, urgent: true) { engine in Self.run([job], on: engine) }
+            return
+        }
+        pending[target].append(job)
         if pending[target].count >= runLength { dispatchPending(target) }
     }
 
@@ -146,22 +156,25 @@ public final class ShardedEngine: @unchecked Sendable {
         let run = pending[index]
         guard !run.isEmpty else { return }
         pending[index] = []
-        workers[index].async(events: run.count) { engine in
-            for job in run {
-                let adopted = job.adopted?.receive()
-                if let adopted, let owner = job.route.mergeFrom {
-                    adopted.addPending(to: &engine.state.batch)
-                    for order in adopted.orders { engine.state.orders[order.id] = order }
-                    for (promotion, times) in adopted.fires { engine.state.fires[promotion, default: [:]][owner] = times }
-                    for instance in adopted.instances { engine.state.journeys.add(instance) }
-                }
-                let result = Result { try engine.process(job.event, route: job.route, adopted: adopted?.customer) }
-                guard job.afterCommit, case .success = result else {
-                    job.completion(result)
-                    continue
-                }
-                engine.whenCommitted { committed in job.completion(committed.flatMap { result }) }
+        workers[index].async(events: run.count) { engine in Self.run(run, on: engine) }
+    }
+
+    /// Processes routed events on their shard's thread, in order.
+    private static func run(_ run: [ShardJob], on engine: Engine) {
+        for job in run {
+            let adopted = job.adopted?.receive()
+            if let adopted, let owner = job.route.mergeFrom {
+                adopted.addPending(to: &engine.state.batch)
+                for order in adopted.orders { engine.state.orders[order.id] = order }
+                for (promotion, times) in adopted.fires { engine.state.fires[promotion, default: [:]][owner] = times }
+                for instance in adopted.instances { engine.state.journeys.add(instance) }
             }
+            let result = Result { try engine.process(job.event, route: job.route, adopted: adopted?.customer) }
+            guard job.afterCommit, case .success = result else {
+                job.completion(result)
+                continue
+            }
+            engine.whenCommitted { committed in job.completion(committed.flatMap { result }) }
         }
     }
 

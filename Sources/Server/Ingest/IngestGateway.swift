@@ -32,12 +32,13 @@ public final class IngestGateway: @unchecked Sendable {
 
     /// ``ingest(_:)`` with where the time went: until the engine had
     /// evaluated the last event (`evaluated`), then until they were committed.
-    public func ingestTimed(_ events: [Event]) async throws
+    /// `urgent` events (a decision) go before the events queued on their shard.
+    public func ingestTimed(_ events: [Event], urgent: Bool = false) async throws
         -> (outcomes: [EventOutcome], evaluated: Duration, committed: Duration) {
         try reserve(events.count)
         defer { release(events.count) }
         let start = ContinuousClock.now
-        let outcomes = try await process(events)
+        let outcomes = try await process(events, urgent: urgent)
         let evaluated = outcomes.map(\.evaluatedAt).max().map { max(start, $0) } ?? start
         let end = ContinuousClock.now
         return (outcomes, evaluated - start, end - evaluated)
@@ -57,7 +58,7 @@ public final class IngestGateway: @unchecked Sendable {
 
     /// Submits every event and resumes once the last of them is committed
     /// (or with the first error).
-    private func process(_ events: [Event]) async throws -> [EventOutcome] {
+    private func process(_ events: [Event], urgent: Bool = false) async throws -> [EventOutcome] {
         if events.isEmpty { return [] }
         final class Collector: @unchecked Sendable {
             let lock = NSLock()
@@ -78,7 +79,7 @@ public final class IngestGateway: @unchecked Sendable {
                 }
             }
             for (index, event) in events.enumerated() {
-                engine.submitCommitted(event) { [self] result in
+                engine.submitCommitted(event, urgent: urgent) { [self] result in
                     let done: Bool = collector.lock.withLock {
                         collector.results[index] = result
                         collector.remaining -= 1

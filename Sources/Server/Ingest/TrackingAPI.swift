@@ -183,7 +183,7 @@ struct TrackingAPI: Sendable {
             let events = intake.events
             let started = ContinuousClock.now
             do {
-                let (outcomes, evaluated, committed) = try await gateway.ingestTimed(events)
+                let (outcomes, evaluated, committed) = try await gateway.ingestTimed(events, urgent: true)
                 let outcome = outcomes[0]
                 metrics.ingested(events, [outcome])
                 metrics.decided(outcome.decision?.verdict.rawValue ?? "allow", ContinuousClock.now - started,

@@ -110,7 +110,7 @@ struct SweepSliceTests {
         engine.onShardAsync(0) { _ in release.wait() }
         let started = DispatchSemaphore(value: 0)
         engine.startAdvance(to: F.time("3h"), missedRuns: .each) { _ in started.signal() }
-        let seen = Seen()
+        let seen = Collected<Int>()
         let processed = DispatchSemaphore(value: 0)
         engine.submit(F.track("Page Viewed", user: "z", at: "3h")) { _ in processed.signal() }
         engine.dispatchAllPending()
@@ -125,12 +125,4 @@ struct SweepSliceTests {
         try engine.flush()
         #expect(try Self.history(engine.store).filter { $0.contains("exited") }.count == 7)
     }
-}
-
-/// Values a shard's thread hands to the test.
-private final class Seen: @unchecked Sendable {
-    private let lock = NSLock()
-    private var list: [Int] = []
-    func append(_ value: Int) { lock.withLock { list.append(value) } }
-    var values: [Int] { lock.withLock { list } }
 }
