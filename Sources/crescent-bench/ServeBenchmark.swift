@@ -50,14 +50,31 @@ enum ServeBenchmark {
         let senders = max(1, Int(ProcessInfo.processInfo.environment["BENCH_SERVE_SENDERS"] ?? "") ?? 8)
         final class Counter: @unchecked Sendable {
             let lock = NSLock()
-            var next = 0, refused = 0
+            var next = 0, refused = 0, sendersLeft = 0
+            var duringIngest: [Double] = []
             func take(_ limit: Int) -> Int? { lock.withLock { defer { next += 1 }; return next < limit ? next : nil } }
         }
         let counter = Counter()
+        counter.sendersLeft = senders
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
+            // A checkout meanwhile: a decision every 50 ms while the senders send (it goes before their queued events),
+            // on a client of its own (not queued behind the senders' connections).
+            group.addTask {
+                let checkout = HTTPClient(eventLoopGroupProvider: .singleton)
+                var i = 0
+                while counter.lock.withLock({ counter.sendersLeft > 0 }) {
+                    let latency = try await decide(port: port, auth: auth, userId: "burst-\(i)", messageId: "burst-\(i)", total: 25,
+                                                   client: checkout)
+                    counter.lock.withLock { counter.duringIngest.append(latency) }
+                    i += 1
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                try await checkout.shutdown()
+            }
             for _ in 0..<senders {
                 group.addTask {
+                    defer { counter.lock.withLock { counter.sendersLeft -= 1 } }
                     while let index = counter.take(bodies.count) {
                         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/batch")
                         request.method = .POST
@@ -74,6 +91,12 @@ enum ServeBenchmark {
         let ingestSeconds = seconds(ContinuousClock.now - started)
         print(String(format: "  ingest       %8.0f events/s  (%d events in %d requests of 100 from %d senders, %.1f s; %d refused with 429)",
                      Double(messages.count) / ingestSeconds, messages.count, bodies.count, senders, ingestSeconds, counter.refused))
+        let burst = counter.duringIngest.sorted()
+        if !burst.isEmpty {
+            let at = { (p: Double) in burst[min(burst.count - 1, Int(Double(burst.count) * p))] }
+            print(String(format: "  decide during the ingest: %d requests, one every 50 ms: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+                         burst.count, at(0.5), at(0.99), burst.last ?? 0))
+        }
 
         // 2. Decisions at a fixed rate (open loop: each request starts on schedule).
         let total = decideRate * decideSeconds
@@ -83,16 +106,7 @@ enum ServeBenchmark {
             for i in 0..<total {
                 try await Task.sleep(until: begin + interval * i, clock: .continuous)
                 group.addTask {
-                    let body = #"{"userId":"bench-\#(i % 500)","event":"Order Completed","messageId":"decide-\#(i)","#
-                        + #""properties":{"order_id":"bench-o\#(i)","total":\#(20 + i % 300),"card_fingerprint":"fp\#(i % 97)"}}"#
-                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/decide")
-                    request.method = .POST
-                    request.headers.add(name: "Authorization", value: auth)
-                    request.body = .bytes(ByteBuffer(string: body))
-                    let sent = ContinuousClock.now
-                    let response = try await client.execute(request, deadline: .now() + .seconds(10))
-                    _ = try await response.body.collect(upTo: 1 << 16)
-                    return seconds(ContinuousClock.now - sent) * 1000
+                    try await decide(port: port, auth: auth, userId: "bench-\(i % 500)", messageId: "decide-\(i)", total: 20 + i % 300)
                 }
             }
             var all: [Double] = []
@@ -118,6 +132,21 @@ enum ServeBenchmark {
             kill(server.process.processIdentifier, SIGTERM)
             server.process.waitUntilExit()
         }
+    }
+
+    /// One `/v1/decide` of an `Order Completed`; its latency in milliseconds, client side.
+    static func decide(port: Int, auth: String, userId: String, messageId: String, total: Int,
+                       client: HTTPClient = .shared) async throws -> Double {
+        let body = #"{"userId":"\#(userId)","event":"Order Completed","messageId":"\#(messageId)","#
+            + #""properties":{"order_id":"o-\#(messageId)","total":\#(total),"card_fingerprint":"fp\#(total % 97)"}}"#
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/decide")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: auth)
+        request.body = .bytes(ByteBuffer(string: body))
+        let sent = ContinuousClock.now
+        let response = try await client.execute(request, deadline: .now() + .seconds(10))
+        _ = try await response.body.collect(upTo: 1 << 16)
+        return seconds(ContinuousClock.now - sent) * 1000
     }
 
     /// Cumulative bucket counts of one labelled Prometheus histogram, by upper bound.
