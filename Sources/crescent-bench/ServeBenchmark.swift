@@ -98,7 +98,9 @@ enum ServeBenchmark {
                          burst.count, at(0.5), at(0.99), burst.last ?? 0))
         }
 
-        // 2. Decisions at a fixed rate (open loop: each request starts on schedule).
+        // 2. Decisions at a fixed rate (open loop: each request starts on schedule). The server's
+        //    histograms are read before and after, so that its figures below are this phase's alone.
+        let histogramsBefore = try await exposition(port: port)
         let total = decideRate * decideSeconds
         let interval = Duration.seconds(1) / decideRate
         let begin = ContinuousClock.now
@@ -116,22 +118,31 @@ enum ServeBenchmark {
         func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         print(String(format: "  decide       %d requests at %d/s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (answered after commit)",
                      total, decideRate, percentile(0.5), percentile(0.99), latencies.last ?? 0))
-        var metricsRequest = HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics")
-        metricsRequest.method = .GET
-        let metricsResponse = try await client.execute(metricsRequest, deadline: .now() + .seconds(10))
-        let exposition = String(buffer: try await metricsResponse.body.collect(upTo: 1 << 24))
+        let histogramsAfter = try await exposition(port: port)
         // The server's own view (histogram bucket bounds): the whole answer, then its two phases.
-        for (name, phase) in [("crescent_decide_duration_seconds", ""), ("crescent_decide_phase_duration_seconds", "evaluate"),
-                              ("crescent_decide_phase_duration_seconds", "commit")] {
-            let buckets = histogramBuckets(exposition, name, phase: phase)
-            print("  decide \(phase.isEmpty ? "in server" : phase) (server side): p50 ≤ \(bound(buckets, 0.5)), p99 ≤ \(bound(buckets, 0.99))")
+        func phase(_ name: String, _ phase: String) -> [(bound: String, count: Double)] {
+            let before = Dictionary(histogramBuckets(histogramsBefore, name, phase: phase), uniquingKeysWith: { a, _ in a })
+            return histogramBuckets(histogramsAfter, name, phase: phase).map { ($0.bound, $0.count - (before[$0.bound] ?? 0)) }
         }
-        let commits = histogramBuckets(exposition, "crescent_commit_duration_seconds", phase: "")
-        print("  group commits (server side, ingest and decisions): p50 ≤ \(bound(commits, 0.5)), p99 ≤ \(bound(commits, 0.99))")
+        for (name, label) in [("crescent_decide_duration_seconds", ""), ("crescent_decide_phase_duration_seconds", "evaluate"),
+                              ("crescent_decide_phase_duration_seconds", "commit")] {
+            let buckets = phase(name, label)
+            print("  decide \(label.isEmpty ? "in server" : label) (server side): p50 ≤ \(bound(buckets, 0.5)), p99 ≤ \(bound(buckets, 0.99))")
+        }
+        let commits = phase("crescent_commit_duration_seconds", "")
+        print("  group commits (server side, during the decisions): p50 ≤ \(bound(commits, 0.5)), p99 ≤ \(bound(commits, 0.99))")
         if let server {
             kill(server.process.processIdentifier, SIGTERM)
             server.process.waitUntilExit()
         }
+    }
+
+    /// The server's `/metrics` text.
+    static func exposition(port: Int) async throws -> String {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics")
+        request.method = .GET
+        let response = try await HTTPClient.shared.execute(request, deadline: .now() + .seconds(10))
+        return String(buffer: try await response.body.collect(upTo: 1 << 24))
     }
 
     /// One `/v1/decide` of an `Order Completed`; its latency in milliseconds, client side.
