@@ -14,6 +14,7 @@ final class CommitPipeline: @unchecked Sendable {
     private let store: CrescentStore
     private let queue = DispatchQueue(label: "crescent.commit")
     private let slots: DispatchSemaphore
+    private let depth: Int
     private let lock = NSLock()
     private var failure: (any Error)?
     /// Committed batches, handed back so the thread that built them frees
@@ -38,7 +39,11 @@ final class CommitPipeline: @unchecked Sendable {
     init(store: CrescentStore, depth: Int = 2) {
         self.store = store
         self.slots = DispatchSemaphore(value: depth)
+        self.depth = depth
     }
+
+    /// Whether a batch handed over now would queue without waiting for a slot.
+    var hasFreeSlot: Bool { lock.withLock { inFlight < depth } }
 
     /// Queues a batch for commit; blocks while `depth` batches are in flight.
     /// `notifying` runs on the commit thread once the batch is committed.

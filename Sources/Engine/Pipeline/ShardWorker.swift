@@ -52,6 +52,10 @@ final class ShardWorker: @unchecked Sendable {
                     condition.broadcast()
                     condition.unlock()
                     urgent.run(engine)
+                    // Its batch goes to the commit queue at once, behind a commit in flight rather than
+                    // after it (the ingest events processed meanwhile would make its commit longer),
+                    // unless the queue is full: then it joins the next group commit as usual.
+                    if !stopping && engine.commits.hasFreeSlot { engine.commitIfAwaited() }
                     continue
                 }
                 if jobs.isEmpty && !stopping && !sweeping {
