@@ -49,13 +49,14 @@ final class ShardWorker: @unchecked Sendable {
                 if let urgent = urgentJobs.first {
                     urgentJobs.removeFirst()
                     queuedEvents -= urgent.events
+                    let running = !stopping
                     condition.broadcast()
                     condition.unlock()
                     urgent.run(engine)
                     // Its batch goes to the commit queue at once, behind a commit in flight rather than
                     // after it (the ingest events processed meanwhile would make its commit longer),
                     // unless the queue is full: then it joins the next group commit as usual.
-                    if !stopping && engine.commits.hasFreeSlot { engine.commitIfAwaited() }
+                    if running && engine.commits.hasFreeSlot { engine.commitIfAwaited() }
                     continue
                 }
                 if jobs.isEmpty && !stopping && !sweeping {
