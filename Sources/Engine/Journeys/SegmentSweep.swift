@@ -9,6 +9,8 @@ struct SweepInProgress {
     let due: Int64
     let ids: [String]
     var next = 0
+    /// When it started (uptime nanoseconds), for the log line at its end.
+    let started = DispatchTime.now().uptimeNanoseconds
 
     var waiting: Int { ids.count - next }
 }
@@ -24,6 +26,7 @@ extension Engine {
         let ids = try sweepCandidates(at: due)
         if let slice = options.sweepSlice, slice > 0, ids.count > slice {
             state.sweep = SweepInProgress(schedule: schedule.name, due: due, ids: ids)
+            state.log("schedule:\(schedule.name): sweeping \(ids.count) customers in slices of \(slice), between other work")
             return true
         }
         try sweep(ids[...], schedule: schedule.name, due: due, at: due)
@@ -52,6 +55,8 @@ extension Engine {
                 return
             }
             state.sweep = nil
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - sweep.started) / 1e9
+            state.log("schedule:\(sweep.schedule): swept \(sweep.ids.count) customers in " + String(format: "%.1f s", seconds))
             // A schedule removed by a reload meanwhile has nothing left to record.
             if let definition = schedules.first(where: { $0.name == sweep.schedule }) { try complete(definition, at: sweep.due) }
         } catch {

@@ -57,6 +57,8 @@ struct SweepSliceTests {
         ])
         #expect(try Self.lastRuns(engine.store) == [F.time("3h")])
         #expect(engine.clockWork.customersSwept == 5)
+        #expect(engine.log.first == "schedule:nightly: sweeping 5 customers in slices of 2, between other work")
+        #expect(engine.log.last?.hasPrefix("schedule:nightly: swept 5 customers in ") == true, "\(engine.log)")
     }
 
     @Test("a sweep still going when the next is due ends first, whole")
