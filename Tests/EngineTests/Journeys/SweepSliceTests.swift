@@ -61,6 +61,35 @@ struct SweepSliceTests {
         #expect(engine.log.last?.hasPrefix("schedule:nightly: swept 5 customers in ") == true, "\(engine.log)")
     }
 
+    @Test("a sweep left unfinished at a stop is not recorded, so it runs again after the start")
+    func unfinishedSweepRunsAgain() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("sweep.db").path
+        var options = Self.options(slice: 2)
+        options.reuseSegmentResults = false // every customer at every sweep
+        do {
+            let engine = try F.engine(rules: ["segments.lua": Self.rules], options: options, store: try CrescentStore(path: path))
+            for user in ["a", "b", "c", "d", "e"] {
+                _ = try engine.process(F.track("Product Viewed", user: user, ["product_id": "p1"], at: "0s"))
+            }
+            try engine.advance(to: F.time("3h")) // the first night's sweep, to its end
+            while engine.sweepWaiting > 0 { engine.runSweepSlice() }
+            try engine.advance(to: F.time("27h")) // the second night's: one slice, then the stop
+            engine.runSweepSlice()
+            #expect(engine.sweepWaiting == 3)
+            try engine.flush()
+            #expect(try Self.lastRuns(engine.store) == [F.time("3h")])
+        }
+        let store = try CrescentStore(path: path)
+        let restarted = try F.engine(rules: ["segments.lua": Self.rules], options: options, store: store)
+        try restarted.advance(to: F.time("28h"), missedRuns: .latest)
+        #expect(restarted.sweepWaiting == 5, "the second night's sweep again, every customer")
+        while restarted.sweepWaiting > 0 { restarted.runSweepSlice() }
+        try restarted.flush()
+        #expect(try Self.lastRuns(store) == [F.time("27h")])
+    }
+
     @Test("a sweep still going when the next is due ends first, whole")
     func nextSweepFinishesTheLast() throws {
         var options = Self.options(slice: 2)
