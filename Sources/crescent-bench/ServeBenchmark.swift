@@ -56,6 +56,11 @@ enum ServeBenchmark {
         }
         let counter = Counter()
         counter.sendersLeft = senders
+        // One connection per sender (AsyncHTTPClient's pool holds 8 per host by default, which capped
+        // earlier runs at 8 requests in flight whatever the number of senders).
+        var pool = HTTPClient.Configuration()
+        pool.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: senders)
+        let senderClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: pool)
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             // A checkout meanwhile: a decision every 50 ms while the senders send (it goes before their queued events),
@@ -80,7 +85,7 @@ enum ServeBenchmark {
                         request.method = .POST
                         request.headers.add(name: "Authorization", value: auth)
                         request.body = .bytes(ByteBuffer(string: bodies[index]))
-                        let response = try await client.execute(request, deadline: .now() + .seconds(60))
+                        let response = try await senderClient.execute(request, deadline: .now() + .seconds(60))
                         _ = try await response.body.collect(upTo: 1 << 16)
                         if response.status.code != 200 { counter.lock.withLock { counter.refused += 1 } }
                     }
@@ -89,6 +94,7 @@ enum ServeBenchmark {
             try await group.waitForAll()
         }
         let ingestSeconds = seconds(ContinuousClock.now - started)
+        try await senderClient.shutdown()
         print(String(format: "  ingest       %8.0f events/s  (%d events in %d requests of 100 from %d senders, %.1f s; %d refused with 429)",
                      Double(messages.count) / ingestSeconds, messages.count, bodies.count, senders, ingestSeconds, counter.refused))
         let burst = counter.duringIngest.sorted()
