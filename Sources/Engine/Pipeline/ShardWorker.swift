@@ -4,10 +4,18 @@ import Foundation
 /// life and runs jobs on it in order, from a bounded queue.
 final class ShardWorker: @unchecked Sendable {
     typealias Job = (Engine) -> Void
+    /// What the queue holds: work on the engine, or routed events to process.
+    private enum Work {
+        case job(Job)
+        case events
+    }
     private let condition = NSCondition()
-    private var jobs: [(run: Job, events: Int)] = []
-    /// Jobs that go before the queue (a checkout's decision, not behind a burst of ingest).
-    private var urgentJobs: [(run: Job, events: Int)] = []
+    /// The queue, in order; `.events` entries take their events from `eventRuns`, in the same order.
+    private var jobs: [Work] = []
+    /// The routed events of the queue's `.events` entries, oldest first.
+    private var eventRuns: [[ShardJob]] = []
+    /// Events that go before the queue (a checkout's decision, not behind a burst of ingest).
+    private var urgentEvents: [ShardJob] = []
     /// Events in the queued jobs, and at most how many (see ``EngineOptions/shardQueueEvents``).
     private var queuedEvents = 0
     private let capacity: Int
@@ -46,13 +54,15 @@ final class ShardWorker: @unchecked Sendable {
                 }
                 // Once stopping, a sweep left unfinished is not recorded as run: it is due again after a restart.
                 let sweeping = !stopping && engine.sweepWaiting > 0
-                if let urgent = urgentJobs.first {
-                    urgentJobs.removeFirst()
-                    queuedEvents -= urgent.events
+                if let urgent = urgentEvents.first {
+                    urgentEvents.removeFirst()
+                    // The same customer's events queued before it still go first.
+                    let earlier = ShardJob.takeEarlier(of: urgent, from: &eventRuns)
+                    queuedEvents -= 1 + earlier.count
                     let running = !stopping
                     condition.broadcast()
                     condition.unlock()
-                    urgent.run(engine)
+                    ShardJob.run(earlier + [urgent], on: engine)
                     // Its batch goes to the commit queue at once, behind a commit in flight rather than
                     // after it (the ingest events processed meanwhile would make its commit longer),
                     // unless the queue is full: then it joins the next group commit as usual.
@@ -75,11 +85,19 @@ final class ShardWorker: @unchecked Sendable {
                     continue
                 }
                 sliceNext = true
-                let job = jobs.removeFirst()
-                queuedEvents -= job.events
-                condition.broadcast()
-                condition.unlock()
-                job.run(engine)
+                switch jobs.removeFirst() {
+                case .job(let job):
+                    queuedEvents -= 1
+                    condition.broadcast()
+                    condition.unlock()
+                    job(engine)
+                case .events:
+                    let run = eventRuns.removeFirst()
+                    queuedEvents -= run.count
+                    condition.broadcast()
+                    condition.unlock()
+                    ShardJob.run(run, on: engine)
+                }
             }
         }
         thread.name = "crescent-shard-\(index)"
@@ -109,14 +127,32 @@ final class ShardWorker: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Queues a job that processes `events` events (other jobs count as one);
-    /// blocks while that would put more than the capacity in the queue. An
-    /// `urgent` job runs before the queued ones, once the job running ends.
-    func async(events: Int = 1, urgent: Bool = false, _ job: @escaping Job) {
+    /// Queues a job (it counts as one event); blocks while the queue is full.
+    func async(_ job: @escaping Job) {
+        enqueue(count: 1) { jobs.append(.job(job)) }
+    }
+
+    /// Queues routed events to process in order; blocks while they would put
+    /// more than the capacity in the queue.
+    func async(events run: [ShardJob]) {
+        enqueue(count: run.count) {
+            jobs.append(.events)
+            eventRuns.append(run)
+        }
+    }
+
+    /// Queues an event that runs before the queued jobs, once the job running
+    /// ends, after the events of its customer queued before it
+    /// (``ShardJob/takeEarlier(of:from:)``).
+    func async(urgent job: ShardJob) {
+        enqueue(count: 1) { urgentEvents.append(job) }
+    }
+
+    private func enqueue(count: Int, _ add: () -> Void) {
         condition.lock()
-        while queuedEvents > 0 && queuedEvents + events > capacity { condition.wait() }
-        if urgent { urgentJobs.append((job, events)) } else { jobs.append((job, events)) }
-        queuedEvents += events
+        while queuedEvents > 0 && queuedEvents + count > capacity { condition.wait() }
+        add()
+        queuedEvents += count
         condition.broadcast()
         condition.unlock()
     }

@@ -144,7 +144,9 @@ public final class ShardedEngine: @unchecked Sendable {
         }
         let job = ShardJob(event: event, route: route, adopted: adopted, afterCommit: afterCommit, completion: completion)
         if urgent && adopted == nil {
-            workers[target].async(events: 1, urgent: true) { engine in Self.run([job], on: engine) }
+            // The customer's events routed before it go first (the shard takes them out of its queue).
+            dispatchPending(target)
+            workers[target].async(urgent: job)
             return
         }
         pending[target].append(job)
@@ -156,26 +158,7 @@ public final class ShardedEngine: @unchecked Sendable {
         let run = pending[index]
         guard !run.isEmpty else { return }
         pending[index] = []
-        workers[index].async(events: run.count) { engine in Self.run(run, on: engine) }
-    }
-
-    /// Processes routed events on their shard's thread, in order.
-    private static func run(_ run: [ShardJob], on engine: Engine) {
-        for job in run {
-            let adopted = job.adopted?.receive()
-            if let adopted, let owner = job.route.mergeFrom {
-                adopted.addPending(to: &engine.state.batch)
-                for order in adopted.orders { engine.state.orders[order.id] = order }
-                for (promotion, times) in adopted.fires { engine.state.fires[promotion, default: [:]][owner] = times }
-                for instance in adopted.instances { engine.state.journeys.add(instance) }
-            }
-            let result = Result { try engine.process(job.event, route: job.route, adopted: adopted?.customer) }
-            guard job.afterCommit, case .success = result else {
-                job.completion(result)
-                continue
-            }
-            engine.whenCommitted { committed in job.completion(committed.flatMap { result }) }
-        }
+        workers[index].async(events: run)
     }
 
     /// Hands every shard the events routed to it so far (a request's last
@@ -302,17 +285,6 @@ public final class ShardedEngine: @unchecked Sendable {
 
     /// The time to give an event that arrives without one.
     public var clockHint: Int64 { workers[0].sync { $0.clockHint } }
-}
-
-/// One routed event waiting for its shard.
-struct ShardJob: @unchecked Sendable {
-    let event: Event
-    let route: Route
-    /// The merged customer's state, coming from another shard.
-    let adopted: CustomerHandOver?
-    /// Complete once the event is committed rather than once it is processed.
-    let afterCommit: Bool
-    let completion: @Sendable (Result<EventOutcome, any Error>) -> Void
 }
 
 /// A one-shot result handed from a shard thread to a waiting caller.

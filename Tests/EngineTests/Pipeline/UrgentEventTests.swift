@@ -1,5 +1,6 @@
 @testable import Engine
 import Foundation
+import GRDB
 import Store
 import TestSupport
 import Testing
@@ -30,5 +31,38 @@ struct UrgentEventTests {
         #expect(done.wait(timeout: .now() + 60) == .success)
         #expect(order.values == [3, 0, 1, 2])
         #expect(try engine.store.count("events") == 4)
+    }
+
+    @Test("the same customer's queued events still go before its decision; other customers' wait")
+    func customerOrderKept() throws {
+        let root = try Fixtures.temporaryDirectory(files: ["rules/none.lua": "", "plugins/.keep": ""])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: root.appendingPathComponent("rules").path,
+                                       pluginsDirectory: root.appendingPathComponent("plugins").path, shards: 1)
+        let release = DispatchSemaphore(value: 0)
+        engine.onShardAsync(0) { _ in release.wait() }
+        let order = Collected<String>()
+        let done = DispatchGroup()
+        func send(_ event: Event, _ label: String, urgent: Bool = false) {
+            done.enter()
+            engine.submitCommitted(event, urgent: urgent) { _ in order.append(label); done.leave() }
+        }
+        send(F.track("Product Viewed", user: "b", at: "0s"), "b1")
+        send(F.track("Product Viewed", anonymous: "anon-d", at: "1s"), "anon-d")
+        send(F.track("Product Viewed", user: "c", at: "2s"), "c1")
+        engine.dispatchAllPending()
+        send(F.identify("d", anonymous: "anon-d", traits: [:], at: "3s"), "identify-d")
+        send(F.track("Product Viewed", user: "b", at: "4s"), "b2")
+        send(F.track("Checkout Started", user: "d", at: "5s"), "d-checkout") // still routed, not handed to the shard
+        send(F.order("o1", user: "d", total: 10, at: "6s"), "decide", urgent: true)
+        engine.dispatchAllPending()
+        release.signal()
+        #expect(done.wait(timeout: .now() + 60) == .success)
+        #expect(order.values == ["anon-d", "identify-d", "d-checkout", "decide", "b1", "c1", "b2"])
+        // The anonymous history was merged before the decision saw the customer.
+        let events = try engine.store.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE customer_id = 'd'")
+        }
+        #expect(events == 4)
     }
 }
