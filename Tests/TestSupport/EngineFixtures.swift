@@ -16,9 +16,23 @@ public enum EngineFixtures {
                           pluginsDirectory: root.appendingPathComponent("plugins").path, options: options)
     }
 
-    /// 2026-01-01T00:00:00Z in milliseconds, plus `offset`.
+    /// 2026-01-01T00:00:00Z in milliseconds, plus `offset`: a duration
+    /// (`"90s"`, `"7d"`), several run together (`"7d9h30m"`), or one before
+    /// (`"-1m"`). A typo stops the test run rather than quietly meaning midnight.
     public static func time(_ offset: String = "0s") -> Int64 {
-        1_767_225_600_000 + (DurationText.milliseconds(offset) ?? 0)
+        if offset.hasPrefix("-") { return 2 * time() - time(String(offset.dropFirst())) }
+        var total: Int64 = 0
+        var rest = Substring(offset)
+        while !rest.isEmpty {
+            guard let unit = rest.firstIndex(where: { $0.isLetter }),
+                  let part = DurationText.milliseconds(String(rest[...unit])) else {
+                guard let whole = DurationText.milliseconds(String(rest)) else { preconditionFailure("not a time offset: \(offset)") }
+                return 1_767_225_600_000 + total + whole
+            }
+            total += part
+            rest = rest[rest.index(after: unit)...]
+        }
+        return 1_767_225_600_000 + total
     }
 
     nonisolated(unsafe) private static var counter = 0

@@ -95,6 +95,7 @@ public struct BacktestReport: Codable, Sendable {
         public var examples: [Example] = []
     }
 
+    /// One event whose decision the candidate would change: what was decided and what would be.
     public struct Example: Codable, Sendable {
         public var messageId: String
         public var orderId: String?

@@ -169,6 +169,7 @@ public struct RuleResult: Sendable, Equatable, Codable {
 
 /// A fraud decision.
 public struct FraudDecision: Sendable, Equatable, Codable {
+    /// What the checkout should do with the order.
     public enum Verdict: String, Sendable, Codable, CaseIterable { case allow, review, block }
     public var verdict: Verdict
     public var score: Double

@@ -64,6 +64,7 @@ public final class RuleDeclaration: Sendable {
 
 /// A problem found while loading or checking rules: `path:line: message`.
 public struct RuleProblem: Sendable, Equatable, CustomStringConvertible {
+    /// An error fails `crescent check` (exit 1) and blocks a reload; a warning only informs.
     public enum Severity: String, Sendable { case error, warning }
     public var severity: Severity
     public var file: String
