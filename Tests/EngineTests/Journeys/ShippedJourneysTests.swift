@@ -60,6 +60,16 @@ struct ShippedJourneysTests {
         #expect(hourOfDay == 7)
     }
 
+    @Test("win-back: none for a customer who ordered again before turning at-risk")
+    func noWinBackWhenOrdering() throws {
+        let engine = try engine()
+        _ = try engine.process(F.order("o1", total: 30, at: "9h"))
+        _ = try engine.process(F.order("o2", total: 30, at: "50d"))
+        try engine.advance(to: F.time("80d"))
+        #expect(try sent(engine, "win_back").isEmpty)
+        #expect(try engine.store.journeyInstances(customerId: "u1").filter { $0.journey == "win_back" }.isEmpty)
+    }
+
     @Test("gold welcome: tagged VIP at once, perks two days later")
     func goldWelcome() throws {
         let engine = try engine()
@@ -68,5 +78,15 @@ struct ShippedJourneysTests {
         #expect(try sent(engine, "gold_welcome").map(\.1) == [F.time("58h")])
         let customer = try #require(try engine.store.customer(id: "u1"))
         #expect(customer.traits.contains("\"vip\""))
+    }
+
+    @Test("gold welcome: none for a customer whose spend stays under gold")
+    func noGoldWelcomeUnderGold() throws {
+        let engine = try engine()
+        _ = try engine.process(F.order("o1", total: 200, at: "10h"))
+        try engine.advance(to: F.time("3d"))
+        #expect(try sent(engine, "gold_welcome").isEmpty)
+        let customer = try #require(try engine.store.customer(id: "u1"))
+        #expect(!customer.traits.contains("\"vip\""))
     }
 }
