@@ -21,6 +21,7 @@ public final class BackgroundCheckpoints: @unchecked Sendable {
         connection = try DatabaseQueue(path: path)
         try store.writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
         let thread = Thread { [self] in
+            Thread.current.name = "checkpoint" // (Linux names only the running thread)
             while true {
                 condition.lock()
                 if !stopped { condition.wait(until: Date().addingTimeInterval(interval)) }
@@ -30,7 +31,6 @@ public final class BackgroundCheckpoints: @unchecked Sendable {
                 try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
             }
         }
-        thread.name = "crescent-checkpoint"
         thread.start()
     }
 

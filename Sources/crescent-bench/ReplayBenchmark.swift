@@ -29,7 +29,9 @@ enum ReplayBenchmark {
         let engine = try ShardedEngine(store: store, rulesDirectory: root.appendingPathComponent("rules").path,
                                        pluginsDirectory: root.appendingPathComponent("plugins").path, options: options, shards: shards)
         print("  shards       \(shards), \(batchSize) events per commit")
+        let threadsBefore = ThreadTimes.now()
         let summary = try Replayer().replay(file, into: engine)
+        let threadsAfter = ThreadTimes.now()
         try store.checkpoint() // the data's size, not the log's (up to ~400 MiB between checkpoints)
         let size = ((try? FileManager.default.attributesOfItem(atPath: database)[.size] as? Int) ?? 0)
             + ((try? FileManager.default.attributesOfItem(atPath: database + "-wal")[.size] as? Int) ?? 0)
@@ -38,6 +40,7 @@ enum ReplayBenchmark {
         print(String(format: "  pipeline     %8.0f events/s  (%d events in %.1f s; p50 %d µs, p99 %d µs per event)",
                      summary.eventsPerSecond, summary.events, summary.seconds, summary.p50Micros, summary.p99Micros))
         print(String(format: "  peak RSS     %8.0f MiB;  database %.0f MiB", Double(usage.ru_maxrss) / 1024, Double(size) / 1_048_576))
+        print("  CPU          " + threadsAfter.summary(since: threadsBefore, events: summary.events))
         let work = summary.clockWork
         print(String(format: "  scheduled    %d journey timers (%.1f s), %d schedule runs sweeping %d customers, %d unchanged skipped (%.1f s), inside the time above",
                      work.timersFired, work.timerSeconds, work.schedulesRun, work.customersSwept, work.customersUnchanged, work.scheduleSeconds))

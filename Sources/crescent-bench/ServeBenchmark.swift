@@ -61,6 +61,7 @@ enum ServeBenchmark {
         var pool = HTTPClient.Configuration()
         pool.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: senders)
         let senderClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: pool)
+        let serverThreadsBefore = server.map { ThreadTimes.now(pid: $0.process.processIdentifier) }
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             // A checkout meanwhile: a decision every 50 ms while the senders send (it goes before their queued events),
@@ -97,6 +98,10 @@ enum ServeBenchmark {
         try await senderClient.shutdown()
         print(String(format: "  ingest       %8.0f events/s  (%d events in %d requests of 100 from %d senders, %.1f s; %d refused with 429)",
                      Double(messages.count) / ingestSeconds, messages.count, bodies.count, senders, ingestSeconds, counter.refused))
+        if let server, let serverThreadsBefore {
+            let after = ThreadTimes.now(pid: server.process.processIdentifier)
+            print("  server CPU during the ingest: " + after.summary(since: serverThreadsBefore, events: messages.count))
+        }
         let burst = counter.duringIngest.sorted()
         if !burst.isEmpty {
             let at = { (p: Double) in burst[min(burst.count - 1, Int(Double(burst.count) * p))] }

@@ -222,4 +222,18 @@ struct ShardedEngineTests {
         if let sharded = engine as? ShardedEngine { return try sharded.process(event) }
         return try (engine as! Engine).process(event)
     }
+
+    @Test("an engine let go closes its database once its shards have finished: no thread, file or memory is kept")
+    func releasedWhenDropped() throws {
+        weak var store: CrescentStore?
+        do {
+            let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+            store = engine.store
+            _ = try engine.process(EngineFixtures.track("Product Viewed"))
+            try engine.flush()
+        }
+        // The shard threads end after their queues, on their own time: wait for them, bounded.
+        for _ in 0..<600 where store != nil { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(store == nil)
+    }
 }

@@ -12,7 +12,8 @@ import Store
 /// and nothing after a failed batch is committed.
 final class CommitPipeline: @unchecked Sendable {
     private let store: CrescentStore
-    private let queue = DispatchQueue(label: "crescent.commit")
+    /// The commit thread (named `commit`).
+    private let queue = SerialThread(name: "commit")
     private let slots: DispatchSemaphore
     private let depth: Int
     private let lock = NSLock()
@@ -41,6 +42,8 @@ final class CommitPipeline: @unchecked Sendable {
         self.slots = DispatchSemaphore(value: depth)
         self.depth = depth
     }
+
+    deinit { queue.finish() }
 
     /// Whether a batch handed over now would queue without waiting for a slot.
     var hasFreeSlot: Bool { lock.withLock { inFlight < depth } }
@@ -110,7 +113,7 @@ final class CommitPipeline: @unchecked Sendable {
 
     /// Waits until every queued batch is committed.
     func drain() throws {
-        queue.sync {}
+        queue.sync()
         try rethrowFailure()
     }
 

@@ -37,7 +37,9 @@ final class EngineState {
         segmentWatch.watch(customer, at: .min)
     }
     /// The rule state in use, whose volatile-read count the host adds to.
-    var lua: LuaState?
+    /// Weak: that state's host functions hold this state (a cycle would
+    /// keep both, and the store, alive after the engine is gone).
+    weak var lua: LuaState?
 
     /// Counts a host read of state that changes on its own or with other
     /// customers (counters, lists, trends, RFM recency) in the rule state's

@@ -19,7 +19,6 @@ final class ShardWorker: @unchecked Sendable {
     /// Events in the queued jobs, and at most how many (see ``EngineOptions/shardQueueEvents``).
     private var queuedEvents = 0
     private let capacity: Int
-    private var thread: Thread?
     private var stopping = false
 
     init(index: Int, capacity: Int, make: @escaping @Sendable () throws -> Engine) throws {
@@ -28,6 +27,9 @@ final class ShardWorker: @unchecked Sendable {
         final class Startup: @unchecked Sendable { var error: (any Error)? }
         let startup = Startup()
         let thread = Thread { [self] in
+            // Named from inside: Foundation on Linux names only the running
+            // thread, and the kernel keeps 15 characters (`top -H`, `perf`).
+            Thread.current.name = "shard-\(index)"
             let engine: Engine
             do {
                 engine = try make()
@@ -100,9 +102,7 @@ final class ShardWorker: @unchecked Sendable {
                 }
             }
         }
-        thread.name = "crescent-shard-\(index)"
         thread.stackSize = 8 << 20
-        self.thread = thread
         thread.start()
         ready.wait()
         if let error = startup.error { throw error }

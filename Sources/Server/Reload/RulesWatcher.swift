@@ -15,7 +15,6 @@ final class RulesWatcher: @unchecked Sendable {
     private var watches: [Int32: String] = [:]
     private let stopped = NSLock()
     private var isStopped = false
-    private var thread: Thread?
 
     /// Starts watching; throws when inotify is not available.
     init(folders: [String], settle: Duration = .milliseconds(100), onChange: @escaping @Sendable () -> Void) throws {
@@ -25,9 +24,10 @@ final class RulesWatcher: @unchecked Sendable {
         descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         rescan()
-        let thread = Thread { [self] in loop() }
-        thread.name = "crescent-rules-watcher"
-        self.thread = thread
+        let thread = Thread { [self] in
+            Thread.current.name = "rules-watcher" // (Linux names only the running thread)
+            loop()
+        }
         thread.start()
     }
 

@@ -1,0 +1,47 @@
+import Foundation
+
+/// CPU time per thread of a process, read from `/proc/PID/task/*/stat`, so a
+/// benchmark can say where the time went: the shard threads (`shard-N`),
+/// the commit thread (`commit`), and the rest.
+struct ThreadTimes {
+    /// Seconds of CPU (user and system) per thread id, with the thread's name.
+    var threads: [Int: (name: String, seconds: Double)] = [:]
+
+    /// The threads of `pid` (this process by default) now; empty where `/proc` is missing.
+    static func now(pid: Int32 = getpid()) -> ThreadTimes {
+        let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let folder = "/proc/\(pid)/task"
+        var times = ThreadTimes()
+        for task in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            guard let id = Int(task),
+                  let stat = try? String(contentsOfFile: "\(folder)/\(task)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // After "pid (name) ": state is field 3; utime and stime are fields 14 and 15.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
+            let name = (try? String(contentsOfFile: "\(folder)/\(task)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            times.threads[id] = (name, (user + system) / tick)
+        }
+        return times
+    }
+
+    /// One line: CPU seconds and microseconds per event of each shard thread,
+    /// the commit thread, and all the others together, since `earlier`.
+    func summary(since earlier: ThreadTimes, events: Int) -> String {
+        var named: [String: Double] = [:]
+        var others = 0.0
+        for (id, thread) in threads {
+            let used = thread.seconds - (earlier.threads[id]?.seconds ?? 0)
+            if thread.name.hasPrefix("shard-") || thread.name == "commit" {
+                named[thread.name, default: 0] += used
+            } else {
+                others += used
+            }
+        }
+        let perEvent = { (seconds: Double) in events > 0 ? seconds * 1e6 / Double(events) : 0 }
+        let parts = named.sorted { ($0.key == "commit" ? 1 : 0, $0.key) < ($1.key == "commit" ? 1 : 0, $1.key) }.map { String(format: "%@ %.1f s (%.0f µs/event)", $0.key, $0.value, perEvent($0.value)) }
+            + [String(format: "other threads %.1f s (%.0f µs/event)", others, perEvent(others))]
+        return parts.joined(separator: ", ")
+    }
+}
