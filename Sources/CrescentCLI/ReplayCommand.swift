@@ -111,6 +111,9 @@ struct ReplayCommand: ParsableCommand {
         if summary.rejected.count > 20 {
             StandardStreams.writeError("… and \(summary.rejected.count - 20) more rejected lines\n")
         }
+        if !summary.rejected.isEmpty {
+            StandardStreams.writeError("(the rejected lines are kept in \(db): GET /v1/rejected lists them)\n")
+        }
     }
 
     static func text(_ s: ReplaySummary, events: String) -> String {

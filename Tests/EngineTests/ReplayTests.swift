@@ -38,7 +38,7 @@ struct ReplayTests {
         #expect(again.events == 0 && again.duplicates == manifest.lines)
     }
 
-    @Test("malformed lines are skipped and reported with their line number; strict mode stops")
+    @Test("malformed lines are skipped, reported with their line number and kept in the store; strict mode stops")
     func malformedLines() throws {
         let dir = try Fixtures.temporaryDirectory(files: ["e.ndjson": """
             {"type":"track","event":"Page Viewed","userId":"u1","messageId":"a"}
@@ -60,6 +60,12 @@ struct ReplayTests {
             RejectedLine(line: 4, message: "field 'type': is required (identify, track, page, screen, group or alias)"),
             RejectedLine(line: 5, message: "field 'userId': no id: one of 'userId' or 'anonymousId' is required"),
         ])
+        // Kept like the ingest API's refusals (GET /v1/rejected), oldest last.
+        let kept = try engine.store.rejectedMessages()
+        #expect(kept.map(\.source) == ["e.ndjson:5", "e.ndjson:4", "e.ndjson:3", "e.ndjson:2"])
+        #expect(kept.map(\.code) == ["invalid_message", "invalid_message", "invalid_message", "invalid_json"])
+        #expect(kept.last?.payload == "{not json")
+        #expect(kept[1].userId == "u1" && kept[1].reason.hasPrefix("field 'type'"))
         let stored = try #require(try engine.store.event(messageId: "d"))
         #expect(stored.payload.contains("1.2.3.4"), "batch context is merged into items")
         #expect(throws: ReplayError.self) { try Replayer(strict: true).replay(file, into: try EngineFixtures.engine(rules: [:])) }

@@ -81,6 +81,8 @@ public struct Replayer {
         let reader = try LineReader(url: url)
         let fileSize = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
         var lineNumber = 0
+        // Refused lines, kept in the store like the ingest API's (`GET /v1/rejected`).
+        var refused: [RejectedMessage] = []
         while let line = reader.next() {
             lineNumber += 1
             if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
@@ -105,6 +107,7 @@ public struct Replayer {
                 }
             } catch {
                 try reject(lineNumber, "malformed JSON", &summary)
+                refused.append(refusal(url, lineNumber, code: "invalid_json", reason: "malformed JSON", payload: line, message: nil))
                 continue
             }
             for message in messages {
@@ -114,6 +117,8 @@ public struct Replayer {
                     event = try Normalizer.normalize(message, now: now)
                 } catch {
                     try reject(lineNumber, error.description, &summary)
+                    refused.append(refusal(url, lineNumber, code: "invalid_message", reason: error.description,
+                                           payload: line, message: single ? nil : message))
                     continue
                 }
                 lastTimestamp = max(lastTimestamp, event.timestamp)
@@ -134,6 +139,7 @@ public struct Replayer {
         }
         try engine.flush()
         try tally.rethrow()
+        try engine.store.recordRejected(refused)
         tally.fill(&summary)
         var durations = tally.durations
         summary.seconds = Double((clock.now - started).components.attoseconds) / 1e18 + Double((clock.now - started).components.seconds)
@@ -197,6 +203,14 @@ public struct Replayer {
                 summary.errors += partial.errors
             }
         }
+    }
+
+    /// A refused line (or one message of a batch line, `message`) as the store keeps it.
+    private func refusal(_ url: URL, _ line: Int, code: String, reason: String, payload: ArraySlice<UInt8>, message: JSONValue?) -> RejectedMessage {
+        let ids = (message ?? (try? JSONValue.parse(bytes: payload)))?.object
+        return RejectedMessage(receivedAt: Int64(Date().timeIntervalSince1970 * 1000), source: "\(url.lastPathComponent):\(line)",
+                               code: code, reason: reason, payload: message?.jsonText ?? String(decoding: payload, as: UTF8.self),
+                               userId: ids?["userId"]?.stringValue, anonymousId: ids?["anonymousId"]?.stringValue)
     }
 
     private func reject(_ line: Int, _ message: String, _ summary: inout ReplaySummary) throws {
