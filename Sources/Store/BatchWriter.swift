@@ -42,19 +42,22 @@ struct BatchWriter {
         if !batch.customers.isEmpty {
             let upsert = try RawStatement(db, """
                 INSERT INTO customers (id, user_id, anonymous_id, traits, consent, first_seen, last_seen, orders_count,
-                    total_spent, last_order_at, first_touch, last_touch, merged_into) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    total_spent, last_order_at, first_touch, last_touch, merged_into, segments_hold_until, segments_version)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET user_id = excluded.user_id, anonymous_id = excluded.anonymous_id,
                     traits = excluded.traits, consent = excluded.consent, first_seen = excluded.first_seen,
                     last_seen = excluded.last_seen, orders_count = excluded.orders_count, total_spent = excluded.total_spent,
                     last_order_at = excluded.last_order_at, first_touch = excluded.first_touch, last_touch = excluded.last_touch,
-                    merged_into = excluded.merged_into
+                    merged_into = excluded.merged_into, segments_hold_until = excluded.segments_hold_until,
+                    segments_version = excluded.segments_version
                 """)
             for customer in batch.customers.values {
                 upsert.bind(1, customer.id); upsert.bind(2, customer.userId); upsert.bind(3, customer.anonymousId)
                 upsert.bind(4, customer.traits); upsert.bind(5, customer.consent); upsert.bind(6, customer.firstSeen)
                 upsert.bind(7, customer.lastSeen); upsert.bind(8, customer.ordersCount); upsert.bind(9, customer.totalSpent)
                 upsert.bind(10, customer.lastOrderAt); upsert.bind(11, customer.firstTouch); upsert.bind(12, customer.lastTouch)
-                upsert.bind(13, customer.mergedInto)
+                upsert.bind(13, customer.mergedInto); upsert.bind(14, customer.segmentsHoldUntil)
+                upsert.bind(15, customer.segmentsVersion)
                 try upsert.step()
             }
         }

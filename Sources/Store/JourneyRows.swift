@@ -162,9 +162,14 @@ extension CrescentStore {
         }
     }
 
-    /// Ids of customers not merged into another.
-    public func activeCustomerIds() throws -> [String] {
-        try read { db in try String.fetchAll(db, sql: "SELECT id FROM customers WHERE merged_into IS NULL") }
+    /// Every customer not merged into another, and whether their segment
+    /// answers, as last written, still hold at `time` under the rule set `version`.
+    public func customersForSweep(version: String, at time: Int64) throws -> [(id: String, holds: Bool)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, segments_version IS ? AND segments_hold_until > ? AS holds FROM customers WHERE merged_into IS NULL
+                """, arguments: [version, time]).map { ($0["id"], $0["holds"]) }
+        }
     }
 
     /// The highest instance id in use (0 when none).

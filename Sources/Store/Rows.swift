@@ -43,6 +43,12 @@ public struct CustomerRow: Sendable, Equatable, Codable, FetchableRecord {
     public var firstTouch: String?
     public var lastTouch: String?
     public var mergedInto: String?
+    /// Until when (engine time) the customer's segment answers hold, as of
+    /// the last write, under the rule set `segmentsVersion`: a nightly sweep
+    /// leaves a customer that is only in the store alone until then. Nil
+    /// when something they read changed since they last ran.
+    public var segmentsHoldUntil: Int64?
+    public var segmentsVersion: String?
 
     public init(id: String) {
         self.id = id
@@ -57,6 +63,7 @@ public struct CustomerRow: Sendable, Equatable, Codable, FetchableRecord {
         case userId = "user_id", anonymousId = "anonymous_id", firstSeen = "first_seen", lastSeen = "last_seen"
         case ordersCount = "orders_count", totalSpent = "total_spent", lastOrderAt = "last_order_at"
         case firstTouch = "first_touch", lastTouch = "last_touch", mergedInto = "merged_into"
+        case segmentsHoldUntil = "segments_hold_until", segmentsVersion = "segments_version"
     }
 
     /// Reads the columns by name, without Codable (on the hot path of warming customers).
@@ -74,6 +81,8 @@ public struct CustomerRow: Sendable, Equatable, Codable, FetchableRecord {
         firstTouch = row["first_touch"]
         lastTouch = row["last_touch"]
         mergedInto = row["merged_into"]
+        segmentsHoldUntil = row["segments_hold_until"]
+        segmentsVersion = row["segments_version"]
     }
 }
 

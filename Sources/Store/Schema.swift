@@ -364,6 +364,14 @@ enum Schema {
                 CREATE INDEX shadow_segment_members_by_customer ON shadow_segment_members(customer_id);
                 """)
         }
+        migrator.registerMigration("v11-segments-hold") { db in
+            try db.execute(sql: """
+                -- until when a customer's segment answers hold, and under which rule set: the first
+                -- sweep after a start skips the stored customers whose answers still hold
+                ALTER TABLE customers ADD COLUMN segments_hold_until INTEGER;
+                ALTER TABLE customers ADD COLUMN segments_version TEXT;
+                """)
+        }
         return migrator
     }
 }

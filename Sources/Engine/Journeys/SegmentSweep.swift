@@ -95,7 +95,11 @@ extension Engine {
             clockWork.customersUnchanged += max(0, state.customers.count - named.count)
         }
         if !state.freshStore {
-            for id in try store.activeCustomerIds() where sweepOwns(id) && state.customers[id] == nil { ids.append(id) }
+            // Those only in the store: skipped while the answers last written for them hold.
+            for (id, holds) in try store.customersForSweep(version: rules.version, at: due)
+            where sweepOwns(id) && state.customers[id] == nil {
+                if holds && reuse { clockWork.customersUnchanged += 1 } else { ids.append(id) }
+            }
         }
         return ids.sorted()
     }
@@ -114,6 +118,7 @@ extension Engine {
                                   userId: id, timestamp: time, isInternal: true)
                 var run = EvaluationRun(event: event, customer: customer, order: nil)
                 try evaluate(&run, segmentsOnly: true)
+                state.dirty.insert(id) // the row keeps until when the new answers hold
                 clockWork.customersSwept += 1
                 pendingEvents += 1
                 if pendingEvents >= options.batchSize { try submitBatch() }

@@ -44,6 +44,8 @@ final class CustomerState {
     var segmentsHoldUntil: Int64 = .min
     /// Everything the segments' last answers read.
     var segmentsRead: CustomerInputs = .all
+    /// The rule set version the segments last ran under (nil: not since it was loaded).
+    var segmentsVersion: String?
     /// The earliest time of this customer's entries in the ``SegmentWatch`` (`.max`: none).
     var watchedFrom: Int64 = .max
     /// The batch number when the engine last used it (for the bounded cache).
@@ -121,6 +123,10 @@ final class CustomerState {
     /// Copies the in-memory fields back into the row for the store.
     func syncedRow() -> CustomerRow {
         var row = self.row
+        // What the next start's first sweep needs to leave it alone while only in the store.
+        let holds = segmentsVersion != nil && segmentsRead.isDisjoint(with: changedInputs) && segmentsHoldUntil > segmentsHoldFrom
+        row.segmentsHoldUntil = holds ? segmentsHoldUntil : nil
+        row.segmentsVersion = holds ? segmentsVersion : nil
         row.traits = JSONValue.object(traits).jsonText
         row.consent = JSONValue.object(consent.mapValues { .bool($0) }).jsonText
         return row

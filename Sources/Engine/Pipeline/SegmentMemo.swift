@@ -67,8 +67,9 @@ extension CustomerState {
         memoEpoch == epoch && now < segmentsHoldUntil && now >= segmentsHoldFrom && segmentsRead.isDisjoint(with: changedInputs)
     }
 
-    /// Records, after the segments phase, the span over which every answer holds.
-    func noteSegmentsEvaluated(count: Int) {
+    /// Records, after the segments phase under rule set `version`, the span over which every answer holds.
+    func noteSegmentsEvaluated(count: Int, version: String) {
+        segmentsVersion = version
         guard memos.count == count else {
             segmentsHoldUntil = .min
             return

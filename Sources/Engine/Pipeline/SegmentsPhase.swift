@@ -37,7 +37,7 @@ extension Engine {
             }
         }
         if !due.isEmpty { evaluateSegments(due, into: &answers, &run, now: now) }
-        customer.noteSegmentsEvaluated(count: count)
+        customer.noteSegmentsEvaluated(count: count, version: rules.version)
         defer {
             // The next sweep looks at this customer when its answers stop
             // holding, or at once if something it may read changed since.

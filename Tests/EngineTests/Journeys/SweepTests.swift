@@ -62,4 +62,44 @@ struct SweepTests {
         #expect(engine.clockWork.customersUnchanged == 0)
         #expect(engine.clockWork.customersSwept == 10)
     }
+
+    @Test("after a restart, customers only in the store are skipped while their stored answers hold, with the same moves")
+    func storedCustomersSkippedAfterRestart() throws {
+        let rules = ["segments.lua": Self.segments]
+        func feed(_ engine: Engine) throws {
+            _ = try engine.process(F.identify("idle", traits: [:], at: "0s"))
+            _ = try engine.process(F.order("o1", user: "buyer", total: 20, at: "0s"))
+            _ = try engine.process(F.track("Product Viewed", user: "viewer", ["product_id": "p1"], at: "0s"))
+            _ = try engine.process(F.track("Product Viewed", user: "viewer", ["product_id": "p2"], at: "1m"))
+        }
+        func history(_ engine: Engine) throws -> [String] {
+            try engine.flush()
+            return try engine.store.read { db in
+                try Row.fetchAll(db, sql: "SELECT segment, customer_id, change, at FROM segment_history ORDER BY at, customer_id")
+                    .map { "\($0["customer_id"] as String) \($0["change"] as String) \($0["segment"] as String) @\($0["at"] as Int64)" }
+            }
+        }
+        let continuous = try F.engine(rules: rules)
+        try feed(continuous)
+        try continuous.advance(to: F.time("40d"))
+
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try CrescentStore(path: dir.appendingPathComponent("c.db").path)
+        do {
+            let first = try F.engine(rules: rules, store: store)
+            try feed(first)
+            try first.advance(to: F.time("12h"))
+            try first.flush()
+        }
+        let second = try F.engine(rules: rules, store: store)
+        try second.advance(to: F.time("1d12h"))
+        // The first night after the start: the buyer's answer reads the order's age, so it runs;
+        // idle's and viewer's answers, as stored, hold (viewer's views are a day old), so they are not read.
+        #expect(second.clockWork.customersSwept == 1, "\(second.clockWork)")
+        #expect(second.clockWork.customersUnchanged == 2, "\(second.clockWork)")
+        try second.advance(to: F.time("40d"))
+        #expect(try history(second) == (try history(continuous)))
+        #expect(try history(second).contains { $0.hasPrefix("viewer exited browser") })
+    }
 }
