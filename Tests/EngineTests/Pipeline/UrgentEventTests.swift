@@ -9,14 +9,20 @@ private typealias F = EngineFixtures
 
 @Suite("An urgent event goes before the events queued on its shard")
 struct UrgentEventTests {
-    @Test("a decision submitted behind queued events is processed and committed first")
-    func urgentFirst() throws {
+    /// One shard, no rules, its thread held until `release` is signalled (so events queue up behind it).
+    static func heldShard() throws -> (ShardedEngine, DispatchSemaphore) {
         let root = try Fixtures.temporaryDirectory(files: ["rules/none.lua": "", "plugins/.keep": ""])
         defer { try? FileManager.default.removeItem(at: root) }
         let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: root.appendingPathComponent("rules").path,
                                        pluginsDirectory: root.appendingPathComponent("plugins").path, shards: 1)
         let release = DispatchSemaphore(value: 0)
         engine.onShardAsync(0) { _ in release.wait() }
+        return (engine, release)
+    }
+
+    @Test("a decision submitted behind queued events is processed and committed first")
+    func urgentFirst() throws {
+        let (engine, release) = try Self.heldShard()
         let order = Collected<Int>()
         let done = DispatchGroup()
         for (index, user) in ["a", "b", "c"].enumerated() {
@@ -35,12 +41,7 @@ struct UrgentEventTests {
 
     @Test("the same customer's queued events still go before its decision; other customers' wait")
     func customerOrderKept() throws {
-        let root = try Fixtures.temporaryDirectory(files: ["rules/none.lua": "", "plugins/.keep": ""])
-        defer { try? FileManager.default.removeItem(at: root) }
-        let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: root.appendingPathComponent("rules").path,
-                                       pluginsDirectory: root.appendingPathComponent("plugins").path, shards: 1)
-        let release = DispatchSemaphore(value: 0)
-        engine.onShardAsync(0) { _ in release.wait() }
+        let (engine, release) = try Self.heldShard()
         let order = Collected<String>()
         let done = DispatchGroup()
         func send(_ event: Event, _ label: String, urgent: Bool = false) {
