@@ -29,8 +29,8 @@ struct ShardJob: @unchecked Sendable {
         }
     }
 
-    /// The customers whose queued events `urgent` must not overtake: its own,
-    /// and every identity merged or linked into it by those events.
+    /// The queued events `urgent` must not overtake: those of its customer and
+    /// of every identity merged or linked into that customer by them.
     ///
     /// Takes those events out of `runs` (queued runs, oldest first) and
     /// returns them in their order. Takes nothing when one of them waits for
