@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // Debian's liblua5.4-dev, found through pkg-config.
@@ -37,7 +38,7 @@ let package = Package(
                                              .product(name: "GRDBSQLite", package: "GRDB.swift"),
                                              .product(name: "Crypto", package: "swift-crypto")]),
         // Rule kinds, normalization, the per-event pipeline, explanations.
-        .target(name: "Engine", dependencies: ["LuaKit", "Store"], resources: [.copy("Rules/Prelude.lua"), .copy("Rules/PreludeCustomer.lua"), .copy("Rules/PreludeHost.lua"), .copy("Rules/PreludeJourneys.lua"), .copy("Rules/PreludeSentiment.lua"),
+        .target(name: "Engine", dependencies: ["LuaKit", "Store", .product(name: "HeapModule", package: "swift-collections")], resources: [.copy("Rules/Prelude.lua"), .copy("Rules/PreludeCustomer.lua"), .copy("Rules/PreludeHost.lua"), .copy("Rules/PreludeJourneys.lua"), .copy("Rules/PreludeSentiment.lua"),
                                                                           .copy("Scenarios/Scenario.lua")]),
         // Reports over the store (`crescent report`, `GET /v1/reports/{name}`).
         .target(name: "Reports", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),

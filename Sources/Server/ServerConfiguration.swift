@@ -25,6 +25,9 @@ public struct ServerConfiguration: Sendable {
     /// Customers a segment sweep evaluates before the shard takes the
     /// events and decisions queued behind it (``EngineOptions/sweepSlice``).
     public var sweepSlice = 64
+    /// Journey timers due while stopped that fire before the shard takes
+    /// the events and decisions queued behind them (``EngineOptions/timerSlice``).
+    public var timerSlice = 512
     /// Webhook channels by name (`default` takes channels without their own).
     public var channels: [String: WebhookChannel] = [:]
     /// Digests of the accepted write keys.

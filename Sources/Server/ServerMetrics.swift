@@ -106,6 +106,9 @@ final class ServerMetrics: Sendable {
         registry.makeGauge(descriptor: Self.name("sweep_waiting", "customers",
                                                  "Customers a segment sweep going on in slices has yet to evaluate"))
             .set(Double(readings.sweepWaiting))
+        registry.makeGauge(descriptor: Self.name("timers_overdue", "",
+                                                 "Journey timers due while the server was stopped, yet to fire (in slices)"))
+            .set(Double(readings.timersOverdue))
         let age = Double((ContinuousClock.now - readings.takenAt).components.seconds)
         registry.makeGauge(descriptor: Self.name("engine_readings_age", "seconds",
                                                  "Age of the rule and clock figures: above 0 while the shards are busy catching up"))

@@ -85,6 +85,7 @@ struct BackPressureTests {
             }
             #expect(before.contains("crescent_catching_up 0"))
             #expect(before.contains("crescent_sweep_waiting_customers 0"))
+            #expect(before.contains("crescent_timers_overdue 0"))
             #expect(before.contains(#"crescent_rule_hits{rule="segment:bronze"} 1"#))
 
             // The shard is busy (as with a long catch-up) until released.

@@ -32,10 +32,19 @@ public enum Fixtures {
         return (result, clock.now - start)
     }
 
+    /// The folder every temporary folder of this test process goes in;
+    /// removed, with whatever tests left in it, when the process exits.
+    private static let temporaryRoot: URL = {
+        let root = FileManager.default.temporaryDirectory
+            .appendingPathComponent("crescent-tests-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try? FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: Fixtures.temporaryRoot) }
+        return root
+    }()
+
     /// A new temporary folder holding `files` (relative path → contents).
     public static func temporaryDirectory(files: [String: String] = [:]) throws -> URL {
-        let root = FileManager.default.temporaryDirectory
-            .appendingPathComponent("crescent-test-\(UUID().uuidString)", isDirectory: true)
+        let root = temporaryRoot.appendingPathComponent("crescent-test-\(UUID().uuidString)", isDirectory: true)
         for (path, contents) in files {
             let url = root.appendingPathComponent(path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

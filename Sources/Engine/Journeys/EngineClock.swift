@@ -26,7 +26,10 @@ extension Engine {
     /// due time, and the schedules due as `missedRuns` says.
     public func advance(to time: Int64, missedRuns: MissedScheduleRuns) throws {
         if state.clock == 0 { startSchedules(at: time) }
-        if missedRuns == .latest { skipMissedRuns(upTo: time) }
+        if missedRuns == .latest {
+            skipMissedRuns(upTo: time)
+            if let slice = options.timerSlice, slice > 0 { deferOverdueTimers(upTo: time) }
+        }
         // Most events: nothing is due yet (a stale timer entry first in the queue takes the long way).
         if earliestSchedule() > time, (state.journeys.timers.first?.at ?? .max) > time {
             state.clock = max(state.clock, time)

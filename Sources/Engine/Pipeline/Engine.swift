@@ -36,11 +36,16 @@ public struct EngineOptions: Sendable {
     /// the reference the tests compare with).
     public var reuseSegmentResults = true
     /// Customers a segment sweep evaluates before the shard runs what is
-    /// queued behind it, then the next as many (the server: 256, so an
+    /// queued behind it, then the next as many (the server: 64, so an
     /// event or a decision never waits for a sweep over every customer).
     /// Nil: a sweep runs whole where it is due, so a replay, a backtest or
     /// a test gives the same result however fast its events arrive.
     public var sweepSlice: Int?
+    /// Journey timers a catch-up after a stop (``MissedScheduleRuns/latest``)
+    /// fires before the shard runs what is queued behind it, then the next
+    /// as many (the server: 512), oldest first; a customer's own fire
+    /// before their next event. Nil: they all fire in the catch-up.
+    public var timerSlice: Int?
     /// Where each log line goes as it is written (``Engine/log``): `crescent
     /// replay` and `crescent serve` write them to standard error. Nil keeps
     /// them only in memory.
@@ -267,6 +272,7 @@ public final class Engine {
     func process(_ event: Event, route: Route, adopted: CustomerState?) throws -> EventOutcome {
         let started = DispatchTime.now().uptimeNanoseconds
         try advance(to: event.timestamp)
+        if state.overdueTimers != nil { try fireOverdueTimers(of: route) }
         state.now = event.timestamp
         try state.apply(route, adopted: adopted)
         let customerId = route.customerId

@@ -26,6 +26,8 @@ public struct EngineReadings: Sendable {
     public var clockWork: ClockWork
     /// Customers that segment sweeps going on in slices have yet to evaluate.
     public var sweepWaiting: Int
+    /// Journey timers that fell due while stopped and have yet to fire (in slices).
+    public var timersOverdue: Int
     /// The engine's clock (ms) when they were taken.
     public var clock: Int64
     /// When the last shard answered.
@@ -45,6 +47,7 @@ extension ShardedEngine {
             var stats: [[String: RuleStats]?]
             var clockWork = ClockWork()
             var sweepWaiting = 0
+            var timersOverdue = 0
             var rules: (list: [EngineReadings.Rule], version: String, problems: [RuleProblem], clock: Int64) = ([], "", [], 0)
             var left: Int
             init(_ count: Int) {
@@ -55,6 +58,7 @@ extension ShardedEngine {
         let parts = Parts(shardCount)
         onEveryShardAsync { [self] index, engine in
             let stats = engine.stats, clockWork = engine.clockWork, sweepWaiting = engine.sweepWaiting
+            let timersOverdue = engine.timersOverdue
             let rules = index == 0 ? (engine.declarations.map { d in
                 EngineReadings.Rule(id: d.ruleId, name: d.name, kind: d.kind, file: d.file, line: d.line, isShadow: d.isShadow)
             }, engine.rules.version, engine.problems, engine.clockHint) : nil
@@ -62,6 +66,7 @@ extension ShardedEngine {
                 parts.stats[index] = stats
                 parts.clockWork = parts.clockWork + clockWork
                 parts.sweepWaiting += sweepWaiting
+                parts.timersOverdue += timersOverdue
                 if let rules { parts.rules = rules }
                 parts.left -= 1
                 return parts.left == 0
@@ -69,7 +74,7 @@ extension ShardedEngine {
             guard done else { return }
             let readings = EngineReadings(rules: parts.rules.list, version: parts.rules.version, problems: parts.rules.problems,
                                           stats: RuleStats.sum(parts.stats.compactMap { $0 }), clockWork: parts.clockWork,
-                                          sweepWaiting: parts.sweepWaiting,
+                                          sweepWaiting: parts.sweepWaiting, timersOverdue: parts.timersOverdue,
                                           clock: parts.rules.clock, takenAt: .now)
             readingsBox.withLock { $0 = readings }
             deliver(readings)

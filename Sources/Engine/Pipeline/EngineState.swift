@@ -29,6 +29,8 @@ final class EngineState {
     var segmentWatchEpoch = 0
     /// A segment sweep going on in slices (``EngineOptions/sweepSlice``).
     var sweep: SweepInProgress?
+    /// Journey timers a catch-up set aside (``EngineOptions/timerSlice``).
+    var overdueTimers: OverdueTimers?
 
     /// Forgets what a customer's segments read (they all run at the next
     /// evaluation) and has the next sweep look at it.

@@ -39,7 +39,7 @@ final class ShardWorker: @unchecked Sendable {
                 return
             }
             ready.signal()
-            // A sweep going on in slices takes turns with the queued jobs.
+            // What a catch-up left in slices (overdue timers, a sweep) takes turns with the queued jobs.
             var sliceNext = false
             while true {
                 condition.lock()
@@ -54,8 +54,9 @@ final class ShardWorker: @unchecked Sendable {
                     }
                     idleWakeRequested = true
                 }
-                // Once stopping, a sweep left unfinished is not recorded as run: it is due again after a restart.
-                let sweeping = !stopping && engine.sweepWaiting > 0
+                // Once stopping, a sweep left unfinished is not recorded as run and overdue timers stay
+                // stored as due: both run again after a restart.
+                let sweeping = !stopping && engine.catchUpWaiting > 0
                 if let urgent = urgentEvents.first {
                     urgentEvents.removeFirst()
                     // The same customer's events queued before it still go first.
@@ -83,7 +84,7 @@ final class ShardWorker: @unchecked Sendable {
                 if sweeping && (jobs.isEmpty || sliceNext) {
                     sliceNext = false
                     condition.unlock()
-                    engine.runSweepSlice()
+                    engine.runCatchUpSlice()
                     continue
                 }
                 sliceNext = true

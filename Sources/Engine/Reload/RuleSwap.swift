@@ -36,6 +36,8 @@ extension Engine {
         }
         erroring.removeAll()
         try adopt(state.journeys.takeAll())
+        // Timers still set aside by a catch-up stay there, under their instances' new definitions.
+        if let until = state.overdueTimers?.until { deferOverdueTimers(upTo: until) }
         rescheduleAfterReload()
         return journeyMigrations
     }
