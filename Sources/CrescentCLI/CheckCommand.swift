@@ -9,18 +9,11 @@ struct CheckCommand: ParsableCommand {
         abstract: "Compile and validate every rule and plugin; print each problem as path:line: message."
     )
 
-    @Option(help: "The rules folder.")
-    var rules = "rules"
-
-    @Option(help: "The plugins folder (default: ./plugins, else the plugins folder beside the rules folder).")
-    var plugins: String?
+    @OptionGroup var folders: RuleFolders
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: rules) else {
-            StandardStreams.writeError("error: \(rules): no such folder\n")
-            throw ExitCode(1)
-        }
-        let check = try RuleSetCheck.run(rulesDirectory: rules, pluginsDirectory: PluginsFolder.resolve(plugins, rules: rules))
+        try folders.requireRulesFolder()
+        let check = try RuleSetCheck.run(rulesDirectory: folders.rules, pluginsDirectory: folders.pluginsFolder())
         for problem in check.problems { print(problem) }
         let errors = check.errors.count
         let summary = "\(check.declarations) declarations in \(check.files) files: \(errors) errors, \(check.warnings.count) warnings"

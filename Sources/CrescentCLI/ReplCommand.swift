@@ -18,22 +18,15 @@ struct ReplCommand: ParsableCommand {
     @Option(help: "A SQLite database to work on (events sent are committed to it). Default: a scratch database in memory.")
     var db: String?
 
-    @Option(help: "The rules folder.")
-    var rules = "rules"
-
-    @Option(help: "The plugins folder (default: ./plugins, else the plugins folder beside the rules folder).")
-    var plugins: String?
+    @OptionGroup var folders: RuleFolders
 
     @Option(help: "The history file (default: $CRESCENT_HISTORY, else ~/.crescent_history).")
     var history: String?
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: rules) else {
-            StandardStreams.writeError("error: \(rules): no such rules folder (see --rules)\n")
-            throw ExitCode(1)
-        }
+        try folders.requireRulesFolder()
         let store = try db.map { try CrescentStore(path: $0) } ?? CrescentStore()
-        let plugins = try PluginsFolder.resolve(plugins, rules: rules)
+        let rules = folders.rules, plugins = try folders.pluginsFolder()
         let engine = try Engine(store: store, rulesDirectory: rules, pluginsDirectory: plugins)
         let session = try ReplSession(engine: engine, rulesDirectory: rules, pluginsDirectory: plugins, clock: engine.clockHint,
                                       output: { StandardStreams.write(Array($0.utf8)) },

@@ -14,11 +14,7 @@ struct ReplayCommand: ParsableCommand {
     @Argument(help: "The events file (NDJSON).")
     var events: String
 
-    @Option(help: "The rules folder.")
-    var rules = "rules"
-
-    @Option(help: "The plugins folder (default: ./plugins, else the plugins folder beside the rules folder).")
-    var plugins: String?
+    @OptionGroup var folders: RuleFolders
 
     @Option(help: "The SQLite database file.")
     var db = "crescent.db"
@@ -56,10 +52,7 @@ struct ReplayCommand: ParsableCommand {
             StandardStreams.writeError("error: \(events): is a folder, not an events file\n")
             throw ExitCode(1)
         }
-        guard FileManager.default.fileExists(atPath: rules, isDirectory: &isFolder), isFolder.boolValue else {
-            StandardStreams.writeError("error: \(rules): no such rules folder (see --rules)\n")
-            throw ExitCode(1)
-        }
+        try folders.requireRulesFolder()
         let store: CrescentStore
         do {
             store = try CrescentStore(path: db)
@@ -74,8 +67,8 @@ struct ReplayCommand: ParsableCommand {
         // runs) goes to standard error as it is written, above the progress bar.
         let clearBar = terminal && !json ? "\r\u{1B}[2K" : ""
         options.logSink = { line in StandardStreams.writeError(clearBar + line + "\n") }
-        let engine = try ShardedEngine(store: store, rulesDirectory: rules,
-                                       pluginsDirectory: PluginsFolder.resolve(plugins, rules: rules), options: options, shards: shards)
+        let engine = try ShardedEngine(store: store, rulesDirectory: folders.rules,
+                                       pluginsDirectory: folders.pluginsFolder(), options: options, shards: shards)
         for problem in engine.problems {
             StandardStreams.writeError("\(problem)\n")
         }

@@ -12,23 +12,19 @@ struct TestCommand: ParsableCommand {
     @Argument(help: "A scenario file, or a folder searched for *_test.lua (default: the rules folder).")
     var path: String?
 
-    @Option(help: "The rules folder.")
-    var rules = "rules"
-
-    @Option(help: "The plugins folder (default: ./plugins, else the plugins folder beside the rules folder).")
-    var plugins: String?
+    @OptionGroup var folders: RuleFolders
 
     @Option(help: "Also write the results as JUnit XML to this file.")
     var junit: String?
 
     func run() throws {
-        let target = path ?? rules
+        let target = path ?? folders.rules
         let files = ScenarioRunner.files(at: target)
         if files.isEmpty {
             StandardStreams.writeError("error: no scenario files (*_test.lua) at \(target)\n")
             throw ExitCode(1)
         }
-        let runner = ScenarioRunner(rulesDirectory: rules, pluginsDirectory: try PluginsFolder.resolve(plugins, rules: rules))
+        let runner = ScenarioRunner(rulesDirectory: folders.rules, pluginsDirectory: try folders.pluginsFolder())
         let results = try runner.run(files: files)
         var out = ""
         for result in results {

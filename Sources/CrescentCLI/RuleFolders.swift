@@ -1,4 +1,26 @@
+import ArgumentParser
 import Foundation
+
+/// `--rules` and `--plugins`, shared by the commands that load a rule set
+/// from folders (`check`, `replay`, `repl`, `test`).
+struct RuleFolders: ParsableArguments {
+    @Option(help: "The rules folder.")
+    var rules = "rules"
+
+    @Option(help: "The plugins folder (default: ./plugins, else the plugins folder beside the rules folder).")
+    var plugins: String?
+
+    /// Stops the command (exit 1, with the reason on standard error) when the rules folder does not exist.
+    func requireRulesFolder() throws {
+        guard PluginsFolder.isFolder(rules) else {
+            StandardStreams.writeError("error: \(rules): no such rules folder (see --rules)\n")
+            throw ExitCode(1)
+        }
+    }
+
+    /// The folder `require` loads plugin modules from (see ``PluginsFolder``).
+    func pluginsFolder() throws -> String? { try PluginsFolder.resolve(plugins, rules: rules) }
+}
 
 /// Where `require` finds plugin modules: the folder `--plugins` names (which
 /// must exist), else `plugins` in the current folder, else the `plugins`
