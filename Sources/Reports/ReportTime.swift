@@ -19,7 +19,10 @@ public enum ReportTime {
         case "w": scale = 604_800
         default: return nil
         }
-        return Int64((now.timeIntervalSince1970 - amount * scale) * 1000)
+        let ms = (now.timeIntervalSince1970 - amount * scale) * 1000
+        // Further back than the year 1 (or not a number): not a time.
+        guard ms.isFinite, ms >= -62_135_596_800_000 else { return nil }
+        return Int64(ms)
     }
 }
 

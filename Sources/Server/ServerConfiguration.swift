@@ -28,6 +28,9 @@ public struct ServerConfiguration: Sendable {
     /// Journey timers due while stopped that fire before the shard takes
     /// the events and decisions queued behind them (``EngineOptions/timerSlice``).
     public var timerSlice = 512
+    /// How far ahead of the server's clock a message's time may be before
+    /// it is corrected (``Timestamps/skewCorrected(_:sentAt:receivedAt:tolerance:)``), in ms.
+    public var clockSkewTolerance: Int64 = 60_000
     /// Webhook channels by name (`default` takes channels without their own).
     public var channels: [String: WebhookChannel] = [:]
     /// Digests of the accepted write keys.

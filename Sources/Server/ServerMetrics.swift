@@ -89,6 +89,13 @@ final class ServerMetrics: Sendable {
             .increment(by: Int64(count))
     }
 
+    /// Counts messages whose time was ahead of the server's clock and was corrected.
+    func skewCorrected(_ count: Int) {
+        let counter = registry.makeCounter(descriptor: Self.name("timestamps_corrected", "total",
+                                                                 "Messages stamped ahead of the server's clock, their time corrected"))
+        if count > 0 { counter.increment(by: Int64(count)) }
+    }
+
     func decided(_ verdict: String, _ elapsed: Duration, evaluated: Duration, committed: Duration) {
         (decisions[verdict] ?? registry.makeCounter(descriptor: Self.decisionsName, labels: [("decision", verdict)])).increment()
         decideLatency.record(elapsed)

@@ -13,11 +13,16 @@ extension CrescentStore {
         }
     }
 
-    /// Decisions about one order, or about one customer's orders, newest first.
-    public func decisions(orderId: String? = nil, customerId: String? = nil, limit: Int = 100) throws -> [DecisionRow] {
-        let (column, value) = orderId.map { ("order_id", $0) } ?? ("customer_id", customerId ?? "")
+    /// Decisions, newest first: about one order, one customer, with one verdict, or all (each filter given narrows them).
+    public func decisions(orderId: String? = nil, customerId: String? = nil, verdict: String? = nil,
+                          limit: Int = 100) throws -> [DecisionRow] {
+        let filters = [("order_id", orderId), ("customer_id", customerId), ("decision", verdict)].compactMap { column, value in
+            value.map { (column, $0) }
+        }
+        let conditions = filters.isEmpty ? "" : "WHERE " + filters.map { "\($0.0) = ?" }.joined(separator: " AND ")
+        let arguments = StatementArguments(filters.map(\.1)) + [limit]
         return try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM decisions WHERE \(column) = ? ORDER BY at DESC LIMIT ?", arguments: [value, limit]).map {
+            try Row.fetchAll(db, sql: "SELECT * FROM decisions \(conditions) ORDER BY at DESC LIMIT ?", arguments: arguments).map {
                 DecisionRow(messageId: $0["message_id"], customerId: $0["customer_id"], orderId: $0["order_id"],
                             decision: $0["decision"], score: $0["score"], reasons: $0["reasons"], rules: $0["rules"],
                             rulesetVersion: $0["ruleset_version"], at: $0["at"])

@@ -70,7 +70,7 @@ struct AdminDataTests {
         }
     }
 
-    @Test("segments with sizes, members paged, decisions by order and by customer")
+    @Test("segments with sizes, members paged, decisions by order, by customer, by verdict and the latest; bad paging is 400")
     func segmentsAndDecisions() async throws {
         let (server, _) = try makeServer()
         try await Application(router: server.router()).test(.router) { client in
@@ -90,7 +90,22 @@ struct AdminDataTests {
             #expect((byOrder["decisions"] as? [[String: Any]])?.first?["decision"] as? String == "allow")
             let byCustomer = try await client.execute(uri: "/v1/decisions?customer_id=c2", method: .get, headers: admin).json
             #expect((byCustomer["decisions"] as? [[String: Any]])?.first?["order_id"] as? String == "o2")
-            #expect(try await client.execute(uri: "/v1/decisions", method: .get, headers: admin).status == .badRequest)
+            func orders(_ uri: String) async throws -> [String] {
+                let json = try await client.execute(uri: uri, method: .get, headers: admin).json
+                return (json["decisions"] as? [[String: Any]] ?? []).compactMap { $0["order_id"] as? String }
+            }
+            #expect(try await orders("/v1/decisions").count == 3, "the latest, newest first")
+            #expect(try await orders("/v1/decisions?limit=2").count == 2)
+            #expect(try await orders("/v1/decisions?decision=allow&customer_id=c1") == ["o1"])
+            #expect(try await orders("/v1/decisions?decision=block").isEmpty)
+            for (uri, code) in [("/v1/decisions?decision=maybe", "invalid_decision"), ("/v1/decisions?limit=0", "invalid_limit"),
+                                ("/v1/segments/bronze/members?limit=1001", "invalid_limit"), ("/v1/rejected?limit=x", "invalid_limit"),
+                                ("/v1/rejected?before=soon", "invalid_before"), ("/v1/outbox?before=x", "invalid_before"),
+                                ("/v1/customers/c1/recommendations?n=101", "invalid_n")] {
+                let response = try await client.execute(uri: uri, method: .get, headers: admin)
+                #expect(response.status == .badRequest, "\(uri)")
+                #expect(response.json["code"] as? String == code, "\(uri): \(response.text)")
+            }
         }
     }
 

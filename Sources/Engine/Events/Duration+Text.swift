@@ -1,7 +1,12 @@
 /// Durations as rules write them: `"90s"`, `"15m"`, `"1h"`, `"7d"`, `"2w"`,
 /// or a number of seconds.
 public enum DurationText {
-    /// Milliseconds for a duration text, or nil when it is not one.
+    /// The longest duration accepted (about 31,000 years): far from any
+    /// use, and a time plus or minus it stays far inside `Int64`.
+    public static let longest: Int64 = 1_000_000_000_000_000
+
+    /// Milliseconds for a duration text, or nil when it is not one (or is
+    /// longer than ``longest``).
     public static func milliseconds(_ text: String) -> Int64? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let unit = trimmed.last else { return nil }
@@ -13,10 +18,27 @@ public enum DurationText {
         case "d": factor = 86_400_000
         case "w": factor = 604_800_000
         default:
-            return Double(trimmed).map { Int64($0 * 1000) }
+            return Double(trimmed).flatMap { milliseconds(seconds: $0) }
         }
-        guard let amount = Double(trimmed.dropLast()), amount >= 0, amount.isFinite else { return nil }
-        return Int64(amount * factor)
+        guard let amount = Double(trimmed.dropLast()), amount >= 0 else { return nil }
+        return milliseconds(seconds: amount * factor / 1000)
+    }
+
+    /// Milliseconds for a number of seconds, or nil when it is negative,
+    /// not finite, or longer than ``longest``.
+    public static func milliseconds(seconds: Double) -> Int64? {
+        let ms = seconds * 1000
+        guard ms.isFinite, ms >= 0, ms <= Double(longest) else { return nil }
+        return Int64(ms)
+    }
+}
+
+extension Int64 {
+    /// `value` rounded toward zero, or nil when it is not finite or outside
+    /// `Int64`'s range (where `Int64(_:)` would stop the process).
+    public init?(finite value: Double) {
+        guard value.isFinite, value > -9.2e18, value < 9.2e18 else { return nil }
+        self.init(value)
     }
 }
 

@@ -24,6 +24,9 @@ public struct Event: Sendable, Equatable {
     public var context: [String: JSONValue]
     /// Milliseconds since the Unix epoch.
     public var timestamp: Int64
+    /// The sender's own time, kept when the server corrected it (a clock
+    /// running ahead: ``Timestamps/skewCorrected(_:sentAt:receivedAt:tolerance:)``).
+    public var originalTimestamp: Int64?
     /// True for events the engine makes itself (segment changes).
     public var isInternal: Bool
     /// The text stored as the event's payload: a replayed line exactly as
@@ -55,6 +58,7 @@ public struct Event: Sendable, Equatable {
             "messageId": .string(messageId), "type": .string(kind.rawValue), "event": .string(name),
             "timestamp": .int(timestamp),
         ]
+        if let originalTimestamp { object["originalTimestamp"] = .int(originalTimestamp) }
         if let userId { object["userId"] = .string(userId) }
         if let anonymousId { object["anonymousId"] = .string(anonymousId) }
         if let previousId { object["previousId"] = .string(previousId) }

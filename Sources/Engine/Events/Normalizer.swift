@@ -64,7 +64,7 @@ public enum Normalizer {
         for key in ["timestamp", "originalTimestamp", "sentAt", "receivedAt"] {
             guard let value = fields[key], value != .null else { continue }
             guard let parsed = Timestamps.milliseconds(value) else {
-                throw NormalizationError(field: key, message: "is not an ISO-8601 date or epoch number")
+                throw NormalizationError(field: key, message: "is not an ISO-8601 date or epoch number of the years 1 to 9999")
             }
             timestamp = parsed
             break
@@ -95,15 +95,39 @@ public enum Normalizer {
 
 /// Timestamps in the forms SDKs send.
 public enum Timestamps {
-    /// Milliseconds since the epoch from an ISO-8601 string or an epoch
-    /// number (seconds, or milliseconds when larger than 1e11).
-    public static func milliseconds(_ value: JSONValue) -> Int64? {
-        switch value {
-        case .int(let i): return i > 100_000_000_000 ? i : i * 1000
-        case .double(let d): return d > 1e11 ? Int64(d) : Int64(d * 1000)
-        case .string(let s): return parse(s)
-        default: return nil
+    /// A message's time as a server receiving it at `receivedAt` keeps it.
+    /// A time ahead of `receivedAt` by more than `tolerance` came from a
+    /// clock running ahead (the engine's clock must not jump to it: every
+    /// journey timer and schedule due by then would run at once). With the
+    /// device's `sentAt` it is corrected as Segment does, `receivedAt -
+    /// (sentAt - time)`, so what the device measured between the two stays;
+    /// without it, or when that is still ahead, it becomes `receivedAt`.
+    /// Earlier times are kept: devices send late (offline queues, imports).
+    public static func skewCorrected(_ time: Int64, sentAt: JSONValue?, receivedAt: Int64, tolerance: Int64) -> Int64 {
+        guard time > receivedAt + tolerance else { return time }
+        if let sentAt, let sent = milliseconds(sentAt), sent >= time {
+            return min(receivedAt, receivedAt - (sent - time))
         }
+        return receivedAt
+    }
+
+    /// The times accepted: the years 1 to 9999, as ISO-8601 writes them.
+    public static let range: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
+
+    /// Milliseconds since the epoch from an ISO-8601 string or an epoch
+    /// number (seconds, or milliseconds when larger than 1e11); nil when it
+    /// is neither, or outside ``range``.
+    public static func milliseconds(_ value: JSONValue) -> Int64? {
+        let ms: Int64?
+        switch value {
+        case .int(let i):
+            let (product, overflow) = i.multipliedReportingOverflow(by: 1000)
+            ms = i > 100_000_000_000 ? i : overflow ? nil : product
+        case .double(let d): ms = Int64(finite: d > 1e11 ? d : d * 1000)
+        case .string(let s): ms = parse(s)
+        default: ms = nil
+        }
+        return ms.flatMap { range.contains($0) ? $0 : nil }
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]` (the fast path) and

@@ -80,7 +80,7 @@ public final class JourneyDefinition: Sendable {
         keyFunction = d.functions["key"]
         exitOn = Set(d.eventNames("exit_on"))
         goal = d.string("goal")
-        reenterAfter = d.fields["reenter_after"].flatMap { v in v.doubleValue.map { Int64($0) } }
+        reenterAfter = d.fields["reenter_after"].flatMap { v in v.doubleValue.flatMap { Int64(finite: $0) } }
         respectsQuietHours = d.fields["quiet_hours"] != .boolean(false)
         isShadow = d.isShadow
         cap = try MessageCap(d.fields["cap"], field: "cap")
@@ -92,7 +92,7 @@ public final class JourneyDefinition: Sendable {
                 throw DefinitionError("step \(index + 1) is not a step")
             }
             var step = JourneyStep(name: stepName, kind: kind)
-            step.duration = Int64(t["duration"]?.doubleValue ?? t["timeout"]?.doubleValue ?? 0)
+            step.duration = Int64(finite: t["duration"]?.doubleValue ?? t["timeout"]?.doubleValue ?? 0) ?? 0
             step.event = t["event"]?.stringValue
             step.onTimeout = t["on_timeout"]?.stringValue
             step.channel = t["channel"]?.stringValue
@@ -207,8 +207,8 @@ enum ScheduleTiming {
     static func milliseconds(_ value: LuaValue) -> Int64? {
         switch value {
         case .string(let s): DurationText.milliseconds(s.description)
-        case .integer(let i): i * 1000
-        case .number(let d): Int64(d * 1000)
+        case .integer(let i): DurationText.milliseconds(seconds: Double(i))
+        case .number(let d): DurationText.milliseconds(seconds: d)
         default: nil
         }
     }

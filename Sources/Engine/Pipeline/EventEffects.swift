@@ -4,6 +4,13 @@ import Store
 /// How each event changes durable state: identity, traits, consent,
 /// acquisition, orders, products, inventory, carts, wishlists, reviews.
 extension EngineState {
+    /// A product quantity from an event, as a whole number: 1 when it is
+    /// missing, or not a number a shop could mean (not finite, past a billion).
+    static func quantity(_ value: Double?) -> Int {
+        guard let value, value.isFinite, abs(value) <= 1e9 else { return 1 }
+        return Int(value)
+    }
+
     /// Applies a route's identity work: records the link, and merges the
     /// alias's previous owner (with any history) into the customer.
     /// `adopted` is that owner's state when another shard handed it over.
@@ -108,11 +115,12 @@ extension EngineState {
             }
         case "Product Added", "Product Removed":
             let cartId = event.property("cart_id") ?? "default"
-            let amount = (event.number("price") ?? 0) * (event.number("quantity") ?? 1)
+            let price = event.number("price").flatMap { $0.isFinite ? $0 : nil } ?? 0
+            let amount = price * Double(Self.quantity(event.number("quantity")))
             let sign: Double = event.name == "Product Added" ? 1 : -1
             var cart = customer.carts[cartId] ?? (0, 0)
             cart.value = max(0, cart.value + sign * amount)
-            cart.items = max(0, cart.items + Int(sign) * Int(event.number("quantity") ?? 1))
+            cart.items = max(0, cart.items + Int(sign) * Self.quantity(event.number("quantity")))
             customer.carts[cartId] = cart
             batch.carts[cartId] = (customer.row.id, cart.value, cart.items, time)
         case "Product Added to Wishlist":
@@ -199,7 +207,7 @@ extension EngineState {
             for case .object(let p) in products {
                 items.append(OrderItemRow(sku: p["sku"]?.stringValue ?? p["product_id"]?.stringValue, name: p["name"]?.stringValue,
                                           category: p["category"]?.stringValue, price: p["price"]?.doubleValue,
-                                          quantity: Int(p["quantity"]?.doubleValue ?? 1)))
+                                          quantity: Self.quantity(p["quantity"]?.doubleValue)))
             }
         }
         let itemsTotal = items.reduce(0) { $0 + ($1.price ?? 0) * Double($1.quantity) }

@@ -98,13 +98,23 @@ local UNITS = { s = 1000, m = 60000, h = 3600000, d = 86400000, w = 604800000 }
 local parsed_durations = {}
 
 --- Milliseconds in a duration text ("90s", "15m", "1h", "7d", "2w").
+local LONGEST = 1e15 -- milliseconds, about 31,000 years (DurationText.longest)
+
 function duration(text)
-  if math.type(text) then return math.floor(text * 1000) end
+  if math.type(text) then
+    local ms = text * 1000
+    if not (ms >= -LONGEST and ms <= LONGEST) then
+      error(("duration %s s is out of range (at most about 31,000 years)"):format(tostring(text)), 2)
+    end
+    return math.floor(ms)
+  end
   local known = parsed_durations[text]
   if known then return known end
   local amount, unit = tostring(text):match("^%s*(%d+%.?%d*)%s*([smhdw])%s*$")
   if not amount then error(("invalid duration %q (use forms like \"90s\", \"1h\", \"7d\")"):format(tostring(text)), 2) end
-  local ms = math.floor(tonumber(amount) * UNITS[unit])
+  local ms = tonumber(amount) * UNITS[unit]
+  if not (ms <= LONGEST) then error(("duration %q is too long (at most about 31,000 years)"):format(tostring(text)), 2) end
+  ms = math.floor(ms)
   if type(text) == "string" and #text < 32 then parsed_durations[text] = ms end
   return ms
 end

@@ -40,7 +40,8 @@ end
 function wait(spec)
   local step = make_step("wait", spec, 3)
   local ok, ms = pcall(duration, step[1])
-  if not ok or step[1] == nil then error("wait needs a duration: wait \"1h\"", 2) end
+  if step[1] == nil then error("wait needs a duration: wait \"1h\"", 2) end
+  if not ok then error("wait: " .. tostring(ms), 2) end
   step.duration = ms; step[1] = nil
   return step
 end

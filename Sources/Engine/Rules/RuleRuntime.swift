@@ -218,7 +218,7 @@ public final class RuleRuntime {
         func integer(_ value: LuaValue?) -> Int64 {
             switch value {
             case .integer(let i)?: i
-            case .number(let d)?: Int64(d)
+            case .number(let d)?: Int64(finite: d) ?? -1
             default: -1
             }
         }

@@ -26,7 +26,7 @@ struct AdminAPI: Sendable {
         }
         router.get("/v1/customers/:id/recommendations") { request, context in
             try self.authorized(request) {
-                try self.recommendations(context.parameters.require("id"), n: request.uri.queryParameters.get("n", as: Int.self) ?? 10)
+                try self.recommendations(context.parameters.require("id"), n: Self.count(request, "n", default: 10, maximum: 100))
             }
         }
         router.delete("/v1/customers/:id") { request, context in
@@ -38,13 +38,15 @@ struct AdminAPI: Sendable {
         router.get("/v1/segments/:name/members") { request, context in
             try self.authorized(request) {
                 try self.members(context.parameters.require("name"), after: request.uri.queryParameters.get("after") ?? "",
-                                 limit: request.uri.queryParameters.get("limit", as: Int.self) ?? 100)
+                                 limit: Self.count(request, "limit", default: 100, maximum: 1000))
             }
         }
         router.get("/v1/decisions") { request, _ in
             try self.authorized(request) {
                 try self.decisions(order: request.uri.queryParameters.get("order_id"),
-                                   customer: request.uri.queryParameters.get("customer_id"))
+                                   customer: request.uri.queryParameters.get("customer_id"),
+                                   verdict: request.uri.queryParameters.get("decision"),
+                                   limit: Self.count(request, "limit", default: 100, maximum: 1000))
             }
         }
         router.get("/v1/lists/:name") { request, context in
@@ -75,27 +77,51 @@ struct AdminAPI: Sendable {
         router.get("/v1/reports/:name") { request, context in
             try self.authorized(request) {
                 let q = request.uri.queryParameters
-                return try self.report(context.parameters.require("name"), since: q.get("since"), until: q.get("until"), by: q.get("by"))
+                let by = q.get("by").flatMap { $0.isEmpty ? nil : String($0) } // `by=` (an empty form field): the default
+                return try self.report(context.parameters.require("name"), since: q.get("since"), until: q.get("until"), by: by)
             }
         }
         router.get("/v1/rejected") { request, _ in
             try self.authorized(request) {
                 let q = request.uri.queryParameters
-                return try self.rejected(before: q.get("before", as: Int64.self) ?? .max,
-                                         limit: min(1000, max(1, q.get("limit", as: Int.self) ?? 100)))
+                return try self.rejected(before: Self.position(request, "before"),
+                                         limit: Self.count(request, "limit", default: 100, maximum: 1000))
             }
         }
         router.get("/v1/outbox") { request, _ in
             try self.authorized(request) {
                 try self.outbox(status: request.uri.queryParameters.get("status") ?? "pending",
-                                before: request.uri.queryParameters.get("before", as: Int64.self) ?? .max)
+                                before: Self.position(request, "before"))
             }
         }
     }
 
     func authorized(_ request: Request, _ body: () throws -> Response) throws -> Response {
         guard isAuthorized(request) else { return Self.unauthorized }
-        return try body()
+        do {
+            return try body()
+        } catch let problem as APIProblem {
+            return problem.response
+        }
+    }
+
+    /// A count in the query (`limit`, `n`): `fallback` when absent, else a
+    /// whole number from 1 to `maximum`, or `400 invalid_NAME`.
+    static func count(_ request: Request, _ name: String, default fallback: Int, maximum: Int) throws -> Int {
+        guard let text = request.uri.queryParameters.get(name) else { return fallback }
+        guard let n = Int(text), (1...maximum).contains(n) else {
+            throw APIProblem(.badRequest, "invalid_\(name)", "\(name) must be a whole number from 1 to \(maximum), not '\(text)'")
+        }
+        return n
+    }
+
+    /// A paging position in the query (`before`: an id from the last page): the start when absent, else `400 invalid_NAME`.
+    static func position(_ request: Request, _ name: String) throws -> Int64 {
+        guard let text = request.uri.queryParameters.get(name) else { return .max }
+        guard let n = Int64(text) else {
+            throw APIProblem(.badRequest, "invalid_\(name)", "\(name) must be a whole number (an id from the last page), not '\(text)'")
+        }
+        return n
     }
 
     static var unauthorized: Response {

@@ -62,11 +62,11 @@ extension AdminAPI {
         return APIResponse.json(.ok, JSONValue.object(body).jsonText)
     }
 
-    func decisions(order: String?, customer: String?) throws -> Response {
-        guard order != nil || customer != nil else {
-            return APIProblem(.badRequest, "missing_filter", "give order_id or customer_id").response
+    func decisions(order: String?, customer: String?, verdict: String?, limit: Int) throws -> Response {
+        if let verdict, FraudDecision.Verdict(rawValue: verdict) == nil {
+            return APIProblem(.badRequest, "invalid_decision", "decision must be allow, review or block, not '\(verdict)'").response
         }
-        let rows = try gateway.engine.store.decisions(orderId: order, customerId: customer)
+        let rows = try gateway.engine.store.decisions(orderId: order, customerId: customer, verdict: verdict, limit: limit)
         let items: [JSONValue] = rows.map { row in
             .object([
                 "message_id": .string(row.messageId), "order_id": row.orderId.map(JSONValue.string) ?? .null,

@@ -23,7 +23,7 @@ enum DeclaredChannels {
                 problems.append("\(place): the environment variable \(d.string("secret_env") ?? "?") holding its secret is not set; not delivered")
                 continue
             }
-            channels[d.name] = WebhookChannel(url: url, secret: secret, maxAttempts: Int(d.number("max_attempts") ?? 8))
+            channels[d.name] = WebhookChannel(url: url, secret: secret, maxAttempts: d.number("max_attempts").flatMap { Int64(finite: $0) }.map { Int(clamping: $0) } ?? 8)
         }
         return (channels, problems)
     }

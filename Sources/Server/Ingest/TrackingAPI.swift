@@ -69,7 +69,7 @@ struct TrackingAPI: Sendable {
         var items: [JSONValue]
         if let kind {
             var message = fields
-            if message["type"] == nil { message["type"] = .string(kind) }
+            message["type"] = .string(kind) // the path says what it is, whatever the body says
             items = [.object(message)]
         } else {
             guard case .array(let batch)? = fields["batch"] else {
@@ -88,6 +88,8 @@ struct TrackingAPI: Sendable {
         }
         var intake = Intake()
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        // A batch's `sentAt` (the device's clock when it sent) stands for its messages without their own.
+        let batchSentAt = kind == nil ? fields["sentAt"] : nil
         for (index, item) in items.enumerated() {
             let label = kind == nil ? "batch[\(index)]" : "message"
             // A body within the limit holds no message over it: measure items only in bigger batches.
@@ -101,6 +103,13 @@ struct TrackingAPI: Sendable {
             }
             do {
                 var event = try Normalizer.normalize(message, now: now)
+                let corrected = Timestamps.skewCorrected(event.timestamp, sentAt: message["sentAt"] ?? batchSentAt,
+                                                         receivedAt: now, tolerance: configuration.clockSkewTolerance)
+                if corrected != event.timestamp {
+                    event.originalTimestamp = event.timestamp
+                    event.timestamp = corrected
+                    intake.skewCorrected += 1
+                }
                 // The stored payload, written here on the request's thread
                 // rather than on the shard's, which every event waits for.
                 event.raw = event.json.jsonText
@@ -141,6 +150,8 @@ struct TrackingAPI: Sendable {
         }
         var events: [Event] = []
         var rejected: [Rejection] = []
+        /// Messages whose time was ahead of the server's clock and was corrected.
+        var skewCorrected = 0
 
         /// `{"success": true}`, with `"rejected"` listing the refused messages of a batch.
         var successJSON: String {
@@ -164,6 +175,7 @@ struct TrackingAPI: Sendable {
             do {
                 let outcomes = try await gateway.ingest(intake.events)
                 metrics.ingested(intake.events, outcomes)
+                metrics.skewCorrected(intake.skewCorrected)
                 keepRejected(intake)
                 return APIResponse.json(.ok, intake.successJSON)
             } catch {
@@ -186,6 +198,7 @@ struct TrackingAPI: Sendable {
                 let (outcomes, evaluated, committed) = try await gateway.ingestTimed(events, urgent: true)
                 let outcome = outcomes[0]
                 metrics.ingested(events, [outcome])
+                metrics.skewCorrected(intake.skewCorrected)
                 metrics.decided(outcome.decision?.verdict.rawValue ?? "allow", ContinuousClock.now - started,
                                 evaluated: evaluated, committed: committed)
                 return APIResponse.json(.ok, Self.decisionJSON(outcome).jsonText)

@@ -41,6 +41,11 @@ struct NormalizerTests {
         (#"{"type":"track","event":"x","userId":null,"anonymousId":""}"#, "userId"),
         (#"{"type":"alias","userId":"u"}"#, "previousId"),
         (#"{"type":"track","event":"x","userId":"u","timestamp":"yesterday"}"#, "timestamp"),
+        // Numbers no clock means, which once stopped the process converting them.
+        (#"{"type":"track","event":"x","userId":"u","timestamp":-1.1e187}"#, "timestamp"),
+        (#"{"type":"track","event":"x","userId":"u","timestamp":1e300}"#, "timestamp"),
+        (#"{"type":"track","event":"x","userId":"u","timestamp":-9223372036854775}"#, "timestamp"),
+        (#"{"type":"track","event":"x","userId":"u","sentAt":1e300}"#, "sentAt"),
         (#"[1,2]"#, "(message)"),
     ])
     func rejected(text: String, field: String) throws {
@@ -66,6 +71,21 @@ struct NormalizerTests {
         #expect(Timestamps.parse(text) == expected)
         #expect(Timestamps.milliseconds(.int(1_767_225_600)) == 1_767_225_600_000)
         #expect(Timestamps.milliseconds(.int(1_767_225_600_000)) == 1_767_225_600_000)
+    }
+
+    @Test("a time ahead of the server's clock is corrected as Segment does; earlier times are kept")
+    func skew() {
+        let received: Int64 = 1_767_225_600_000, minute: Int64 = 60_000
+        func corrected(_ time: Int64, sentAt: Int64? = nil) -> Int64 {
+            Timestamps.skewCorrected(time, sentAt: sentAt.map { .int($0) }, receivedAt: received, tolerance: minute)
+        }
+        #expect(corrected(received - 86_400_000) == received - 86_400_000, "a day late (an offline queue): kept")
+        #expect(corrected(received + 30_000) == received + 30_000, "within the tolerance: kept")
+        let year: Int64 = 365 * 86_400_000
+        #expect(corrected(received + year) == received, "a year ahead, no sentAt: the receive time")
+        #expect(corrected(received + year - 10_000, sentAt: received + year) == received - 10_000,
+                "a device clock a year ahead: 10 s before it sent, by its own clock")
+        #expect(corrected(received + year, sentAt: received + year - 5) == received, "sent before it happened: the receive time")
     }
 
     @Test("times print as ISO-8601 UTC with milliseconds, as Foundation prints them, across leap years and before 1970")

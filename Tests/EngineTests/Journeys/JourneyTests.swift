@@ -205,7 +205,7 @@ struct JourneyTests {
 @Suite("Journeys: declaration problems name the file and line")
 struct JourneyProblemTests {
     @Test("bad journeys and messaging are reported, and the good ones still load", arguments: [
-        ("journey \"j\" { on = \"Cart Viewed\", steps = { wait \"soon\" } }", "wait needs a duration"),
+        ("journey \"j\" { on = \"Cart Viewed\", steps = { wait \"soon\" } }", "wait: invalid duration \"soon\""),
         ("journey \"j\" { on = \"Cart Viewed\", steps = {} }", "needs steps"),
         ("journey \"j\" { steps = { wait \"1h\" } }", "needs a trigger"),
         ("journey \"j\" { on = \"Cart Viewed\", steps = { wait_until { \"Checkout Started\", timeout = \"1h\", on_timeout = \"nope\" } } }",
