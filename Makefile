@@ -39,12 +39,13 @@ demo: build
 	@echo "explain any event: $(BIN) explain <messageId> --db demo.db"
 
 # The Segment and RudderStack Python SDKs (from PyPI) that the server's
-# integration tests drive, and the OpenAPI validator, in a virtualenv under .build.
+# integration tests drive, the OpenAPI validator and schemathesis (which fuzzes
+# the server from docs/openapi.yaml), in a virtualenv under .build.
 SDK_VENV := .build/sdk-venv
 sdk-venv:
-	@if ! $(SDK_VENV)/bin/python -c "import segment.analytics, rudderstack.analytics, openapi_spec_validator" 2>/dev/null; then \
+	@if ! $(SDK_VENV)/bin/python -c "import segment.analytics, rudderstack.analytics, openapi_spec_validator, schemathesis" 2>/dev/null; then \
 	  echo "installing the Segment and RudderStack SDKs into $(SDK_VENV)"; \
-	  python3 -m venv $(SDK_VENV) && $(SDK_VENV)/bin/pip install -q segment-analytics-python rudder-sdk-python openapi-spec-validator; \
+	  python3 -m venv $(SDK_VENV) && $(SDK_VENV)/bin/pip install -q segment-analytics-python rudder-sdk-python openapi-spec-validator schemathesis; \
 	fi
 
 # The server on the embedded defaults: shipped rules, crescent.db, port 8080.

@@ -13,17 +13,23 @@ import Testing
 struct SDKIntegrationTests {
     static let venv = Fixtures.packageRoot.appendingPathComponent(".build/sdk-venv")
 
+    /// One test at a time makes the venv (suites run in parallel).
+    static let making = NSLock()
+
     /// The venv's python, creating the venv and installing the SDKs when needed.
     static func python() throws -> URL {
+        making.lock()
+        defer { making.unlock() }
         let python = venv.appendingPathComponent("bin/python")
         if FileManager.default.fileExists(atPath: python.path),
-           try Fixtures.run(python, ["-c", "import segment.analytics, rudderstack.analytics, openapi_spec_validator"]).status == 0 {
+           try Fixtures.run(python, ["-c", "import segment.analytics, rudderstack.analytics, openapi_spec_validator, schemathesis"]).status == 0 {
             return python
         }
         let made = try Fixtures.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-m", "venv", venv.path])
         guard made.status == 0 else { throw SDKError("python3 -m venv failed: \(made.stderr)") }
         let pip = try Fixtures.run(venv.appendingPathComponent("bin/pip"),
-                                   ["install", "-q", "segment-analytics-python", "rudder-sdk-python", "openapi-spec-validator"])
+                                   ["install", "-q", "segment-analytics-python", "rudder-sdk-python", "openapi-spec-validator",
+                                    "schemathesis"])
         guard pip.status == 0 else { throw SDKError("pip install of the SDKs failed: \(pip.stderr)") }
         return python
     }
