@@ -54,6 +54,28 @@ struct HostileNumberTests {
         try engine.advance(to: F.time("30d"))
     }
 
+    @Test("a promotion's absurd limits and holdout are reported in its reasons, not fatal")
+    func promotionLimits() throws {
+        let engine = try F.engine(rules: ["promotions/p.lua": """
+            promotion "never" { on = "Product Viewed", limit = { per_customer = -1e300 }, run = function(e, c, act) act:tag("x") end }
+            promotion "held" { on = "Product Viewed", holdout = 1e300, run = function(e, c, act) act:tag("y") end }
+            """])
+        _ = try engine.process(F.identify("u1", traits: ["marketing_consent": true], at: "-1m"))
+        let outcome = try engine.process(F.track("Product Viewed", user: "u1", ["product_id": "p1"], at: "0s"))
+        #expect(outcome.result("promotion:never")?.reason == "limit per_customer = -1e+300 reached")
+        #expect(outcome.result("promotion:held")?.reason?.hasPrefix("holdout: 100%") == true, "\(outcome.results)")
+    }
+
+    @Test("an absurd stock level changes nothing")
+    func inventory() throws {
+        let engine = try F.engine(rules: ["segments/s.lua": #"segment "any" { when = function(c) return true end }"#])
+        _ = try engine.process(F.track("Inventory Updated", user: "feed", ["sku": "a", "quantity": 1e300, "region": "eu"], at: "0s"))
+        _ = try engine.process(F.track("Inventory Updated", user: "feed", ["sku": "b", "quantity": 7, "region": "eu"], at: "1s"))
+        try engine.flush()
+        let skus = try engine.store.read { db in try String.fetchAll(db, sql: "SELECT sku FROM inventory ORDER BY sku") }
+        #expect(skus == ["b"])
+    }
+
     @Test("an absurd quantity counts as one; the cart and the order are kept")
     func quantities() throws {
         let engine = try F.engine(rules: ["segments/s.lua": #"segment "any" { when = function(c) return true end }"#])

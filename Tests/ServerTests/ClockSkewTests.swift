@@ -61,6 +61,15 @@ struct ClockSkewTests {
             let order = try await post("/v1/decide",
                 #"{"userId":"u1","event":"Order Completed","properties":{"order_id":"o1","total":1,"products":[{"sku":"a","quantity":-1e300}]}}"#)
             #expect(order.status == .ok)
+            for (n, body) in [#""event":"Inventory Updated","properties":{"sku":"a","quantity":1e300,"region":"eu"}"#,
+                              #""event":"Order Completed","properties":{"order_id":"o2","total":1.7e308,"products":[{"sku":"a","category":"c","price":1.7e308}]}"#,
+                              #""event":"Order Completed","properties":{"order_id":"o3","total":1.7e308,"products":[{"sku":"a","category":"c","price":1.7e308}]}"#]
+                .enumerated() {
+                let response = try await post("/v1/track", #"{"userId":"u\#(n)",\#(body)}"#)
+                #expect(response.status == .ok, "\(body): \(response.text)")
+            }
+            // Revenue past what a Double holds is infinite: the dashboard still draws.
+            #expect(try await client.execute(uri: "/?token=admin", method: .get).status == .ok)
             #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
         }
     }

@@ -137,7 +137,9 @@ extension EngineState {
                 batch.competitorPrices.append((sku, event.property("competitor") ?? "unknown", price, time))
             }
         case "Inventory Updated":
-            if let sku = event.property("sku") ?? event.property("product_id"), let quantity = event.number("quantity") {
+            // A level no warehouse holds (not finite, past a trillion) changes nothing.
+            if let sku = event.property("sku") ?? event.property("product_id"), let quantity = event.number("quantity"),
+               quantity.isFinite, abs(quantity) <= 1e12 {
                 batch.inventory.append((sku, event.property("region") ?? "default", Int(quantity), time))
             }
         default:

@@ -27,7 +27,7 @@ extension Engine {
                 state.fires[d.name, default: [:]][customer.row.id, default: []].append(state.now)
                 state.batch.promotionFires.append(("holdout:" + d.name, customer.row.id, state.now))
                 run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .suppressed,
-                                              reason: "holdout: \(Int(share * 100))% of customers never get it, to measure uplift",
+                                              reason: "holdout: \(JSONValue.double(min(share, 1) * 100).stringValue ?? "")% of customers never get it, to measure uplift",
                                               micros: micros))
                 continue
             }
@@ -78,7 +78,7 @@ extension Engine {
         }
         let fires = state.promotionFires(d.name, customer.row.id)
         if let limit = d.limit("per_customer")?.doubleValue, Double(fires.count) >= limit {
-            return "limit per_customer = \(Int(limit)) reached"
+            return "limit per_customer = \(JSONValue.double(limit).stringValue ?? "") reached"
         }
         if let cooldown = d.limit("cooldown")?.stringValue.flatMap(DurationText.milliseconds),
            let last = fires.last, state.now - last < cooldown {
@@ -86,7 +86,7 @@ extension Engine {
         }
         if let perDay = d.limit("per_day")?.doubleValue {
             let today = state.shared.globalPromotionFires(d.name, now: state.now)
-            if Double(today) >= perDay { return "limit per_day = \(Int(perDay)) reached" }
+            if Double(today) >= perDay { return "limit per_day = \(JSONValue.double(perDay).stringValue ?? "") reached" }
         }
         return nil
     }
