@@ -40,6 +40,7 @@ struct HostileNumberTests {
             "journeys/k.lua": """
                 journey "longer" { on = "Identify", steps = { wait "99999999999999999999999d", send { channel = "email", template = "x" } } }
                 """,
+            "journeys/messaging.lua": #"messaging { timezone = "UTC", cap = { max = 1e300, per = "1d" } }"#,
             "schedules/s.lua": """
                 schedule "forever" { every = math.maxinteger, run = function(ctx, act) end }
                 schedule "forever2" { every = 1e300, run = function(ctx, act) end }
@@ -50,6 +51,7 @@ struct HostileNumberTests {
         #expect(problems.contains { $0.contains("too long") }, "\(problems)")
         #expect(problems.contains { $0.contains(#"schedule "forever": every must be a duration"#) }, "\(problems)")
         #expect(problems.contains { $0.contains(#"schedule "forever2": every must be a duration"#) }, "\(problems)")
+        #expect(!problems.contains { $0.contains("messaging") }, "a cap of 1e300 is no cap: \(problems)")
         _ = try engine.process(F.identify("u1", traits: [:], at: "0s"))
         try engine.advance(to: F.time("30d"))
     }

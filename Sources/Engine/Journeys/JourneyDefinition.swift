@@ -139,7 +139,7 @@ public struct MessageCap: Sendable, Equatable {
               let perValue = t["per"], let per = ScheduleTiming.milliseconds(perValue), per > 0 else {
             throw DefinitionError("\(field) must look like { max = 2, per = \"1d\" }")
         }
-        self.max = Int(max)
+        self.max = max >= 1e9 ? Int.max : Int(max) // a billion a day is no cap: not a number to convert
         self.per = per
     }
 }
