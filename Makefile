@@ -45,7 +45,7 @@ SDK_VENV := .build/sdk-venv
 sdk-venv:
 	@if ! $(SDK_VENV)/bin/python -c "import segment.analytics, rudderstack.analytics, openapi_spec_validator, schemathesis" 2>/dev/null; then \
 	  echo "installing the Segment and RudderStack SDKs into $(SDK_VENV)"; \
-	  python3 -m venv $(SDK_VENV) && $(SDK_VENV)/bin/pip install -q segment-analytics-python rudder-sdk-python openapi-spec-validator schemathesis; \
+	  python3 -m venv $(SDK_VENV) && $(SDK_VENV)/bin/pip install -q segment-analytics-python rudder-sdk-python openapi-spec-validator "schemathesis>=4.3,<5"; \
 	fi
 
 # The server on the embedded defaults: shipped rules, crescent.db, port 8080.

@@ -29,7 +29,7 @@ struct SDKIntegrationTests {
         guard made.status == 0 else { throw SDKError("python3 -m venv failed: \(made.stderr)") }
         let pip = try Fixtures.run(venv.appendingPathComponent("bin/pip"),
                                    ["install", "-q", "segment-analytics-python", "rudder-sdk-python", "openapi-spec-validator",
-                                    "schemathesis"])
+                                    "schemathesis>=4.3,<5"])
         guard pip.status == 0 else { throw SDKError("pip install of the SDKs failed: \(pip.stderr)") }
         return python
     }
