@@ -14,6 +14,23 @@ struct TestCommandTests {
         #expect(result.stdoutText.contains("✔ a reminder an hour after the cart is left, an offer a day later"))
     }
 
+    @Test("a scenario that moves the clock past ten years fails at once, naming the bound, instead of holding reloads for hours")
+    func centuries() throws {
+        let dir = try Fixtures.temporaryDirectory(files: [
+            "rules/pace.lua": #"schedule "pace" { every = "1h", run = function(ctx, act) end }"#,
+            "rules/pace_test.lua": """
+                scenario("a decade", function() advance("520w") end)
+                scenario("centuries", function() advance("52000w") end)
+                """,
+            "plugins/.keep": "",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try Fixtures.run(crescent, ["test"], in: dir)
+        #expect(result.status == 1)
+        #expect(result.stdoutText.contains("✔ a decade"), "\(result.stdoutText)")
+        #expect(result.stdoutText.contains("advance: a scenario covers at most 10 years of virtual time"), "\(result.stdoutText)")
+    }
+
     @Test("a failing scenario: expected vs got with its line, the last event's explanation, exit 1, JUnit XML")
     func failing() throws {
         let dir = try Fixtures.temporaryDirectory(files: [

@@ -13,6 +13,11 @@ public final class EngineDriver {
     public var clock: Int64
     /// The last event's explanation: every rule that did not miss, one per line.
     public var lastExplanation: [String] = []
+    /// The latest time ``advance(_:)`` may reach (nil: no bound). Scenario
+    /// tests run before every reload: a scenario that moved the clock by
+    /// centuries would run an hourly schedule millions of times and hold
+    /// the reload for hours.
+    public var latest: Int64?
     private var sequence = 0
     private let prefix: String
 
@@ -48,6 +53,10 @@ public final class EngineDriver {
 
     public func advance(_ ms: Int64) throws {
         guard let engine else { return }
+        if let latest, ms > latest - clock {
+            throw LuaHostError("advance: a scenario covers at most \((latest - ScenarioRunner.start) / 86_400_000 / 365) years of "
+                + "virtual time from its start (\(Timestamps.iso(ScenarioRunner.start)) to \(Timestamps.iso(latest)))")
+        }
         clock += max(0, ms)
         try engine.advance(to: clock)
     }

@@ -27,6 +27,8 @@ public struct ScenarioRunner {
     public var rulesDirectory: String
     public var pluginsDirectory: String?
     public static let start: Int64 = 1_767_225_600_000
+    /// How far a scenario may move the clock: ten years (about 88,000 hourly schedule runs).
+    public static let span: Int64 = 10 * 365 * 86_400_000
 
     public init(rulesDirectory: String, pluginsDirectory: String?) {
         self.rulesDirectory = rulesDirectory
@@ -132,6 +134,7 @@ final class ScenarioSession {
     func reset() throws {
         driver.engine = try Engine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins)
         driver.clock = ScenarioRunner.start
+        driver.latest = ScenarioRunner.start + ScenarioRunner.span
         driver.lastExplanation = []
     }
 
