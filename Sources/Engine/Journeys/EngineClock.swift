@@ -26,6 +26,10 @@ extension Engine {
     /// due time, and the schedules due as `missedRuns` says.
     public func advance(to time: Int64, missedRuns: MissedScheduleRuns) throws {
         if state.clock == 0 { startSchedules(at: time) }
+        if missedRuns == .each, time - state.clock > Self.longMove {
+            // A move this long (a timestamp centuries ahead in a replay) could owe a schedule millions of runs.
+            skipMissedRuns(upTo: time, beyond: Self.mostRunsPerMove)
+        }
         if missedRuns == .latest {
             skipMissedRuns(upTo: time)
             if let slice = options.timerSlice, slice > 0 { deferOverdueTimers(upTo: time) }
@@ -123,28 +127,43 @@ extension Engine {
         return best
     }
 
-    /// Moves each schedule due more than once by `time` to its latest due
-    /// time, and logs the runs it skips.
-    private func skipMissedRuns(upTo time: Int64) {
+    /// The most runs one move of the clock gives a schedule under
+    /// ``MissedScheduleRuns/each`` (eleven years of an hourly one): past
+    /// that, it runs once, for the latest due time, and the log says so.
+    static let mostRunsPerMove = 100_000
+    /// Moves shorter than this (a year) cannot reach ``mostRunsPerMove`` for
+    /// any schedule that runs at most every few minutes; they skip the count.
+    static let longMove: Int64 = 365 * 86_400_000
+
+    /// Moves each schedule due more than once by `time` (more than
+    /// `beyond` times, when given) to its latest due time, and logs the
+    /// runs it skips.
+    private func skipMissedRuns(upTo time: Int64, beyond: Int? = nil) {
         for schedule in schedules where runsHere(schedule) {
             guard let due = state.scheduleDue[schedule.name], due <= time else { continue }
             var latest = due, skipped = 0
             if let every = schedule.every, every > 0 {
                 skipped = Int((time - due) / every)
                 latest = due + Int64(skipped) * every
+            } else if let beyond, (time - due) / 86_400_000 > Int64(beyond) {
+                // A daily schedule that far behind: its latest due time is within the last two days.
+                skipped = Int((time - due) / 86_400_000)
+                latest = schedule.next(after: time - 2 * 86_400_000)
+                while case let next = schedule.next(after: latest), next <= time { latest = next }
             } else {
                 while case let next = schedule.next(after: latest), next <= time {
                     latest = next
                     skipped += 1
                 }
             }
-            guard skipped > 0 else { continue }
+            guard skipped > (beyond ?? 0) else { continue }
             state.scheduleDue[schedule.name] = latest
             // Every shard skips a sweep's same due times: one of them counts and says so.
             guard shard == 0 else { continue }
             clockWork.scheduleRunsSkipped += skipped
             let plural = skipped == 1 ? "run" : "runs"
-            state.log("schedule:\(schedule.name): \(skipped) \(plural) due from \(Timestamps.iso(due)) missed while stopped; "
+            let why = beyond == nil ? "missed while stopped" : "passed in one move of the clock (more than \(beyond!) at once)"
+            state.log("schedule:\(schedule.name): \(skipped) \(plural) due from \(Timestamps.iso(due)) \(why); "
                 + "it runs once, for \(Timestamps.iso(latest))")
         }
     }

@@ -89,6 +89,26 @@ struct ScheduleTests {
         #expect(third.clockWork.scheduleRunsSkipped == 0)
     }
 
+    @Test("a clock moved by centuries at once (a mistyped year in a replay) runs each schedule at most 100,000 times, then once for the latest")
+    func centuriesAtOnce() throws {
+        let engine = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules])
+        _ = try engine.process(EngineFixtures.order("o1", total: 100, at: "30m"))
+        try engine.advance(to: EngineFixtures.time("5h"))
+        _ = try engine.process(EngineFixtures.order("o2", total: 50, at: "146000d")) // 400 years on
+        let log = engine.log.joined(separator: "\n")
+        #expect(log.contains("schedule:pulse: 35"), "\(log)")
+        #expect(log.contains("passed in one move of the clock (more than 100000 at once); it runs once, for"), "\(log)")
+        #expect(log.contains("schedule:morning: "), "the daily one too: \(log)")
+        try engine.flush()
+        #expect(try alerts(engine, "pulse").count == 6, "five hours, then the latest")
+        #expect(try alerts(engine, "morning").count == 1, "the latest only")
+        // A move of a few years stays below the bound: every run happens.
+        let short = try EngineFixtures.engine(rules: ["schedules/pulse.lua": Self.rules])
+        try short.advance(to: EngineFixtures.time("0s"))
+        try short.advance(to: EngineFixtures.time("1000d"))
+        #expect(try alerts(short, "morning").count == 1000)
+    }
+
     @Test("a nightly sweep moves customers into time-based segments, which start journeys")
     func sweep() throws {
         let rules = """
