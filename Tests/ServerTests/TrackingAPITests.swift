@@ -28,6 +28,13 @@ func basic(_ user: String, _ password: String? = "") -> String {
     return "Basic " + Data(text.utf8).base64EncodedString()
 }
 
+extension TestClientProtocol {
+    /// POSTs `body` to `uri` with the write key `wk` as the Basic user.
+    func post(_ uri: String, _ body: String) async throws -> TestResponse {
+        try await execute(uri: uri, method: .post, headers: [.authorization: basic("wk")], body: ByteBuffer(string: body))
+    }
+}
+
 extension TestResponse {
     var text: String { String(buffer: body) }
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:] }
@@ -89,30 +96,26 @@ struct TrackingAPITests {
     func badInput() async throws {
         let (server, _) = try makeServer()
         try await Application(router: server.router()).test(.router) { client in
-            let auth: HTTPFields = [.authorization: basic("wk")]
-            func post(_ uri: String, _ body: String) async throws -> TestResponse {
-                try await client.execute(uri: uri, method: .post, headers: auth, body: ByteBuffer(string: body))
-            }
-            let malformed = try await post("/v1/track", #"{"userId": "u", "event": "#)
+            let malformed = try await client.post("/v1/track", #"{"userId": "u", "event": "#)
             #expect(malformed.status == .badRequest)
             #expect(malformed.json["code"] as? String == "invalid_json")
             let big = String(repeating: "x", count: 33 * 1024)
-            let oversized = try await post("/v1/track", #"{"userId":"u","event":"E","properties":{"note":"\#(big)"}}"#)
+            let oversized = try await client.post("/v1/track", #"{"userId":"u","event":"E","properties":{"note":"\#(big)"}}"#)
             #expect(oversized.status == .badRequest)
             #expect(oversized.json["code"] as? String == "message_too_large")
             let item = #"{"type":"track","userId":"u","event":"E","properties":{"note":"\#(String(repeating: "y", count: 20_000))"}}"#
-            let hugeBatch = try await post("/v1/batch", #"{"batch":[\#(Array(repeating: item, count: 30).joined(separator: ","))]}"#)
+            let hugeBatch = try await client.post("/v1/batch", #"{"batch":[\#(Array(repeating: item, count: 30).joined(separator: ","))]}"#)
             #expect(hugeBatch.status == .badRequest)
             #expect(hugeBatch.json["code"] as? String == "batch_too_large")
             let small = #"{"type":"track","userId":"u","event":"E"}"#
-            let tooMany = try await post("/v1/batch", #"{"batch":[\#(Array(repeating: small, count: 2501).joined(separator: ","))]}"#)
+            let tooMany = try await client.post("/v1/batch", #"{"batch":[\#(Array(repeating: small, count: 2501).joined(separator: ","))]}"#)
             #expect(tooMany.status == .badRequest)
             #expect((tooMany.json["message"] as? String)?.contains("2500") == true)
-            let noEvent = try await post("/v1/batch", #"{"batch":[{"type":"track","userId":"u"}]}"#)
+            let noEvent = try await client.post("/v1/batch", #"{"batch":[{"type":"track","userId":"u"}]}"#)
             #expect(noEvent.status == .badRequest, "a batch of which nothing is valid is refused whole")
             #expect((noEvent.json["message"] as? String)?.contains("batch[0]") == true)
             #expect((noEvent.json["message"] as? String)?.contains("event") == true)
-            let allBad = try await post("/v1/batch", #"{"batch":[{"type":"track","userId":"u"},{"type":"track","event":"E"}]}"#)
+            let allBad = try await client.post("/v1/batch", #"{"batch":[{"type":"track","userId":"u"},{"type":"track","event":"E"}]}"#)
             #expect(allBad.status == .badRequest)
             #expect((allBad.json["message"] as? String)?.contains("all 2 messages refused") == true)
             #expect(try server.gateway.engine.store.count("events") == 0, "nothing from a refused request is kept")
