@@ -101,7 +101,7 @@ final class RunningServer: @unchecked Sendable {
             ["CRESCENT_WRITE_KEYS": "wk", "CRESCENT_ADMIN_TOKEN": "admin"]) { _, new in new }
         process.standardOutput = out
         if let log {
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             process.standardError = try FileHandle(forWritingTo: log)
         } else {
             process.standardError = FileHandle.nullDevice
