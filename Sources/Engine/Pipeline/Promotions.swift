@@ -26,8 +26,9 @@ extension Engine {
                 // Recorded like a fire (limits apply alike) under "holdout:<name>", so reports can measure uplift.
                 state.fires[d.name, default: [:]][customer.row.id, default: []].append(state.now)
                 state.batch.promotionFires.append(("holdout:" + d.name, customer.row.id, state.now))
+                let percent = JSONValue.double(min(share, 1) * 100).stringValue ?? ""
                 run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .suppressed,
-                                              reason: "holdout: \(JSONValue.double(min(share, 1) * 100).stringValue ?? "")% of customers never get it, to measure uplift",
+                                              reason: "holdout: \(percent)% of customers never get it, to measure uplift",
                                               micros: micros))
                 continue
             }
