@@ -23,7 +23,7 @@ struct FuzzTests {
                                             "--checks", "not_a_server_error", "--max-examples", "25", "--seed", "20261124",
                                             "--generation-deterministic", "--no-color", "--phases", "examples,coverage,fuzzing"]
                                        + tags.flatMap { ["--include-tag", $0] },
-                                       environment: ["HOME": dir.path, "SCHEMATHESIS_HOOKS": ""])
+                                       in: dir, environment: ["HOME": dir.path, "SCHEMATHESIS_HOOKS": ""])
             let summary = run.stdoutText.split(separator: "\n").suffix(25).joined(separator: "\n")
             #expect(run.status == 0, "schemathesis on \(tags): \(summary) \(run.stderr)")
             #expect(run.stdoutText.contains("generated"), "it ran: \(summary)")
