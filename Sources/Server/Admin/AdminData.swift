@@ -23,7 +23,7 @@ extension AdminAPI {
         guard try engine.store.customer(id: resolved) != nil else {
             return APIProblem(.notFound, "not_found", "no customer \(id)").response
         }
-        let items: [JSONValue] = try engine.recommendations(for: resolved, n: min(max(1, n), 100)).map {
+        let items: [JSONValue] = try engine.recommendations(for: resolved, n: n).map {
             .object(["sku": .string($0.sku), "score": .double($0.score), "reason": .string($0.reason)])
         }
         return APIResponse.json(.ok, JSONValue.object(["customer": .string(resolved), "items": .array(items)]).jsonText)
@@ -52,13 +52,14 @@ extension AdminAPI {
         return APIResponse.json(.ok, JSONValue.object(["segments": .array(items)]).jsonText)
     }
 
+    /// A page of a segment's members; `limit` (1 to 1,000) checked by the caller.
     func members(_ segment: String, after: String, limit: Int) throws -> Response {
-        let page = try gateway.engine.store.segmentMembers(segment, after: after, limit: min(max(1, limit), 1000))
+        let page = try gateway.engine.store.segmentMembers(segment, after: after, limit: limit)
         let members: [JSONValue] = page.map {
             .object(["customer_id": .string($0.customerId), "entered_at": .string(Timestamps.iso($0.enteredAt))])
         }
         var body: [String: JSONValue] = ["segment": .string(segment), "members": .array(members)]
-        if page.count == min(max(1, limit), 1000), let last = page.last { body["next"] = .string(last.customerId) }
+        if page.count == limit, let last = page.last { body["next"] = .string(last.customerId) }
         return APIResponse.json(.ok, JSONValue.object(body).jsonText)
     }
 
