@@ -3,6 +3,9 @@ import Foundation
 /// Times given to reports: an ISO 8601 date or date-time, or a duration
 /// back from now (`30d`, `12h`).
 public enum ReportTime {
+    /// 0001-01-01T00:00:00Z, the earliest time a report takes.
+    public static let earliest: Int64 = -62_135_596_800_000
+
     public static func parse(_ text: String, now: Date = Date()) -> Int64? {
         let iso = ISO8601DateFormatter()
         for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate]] {
@@ -20,9 +23,9 @@ public enum ReportTime {
         default: return nil
         }
         let ms = (now.timeIntervalSince1970 - amount * scale) * 1000
-        // Further back than the year 1 (or not a number): not a time.
-        guard ms.isFinite, ms >= -62_135_596_800_000 else { return nil }
-        return Int64(ms)
+        guard ms.isFinite else { return nil }
+        // Further back than the year 1 is from the beginning: `since=100000w` means all time.
+        return Int64(max(ms, Double(earliest)))
     }
 }
 

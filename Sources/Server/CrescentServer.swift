@@ -105,6 +105,8 @@ public final class CrescentServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
+        // Last, so it wraps only the not-found responder: 405 with `Allow` for a served path, else a JSON 404.
+        router.add(middleware: UnservedMethods(routes: router.routes))
         return router
     }
 

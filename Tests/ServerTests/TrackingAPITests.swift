@@ -118,7 +118,37 @@ struct TrackingAPITests {
             let allBad = try await client.post("/v1/batch", #"{"batch":[{"type":"track","userId":"u"},{"type":"track","event":"E"}]}"#)
             #expect(allBad.status == .badRequest)
             #expect((allBad.json["message"] as? String)?.contains("all 2 messages refused") == true)
+            let listIntegrations = try await client.post("/v1/batch", #"{"batch":[\#(small)],"integrations":[null]}"#)
+            #expect(listIntegrations.status == .badRequest)
+            #expect(listIntegrations.json["message"] as? String == #"a batch's "integrations" must be an object"#)
+            let textContext = try await client.post("/v1/import", #"{"batch":[\#(small)],"context":"web"}"#)
+            #expect((textContext.json["message"] as? String)?.contains(#""context""#) == true)
             #expect(try server.gateway.engine.store.count("events") == 0, "nothing from a refused request is kept")
+            let nullShared = try await client.post("/v1/batch", #"{"batch":[\#(small)],"context":null,"integrations":null}"#)
+            #expect(nullShared.status == .ok, "null is as absent")
+        }
+    }
+
+    @Test("a method a path does not serve is 405 with Allow; an unknown path is a JSON 404")
+    func unservedMethods() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            let get = try await client.execute(uri: "/v1/track", method: .get, headers: [.authorization: basic("wk")])
+            #expect(get.status == .methodNotAllowed)
+            #expect(get.headers[.allow] == "POST")
+            #expect(get.json["code"] as? String == "method_not_allowed")
+            let customer = try await client.execute(uri: "/v1/customers/ana", method: .put, headers: [.authorization: "Bearer admin"])
+            #expect(customer.status == .methodNotAllowed)
+            #expect(customer.headers[.allow] == "DELETE, GET", "every method of the path, a captured id matching any")
+            let list = try await client.execute(uri: "/v1/lists/blocked_ips/1.2.3.4", method: .post, headers: [.authorization: "Bearer admin"])
+            #expect(list.headers[.allow] == "DELETE, PUT")
+            let unknown = try await client.execute(uri: "/v1/nothing/here", method: .get)
+            #expect(unknown.status == .notFound)
+            #expect(unknown.json["code"] as? String == "not_found")
+            // A served method still answers, including the route's own 404.
+            let missing = try await client.execute(uri: "/v1/customers/nobody", method: .get, headers: [.authorization: "Bearer admin"])
+            #expect(missing.status == .notFound)
+            #expect(missing.headers[.allow] == nil)
         }
     }
 

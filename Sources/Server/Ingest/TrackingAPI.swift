@@ -79,7 +79,15 @@ struct TrackingAPI: Sendable {
                 return .failure(APIProblem(.badRequest, "batch_too_large",
                                            "a batch holds at most \(Self.batchItems) messages, this one \(batch.count)"))
             }
-            let shared = fields.filter { $0.key == "context" || $0.key == "integrations" }
+            // What the batch gives all its messages: objects (null is as absent).
+            var shared: [String: JSONValue] = [:]
+            for key in ["context", "integrations"] {
+                switch fields[key] {
+                case nil, .null?: continue
+                case .object?: shared[key] = fields[key]
+                default: return .failure(APIProblem(.badRequest, "invalid_batch", "a batch's \"\(key)\" must be an object"))
+                }
+            }
             items = batch.map { item in
                 guard case .object(var message) = item else { return item }
                 for (key, value) in shared where message[key] == nil { message[key] = value }
