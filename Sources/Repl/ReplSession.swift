@@ -30,6 +30,7 @@ public final class ReplSession {
         self.output = output
         self.errorOutput = errorOutput
         driver = EngineDriver(engine: engine, clock: clock, messagePrefix: "repl-\(clock)")
+        driver.bound = ClockBound(start: clock, span: ScenarioRunner.span, subject: "the REPL")
         reloader = RuleReloader(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
                                 runningVersion: { engine.rules.version }) { _ in
             try engine.reload(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory)

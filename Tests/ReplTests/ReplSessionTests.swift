@@ -72,6 +72,19 @@ struct ReplSessionTests {
         #expect(transcript.out.hasSuffix("nil\nnil\n"), "no io, no os.execute in the REPL either")
     }
 
+    @Test("advance moves the clock; past ten years from the start it is refused and the clock stays")
+    func advanceBound() throws {
+        let (repl, transcript) = try session()
+        repl.feed(#"advance("2d")"#)
+        #expect(transcript.out.contains("timers fired"), "\(transcript.out)")
+        repl.feed(#"advance("400000d")"#)
+        #expect(repl.errors == 1)
+        #expect(transcript.err.contains("advance: the REPL covers at most 10 years of virtual time from its start"), "\(transcript.err)")
+        transcript.out = ""
+        repl.feed(#"advance("1h")"#)
+        #expect(transcript.out.contains("now \(Timestamps.iso(EngineFixtures.time() + 2 * 86_400_000 + 3_600_000))"), "\(transcript.out)")
+    }
+
     @Test("tables print with sorted keys, nested and indented when long")
     func printer() {
         #expect(ValuePrinter.show(.table(["b": 1, "a": .array([1, 2])])) == "{ a = { 1, 2 }, b = 1 }")

@@ -13,11 +13,11 @@ public final class EngineDriver {
     public var clock: Int64
     /// The last event's explanation: every rule that did not miss, one per line.
     public var lastExplanation: [String] = []
-    /// The latest time ``advance(_:)`` may reach (nil: no bound). Scenario
-    /// tests run before every reload: a scenario that moved the clock by
-    /// centuries would run an hourly schedule millions of times and hold
-    /// the reload for hours.
-    public var latest: Int64?
+    /// How far ``advance(_:)`` may move the clock (nil: no bound). Scenario
+    /// tests run before every reload, and the REPL waits for its answer: a
+    /// move by centuries would run an hourly schedule millions of times and
+    /// hold the reload, or the person typing, for hours.
+    public var bound: ClockBound?
     private var sequence = 0
     private let prefix: String
 
@@ -53,9 +53,9 @@ public final class EngineDriver {
 
     public func advance(_ ms: Int64) throws {
         guard let engine else { return }
-        if let latest, ms > latest - clock {
-            throw LuaHostError("advance: a scenario covers at most \((latest - ScenarioRunner.start) / 86_400_000 / 365) years of "
-                + "virtual time from its start (\(Timestamps.iso(ScenarioRunner.start)) to \(Timestamps.iso(latest)))")
+        if let bound, ms > bound.latest - clock {
+            throw LuaHostError("advance: \(bound.subject) covers at most \(bound.span / 86_400_000 / 365) years of "
+                + "virtual time from its start (\(Timestamps.iso(bound.start)) to \(Timestamps.iso(bound.latest)))")
         }
         clock += max(0, ms)
         try engine.advance(to: clock)
@@ -128,3 +128,17 @@ public final class EngineDriver {
     }
 }
 
+/// How far an ``EngineDriver``'s clock may move from where it started, and
+/// what the error says is bounded ("a scenario", "the REPL").
+public struct ClockBound: Sendable {
+    public var start: Int64
+    public var span: Int64
+    public var subject: String
+    public var latest: Int64 { start + span }
+
+    public init(start: Int64, span: Int64, subject: String) {
+        self.start = start
+        self.span = span
+        self.subject = subject
+    }
+}

@@ -27,7 +27,7 @@ public struct ScenarioRunner {
     public var rulesDirectory: String
     public var pluginsDirectory: String?
     public static let start: Int64 = 1_767_225_600_000
-    /// How far a scenario may move the clock: ten years (about 88,000 hourly schedule runs).
+    /// How far a scenario (or the REPL) may move the clock: ten years (about 88,000 hourly schedule runs).
     public static let span: Int64 = 10 * 365 * 86_400_000
 
     public init(rulesDirectory: String, pluginsDirectory: String?) {
@@ -134,7 +134,7 @@ final class ScenarioSession {
     func reset() throws {
         driver.engine = try Engine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins)
         driver.clock = ScenarioRunner.start
-        driver.latest = ScenarioRunner.start + ScenarioRunner.span
+        driver.bound = ClockBound(start: ScenarioRunner.start, span: ScenarioRunner.span, subject: "a scenario")
         driver.lastExplanation = []
     }
 
