@@ -59,7 +59,8 @@ public final class CrescentServer: Sendable {
         let router = Router()
         TrackingAPI(configuration: configuration, gateway: gateway, metrics: metrics, rejections: rejections).register(on: router)
         AdminAPI(configuration: configuration, gateway: gateway, reload: { self.reloadRules(scenarios: $0) },
-                 reloader: reloader, rejections: rejections, readings: { await self.readings() }).register(on: router)
+                 reloader: reloader, rejections: rejections, readings: { await self.readings() },
+                 metrics: metrics).register(on: router)
         router.get("/") { request, _ in
             // The admin token as Bearer, as the Basic password (the browser asks), or as ?token=.
             let header = request.headers[.authorization] ?? ""

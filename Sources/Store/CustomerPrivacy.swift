@@ -109,6 +109,8 @@ extension CrescentStore {
                     first_touch = NULL, last_touch = NULL, merged_into = NULL WHERE id = ?
                 """, arguments: [anonymous, id])
             let detail = String(decoding: try JSONSerialization.data(withJSONObject: counts, options: [.sortedKeys]), as: UTF8.self)
+            // Earlier entries (corrections) no longer name them either.
+            try db.execute(sql: "UPDATE audit_log SET subject = ? WHERE subject = ?", arguments: [anonymous, id])
             try db.execute(sql: "INSERT INTO audit_log (at, action, subject, detail) VALUES (?, 'erase', ?, ?)",
                            arguments: [time, anonymous, detail])
             return counts
@@ -119,6 +121,15 @@ extension CrescentStore {
     /// anonymous ids resolved to them.
     static func identifiers(of id: String, _ db: Database) throws -> [String] {
         [id] + (try String.fetchAll(db, sql: "SELECT alias FROM identities WHERE customer_id = ? AND alias != ?", arguments: [id, id]))
+    }
+
+    /// Records an administrative act on a customer in the audit log
+    /// (`detail` is JSON; an erasure later renames `subject` to the anonymous id).
+    public func recordAudit(action: String, subject: String, detail: String, at time: Int64) throws {
+        try writer.write { db in
+            try db.execute(sql: "INSERT INTO audit_log (at, action, subject, detail) VALUES (?, ?, ?, ?)",
+                           arguments: [time, action, subject, detail])
+        }
     }
 
     /// The audit log, newest first.

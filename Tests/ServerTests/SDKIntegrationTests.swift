@@ -72,7 +72,7 @@ struct OpenAPITests {
         #expect(result.status == 0, "\(result.stdoutText) \(result.stderr)")
         let text = try String(contentsOf: spec, encoding: .utf8)
         let api = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("docs/api.md"), encoding: .utf8)
-        let documented = Set(api.matches(of: /`(?:GET|POST|PUT|DELETE) (\/[a-z0-9\/{}_]+)/).map { String($0.1) })
+        let documented = Set(api.matches(of: /`(?:GET|POST|PUT|PATCH|DELETE) (\/[a-z0-9\/{}_]+)/).map { String($0.1) })
         #expect(documented.count >= 10)
         let listed = Set(text.matches(of: /\n  (\/[A-Za-z0-9\/{}_]*):/).map { String($0.1) })
         for path in documented {

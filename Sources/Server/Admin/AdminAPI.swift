@@ -4,7 +4,7 @@ import Hummingbird
 import Store
 
 /// The admin API (`Authorization: Bearer <admin token>`; 401 without):
-/// customers, segments, decisions, lists, rules, reports, the outbox and
+/// customers (read, export, correct, erase), segments, decisions, lists, rules, reports, the outbox and
 /// the refused messages.
 struct AdminAPI: Sendable {
     let configuration: ServerConfiguration
@@ -16,6 +16,8 @@ struct AdminAPI: Sendable {
     let rejections: RejectedMessageLog
     /// The shards' figures, without waiting long for busy shards.
     let readings: @Sendable () async -> EngineReadings
+    /// The server's counters (a correction is an ingested identify).
+    let metrics: ServerMetrics
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/v1/customers/:id") { request, context in
@@ -28,6 +30,9 @@ struct AdminAPI: Sendable {
             try self.authorized(request) {
                 try self.recommendations(context.parameters.require("id"), n: Self.count(request, "n", default: 10, maximum: 100))
             }
+        }
+        router.patch("/v1/customers/:id") { request, context in
+            await self.correct(try context.parameters.require("id"), request)
         }
         router.delete("/v1/customers/:id") { request, context in
             try self.authorized(request) { try self.forget(context.parameters.require("id")) }
