@@ -95,7 +95,8 @@ extension Engine {
             } else {
                 customer.lastUsedBatch = state.batchNumber
                 state.customers[id] = customer
-                state.segmentWatch.watch(customer, at: .min)
+                // Loaded for a timer only, the answers stored for them hold as long as they did in the store.
+                state.segmentWatch.watch(customer, at: full ? .min : customer.storedAnswersExpire(version: rules.version))
             }
         }
     }

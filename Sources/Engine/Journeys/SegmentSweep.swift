@@ -129,8 +129,15 @@ extension Engine {
     /// True (and counted) when a customer's segment answers all hold at `time`;
     /// the watch then looks at it again when they stop holding.
     private func keepsAnswers(_ customer: CustomerState, at time: Int64, epoch: Int) -> Bool {
-        guard options.reuseSegmentResults, customer.complete, customer.row.mergedInto == nil,
-              customer.segmentsHold(at: time, epoch: epoch) else { return false }
+        guard options.reuseSegmentResults, customer.row.mergedInto == nil else { return false }
+        if !customer.complete {
+            // Loaded for a journey timer only: the answers stored for them, as if only in the store.
+            guard customer.storedAnswersHold(at: time, version: rules.version) else { return false }
+            clockWork.customersUnchanged += 1
+            state.segmentWatch.watch(customer, at: customer.storedAnswersExpire(version: rules.version))
+            return true
+        }
+        guard customer.segmentsHold(at: time, epoch: epoch) else { return false }
         clockWork.customersUnchanged += 1
         state.segmentWatch.watch(customer, at: customer.segmentsHoldUntil)
         return true

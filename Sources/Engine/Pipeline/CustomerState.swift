@@ -107,6 +107,19 @@ final class CustomerState {
         if times.count > recentLimit { times.removeFirst(times.count - recentLimit) }
     }
 
+    /// For a customer loaded for a journey timer only (not ``complete``):
+    /// true when the segment answers last stored for them hold at `time`
+    /// under rule set `version`, as for a customer only in the store.
+    func storedAnswersHold(at time: Int64, version: String) -> Bool {
+        !complete && row.segmentsVersion == version && time < (row.segmentsHoldUntil ?? .min)
+    }
+
+    /// When the next sweep must look at a customer just loaded for a
+    /// journey timer only: once their stored answers stop holding.
+    func storedAnswersExpire(version: String) -> Int64 {
+        row.segmentsVersion == version ? row.segmentsHoldUntil ?? .min : .min
+    }
+
     var cartValue: Double { carts.values.reduce(0) { $0 + $1.value } }
 
     /// Recency, frequency and monetary scores from 1 to 5.
@@ -124,9 +137,12 @@ final class CustomerState {
     func syncedRow() -> CustomerRow {
         var row = self.row
         // What the next start's first sweep needs to leave it alone while only in the store.
-        let holds = segmentsVersion != nil && segmentsRead.isDisjoint(with: changedInputs) && segmentsHoldUntil > segmentsHoldFrom
-        row.segmentsHoldUntil = holds ? segmentsHoldUntil : nil
-        row.segmentsVersion = holds ? segmentsVersion : nil
+        // A customer loaded for a journey timer only keeps what was stored: nothing a segment reads changed.
+        if complete {
+            let holds = segmentsVersion != nil && segmentsRead.isDisjoint(with: changedInputs) && segmentsHoldUntil > segmentsHoldFrom
+            row.segmentsHoldUntil = holds ? segmentsHoldUntil : nil
+            row.segmentsVersion = holds ? segmentsVersion : nil
+        }
         row.traits = JSONValue.object(traits).jsonText
         row.consent = JSONValue.object(consent.mapValues { .bool($0) }).jsonText
         return row

@@ -87,7 +87,14 @@ extension CustomerState {
     }
 
     /// Forgets what segments read: every one runs at the next evaluation.
-    func invalidateSegments() { changedInputs = .all }
+    func invalidateSegments() {
+        changedInputs = .all
+        // A customer loaded for a journey timer only (a `set_trait` step) no longer has stored answers that hold.
+        if !complete {
+            row.segmentsHoldUntil = nil
+            row.segmentsVersion = nil
+        }
+    }
 }
 
 /// The customers a nightly sweep must look at: a min-heap of (time, id)

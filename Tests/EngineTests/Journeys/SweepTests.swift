@@ -102,4 +102,39 @@ struct SweepTests {
         #expect(try history(second) == (try history(continuous)))
         #expect(try history(second).contains { $0.hasPrefix("viewer exited browser") })
     }
+
+    @Test("after a restart, a customer loaded for a journey timer keeps their stored answers; one a journey changed is swept")
+    func timerCustomersKeepStoredAnswers() throws {
+        let journeys = """
+            journey "welcome" { on = "Signup", steps = { wait "1d", send { template = "welcome", name = "hello" } } }
+            journey "flagging" { on = "Flag Me", steps = { wait "1d", set_trait { "flag", true } } }
+            """
+        let rules = ["segments.lua": Self.segments, "journeys/both.lua": journeys]
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try CrescentStore(path: dir.appendingPathComponent("c.db").path)
+        do {
+            let first = try F.engine(rules: rules, store: store)
+            _ = try first.process(F.identify("greeted", traits: ["marketing_consent": true], at: "0s"))
+            _ = try first.process(F.track("Signup", user: "greeted", at: "1m"))
+            _ = try first.process(F.identify("flagged", traits: [:], at: "0s"))
+            _ = try first.process(F.track("Flag Me", user: "flagged", at: "1m"))
+            try first.flush()
+        }
+        func stored(_ id: String) throws -> Int64? { try store.customer(id: id)?.segmentsHoldUntil }
+        #expect(try stored("greeted") != nil && stored("flagged") != nil, "both answers hold as stored")
+
+        let second = try F.engine(rules: rules, store: store)
+        try second.advance(to: F.time("1d2h")) // both timers fire; the customers are loaded for them only
+        try second.flush()
+        #expect(try store.outbox(rule: "journey:welcome").count { $0.action == "notify" } == 1)
+        #expect(try stored("greeted") != nil, "a send changes nothing a segment reads: the stored span stays")
+        #expect(try stored("flagged") == nil, "set_trait changed a trait: the stored span is gone")
+        try second.advance(to: F.time("1d4h")) // the night's sweep at 03:00
+        #expect(second.clockWork.customersSwept == 1, "only the customer whose trait changed: \(second.clockWork)")
+        #expect(second.clockWork.customersUnchanged == 1, "\(second.clockWork)")
+        try second.flush()
+        #expect(try store.segments(of: "flagged") == ["flagged"])
+        #expect(try store.segments(of: "greeted").isEmpty)
+    }
 }
