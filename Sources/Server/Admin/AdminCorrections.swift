@@ -53,11 +53,15 @@ extension AdminAPI {
             ]
             // The customer's own ids, so the identify lands on them and merges nothing new.
             if let user = row.userId { message["userId"] = .string(user) } else { message["anonymousId"] = .string(row.anonymousId ?? resolved) }
-            let event = try Normalizer.normalize(.object(message), now: now)
-            var stamped = event
-            stamped.raw = event.json.jsonText
-            let outcomes = try await gateway.ingest([stamped])
-            metrics.ingested([stamped], outcomes)
+            var event: Event
+            do {
+                event = try Normalizer.normalize(.object(message), now: now)
+            } catch {
+                return APIProblem(.badRequest, "invalid_correction", "\(error)").response
+            }
+            event.raw = event.json.jsonText
+            let outcomes = try await gateway.ingest([event])
+            metrics.ingested([event], outcomes)
             try store.recordAudit(action: "correct", subject: resolved, detail: JSONValue.object([
                 "traits": .array(traits.keys.sorted().map(JSONValue.string)), "message_id": .string(event.messageId),
             ]).jsonText, at: now)
