@@ -129,13 +129,56 @@ struct TrackingAPITests {
         }
     }
 
+    @Test("browser SDKs: analytics.js's short paths with text/plain bodies, CORS on ingest (preflight too), none on the admin API")
+    func browsers() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            let page: HTTPFields = [.origin: "https://shop.example", .contentType: "text/plain"]
+            // What analytics.js's fetch sends: no Authorization header (no preflight), the write key in the body.
+            let track = try await client.execute(uri: "/v1/t", method: .post, headers: page, body: ByteBuffer(string:
+                #"{"writeKey":"wk","type":"track","event":"Product Viewed","anonymousId":"anon-web","properties":{"product_id":"p1"},"messageId":"web-1"}"#))
+            #expect(track.status == .ok)
+            #expect(track.headers[.accessControlAllowOrigin] == "*", "the page's script may read the answer")
+            let batch = try await client.execute(uri: "/v1/b", method: .post, headers: page, body: ByteBuffer(string:
+                #"{"writeKey":"wk","batch":[{"type":"page","anonymousId":"anon-web","name":"Home","messageId":"web-2"},{"type":"identify","userId":"web-user","anonymousId":"anon-web","messageId":"web-3"}]}"#))
+            #expect(batch.status == .ok)
+            let store = server.gateway.engine.store
+            #expect(try store.event(messageId: "web-1")?.name == "Product Viewed")
+            #expect(try store.event(messageId: "web-2")?.type == "page")
+            #expect(try store.resolve(alias: "anon-web") == "web-user")
+            // RudderStack's JavaScript SDK sends JSON with Authorization and AnonymousId: the browser asks first.
+            let preflight = try await client.execute(uri: "/v1/track", method: .options, headers: [
+                .origin: "https://shop.example", .accessControlRequestMethod: "POST",
+                .accessControlRequestHeaders: "authorization,content-type,anonymousid"])
+            #expect(preflight.status == .noContent)
+            #expect(preflight.headers[.accessControlAllowOrigin] == "*")
+            #expect(preflight.headers[.accessControlAllowMethods]?.contains("POST") == true)
+            let allowed = (preflight.headers[.accessControlAllowHeaders] ?? "").lowercased()
+            #expect(allowed.contains("authorization") && allowed.contains("content-type") && allowed.contains("anonymousid"))
+            // A refusal reaches the page too, with what to do next.
+            let wrongKey = try await client.execute(uri: "/v1/p", method: .post, headers: page,
+                                                    body: ByteBuffer(string: #"{"writeKey":"nope","anonymousId":"a"}"#))
+            #expect(wrongKey.status == .unauthorized)
+            #expect(wrongKey.headers[.accessControlAllowOrigin] == "*")
+            // The admin API and decisions are for the shop's servers: no CORS.
+            let admin = try await client.execute(uri: "/v1/customers/web-user", method: .get,
+                                                 headers: [.origin: "https://shop.example", .authorization: "Bearer admin"])
+            #expect(admin.status == .ok)
+            #expect(admin.headers[.accessControlAllowOrigin] == nil)
+            let adminPreflight = try await client.execute(uri: "/v1/customers/web-user", method: .options,
+                                                          headers: [.origin: "https://shop.example", .accessControlRequestMethod: "GET"])
+            #expect(adminPreflight.status == .methodNotAllowed)
+            #expect(adminPreflight.headers[.accessControlAllowOrigin] == nil)
+        }
+    }
+
     @Test("a method a path does not serve is 405 with Allow; an unknown path is a JSON 404")
     func unservedMethods() async throws {
         let (server, _) = try makeServer()
         try await Application(router: server.router()).test(.router) { client in
             let get = try await client.execute(uri: "/v1/track", method: .get, headers: [.authorization: basic("wk")])
             #expect(get.status == .methodNotAllowed)
-            #expect(get.headers[.allow] == "POST")
+            #expect(get.headers[.allow] == "OPTIONS, POST")
             #expect(get.json["code"] as? String == "method_not_allowed")
             let customer = try await client.execute(uri: "/v1/customers/ana", method: .put, headers: [.authorization: "Bearer admin"])
             #expect(customer.status == .methodNotAllowed)

@@ -7,7 +7,8 @@ import Store
 
 /// The Segment HTTP Tracking API, as unchanged Segment and RudderStack SDKs
 /// call it: `/v1/track`, `identify`, `page`, `screen`, `group`, `alias`,
-/// `batch` and `import`. Success is always `200 {"success": true}`, sent
+/// `batch` and `import` (and analytics.js's `/v1/t` ... `/v1/b`, with CORS
+/// for pages on other origins). Success is always `200 {"success": true}`, sent
 /// after the events are committed; problems are `400`/`401`/`429` with
 /// `{"code": ..., "message": ...}`. A batch keeps its valid messages: those
 /// refused are listed in the answer (`"rejected"`) and kept in the store.
@@ -23,14 +24,33 @@ struct TrackingAPI: Sendable {
     static let batchLimit = 500 * 1024
     static let batchItems = 2500
 
+    /// Browser SDKs call from the shop's pages, another origin: any origin
+    /// may post (a write key is public in a page anyway), with RudderStack's
+    /// headers; `Retry-After` is readable by the page's script.
+    static let cors = CORSMiddleware<BasicRequestContext>(
+        allowOrigin: .all, allowHeaders: [.authorization, .contentType, .init("AnonymousId")!],
+        allowMethods: [.post, .options], exposedHeaders: ["Retry-After"], maxAge: .hours(1))
+
     func register(on router: Router<BasicRequestContext>) {
+        let ingest = router.group().add(middleware: Self.cors)
         for kind in ["track", "identify", "page", "screen", "group", "alias"] {
-            router.post("/v1/\(kind)") { request, _ in await self.handle(request, single: kind) }
+            // analytics.js posts to the type's initial: /v1/t, /v1/i, /v1/p, /v1/s, /v1/g, /v1/a.
+            for path in ["/v1/\(kind)", "/v1/\(kind.prefix(1))"] {
+                ingest.post(RouterPath(path)) { request, _ in await self.handle(request, single: kind) }
+                ingest.on(RouterPath(path), method: .options) { _, _ in Self.options }
+            }
         }
-        for path in ["/v1/batch", "/v1/import"] {
-            router.post(RouterPath(path)) { request, _ in await self.handle(request, single: nil) }
+        // analytics.js in batching mode posts to /v1/b.
+        for path in ["/v1/batch", "/v1/import", "/v1/b"] {
+            ingest.post(RouterPath(path)) { request, _ in await self.handle(request, single: nil) }
+            ingest.on(RouterPath(path), method: .options) { _, _ in Self.options }
         }
         router.post("/v1/decide") { request, _ in await self.decide(request) }
+    }
+
+    /// `OPTIONS` without an `Origin` (a browser's preflight is answered by ``cors``).
+    static var options: Response {
+        Response(status: .noContent, headers: [.allow: "OPTIONS, POST"])
     }
 
     /// A request's messages, authenticated and normalized, with those of a
