@@ -129,7 +129,7 @@ struct TrackingAPITests {
         }
     }
 
-    @Test("browser SDKs: analytics.js's short paths with text/plain bodies, CORS on ingest (preflight too), none on the admin API")
+    @Test("browser SDKs: analytics.js's short paths with text/plain bodies, RudderStack's beacon, CORS on ingest (preflight too), none on the admin API")
     func browsers() async throws {
         let (server, _) = try makeServer()
         try await Application(router: server.router()).test(.router) { client in
@@ -142,7 +142,14 @@ struct TrackingAPITests {
             let batch = try await client.execute(uri: "/v1/b", method: .post, headers: page, body: ByteBuffer(string:
                 #"{"writeKey":"wk","batch":[{"type":"page","anonymousId":"anon-web","name":"Home","messageId":"web-2"},{"type":"identify","userId":"web-user","anonymousId":"anon-web","messageId":"web-3"}]}"#))
             #expect(batch.status == .ok)
+            // RudderStack's beacon (navigator.sendBeacon sets no header): the key in the query, there only.
+            let beaconBody = ByteBuffer(string: #"{"batch":[{"type":"track","event":"Page Left","anonymousId":"anon-web","messageId":"web-4"}]}"#)
+            let beacon = try await client.execute(uri: "/beacon/v1/batch?writeKey=wk", method: .post, headers: page, body: beaconBody)
+            #expect(beacon.status == .ok)
+            let keyInQuery = try await client.execute(uri: "/v1/batch?writeKey=wk", method: .post, headers: page, body: beaconBody)
+            #expect(keyInQuery.status == .unauthorized, "a query key is read on the beacon path only")
             let store = server.gateway.engine.store
+            #expect(try store.event(messageId: "web-4")?.name == "Page Left")
             #expect(try store.event(messageId: "web-1")?.name == "Product Viewed")
             #expect(try store.event(messageId: "web-2")?.type == "page")
             #expect(try store.resolve(alias: "anon-web") == "web-user")

@@ -40,8 +40,8 @@ struct TrackingAPI: Sendable {
                 ingest.on(RouterPath(path), method: .options) { _, _ in Self.options }
             }
         }
-        // analytics.js in batching mode posts to /v1/b.
-        for path in ["/v1/batch", "/v1/import", "/v1/b"] {
+        // analytics.js in batching mode posts to /v1/b; RudderStack's beacon to /beacon/v1/batch?writeKey=.
+        for path in ["/v1/batch", "/v1/import", "/v1/b", "/beacon/v1/batch"] {
             ingest.post(RouterPath(path)) { request, _ in await self.handle(request, single: nil) }
             ingest.on(RouterPath(path), method: .options) { _, _ in Self.options }
         }
@@ -77,7 +77,9 @@ struct TrackingAPI: Sendable {
         let header = request.headers[.authorization]
         if header == nil || !acceptedHeaders.contains(header!) {
             let fromHeader = header.flatMap(Self.basicUser)
-            guard let key = fromHeader ?? fields["writeKey"]?.stringValue else {
+            // navigator.sendBeacon cannot set headers: RudderStack's beacon puts the key in the query.
+            let fromQuery = request.uri.path.hasPrefix("/beacon/") ? request.uri.queryParameters.get("writeKey") : nil
+            guard let key = fromHeader ?? fields["writeKey"]?.stringValue ?? fromQuery else {
                 return .failure(APIProblem(.unauthorized, "missing_write_key",
                                            "no write key: send it as the Basic auth user name or as \"writeKey\" in the body"))
             }
