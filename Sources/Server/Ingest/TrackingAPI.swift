@@ -45,6 +45,7 @@ struct TrackingAPI: Sendable {
             ingest.post(RouterPath(path)) { request, _ in await self.handle(request, single: nil) }
             ingest.on(RouterPath(path), method: .options) { _, _ in Self.options }
         }
+        registerPixels(on: router)
         router.post("/v1/decide") { request, _ in await self.decide(request) }
     }
 
@@ -55,11 +56,17 @@ struct TrackingAPI: Sendable {
 
     /// A request's messages, authenticated and normalized, with those of a
     /// batch that were refused; or the response that refuses the request.
-    func messages(of request: Request, single kind: String?) async -> Result<Intake, APIProblem> {
+    /// `body`, when given, stands for the request's (a pixel's query).
+    func messages(of request: Request, single kind: String?, body given: [UInt8]? = nil) async -> Result<Intake, APIProblem> {
         let limit = kind == nil ? Self.batchLimit : Self.messageLimit
         let body: [UInt8]
         do {
-            body = try await Self.body(of: request, limit: limit)
+            if let given {
+                guard given.count <= limit else { throw APIProblem(.badRequest, "message_too_large", "the message is over 32 KB") }
+                body = given
+            } else {
+                body = try await Self.body(of: request, limit: limit)
+            }
         } catch let problem as APIProblem {
             return .failure(problem)
         } catch {
@@ -164,7 +171,7 @@ struct TrackingAPI: Sendable {
     /// Keeps a request's refused messages for `GET /v1/rejected`, once its
     /// answer is final: a request answered `429` or `503` is sent again by
     /// the SDKs, and its refused messages are kept from that attempt.
-    private func keepRejected(_ intake: Intake) {
+    func keepRejected(_ intake: Intake) {
         guard !intake.rejected.isEmpty else { return }
         rejections.record(intake.rejected.map(\.stored))
         metrics.messagesRejected(intake.rejected.count)
