@@ -16,6 +16,7 @@ struct EngineCommandTests {
             "rules/a.lua": "segment \"x\" {\n  whne = function(c) return true end,\n}",
             "rules/b.lua": "promotion \"p\" { on = \"Order Complete\", run = function() end }\npromotion \"p\" { on = \"Order Completed\", run = function() end }",
             "rules/c.lua": "local x = = 1",
+            "rules/d.lua": "promotion \"opened\" { on = \"Email Opened\", run = function() end }\npromotion \"typo\" { on = \"Email Openned\", run = function() end }",
             "plugins/util.lua": "return {",
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -25,6 +26,8 @@ struct EngineCommandTests {
         #expect(lines.contains { $0.hasPrefix("rules/a.lua:1: segment \"x\": unknown field 'whne'") })
         #expect(lines.contains("rules/b.lua:1: warning: promotion \"p\" listens to 'Order Complete', which is not a known event name"))
         #expect(lines.contains { $0.hasPrefix("rules/b.lua:2: warning: promotion \"p\" is declared again") })
+        #expect(!lines.contains { $0.hasPrefix("rules/d.lua:1:") }, "Email Opened is Segment's e-mail spec (the tracking pixel)")
+        #expect(lines.contains("rules/d.lua:2: warning: promotion \"typo\" listens to 'Email Openned', which is not a known event name"))
         #expect(lines.contains { $0.hasPrefix("rules/c.lua:1: unexpected symbol") })
         #expect(lines.contains { $0.hasPrefix("plugins/util.lua:1:") })
     }

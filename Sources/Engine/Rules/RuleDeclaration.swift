@@ -84,8 +84,8 @@ public struct RuleProblem: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Event names Crescent knows: the Segment e-commerce spec v2, the page and
-/// identity events, and the engine's own internal events.
+/// Event names Crescent knows: the Segment e-commerce spec v2 and e-mail
+/// spec, the page and identity events, and the engine's own internal events.
 public enum KnownEvents {
     public static let names: Set<String> = [
         "Identify", "Page Viewed", "Screen Viewed", "Group", "Alias",
@@ -96,5 +96,7 @@ public enum KnownEvents {
         "Product Added to Wishlist", "Product Removed from Wishlist", "Wishlist Product Added to Cart", "Product Shared",
         "Cart Shared", "Product Reviewed", "Inventory Updated", "Competitor Price Observed", "Fraud Confirmed",
         "Ad Spend Recorded", "Consultant Feedback", "Segment Entered", "Segment Exited",
+        // Segment's e-mail spec (an open arrives through the tracking pixel).
+        "Email Delivered", "Email Opened", "Email Link Clicked", "Email Bounced", "Email Marked as Spam", "Unsubscribed",
     ]
 }
