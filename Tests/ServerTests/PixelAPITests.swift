@@ -41,6 +41,11 @@ struct PixelAPITests {
             let nested = try #require(try store.event(messageId: "px-3"))
             #expect(nested.payload.contains(#""properties":{"campaign":{"name":"march"},"subject":"Spring"}"#), "\(nested.payload)")
 
+            // RudderStack's pixel path, flat parameters.
+            let rudder = "/pixel/v1/page?anonymousId=anon-rs&name=Offer&context.page.url=https%3A%2F%2Fshop.example%2Foffer&messageId=px-4&writeKey=wk"
+            #expect(try await client.execute(uri: rudder, method: .get).headers[.contentType] == "image/gif")
+            #expect(try store.event(messageId: "px-4")?.payload.contains(#""url":"https://shop.example/offer""#) == true)
+
             // Refused all the same with the image: a wrong key, no id. The refused message is kept.
             let events = try store.count("events")
             let wrongKey = try await client.execute(uri: "/v1/pixel/track?data=\(Self.data(#"{"writeKey":"nope","userId":"x","event":"E"}"#))", method: .get)

@@ -6,7 +6,8 @@ import NIOCore
 /// Segment's Tracking Pixel API: `GET /v1/pixel/{type}` in an `<img>` of an
 /// e-mail or an ad, where no script runs and nothing can be posted. The
 /// message comes as `?data=` (base64 or plain JSON) or as flat parameters
-/// (`userId=...&event=Email Opened&properties.subject=...&writeKey=...`).
+/// (`userId=...&event=Email Opened&properties.subject=...&writeKey=...`);
+/// RudderStack's `/pixel/v1/track` and `/pixel/v1/page` take the latter.
 /// Every request is answered `200` with a transparent 1×1 GIF, as Segment
 /// does: an image cannot show an error. What was refused is counted and
 /// kept for `GET /v1/rejected` like any other refused message.
@@ -23,6 +24,10 @@ extension TrackingAPI {
     func registerPixels(on router: Router<BasicRequestContext>) {
         for kind in Self.pixelKinds {
             router.get(RouterPath("/v1/pixel/\(kind)")) { request, _ in await self.pixel(request, kind: kind) }
+        }
+        // RudderStack's pixel paths, with flat parameters.
+        for kind in ["track", "page"] {
+            router.get(RouterPath("/pixel/v1/\(kind)")) { request, _ in await self.pixel(request, kind: kind) }
         }
     }
 
