@@ -44,11 +44,11 @@ struct ServeCommand: AsyncParsableCommand {
         settings.shards = ShardedEngine.defaultShards
         do {
             if let config { try settings.apply(file: config) }
+            try settings.apply(environment: ProcessInfo.processInfo.environment)
         } catch {
             StandardStreams.writeError("error: \(error)\n")
             throw ExitCode(1)
         }
-        settings.apply(environment: ProcessInfo.processInfo.environment)
         if let host { settings.host = host }
         if let port { settings.port = port }
         if let db { settings.database = db }

@@ -31,6 +31,10 @@ public struct ServerConfiguration: Sendable {
     /// How far ahead of the server's clock a message's time may be before
     /// it is corrected (``Timestamps/skewCorrected(_:sentAt:receivedAt:tolerance:)``), in ms.
     public var clockSkewTolerance: Int64 = 60_000
+    /// The address browsers reach the server at (`https://events.shop.example`),
+    /// given to analytics.js with its settings; nil: the request's `Host`
+    /// and `X-Forwarded-Proto` (else `http`).
+    public var publicURL: URL?
     /// Webhook channels by name (`default` takes channels without their own).
     public var channels: [String: WebhookChannel] = [:]
     /// Digests of the accepted write keys.
@@ -62,6 +66,13 @@ public struct ServerConfiguration: Sendable {
         return Self.constantTimeEqual(adminTokenDigest, Self.digest(token))
     }
 
+    /// An http(s) address with a host, without a trailing slash; nil otherwise.
+    static func publicURL(_ text: String) -> URL? {
+        let trimmed = text.hasSuffix("/") ? String(text.dropLast()) : text
+        guard let url = URL(string: trimmed), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false else { return nil }
+        return url
+    }
+
     static func digest(_ secret: String) -> Data { Data(SHA256.hash(data: Data(secret.utf8))) }
 
     static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
@@ -72,7 +83,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Applies a JSON configuration file: `{"host", "port", "db", "rules", "plugins", "shards",
-    /// "write_keys": [...], "admin_token", "max_in_flight"}`. Unknown keys are an error naming the key.
+    /// "write_keys": [...], "admin_token", "max_in_flight", "public_url"}`. Unknown keys are an error naming the key.
     public mutating func apply(file path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("\(path): cannot read the configuration file")
@@ -98,6 +109,11 @@ public struct ServerConfiguration: Sendable {
             case ("reload_runs_scenarios", let v as Bool): reloadRunsScenarios = v
             case ("write_keys", let v as [String]): addWriteKeys(v)
             case ("admin_token", let v as String): setAdminToken(v)
+            case ("public_url", let v as String):
+                guard let url = Self.publicURL(v) else {
+                    throw ConfigurationError("\(path): \"public_url\" must be an http or https address with a host, not \"\(v)\"")
+                }
+                publicURL = url
             case ("channels", let v as [String: Any]):
                 for (name, spec) in v {
                     guard let spec = spec as? [String: Any], let url = spec["url"] as? String, URL(string: url)?.scheme != nil else {
@@ -109,7 +125,7 @@ public struct ServerConfiguration: Sendable {
                     channels[name] = WebhookChannel(url: url, secret: secret, maxAttempts: spec["max_attempts"] as? Int ?? 8)
                 }
             case ("host", _), ("port", _), ("db", _), ("rules", _), ("plugins", _), ("shards", _), ("max_in_flight", _), ("watch_rules", _), ("reload_runs_scenarios", _),
-                 ("write_keys", _), ("admin_token", _), ("channels", _):
+                 ("write_keys", _), ("admin_token", _), ("channels", _), ("public_url", _):
                 throw ConfigurationError("\(path): \"\(key)\" has the wrong type")
             default:
                 throw ConfigurationError("\(path): unknown key \"\(key)\"")
@@ -117,13 +133,20 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
-    /// Applies `CRESCENT_WRITE_KEYS` (comma-separated), `CRESCENT_ADMIN_TOKEN`, and
-    /// `CRESCENT_WEBHOOK_URL` with `CRESCENT_WEBHOOK_SECRET` (the `default` channel).
-    public mutating func apply(environment: [String: String]) {
+    /// Applies `CRESCENT_WRITE_KEYS` (comma-separated), `CRESCENT_ADMIN_TOKEN`,
+    /// `CRESCENT_PUBLIC_URL`, and `CRESCENT_WEBHOOK_URL` with
+    /// `CRESCENT_WEBHOOK_SECRET` (the `default` channel).
+    public mutating func apply(environment: [String: String]) throws {
         if let keys = environment["CRESCENT_WRITE_KEYS"] {
             addWriteKeys(keys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         }
         if let token = environment["CRESCENT_ADMIN_TOKEN"] { setAdminToken(token) }
+        if let text = environment["CRESCENT_PUBLIC_URL"] {
+            guard let url = Self.publicURL(text) else {
+                throw ConfigurationError("CRESCENT_PUBLIC_URL must be an http or https address with a host, not \"\(text)\"")
+            }
+            publicURL = url
+        }
         if let url = environment["CRESCENT_WEBHOOK_URL"], let secret = environment["CRESCENT_WEBHOOK_SECRET"] {
             channels["default"] = WebhookChannel(url: url, secret: secret)
         }

@@ -72,12 +72,12 @@ struct OpenAPITests {
         #expect(result.status == 0, "\(result.stdoutText) \(result.stderr)")
         let text = try String(contentsOf: spec, encoding: .utf8)
         let api = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("docs/api.md"), encoding: .utf8)
-        let documented = Set(api.matches(of: /`(?:GET|POST|PUT|PATCH|DELETE) (\/[a-z0-9\/{}_]+)/).map { String($0.1) })
+        let documented = Set(api.matches(of: /`(?:GET|POST|PUT|PATCH|DELETE) (\/[A-Za-z0-9\/{}_]+)/).map { String($0.1) })
         #expect(documented.count >= 10)
         let listed = Set(text.matches(of: /\n  (\/[A-Za-z0-9\/{}_]*):/).map { String($0.1) })
         for path in documented {
             // A template may be listed as itself or as its instances (each report its own path).
-            let template = try Regex("^" + path.replacing(/\{[a-z_]+\}/, with: "([a-z_]+|\\{[a-z_]+\\})") + "$")
+            let template = try Regex("^" + path.replacing(/\{[A-Za-z_]+\}/, with: "([a-z_]+|\\{[A-Za-z_]+\\})") + "$")
             #expect(listed.contains { $0.wholeMatch(of: template) != nil }, "\(path) is missing from openapi.yaml")
         }
         #expect(listed.contains("/v1/reports/sales") && listed.contains("/v1/customers/{id}"))

@@ -39,13 +39,16 @@ struct ServerConfigurationTests {
     }
 
     @Test("the environment adds write keys, the admin token and the default webhook channel")
-    func appliesEnvironment() {
+    func appliesEnvironment() throws {
         var configuration = ServerConfiguration()
-        configuration.apply(environment: ["CRESCENT_WRITE_KEYS": "a, b", "CRESCENT_ADMIN_TOKEN": "t",
-                                          "CRESCENT_WEBHOOK_URL": "https://hooks.example/x", "CRESCENT_WEBHOOK_SECRET": "s"])
+        try configuration.apply(environment: ["CRESCENT_WRITE_KEYS": "a, b", "CRESCENT_ADMIN_TOKEN": "t",
+                                              "CRESCENT_WEBHOOK_URL": "https://hooks.example/x", "CRESCENT_WEBHOOK_SECRET": "s",
+                                              "CRESCENT_PUBLIC_URL": "https://events.shop.example/"])
         #expect(configuration.acceptsWriteKey("a") && configuration.acceptsWriteKey("b"))
         #expect(configuration.acceptsAdminToken("t"))
         #expect(configuration.channels["default"]?.url == "https://hooks.example/x")
+        #expect(configuration.publicURL?.absoluteString == "https://events.shop.example", "the trailing slash dropped")
+        #expect(throws: ConfigurationError.self) { try configuration.apply(environment: ["CRESCENT_PUBLIC_URL": "events.shop.example"]) }
     }
 
     @Test("a bad file is refused with the file and the key, or the line and column, named")
@@ -55,5 +58,6 @@ struct ServerConfigurationTests {
         #expect(try problem("{\n  \"port\": 80 80\n}").hasSuffix("crescent.json: not valid JSON: line 2, column 14: expected ',' or '}'"))
         #expect(try problem("[1, 2]").hasSuffix("crescent.json: not a JSON object"))
         #expect(try problem(#"{"channels": {"crm": {"url": "https://x.example"}}}"#).contains("channels.crm needs a \"secret\""))
+        #expect(try problem(#"{"public_url": "ftp://x.example"}"#).contains(#""public_url" must be an http or https address with a host"#))
     }
 }

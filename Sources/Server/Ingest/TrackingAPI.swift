@@ -45,6 +45,10 @@ struct TrackingAPI: Sendable {
             ingest.post(RouterPath(path)) { request, _ in await self.handle(request, single: nil) }
             ingest.on(RouterPath(path), method: .options) { _, _ in Self.options }
         }
+        // analytics.js loaded with this server as its cdnURL reads its settings here.
+        ingest.get("/v1/projects/:writeKey/settings") { request, context in
+            self.sourceSettings(request, writeKey: try context.parameters.require("writeKey"))
+        }
         registerPixels(on: router)
         router.post("/v1/decide") { request, _ in await self.decide(request) }
     }
