@@ -4,7 +4,6 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Server
-import TestSupport
 import Testing
 
 @Suite("analytics.js source settings")
@@ -36,14 +35,7 @@ struct SourceSettingsTests {
 
     @Test("the configured public address wins over the request's")
     func publicURL() async throws {
-        let dir = try Fixtures.temporaryDirectory()
-        var configuration = ServerConfiguration()
-        configuration.database = dir.appendingPathComponent("serve.db").path
-        configuration.rules = Fixtures.packageRoot.appendingPathComponent("rules").path
-        configuration.plugins = Fixtures.packageRoot.appendingPathComponent("plugins").path
-        configuration.addWriteKeys(["wk"])
-        try configuration.apply(environment: ["CRESCENT_PUBLIC_URL": "https://events.shop.example:8443/crescent"])
-        let server = try CrescentServer(configuration: configuration)
+        let (server, _) = try makeServer { try $0.apply(environment: ["CRESCENT_PUBLIC_URL": "https://events.shop.example:8443/crescent"]) }
         try await Application(router: server.router()).test(.router) { client in
             let response = try await client.execute(uri: "/v1/projects/wk/settings", method: .get)
             #expect(segmentIO(response)["apiHost"] as? String == "events.shop.example:8443/crescent/v1")

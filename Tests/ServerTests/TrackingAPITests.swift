@@ -11,7 +11,7 @@ import TestSupport
 import Testing
 
 /// A server over the shipped rules and a fresh database file, with write key `wk` and admin token `admin`.
-func makeServer(maxInFlight: Int = 20_000) throws -> (CrescentServer, URL) {
+func makeServer(maxInFlight: Int = 20_000, configure: (inout ServerConfiguration) throws -> Void = { _ in }) throws -> (CrescentServer, URL) {
     let dir = try Fixtures.temporaryDirectory()
     var configuration = ServerConfiguration()
     configuration.database = dir.appendingPathComponent("serve.db").path
@@ -20,6 +20,7 @@ func makeServer(maxInFlight: Int = 20_000) throws -> (CrescentServer, URL) {
     configuration.maxInFlight = maxInFlight
     configuration.addWriteKeys(["wk", "second-key"])
     configuration.setAdminToken("admin")
+    try configure(&configuration)
     return (try CrescentServer(configuration: configuration), dir)
 }
 

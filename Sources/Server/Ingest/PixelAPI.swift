@@ -39,14 +39,7 @@ extension TrackingAPI {
         case .failure(let problem):
             metrics.rejected(problem.code)
         case .success(let intake):
-            do {
-                let outcomes = try await gateway.ingest(intake.events)
-                metrics.ingested(intake.events, outcomes)
-                metrics.skewCorrected(intake.skewCorrected)
-                keepRejected(intake)
-            } catch {
-                _ = Self.failure(error, metrics) // counted; the image is the answer all the same
-            }
+            _ = await commit(intake) // a refusal is counted; the image is the answer all the same
         }
         return gif
     }

@@ -213,15 +213,21 @@ struct TrackingAPI: Sendable {
             metrics.rejected(problem.code)
             return problem.response
         case .success(let intake):
-            do {
-                let outcomes = try await gateway.ingest(intake.events)
-                metrics.ingested(intake.events, outcomes)
-                metrics.skewCorrected(intake.skewCorrected)
-                keepRejected(intake)
-                return APIResponse.json(.ok, intake.successJSON)
-            } catch {
-                return Self.failure(error, metrics)
-            }
+            return await commit(intake) ?? APIResponse.json(.ok, intake.successJSON)
+        }
+    }
+
+    /// Processes a request's accepted events and keeps its refused messages:
+    /// nil once committed, else the refusal (`429`, `503`, `500`), counted.
+    func commit(_ intake: Intake) async -> Response? {
+        do {
+            let outcomes = try await gateway.ingest(intake.events)
+            metrics.ingested(intake.events, outcomes)
+            metrics.skewCorrected(intake.skewCorrected)
+            keepRejected(intake)
+            return nil
+        } catch {
+            return Self.failure(error, metrics)
         }
     }
 
