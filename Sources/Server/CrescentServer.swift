@@ -56,7 +56,8 @@ public final class CrescentServer: Sendable {
 
     /// The routes, for the server and for tests.
     public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+        // A `HEAD` on a path served with `GET` answers as the `GET` would, without the body.
+        let router = Router(options: .autoGenerateHeadEndpoints)
         TrackingAPI(configuration: configuration, gateway: gateway, metrics: metrics, rejections: rejections).register(on: router)
         AdminAPI(configuration: configuration, gateway: gateway, reload: { self.reloadRules(scenarios: $0) },
                  reloader: reloader, rejections: rejections, readings: { await self.readings() },

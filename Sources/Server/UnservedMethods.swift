@@ -16,10 +16,12 @@ struct UnservedMethods<Context: RequestContext>: RouterMiddleware {
         var paths: [(components: [RouterPath.Element], methods: [HTTPRequest.Method])] = []
         for route in routes {
             let components = Array(route.path)
+            // The router answers `HEAD` wherever it answers `GET` (`autoGenerateHeadEndpoints`).
+            let methods: [HTTPRequest.Method] = route.method == .get ? [.get, .head] : [route.method]
             if let index = paths.firstIndex(where: { $0.components == components }) {
-                paths[index].methods.append(route.method)
+                paths[index].methods.append(contentsOf: methods)
             } else {
-                paths.append((components, [route.method]))
+                paths.append((components, methods))
             }
         }
         self.paths = paths

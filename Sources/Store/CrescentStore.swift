@@ -171,14 +171,16 @@ public final class CrescentStore: Sendable {
         }
     }
 
-    /// Every list's entries.
-    public func listEntries() throws -> [String: Set<String>] {
+    /// Every list's entries, and those of them a rule file declared (list → value → file; not added through the admin API).
+    public func listEntries() throws -> (lists: [String: Set<String>], fromFiles: [String: [String: String]]) {
         try read { db in
-            var lists: [String: Set<String>] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT list, value FROM list_entries") {
+            var lists: [String: Set<String>] = [:], fromFiles: [String: [String: String]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT list, value, source FROM list_entries") {
                 lists[row["list"], default: []].insert(row["value"])
+                let source: String = row["source"]
+                if source != "admin" { fromFiles[row["list"], default: [:]][row["value"]] = source }
             }
-            return lists
+            return (lists, fromFiles)
         }
     }
 

@@ -24,6 +24,8 @@ public struct WriteBatch: Sendable {
     public var shadowSegmentChanges: [SegmentChangeRow] = []
     public var counterHits: [(counter: String, key: String, at: Int64, value: String?)] = []
     public var listAdditions: [(list: String, value: String, source: String, at: Int64)] = []
+    /// Entries a rule file declared and no longer does (an entry added through the admin API stays).
+    public var listRemovals: [(list: String, value: String)] = []
     public var decisions: [DecisionRow] = []
     public var promotionFires: [(promotion: String, customerId: String, at: Int64)] = []
     /// Item graph changes to add: (a, b, weight) and (scope, sku, units).
@@ -48,7 +50,7 @@ public struct WriteBatch: Sendable {
     public var isEmpty: Bool {
         events.isEmpty && customers.isEmpty && identities.isEmpty && orders.isEmpty && products.isEmpty
             && inventory.isEmpty && carts.isEmpty && wishlist.isEmpty && reviews.isEmpty && segmentChanges.isEmpty && shadowSegmentChanges.isEmpty
-            && counterHits.isEmpty && listAdditions.isEmpty && decisions.isEmpty
+            && counterHits.isEmpty && listAdditions.isEmpty && listRemovals.isEmpty && decisions.isEmpty
             && promotionFires.isEmpty && itemPairDeltas.isEmpty && itemPopularityDeltas.isEmpty && competitorPrices.isEmpty && outbox.isEmpty && ruleset == nil && merges.isEmpty
             && journeyInstances.isEmpty && journeyStepCounts.isEmpty && journeyDefinitions.isEmpty && scheduleRuns.isEmpty
     }

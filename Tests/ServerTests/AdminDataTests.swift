@@ -109,7 +109,7 @@ struct AdminDataTests {
         }
     }
 
-    @Test("a list entry added by the admin API counts in the next decision; removed, it no longer does")
+    @Test("a list entry added by the admin API counts in the next decision; removed, it no longer does; a file's entry is the file's")
     func lists() async throws {
         let (server, _) = try makeServer()
         try await Application(router: server.router()).test(.router) { client in
@@ -129,6 +129,13 @@ struct AdminDataTests {
             #expect(removed.json["removed"] as? Bool == true)
             let clean = try await decide("l2")
             #expect((clean["rules"] as? [[String: Any]])?.contains { $0["rule"] as? String == "fraud:disposable_email" && $0["outcome"] as? String == "hit" } == false)
+            // A value a rule file declares is the file's: removing it here would last only until the next reload.
+            let declared = try await client.execute(uri: "/v1/lists/disposable_domains/mailinator.com", method: .delete, headers: admin)
+            #expect(declared.status == .conflict)
+            #expect(declared.json["code"] as? String == "declared_in_rules")
+            #expect((declared.json["message"] as? String)?.contains("fraud/identity.lua") == true, "names the file to edit: \(declared.text)")
+            let still = try await client.execute(uri: "/v1/lists/disposable_domains", method: .get, headers: admin).json
+            #expect((still["entries"] as? [[String: Any]])?.contains { $0["value"] as? String == "mailinator.com" } == true)
         }
     }
 }

@@ -190,7 +190,9 @@ struct TrackingAPITests {
             #expect(get.json["code"] as? String == "method_not_allowed")
             let customer = try await client.execute(uri: "/v1/customers/ana", method: .put, headers: [.authorization: "Bearer admin"])
             #expect(customer.status == .methodNotAllowed)
-            #expect(customer.headers[.allow] == "DELETE, GET, PATCH", "every method of the path, a captured id matching any")
+            #expect(customer.headers[.allow] == "DELETE, GET, HEAD, PATCH", "every method of the path, a captured id matching any")
+            let headTrack = try await client.execute(uri: "/v1/track", method: .head, headers: [.authorization: basic("wk")])
+            #expect(headTrack.status == .methodNotAllowed, "HEAD only where GET is served")
             let list = try await client.execute(uri: "/v1/lists/blocked_ips/1.2.3.4", method: .post, headers: [.authorization: "Bearer admin"])
             #expect(list.headers[.allow] == "DELETE, PUT")
             let unknown = try await client.execute(uri: "/v1/nothing/here", method: .get)
@@ -200,6 +202,26 @@ struct TrackingAPITests {
             let missing = try await client.execute(uri: "/v1/customers/nobody", method: .get, headers: [.authorization: "Bearer admin"])
             #expect(missing.status == .notFound)
             #expect(missing.headers[.allow] == nil)
+        }
+    }
+
+    @Test("HEAD answers wherever GET does: the same status and headers, no body")
+    func headRequests() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            let admin: HTTPFields = [.authorization: "Bearer admin"]
+            let get = try await client.execute(uri: "/v1/rules", method: .get, headers: admin)
+            let head = try await client.execute(uri: "/v1/rules", method: .head, headers: admin)
+            #expect(get.status == .ok && head.status == .ok)
+            #expect(head.headers[.contentType] == get.headers[.contentType])
+            #expect(head.body.readableBytes == 0, "no body on a HEAD")
+            #expect(get.body.readableBytes > 0)
+            let unauthorized = try await client.execute(uri: "/v1/rules", method: .head)
+            #expect(unauthorized.status == .unauthorized, "HEAD is checked like GET")
+            let missing = try await client.execute(uri: "/v1/customers/nobody", method: .head, headers: admin)
+            #expect(missing.status == .notFound)
+            let health = try await client.execute(uri: "/health", method: .head)
+            #expect(health.status == .ok)
         }
     }
 

@@ -221,13 +221,12 @@ public final class Engine {
         messaging = automation.messaging
         schedules = automation.schedules
         definitionProblems = automation.problems
+        var listValues: [(list: String, value: String, file: String)] = []
         for declaration in declarations {
             switch declaration.kind {
             case .list:
                 if case .array(let values)? = declaration.fields["values"] {
-                    for value in values.compactMap(\.stringValue) where shared.addListValue(declaration.name, value) {
-                        state.batch.listAdditions.append((declaration.name, value, declaration.file, 0))
-                    }
+                    listValues += values.compactMap(\.stringValue).map { (declaration.name, $0, declaration.file) }
                 }
             case .counter, .distinctCounter:
                 let window = declaration.string("window").flatMap(DurationText.milliseconds) ?? 30 * 86_400_000
@@ -236,6 +235,9 @@ public final class Engine {
                 break
             }
         }
+        let lists = shared.declareListValues(listValues)
+        state.batch.listAdditions += lists.added.map { ($0.list, $0.value, $0.file, 0) }
+        state.batch.listRemovals += lists.removed
         let sources = JSONValue.object(rules.sources.mapValues { .string($0) }).jsonText
         let ruleIds = JSONValue.array(declarations.map { .string($0.ruleId) }).jsonText
         state.batch.ruleset = (rules.version, sources, ruleIds, Int64(Date().timeIntervalSince1970 * 1000))

@@ -200,8 +200,11 @@ public final class ShardedEngine: @unchecked Sendable {
         return try store.addListEntry(list, value, source: source, at: Int64(Date().timeIntervalSince1970 * 1000))
     }
 
-    /// Removes a value from a list, for every shard at once and in the store.
+    /// Removes a value from a list, for every shard at once and in the store;
+    /// a value a rule file declares stays (the file would bring it back at the
+    /// next reload): ``ListEntryDeclared`` names the file to edit instead.
     public func removeListEntry(_ list: String, _ value: String) throws -> Bool {
+        if let file = shared.declaringFile(list, value) { throw ListEntryDeclared(list: list, value: value, file: file) }
         _ = shared.removeListValue(list, value)
         return try store.removeListEntry(list, value)
     }
@@ -298,5 +301,18 @@ final class ResultBox: @unchecked Sendable {
     func wait() throws -> EventOutcome {
         done.wait()
         return try result!.get()
+    }
+}
+
+/// A list value the admin API may not remove: a rule file declares it, and
+/// would bring it back at the next reload. Remove it from `file` instead.
+public struct ListEntryDeclared: Error, Sendable, CustomStringConvertible {
+    public let list: String
+    public let value: String
+    /// The rule file declaring it, relative to the rules folder.
+    public let file: String
+
+    public var description: String {
+        "\"\(value)\" is declared in \(file) (list \"\(list)\"): remove it there, the rule files win at every reload"
     }
 }

@@ -41,6 +41,8 @@ final class SharedState: @unchecked Sendable {
     private var globalFires: [String: [Int64]] = [:]
     var counterRetention: [String: Int64] = [:]
     private(set) var lists: [String: Set<String>] = [:]
+    /// The entries of `lists` a rule file declared (list → value → file), which a rule file alone removes.
+    private var fileListValues: [String: [String: String]] = [:]
     private var listHits: [String: [String: Int]] = [:]
     private var lastJourneyId: Int64 = 0
     /// Revenue and completed orders per hour (hour start → totals), for schedules.
@@ -64,7 +66,7 @@ final class SharedState: @unchecked Sendable {
         self.items = try ItemGraph(store: store)
         self.market = try MarketSignals(store: store)
         self.freshStore = try store.count("events") == 0
-        self.lists = try store.listEntries()
+        (self.lists, self.fileListValues) = try store.listEntries()
     }
 
     // MARK: Identity
@@ -235,6 +237,37 @@ final class SharedState: @unchecked Sendable {
     /// Adds a list value; true when it is new.
     func addListValue(_ list: String, _ value: String) -> Bool {
         lock.withLock { lists[list, default: []].insert(value).inserted }
+    }
+
+    /// The rule file that declared a list value, when one did (see ``declareListValues(_:)``).
+    func declaringFile(_ list: String, _ value: String) -> String? {
+        lock.withLock { fileListValues[list]?[value] }
+    }
+
+    /// Makes `declared` (the values of the `list` declarations being
+    /// installed, with their files) the file-declared entries: new ones are
+    /// added, and those a file declared before and no longer does are
+    /// removed (an entry the admin API added is not a file's, so it stays).
+    /// Returns what changed, for the store; a second shard installing the
+    /// same rules gets nothing.
+    func declareListValues(_ declared: [(list: String, value: String, file: String)])
+        -> (added: [(list: String, value: String, file: String)], removed: [(list: String, value: String)]) {
+        lock.withLock {
+            var added: [(list: String, value: String, file: String)] = [], removed: [(list: String, value: String)] = []
+            var keep: [String: Set<String>] = [:]
+            for entry in declared { keep[entry.list, default: []].insert(entry.value) }
+            for (list, values) in fileListValues {
+                for value in values.keys where keep[list]?.contains(value) != true {
+                    fileListValues[list]?[value] = nil
+                    if lists[list]?.remove(value) != nil { removed.append((list, value)) }
+                }
+            }
+            for entry in declared where lists[entry.list, default: []].insert(entry.value).inserted {
+                fileListValues[entry.list, default: [:]][entry.value] = entry.file
+                added.append(entry)
+            }
+            return (added, removed)
+        }
     }
 
     // MARK: Journeys and schedules

@@ -91,7 +91,12 @@ extension AdminAPI {
 
     func changeList(_ name: String, _ value: String, add: Bool) throws -> Response {
         let engine = gateway.engine
-        let changed = add ? try engine.addListEntry(name, value) : try engine.removeListEntry(name, value)
+        let changed: Bool
+        do {
+            changed = add ? try engine.addListEntry(name, value) : try engine.removeListEntry(name, value)
+        } catch let declared as ListEntryDeclared {
+            return APIProblem(.conflict, "declared_in_rules", declared.description).response
+        }
         return APIResponse.json(.ok, JSONValue.object(["list": .string(name), "value": .string(value),
                                                        add ? "added" : "removed": .bool(changed)]).jsonText)
     }

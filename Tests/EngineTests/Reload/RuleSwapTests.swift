@@ -51,6 +51,49 @@ struct RuleSwapTests {
         #expect(try engine.store.rulesetHistory().map(\.version).contains(swap.to))
     }
 
+    static func blockedList(_ values: String) -> String {
+        """
+        list "blocked" { \(values) }
+        fraud_policy { on = { "Order Completed" } }
+        fraud "blocked_domain" {
+          score = function(e) if lists.contains("blocked", e.properties.domain) then return 90, "blocked" end end,
+        }
+        """
+    }
+
+    @Test("a value taken out of a list declaration leaves the live list at the reload, in memory and in the store; admin entries stay")
+    func listDeclarationsFollowTheFiles() throws {
+        let folder = try Fixtures.temporaryDirectory(files: ["rules/lists.lua": Self.blockedList(#""a.example", "b.example""#), "plugins/.keep": ""])
+        let rules = folder.appendingPathComponent("rules").path, plugins = folder.appendingPathComponent("plugins").path
+        let database = folder.appendingPathComponent("lists.db").path
+        var engine = try ShardedEngine(store: try CrescentStore(path: database), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        var orders = 0
+        func score(_ domain: String) throws -> Double? {
+            orders += 1
+            return try engine.process(EngineFixtures.order("o\(orders)", user: "u\(orders)", total: 10, ["domain": .string(domain)])).decision?.score
+        }
+        #expect(try engine.addListEntry("blocked", "c.example"))
+        #expect(try score("a.example") == 90)
+        #expect(throws: ListEntryDeclared.self, "the admin API may not remove what a file declares") {
+            try engine.removeListEntry("blocked", "a.example")
+        }
+
+        try Data(Self.blockedList(#""b.example""#).utf8).write(to: folder.appendingPathComponent("rules/lists.lua"))
+        _ = try engine.reload(rulesDirectory: rules, pluginsDirectory: plugins)
+        #expect(try score("a.example") == 0, "taken out of the file, out of the live list")
+        #expect(try score("b.example") == 90)
+        #expect(try score("c.example") == 90, "added through the admin API: not the file's to remove")
+        try engine.flush()
+        #expect(try engine.store.listEntries().lists["blocked"] == ["b.example", "c.example"])
+
+        // A restart reads the store: what the file dropped stays gone, and the file's values are still the file's.
+        engine = try ShardedEngine(store: try CrescentStore(path: database), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        #expect(try score("a.example") == 0)
+        #expect(throws: ListEntryDeclared.self) { try engine.removeListEntry("blocked", "b.example") }
+        #expect(try engine.removeListEntry("blocked", "c.example"))
+        #expect(try score("c.example") == 0)
+    }
+
     @Test("a rule set with errors is not swapped in: the running version keeps serving")
     func refusesErrors() throws {
         let folder = try Fixtures.temporaryDirectory(files: ["rules/flow.lua": Self.journeyV1, "plugins/.keep": ""])
