@@ -124,6 +124,16 @@ struct AdminDataTests {
             let flagged = try await decide("l1")
             #expect((flagged["rules"] as? [[String: Any]])?.contains { $0["rule"] as? String == "fraud:disposable_email" && $0["outcome"] as? String == "hit" } == true)
             let counted = try await client.execute(uri: "/v1/lists/disposable_domains", method: .get, headers: admin).json
+            _ = try await client.execute(uri: "/v1/lists/vip_cards/4242", method: .put, headers: admin)
+            let index = try await client.execute(uri: "/v1/lists", method: .get, headers: admin).json["lists"] as? [[String: Any]] ?? []
+            let domains = index.first { $0["name"] as? String == "disposable_domains" }
+            #expect((domains?["file"] as? String)?.hasSuffix("fraud/identity.lua") == true, "the file, as GET /v1/rules names it")
+            #expect(domains?["description"] as? String == "Throwaway e-mail providers")
+            #expect(domains?["from_files"] as? Int == 6 && domains?["from_admin"] as? Int == 1 && domains?["entries"] as? Int == 7)
+            #expect(domains?["hits"] as? Int == 1)
+            let cards = index.first { $0["name"] as? String == "vip_cards" }
+            #expect(cards?["entries"] as? Int == 1 && cards?["from_admin"] as? Int == 1, "a list only the admin API fills is listed too")
+            #expect(cards?["file"] is NSNull)
             #expect((counted["entries"] as? [[String: Any]])?.first { $0["value"] as? String == "sketchy.example" }?["hits"] as? Int == 1)
             let removed = try await client.execute(uri: "/v1/lists/disposable_domains/sketchy.example", method: .delete, headers: admin)
             #expect(removed.json["removed"] as? Bool == true)

@@ -194,6 +194,9 @@ public final class ShardedEngine: @unchecked Sendable {
     /// Entry → times it matched a rule's lookup since start.
     public func listHits(_ list: String) -> [String: Int] { shared.hits(ofList: list) }
 
+    /// Every list held (declared in a rule file or filled through the admin API), by name.
+    public func listSizes() -> [String: ListSize] { shared.listSizes() }
+
     /// Adds a value to a list, for every shard at once and in the store.
     public func addListEntry(_ list: String, _ value: String, source: String = "admin") throws -> Bool {
         _ = shared.addListValue(list, value)
@@ -309,10 +312,23 @@ final class ResultBox: @unchecked Sendable {
 public struct ListEntryDeclared: Error, Sendable, CustomStringConvertible {
     public let list: String
     public let value: String
-    /// The rule file declaring it, relative to the rules folder.
+    /// The rule file declaring it, named as `GET /v1/rules` names it.
     public let file: String
 
     public var description: String {
         "\"\(value)\" is declared in \(file) (list \"\(list)\"): remove it there, the rule files win at every reload"
     }
+}
+
+/// The size of one list (see ``ShardedEngine/listSizes()``).
+public struct ListSize: Sendable, Equatable {
+    /// Entries in all.
+    public var entries: Int
+    /// Of those, the ones a rule file's `list` declaration holds; the rest came through the admin API.
+    public var fromFiles: Int
+    /// Lookups that matched one of its entries since the process started.
+    public var hits: Int
+
+    /// A list declared with no entries.
+    public static let empty = ListSize(entries: 0, fromFiles: 0, hits: 0)
 }

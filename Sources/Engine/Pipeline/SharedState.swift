@@ -239,6 +239,16 @@ final class SharedState: @unchecked Sendable {
         lock.withLock { lists[list, default: []].insert(value).inserted }
     }
 
+    /// Every list held: its entries, how many of them rule files declare, and the lookups they matched since start.
+    func listSizes() -> [String: ListSize] {
+        lock.withLock {
+            lists.reduce(into: [:]) { sizes, list in
+                sizes[list.key] = ListSize(entries: list.value.count, fromFiles: fileListValues[list.key]?.count ?? 0,
+                                           hits: listHits[list.key]?.values.reduce(0, +) ?? 0)
+            }
+        }
+    }
+
     /// The rule file that declared a list value, when one did (see ``declareListValues(_:)``).
     func declaringFile(_ list: String, _ value: String) -> String? {
         lock.withLock { fileListValues[list]?[value] }

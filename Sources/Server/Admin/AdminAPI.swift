@@ -54,6 +54,9 @@ struct AdminAPI: Sendable {
                                    limit: Self.count(request, "limit", default: 100, maximum: 1000))
             }
         }
+        router.get("/v1/lists") { request, _ in
+            try self.authorized(request) { self.lists() }
+        }
         router.get("/v1/lists/:name") { request, context in
             try self.authorized(request) { try self.list(context.parameters.require("name")) }
         }

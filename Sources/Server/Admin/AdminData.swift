@@ -80,6 +80,23 @@ extension AdminAPI {
         return APIResponse.json(.ok, JSONValue.object(["decisions": .array(items)]).jsonText)
     }
 
+    /// Every list: declared in a rule file, filled through this API, or both.
+    func lists() -> Response {
+        let engine = gateway.engine
+        let sizes = engine.listSizes()
+        let declared = engine.declarations.filter { $0.kind == .list }
+        let names = (declared.map(\.name) + sizes.keys.sorted()).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let items: [JSONValue] = names.map { name in
+            let size = sizes[name] ?? .empty
+            let declaration = declared.first { $0.name == name }
+            return .object(["name": .string(name), "entries": .int(Int64(size.entries)),
+                            "from_files": .int(Int64(size.fromFiles)), "from_admin": .int(Int64(size.entries - size.fromFiles)),
+                            "hits": .int(Int64(size.hits)), "file": declaration.map { .string($0.file) } ?? .null,
+                            "description": declaration?.string("description").map(JSONValue.string) ?? .null])
+        }
+        return APIResponse.json(.ok, JSONValue.object(["lists": .array(items)]).jsonText)
+    }
+
     func list(_ name: String) throws -> Response {
         let hits = gateway.engine.listHits(name)
         let entries: [JSONValue] = try gateway.engine.store.listEntries(name).map {
