@@ -14,6 +14,7 @@ enum ReplayBenchmark {
         if !FileManager.default.fileExists(atPath: file.path) {
             print("generating \(events) events into \(file.path)…")
             _ = try EventGenerator(seed: 42, events: events).write(to: file)
+            PeakMemory.reset() // the replay's peak, not the generator's
         }
         print("Replay of \(file.lastPathComponent) (examples generator, seed 42) with the shipped rules:")
 
@@ -35,11 +36,9 @@ enum ReplayBenchmark {
         try store.checkpoint() // the data's size, not the log's (up to ~400 MiB between checkpoints)
         let size = ((try? FileManager.default.attributesOfItem(atPath: database)[.size] as? Int) ?? 0)
             + ((try? FileManager.default.attributesOfItem(atPath: database + "-wal")[.size] as? Int) ?? 0)
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
         print(String(format: "  pipeline     %8.0f events/s  (%d events in %.1f s; p50 %d µs, p99 %d µs per event)",
                      summary.eventsPerSecond, summary.events, summary.seconds, summary.p50Micros, summary.p99Micros))
-        print(String(format: "  peak RSS     %8.0f MiB;  database %.0f MiB", Double(usage.ru_maxrss) / 1024, Double(size) / 1_048_576))
+        print(String(format: "  peak RSS     %8.0f MiB;  database %.0f MiB", PeakMemory.mebibytes(), Double(size) / 1_048_576))
         print("  CPU          " + threadsAfter.summary(since: threadsBefore, events: summary.events))
         let work = summary.clockWork
         print(String(format: "  scheduled    %d journey timers (%.1f s), %d schedule runs sweeping %d customers, %d unchanged skipped (%.1f s), inside the time above",
