@@ -17,6 +17,13 @@ struct EngineCommandTests {
             "rules/b.lua": "promotion \"p\" { on = \"Order Complete\", run = function() end }\npromotion \"p\" { on = \"Order Completed\", run = function() end }",
             "rules/c.lua": "local x = = 1",
             "rules/d.lua": "promotion \"opened\" { on = \"Email Opened\", run = function() end }\npromotion \"typo\" { on = \"Email Openned\", run = function() end }",
+            "rules/e.lua": """
+                list "blocked_ips" {}
+                fraud "ip" { on = "Order Completed", score = function(e, c, ctx)
+                  -- lists.contains("in_a_comment", e.properties.ip) is not a read
+                  if lists.contains("blocked_ips", e.context.ip) or ctx:in_list('blocked_ip', e.context.ip) then return 90 end
+                end }
+                """,
             "plugins/util.lua": "return {",
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -28,6 +35,9 @@ struct EngineCommandTests {
         #expect(lines.contains { $0.hasPrefix("rules/b.lua:2: warning: promotion \"p\" is declared again") })
         #expect(!lines.contains { $0.hasPrefix("rules/d.lua:1:") }, "Email Opened is Segment's e-mail spec (the tracking pixel)")
         #expect(lines.contains("rules/d.lua:2: warning: promotion \"typo\" listens to 'Email Openned', which is not a known event name"))
+        let listWarnings = lines.filter { $0.hasPrefix("rules/e.lua") }
+        #expect(listWarnings == ["rules/e.lua:4: warning: reads list \"blocked_ip\", which no file declares: it holds only what the admin API adds (declare it, even empty, with list \"blocked_ip\" {})"],
+                "a typo of a declared list is flagged; the declared one and a comment are not: \(listWarnings)")
         #expect(lines.contains { $0.hasPrefix("rules/c.lua:1: unexpected symbol") })
         #expect(lines.contains { $0.hasPrefix("plugins/util.lua:1:") })
     }

@@ -68,6 +68,26 @@ enum RuleChecks {
         return kept
     }
 
+    /// Warns where a rule reads a list by a literal name that no `list`
+    /// declaration has (`lists.contains("blocked_ip", ...)` for
+    /// `blocked_ips`): such a list holds only what the admin API adds, so a
+    /// typo would silently never match. Declaring the list, even empty,
+    /// answers the warning.
+    static func checkListReads(sources: [String: String], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
+        let declared = Set(declarations.filter { $0.kind == .list }.map(\.name))
+        let read = #/(?:lists\.contains|in_list)\(\s*["']([^"']+)["']/#
+        for (file, source) in sources.sorted(by: { $0.key < $1.key }) {
+            for (index, line) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let code = line.range(of: "--").map { line[..<$0.lowerBound] } ?? line[...]
+                for match in code.matches(of: read) where !declared.contains(String(match.1)) {
+                    problems.append(RuleProblem(.warning, file: file, line: index + 1,
+                                                "reads list \"\(match.1)\", which no file declares: it holds only what the admin API adds "
+                                                + "(declare it, even empty, with list \"\(match.1)\" {})"))
+                }
+            }
+        }
+    }
+
     /// What is wrong with a schedule's timing or work, if anything.
     static func scheduleProblem(_ d: RuleDeclaration) -> String? {
         let every = d.fields["every"], at = d.string("at")
