@@ -31,6 +31,24 @@ struct TestCommandTests {
         #expect(result.stdoutText.contains("advance: a scenario covers at most 10 years of virtual time"), "\(result.stdoutText)")
     }
 
+    @Test("a scenario that starts by moving the clock runs the schedules due on the way")
+    func scheduleBeforeAnyEvent() throws {
+        let dir = try Fixtures.temporaryDirectory(files: [
+            "rules/pace.lua": #"schedule "pace" { every = "1h", run = function(ctx, act) act:alert{ message = "tick" } end }"#,
+            "rules/pace_test.lua": """
+                scenario("three hours, three ticks", function()
+                  advance("3h")
+                  expect(#sent("schedule:pace"), "alerts"):to_be(3)
+                end)
+                """,
+            "plugins/.keep": "",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try Fixtures.run(crescent, ["test"], in: dir)
+        #expect(result.status == 0, "\(result.stdoutText)")
+        #expect(result.stdoutText.contains("✔ three hours, three ticks"), "\(result.stdoutText)")
+    }
+
     @Test("a failing scenario: expected vs got with its line, the last event's explanation, exit 1, JUnit XML")
     func failing() throws {
         let dir = try Fixtures.temporaryDirectory(files: [

@@ -85,6 +85,16 @@ struct ReplSessionTests {
         #expect(transcript.out.contains("now \(Timestamps.iso(EngineFixtures.time() + 2 * 86_400_000 + 3_600_000))"), "\(transcript.out)")
     }
 
+    @Test("the first advance runs every schedule due since the session started, with no event sent before")
+    func firstAdvanceRunsSchedules() throws {
+        let (repl, transcript) = try session(rules: ["pace.lua": #"schedule "pace" { every = "1h", run = function(ctx, act) end }"#])
+        repl.feed(#"advance("1d")"#)
+        #expect(transcript.out.contains(": 0 timers fired, 24 schedules run"), "\(transcript.out)")
+        transcript.out = ""
+        repl.feed(#"advance("2h")"#)
+        #expect(transcript.out.contains(": 0 timers fired, 2 schedules run"), "\(transcript.out)")
+    }
+
     @Test("tables print with sorted keys, nested and indented when long")
     func printer() {
         #expect(ValuePrinter.show(.table(["b": 1, "a": .array([1, 2])])) == "{ a = { 1, 2 }, b = 1 }")

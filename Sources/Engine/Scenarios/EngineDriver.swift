@@ -57,6 +57,10 @@ public final class EngineDriver {
             throw LuaHostError("advance: \(bound.subject) covers at most \(bound.span / 86_400_000 / 365) years of "
                 + "virtual time from its start (\(Timestamps.iso(bound.start)) to \(Timestamps.iso(bound.latest)))")
         }
+        // A fresh engine's clock starts at its first event or move: start it
+        // where the session starts, so that a first move runs the schedules
+        // due on the way, as it does after an event.
+        if engine.state.clock == 0 { try engine.advance(to: clock) }
         clock += max(0, ms)
         try engine.advance(to: clock)
     }
