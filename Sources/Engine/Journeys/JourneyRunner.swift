@@ -100,7 +100,7 @@ extension Engine {
         state.journeys.add(instance)
         stat(def.ruleId) { $0.hits += 1 }
         run.results.append(RuleResult(rule: def.ruleId, kind: "journey", outcome: .hit,
-                                      reason: key.isEmpty ? "entered" : "entered for \(key)"))
+                                      reason: key.isEmpty ? RuleResult.entered : "\(RuleResult.entered) for \(key)"))
         proceed(instance, def, at: 0, &run)
     }
 

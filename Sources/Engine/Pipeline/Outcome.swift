@@ -44,10 +44,17 @@ public struct RuleResult: Sendable, Equatable, Codable {
     /// The reason a shadow-mode segment's result gives when the customer would enter it.
     public static let wouldEnter = "would enter"
 
-    /// Whether the result counts as its rule's hit: a segment hits when the
-    /// customer enters it (staying in is not a hit); other rules on a hit.
+    /// Whether the result counts as its rule's hit, as the engine counts
+    /// them: a segment or a journey hits when the customer enters it (staying
+    /// in a segment, or a journey's exit, goal or awaited event, which its
+    /// explanation also shows as a hit, is not a hit); other rules on a hit.
     public var countsAsHit: Bool {
-        outcome == .hit && (kind != "segment" || reason == Self.entered)
+        guard outcome == .hit else { return false }
+        switch kind {
+        case "segment": return reason == Self.entered
+        case "journey": return reason == Self.entered || reason?.hasPrefix(Self.entered + " for ") == true
+        default: return true
+        }
     }
 
     /// Whether the result counts as a shadow-mode rule's would-be hit (a

@@ -89,6 +89,17 @@ struct BacktestTests {
         #expect(expected.stats["segment:bronze"]?.hits == entries)
         #expect(report.candidate.ruleHits.first { $0.rule == "segment:bronze" }?.hits == entries)
 
+        // So are a journey's: its entries, not the exits, goals and awaited events it also explains.
+        let started = try expected.store.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journey_instances WHERE journey = 'abandoned_cart'") ?? 0
+        }
+        let exited = try expected.store.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journey_instances WHERE journey = 'abandoned_cart' AND status = 'exited'") ?? 0
+        }
+        #expect(started > 0 && exited > 0)
+        #expect(expected.stats["journey:abandoned_cart"]?.hits == started)
+        #expect(report.candidate.ruleHits.first { $0.rule == "journey:abandoned_cart" }?.hits == started)
+
         // Changed decisions, counted by message id.
         let mine = Dictionary(candidateDecisions.map { ($0.messageId, $0.decision) }) { a, _ in a }
         let changed = recordedDecisions.filter { (mine[$0.messageId] ?? "allow") != $0.decision }
