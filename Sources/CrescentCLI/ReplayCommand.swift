@@ -143,7 +143,14 @@ struct ReplayCommand: ParsableCommand {
                           work.scheduleSeconds)
         }
         for migration in s.journeyMigrations { out += "  live edit   \(migration)\n" }
-        if !s.ruleErrors.isEmpty { section("rule errors", s.ruleErrors) }
+        if !s.ruleErrors.isEmpty {
+            out += "  rule errors\n"
+            for (rule, count) in s.ruleErrors.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
+                let state = s.disabledRules.contains(rule) ? "disabled after repeated errors; " : ""
+                let last = s.ruleLastErrors[rule].map { "  (\(state)last: \($0))" } ?? ""
+                out += "    \(String(repeating: " ", count: max(0, 8 - String(count).count)))\(count)  \(rule)\(last)\n"
+            }
+        }
         out += "  errors      \(s.errors)\n"
         return out
     }

@@ -142,6 +142,14 @@ struct EngineCommandTests {
         #expect(lines.filter { $0.hasPrefix("looked at u") }.count == 12)
         #expect(lines.contains("looked at u7"))
         #expect(lines.contains { $0.hasPrefix("segment:fragile disabled after 10 consecutive errors") && $0.contains("no data") })
+        // The summary says which rule failed, how, and that it stopped running.
+        let summary = try JSONSerialization.jsonObject(with: replay.stdout) as? [String: Any]
+        #expect(summary?["rule_errors"] as? [String: Int] == ["segment:fragile": 10])
+        #expect((summary?["rule_last_errors"] as? [String: String])?["segment:fragile"]?.contains("rules/loud.lua:2: no data") == true)
+        #expect(summary?["disabled_rules"] as? [String] == ["segment:fragile"])
+        let text = try Fixtures.run(crescent, ["replay", "e.ndjson", "--db", "t2.db"], in: dir)
+        #expect(text.stdoutText.contains("      10  segment:fragile  (disabled after repeated errors; last: rules/loud.lua:2: no data)"),
+                "\(text.stdoutText)")
     }
 
     @Test("replay names what is wrong with its inputs", arguments: [

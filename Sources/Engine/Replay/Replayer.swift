@@ -26,6 +26,10 @@ public struct ReplaySummary: Sendable, Codable {
     public var decisions: [String: Int] = ["allow": 0, "review": 0, "block": 0]
     public var ruleHits: [String: Int] = [:]
     public var ruleErrors: [String: Int] = [:]
+    /// Each failing rule's last error message (`file:line: message`).
+    public var ruleLastErrors: [String: String] = [:]
+    /// Rules disabled after repeated errors; the rest of the replay ran without them.
+    public var disabledRules: [String] = []
     public var actions: [String: Int] = [:]
     public var segments: [String: Int] = [:]
     /// Rule errors plus rejected lines.
@@ -52,6 +56,7 @@ public struct ReplaySummary: Sendable, Codable {
         case journeyMigrations = "journey_migrations", clockWork = "clock_work"
         case eventsPerSecond = "events_per_second", p50Micros = "p50_micros", p99Micros = "p99_micros"
         case ruleHits = "rule_hits", ruleErrors = "rule_errors", ruleTime = "rule_time"
+        case ruleLastErrors = "rule_last_errors", disabledRules = "disabled_rules"
     }
 }
 
@@ -151,10 +156,13 @@ public struct Replayer {
         }
         for (rule, stats) in engine.stats {
             if stats.hits > 0 { summary.ruleHits[rule] = stats.hits }
+            if let message = stats.lastError, stats.errors > 0 { summary.ruleLastErrors[rule] = message }
+            if stats.disabled { summary.disabledRules.append(rule) }
             if stats.latency.count > 0 {
                 summary.ruleTime[rule] = ReplaySummary.RuleTime(evaluations: stats.latency.count, micros: stats.latency.totalMicros)
             }
         }
+        summary.disabledRules.sort()
         summary.clockWork = engine.clockWork
         summary.segments = try engine.store.segmentSizes()
         return summary
