@@ -49,6 +49,31 @@ struct TestCommandTests {
         #expect(result.stdoutText.contains("✔ three hours, three ticks"), "\(result.stdoutText)")
     }
 
+    @Test("a scenario whose expectations hold fails when a rule raised an error on its events, naming the rule and the error")
+    func ruleErrorsFailTheScenario() throws {
+        let dir = try Fixtures.temporaryDirectory(files: [
+            "rules/big.lua": """
+                segment "big" { when = function(c) return c.total_spent >= 100 end }
+                segment "typo" { when = function(c) return c.total_spent > "100" end }
+                """,
+            "rules/big_test.lua": """
+                scenario("a big spender", function()
+                  local r = order("ana", "o1", 150)
+                  expect(r.entered):to_contain("big")
+                end)
+                scenario("no event, no error", function() advance("1h") end)
+                """,
+            "plugins/.keep": "",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try Fixtures.run(crescent, ["test"], in: dir)
+        #expect(result.status == 1)
+        let out = result.stdoutText
+        #expect(out.contains("✘ rules/big_test.lua:1: a big spender"), "\(out)")
+        #expect(out.contains("rules raised errors during the scenario: segment:typo (1 time; last: rules/big.lua:2: attempt to compare"), "\(out)")
+        #expect(out.contains("✔ no event, no error"), "\(out)")
+    }
+
     @Test("a failing scenario: expected vs got with its line, the last event's explanation, exit 1, JUnit XML")
     func failing() throws {
         let dir = try Fixtures.temporaryDirectory(files: [

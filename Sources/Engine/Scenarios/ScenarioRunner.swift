@@ -70,7 +70,9 @@ public struct ScenarioRunner {
             try session.reset()
             let outcome = try state.call(session.runOne, [.integer(Int64(index + 1))])
             let elapsed = ContinuousClock.now - started
-            let failure = outcome.first == .boolean(true) ? nil : (outcome.dropFirst().first?.stringValue ?? "failed")
+            let failure = outcome.first == .boolean(true)
+                ? Self.ruleErrors(session.driver.engine?.stats ?? [:])
+                : (outcome.dropFirst().first?.stringValue ?? "failed")
             var line = 0
             if case .integer(let l)? = t["line"] { line = Int(l) }
             results.append(ScenarioResult(file: file, line: line, name: t["name"]?.stringValue ?? "?", failure: failure,
@@ -79,6 +81,19 @@ public struct ScenarioRunner {
                                           seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
         }
         return results
+    }
+}
+
+extension ScenarioRunner {
+    /// A scenario whose expectations held still fails when a rule raised an
+    /// error on its events: the rule set has a rule that breaks on the
+    /// traffic the scenario describes (and a reload must not put it live).
+    static func ruleErrors(_ stats: [String: RuleStats]) -> String? {
+        let failing = stats.filter { $0.value.errors > 0 }.sorted { $0.key < $1.key }
+        guard !failing.isEmpty else { return nil }
+        return "rules raised errors during the scenario: " + failing.map { rule, s in
+            "\(rule) (\(s.errors) \(s.errors == 1 ? "time" : "times"); last: \(s.lastError ?? "?"))"
+        }.joined(separator: "; ")
     }
 }
 
