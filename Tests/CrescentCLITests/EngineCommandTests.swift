@@ -24,6 +24,17 @@ struct EngineCommandTests {
                   if lists.contains("blocked_ips", e.context.ip) or ctx:in_list('blocked_ip', e.context.ip) then return 90 end
                 end }
                 """,
+            "rules/f.lua": """
+                fraud_policy { on = { "Order Completed" } }
+                fraud "at_checkout" { on = "Checkout Started", score = function() return 10 end }
+                fraud "both" { on = { "Order Completed", "Checkout Started" }, score = function() return 10 end }
+                fraud "at_order" { on = "Order Completed", score = function() return 10 end }
+                segment "vip" { when = function(c) return c.total_spent > 1000 end }
+                segment "maybe_vip" { mode = "shadow", when = function(c) return c.total_spent > 500 end }
+                journey "welcome_vip" { segment = "vip", steps = { tag "vip" } }
+                journey "welcome_vipp" { segment = "vipp", steps = { tag "vip" } }
+                journey "welcome_maybe" { segment = "maybe_vip", steps = { tag "vip" } }
+                """,
             "plugins/util.lua": "return {",
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -38,6 +49,13 @@ struct EngineCommandTests {
         let listWarnings = lines.filter { $0.hasPrefix("rules/e.lua") }
         #expect(listWarnings == ["rules/e.lua:4: warning: reads list \"blocked_ip\", which no file declares: it holds only what the admin API adds (declare it, even empty, with list \"blocked_ip\" {})"],
                 "a typo of a declared list is flagged; the declared one and a comment are not: \(listWarnings)")
+        let reachability = lines.filter { $0.hasPrefix("rules/f.lua") }
+        #expect(reachability == [
+            "rules/f.lua:2: warning: fraud \"at_checkout\" can never fire: it listens to 'Checkout Started', and the fraud_policy decides only on 'Order Completed'",
+            "rules/f.lua:3: warning: fraud \"both\" never runs for 'Checkout Started': the fraud_policy decides only on 'Order Completed'",
+            "rules/f.lua:8: warning: journey \"welcome_vipp\" starts when a customer enters segment \"vipp\", which no file declares: it never starts",
+            "rules/f.lua:9: warning: journey \"welcome_maybe\" starts when a customer enters segment \"maybe_vip\", which is in shadow mode: its would-be entries start no journey",
+        ], "\(reachability)")
         #expect(lines.contains { $0.hasPrefix("rules/c.lua:1: unexpected symbol") })
         #expect(lines.contains { $0.hasPrefix("plugins/util.lua:1:") })
     }

@@ -65,7 +65,43 @@ enum RuleChecks {
                                             "fraud \"\(fraud.name)\" can never fire: there is no fraud_policy and no 'on'"))
             }
         }
+        checkReachability(kept, problems: &problems)
         return kept
+    }
+
+    /// Warns about rules that wait for something the rest of the rule set
+    /// never gives them: a fraud rule listening to events the fraud policy
+    /// does not decide on, a journey started by a segment no file declares
+    /// (or one in shadow mode, whose would-be entries start nothing).
+    static func checkReachability(_ kept: [RuleDeclaration], problems: inout [RuleProblem]) {
+        func quoted(_ names: [String]) -> String { names.map { "'\($0)'" }.joined(separator: ", ") }
+        if let policy = kept.first(where: { $0.kind == .fraudPolicy }) {
+            let decided = policy.triggers ?? []
+            for fraud in kept where fraud.kind == .fraud {
+                guard let own = fraud.triggers else { continue }
+                let outside = own.filter { !decided.contains($0) }
+                guard !outside.isEmpty else { continue }
+                let label = "fraud \"\(fraud.name)\""
+                let message = outside.count == own.count
+                    ? "\(label) can never fire: it listens to \(quoted(outside)), and the fraud_policy decides only on \(quoted(decided))"
+                    : "\(label) never runs for \(quoted(outside)): the fraud_policy decides only on \(quoted(decided))"
+                problems.append(RuleProblem(.warning, file: fraud.file, line: fraud.line, message))
+            }
+        }
+        let segments = Dictionary(kept.filter { $0.kind == .segment }.map { ($0.name, $0) }) { first, _ in first }
+        for journey in kept where journey.kind == .journey {
+            guard let name = journey.string("segment") else { continue }
+            let label = "journey \"\(journey.name)\" starts when a customer enters segment \"\(name)\""
+            if let segment = segments[name] {
+                if segment.isShadow {
+                    problems.append(RuleProblem(.warning, file: journey.file, line: journey.line,
+                                                "\(label), which is in shadow mode: its would-be entries start no journey"))
+                }
+            } else {
+                problems.append(RuleProblem(.warning, file: journey.file, line: journey.line,
+                                            "\(label), which no file declares: it never starts"))
+            }
+        }
     }
 
     /// Warns where a rule reads a list by a literal name that no `list`
