@@ -95,6 +95,16 @@ struct ReplSessionTests {
         #expect(transcript.out.contains(": 0 timers fired, 2 schedules run"), "\(transcript.out)")
     }
 
+    @Test("customer() of an anonymous id that identified gives the customer it joined")
+    func customerFollowsTheMerge() throws {
+        let (repl, transcript) = try session()
+        repl.feed(#"send{ anonymousId = "anon-1", event = "Order Completed", properties = { order_id = "o1", total = 120 } }"#)
+        repl.feed(#"send{ type = "identify", anonymousId = "anon-1", userId = "zoe" }"#)
+        transcript.out = ""
+        repl.feed(#"customer("anon-1").id, customer("anon-1").total_spent, customer("zoe").total_spent"#)
+        #expect(transcript.out == "zoe\t120.0\t120.0\n", "\(transcript.out)")
+    }
+
     @Test("tables print with sorted keys, nested and indented when long")
     func printer() {
         #expect(ValuePrinter.show(.table(["b": 1, "a": .array([1, 2])])) == "{ a = { 1, 2 }, b = 1 }")

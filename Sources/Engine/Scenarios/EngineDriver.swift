@@ -65,9 +65,12 @@ public final class EngineDriver {
         try engine.advance(to: clock)
     }
 
-    public func customer(_ id: String) throws -> LuaValue {
+    /// The customer as stored; an anonymous id or alias linked to a user
+    /// gives that user (as the admin API does).
+    public func customer(_ alias: String) throws -> LuaValue {
         guard let engine else { return .nil }
         try engine.flush()
+        let id = try engine.store.resolve(alias: alias) ?? alias
         guard let row = try engine.store.customer(id: id) else { return .nil }
         let traits = (try? JSONValue.parse(Data(row.traits.utf8))) ?? .object([:])
         var segments: [LuaValue: LuaValue] = [:]
@@ -78,9 +81,10 @@ public final class EngineDriver {
         ])
     }
 
-    public func journey(_ user: String, _ name: String) throws -> LuaValue {
+    public func journey(_ alias: String, _ name: String) throws -> LuaValue {
         guard let engine else { return .nil }
         try engine.flush()
+        let user = try engine.store.resolve(alias: alias) ?? alias
         guard let row = try engine.store.journeyInstances(customerId: user).first(where: { $0.journey == name }) else { return .nil }
         var fields: [LuaValue: LuaValue] = [
             "status": .string(LuaString(row.status)), "step": .string(LuaString(row.step)), "converted": .boolean(row.converted),
