@@ -91,6 +91,45 @@ struct EngineTests {
         #expect(stored.decision == "block" && stored.orderId == "o3")
     }
 
+    @Test("one order completed again under new messageIds (a retried checkout, browser and server both sending it) counts once, across a restart")
+    func repeatedOrderCompletion() throws {
+        let thanks = """
+            promotion "thanks" { on = "Order Completed", run = function(e, c, act) act:notify{ channel = "email", template = "thanks" } end }
+            journey "follow_up" { on = "Order Completed", steps = { wait "1d", send { channel = "email", template = "how_was_it" } } }
+            """
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("c.db").path
+        let rules = ["fraud/velocity.lua": velocity, "promotions/thanks.lua": thanks]
+        let card: [String: JSONValue] = ["card_fingerprint": "fp-1"]
+        var engine = try EngineFixtures.engine(rules: rules, store: try CrescentStore(path: path))
+        _ = try engine.process(EngineFixtures.identify("u1", traits: ["marketing_consent": true]))
+        let first = try engine.process(EngineFixtures.order("o1", total: 20, at: "1m", card))
+        #expect(first.hit("promotion:thanks") && first.hit("journey:follow_up") && first.hit("counter:orders_per_card"))
+        var outcomes: [EventOutcome] = []
+        for minute in 2...3 { outcomes.append(try engine.process(EngineFixtures.order("o1", total: 20, at: "\(minute)m", card))) }
+        try engine.flush()
+        engine = try EngineFixtures.engine(rules: rules, store: try CrescentStore(path: path))
+        outcomes.append(try engine.process(EngineFixtures.order("o1", total: 20, at: "4m", card)))
+        for again in outcomes {
+            #expect(!again.duplicate)
+            #expect(again.decision?.verdict == .allow, "the card was used for one order, not \(outcomes.count + 1)")
+            #expect(again.decision?.reasons == [])
+            #expect(again.actions.isEmpty)
+            #expect(again.result("counter:orders_per_card")?.reason == "key fp-1: order o1 was already completed: counted once")
+            #expect(again.result("promotion:thanks")?.outcome == .suppressed)
+            #expect(again.result("journey:follow_up")?.outcome != .hit)
+        }
+        // A new order on the card still counts.
+        let next = try engine.process(EngineFixtures.order("o2", total: 20, at: "5m", card))
+        #expect(next.hit("counter:orders_per_card") && next.hit("promotion:thanks"))
+        try engine.flush()
+        #expect(try engine.store.customer(id: "u1")?.ordersCount == 2)
+        #expect(try engine.store.count("outbox") == 2)
+        #expect(try engine.store.count("journey_instances") == 1, "one per customer, still waiting")
+        #expect(try engine.store.count("events") == 6, "every message is kept in the log")
+    }
+
     @Test("the same messageId twice changes nothing the second time")
     func deduplication() throws {
         let engine = try EngineFixtures.engine(rules: ["segments/loyalty.lua": loyalty])

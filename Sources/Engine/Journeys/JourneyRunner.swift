@@ -80,6 +80,10 @@ extension Engine {
             run.results.append(RuleResult(rule: def.ruleId, kind: "journey", outcome: .miss, reason: "already in the journey"))
             return
         }
+        if let reason = repeatReason(event, run, "journeys start once per order") {
+            run.results.append(RuleResult(rule: def.ruleId, kind: "journey", outcome: .suppressed, reason: reason))
+            return
+        }
         if let last = lastEntry(def.name, customerId, key) {
             if let after = def.reenterAfter, state.now - last < after {
                 run.results.append(RuleResult(rule: def.ruleId, kind: "journey", outcome: .suppressed,

@@ -279,10 +279,10 @@ public final class Engine {
         try state.apply(route, adopted: adopted)
         let customerId = route.customerId
         let customer = try state.customer(customerId)
-        let order = try state.apply(event, to: customer)
+        let (order, repeatsCompletedOrder) = try state.apply(event, to: customer)
         state.batch.events.append(EventRow(messageId: event.messageId, customerId: customerId, type: event.kind.rawValue,
                                            name: event.name, timestamp: event.timestamp, payload: event.raw ?? event.json.jsonText))
-        var run = EvaluationRun(event: event, customer: customer, order: order)
+        var run = EvaluationRun(event: event, customer: customer, order: order, repeatsCompletedOrder: repeatsCompletedOrder)
         try evaluate(&run)
         record(run)
         pendingEvents += 1
@@ -381,6 +381,10 @@ struct EvaluationRun {
     var event: Event
     var customer: CustomerState
     var order: OrderRow?
+    /// The event is an `Order Completed` for an order already completed:
+    /// counters do not count it again, promotions and journeys do not start
+    /// again for it (fraud rules and segments run as usual).
+    var repeatsCompletedOrder = false
     var results: [RuleResult] = []
     var actions: [ActionRecord] = []
     var decision: FraudDecision?

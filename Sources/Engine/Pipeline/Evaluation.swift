@@ -143,6 +143,13 @@ extension Engine {
         return (enabled, values)
     }
 
+    /// Why a counter, promotion or journey entry does not act again for
+    /// `event`: it repeats the `Order Completed` of an order already completed.
+    func repeatReason(_ event: Event, _ run: EvaluationRun, _ what: String) -> String? {
+        guard run.repeatsCompletedOrder, !event.isInternal, let order = run.order else { return nil }
+        return "order \(order.id) was already completed: \(what)"
+    }
+
     private func triggered(_ d: RuleDeclaration, by name: String) -> Bool {
         d.triggers?.contains(name) ?? false
     }
@@ -159,6 +166,11 @@ extension Engine {
             if d.kind == .distinctCounter {
                 guard let (values, _) = invoke(d, "value", rules.keyCall, [], &run), let v = values.first?.stringValue else { continue }
                 value = v
+            }
+            if let reason = repeatReason(run.event, run, "counted once") {
+                run.results.append(RuleResult(rule: d.ruleId, kind: d.kind.rawValue, outcome: .suppressed,
+                                              reason: "key \(key): \(reason)", micros: micros))
+                continue
             }
             state.addHit(d.name, key, value: value)
             run.results.append(RuleResult(rule: d.ruleId, kind: d.kind.rawValue, outcome: .hit,

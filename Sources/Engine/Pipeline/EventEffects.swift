@@ -68,8 +68,11 @@ extension EngineState {
         dirty.insert(from.row.id)
     }
 
-    /// Applies the event's effects; returns the order it concerns, if any.
-    func apply(_ event: Event, to customer: CustomerState) throws -> OrderRow? {
+    /// Applies the event's effects; returns the order it concerns, if any,
+    /// and whether the event is an `Order Completed` for an order already
+    /// completed (a checkout retried under a new messageId, or one order sent
+    /// from both the browser and the server): its totals are not added again.
+    func apply(_ event: Event, to customer: CustomerState) throws -> (order: OrderRow?, repeatsCompletedOrder: Bool) {
         let time = event.timestamp
         var row = customer.row
         var changed: CustomerInputs = [.seen, .events, .event(named: event.name)]
@@ -102,9 +105,10 @@ extension EngineState {
         for product in products(in: event) { batch.products[product.sku] = product }
 
         var order: OrderRow?
+        var repeatsCompletedOrder = false
         switch event.name {
         case "Order Completed", "Order Updated", "Order Cancelled", "Order Refunded":
-            order = try applyOrder(event, to: customer)
+            (order, repeatsCompletedOrder) = try applyOrder(event, to: customer)
         case "Product Viewed":
             if let sku = event.property("product_id") ?? event.property("sku") {
                 shared.items.recordView(sku, previous: customer.viewed)
@@ -146,7 +150,7 @@ extension EngineState {
             break
         }
         dirty.insert(customer.row.id)
-        return order
+        return (order, repeatsCompletedOrder)
     }
 
     private func applyTraits(_ traits: [String: JSONValue], to customer: CustomerState) {
@@ -198,7 +202,7 @@ extension EngineState {
         return found
     }
 
-    private func applyOrder(_ event: Event, to customer: CustomerState) throws -> OrderRow {
+    private func applyOrder(_ event: Event, to customer: CustomerState) throws -> (OrderRow, repeatsCompletedOrder: Bool) {
         let orderId = event.property("order_id") ?? event.property("checkout_id") ?? event.messageId
         let time = event.timestamp
         var order = try orders[orderId] ?? (freshStore ? nil : store.order(id: orderId))
@@ -215,6 +219,7 @@ extension EngineState {
         let itemsTotal = items.reduce(0) { $0 + ($1.price ?? 0) * Double($1.quantity) }
         let total = event.number("total") ?? event.number("revenue") ?? (items.isEmpty ? order.total : itemsTotal)
         let counted = customer.orderTotals[orderId]
+        let repeatsCompletedOrder = event.name == "Order Completed" && order.status == "completed"
 
         switch event.name {
         case "Order Completed", "Order Updated":
@@ -275,7 +280,7 @@ extension EngineState {
         order.customerId = customer.row.id
         batch.orders[orderId] = order
         orders[orderId] = order
-        return order
+        return (order, repeatsCompletedOrder)
     }
 
     private func subset(_ event: Event, _ keys: [String]) -> String? {
