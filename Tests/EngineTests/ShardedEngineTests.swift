@@ -104,6 +104,33 @@ struct ShardedEngineTests {
         #expect(try engine.store.count("events") == 40)
     }
 
+    @Test("a message retried while the first is still on its way is answered as a duplicate only once the first is committed")
+    func retryWaitsForTheOriginal() throws {
+        let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        final class Seen: @unchecked Sendable {
+            let lock = NSLock()
+            var answers: [(duplicate: Bool, stored: Bool)] = []
+        }
+        let seen = Seen()
+        let done = DispatchSemaphore(value: 0)
+        let event = EngineFixtures.track("Product Viewed", user: "u1", ["product_id": "sku-1"], id: "retried")
+        for _ in 0..<2 {
+            engine.submitCommitted(event) { result in
+                let duplicate = (try? result.get().duplicate) ?? false
+                let stored = (try? engine.store.hasEvent(messageId: "retried")) == true
+                seen.lock.withLock { seen.answers.append((duplicate, stored)) }
+                done.signal()
+            }
+        }
+        engine.dispatchAllPending()
+        done.wait()
+        done.wait()
+        #expect(seen.answers.count == 2)
+        #expect(seen.answers.allSatisfy { $0.stored }, "an answer after commit means the message is stored, the retry's too")
+        #expect(seen.answers.filter { $0.duplicate }.count == 1)
+        #expect(try engine.store.count("events") == 1)
+    }
+
     @Test("when commits fail, events waiting for theirs fail too instead of waiting forever")
     func failedCommit() throws {
         let store = try CrescentStore()

@@ -319,6 +319,16 @@ struct TrackingAPITests {
             #expect(rules.contains { $0["rule"] as? String == "fraud:high_value_first_order" && $0["outcome"] as? String == "hit" })
             #expect(!(json["reasons"] as? [String] ?? []).isEmpty)
             #expect(try server.gateway.engine.store.decision(messageId: "d1") != nil, "decided means committed")
+            // The checkout retries (a timeout on its side): the same decision, not a fresh "allow".
+            let retry = try await client.execute(uri: "/v1/decide", method: .post, headers: [.authorization: basic("wk")],
+                                                 body: ByteBuffer(string: order)).json
+            #expect(retry["duplicate"] as? Bool == true)
+            #expect(retry["evaluated"] as? Bool == true)
+            #expect(retry["decision"] as? String == json["decision"] as? String)
+            #expect(retry["score"] as? Double == json["score"] as? Double)
+            #expect(retry["reasons"] as? [String] == json["reasons"] as? [String])
+            #expect((retry["rules"] as? [[String: Any]])?.map { $0["rule"] as? String } == rules.map { $0["rule"] as? String })
+            #expect(try server.gateway.engine.store.count("decisions") == 1)
         }
     }
 }

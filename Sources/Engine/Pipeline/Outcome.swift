@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 
 /// What one rule did with one event: the unit of every explanation.
@@ -182,6 +183,17 @@ public struct FraudDecision: Sendable, Equatable, Codable {
     public var score: Double
     public var reasons: [String]
     public var rules: [RuleResult]
+}
+
+extension FraudDecision {
+    /// The decision as it was recorded (a retried checkout is answered with it).
+    public init?(stored row: DecisionRow) {
+        guard let verdict = Verdict(rawValue: row.decision) else { return nil }
+        var reasons: [String] = []
+        if case .array(let items)? = try? JSONValue.parse(Data(row.reasons.utf8)) { reasons = items.compactMap(\.stringValue) }
+        let rules = (try? JSONDecoder().decode([RuleResult].self, from: Data(row.rules.utf8))) ?? []
+        self.init(verdict: verdict, score: row.score, reasons: reasons, rules: rules)
+    }
 }
 
 /// An action a rule asked for, on its way to the outbox.

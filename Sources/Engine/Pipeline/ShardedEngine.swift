@@ -111,7 +111,17 @@ public final class ShardedEngine: @unchecked Sendable {
     private func submit(_ event: Event, afterCommit: Bool, urgent: Bool = false,
                         _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {
         guard shared.claim(event.messageId) else {
-            completion(.success(.duplicate(event.messageId)))
+            // Seen before: nothing happens again. But an answer after commit
+            // says the message is durable, and the original may still be
+            // queued or in a commit in flight (a client retrying at once):
+            // answer once what the shards hold now is committed.
+            guard afterCommit else {
+                completion(.success(.duplicate(event.messageId)))
+                return
+            }
+            whenEverythingCommitted { error in
+                completion(error.map { .failure($0) } ?? .success(.duplicate(event.messageId)))
+            }
             return
         }
         routing.lock()
@@ -235,24 +245,30 @@ public final class ShardedEngine: @unchecked Sendable {
     /// it, and returns at once; `done` runs on a shard's thread when every
     /// shard has moved, with the first error if one failed.
     public func startAdvance(to time: Int64, missedRuns: MissedScheduleRuns, done: @escaping @Sendable ((any Error)?) -> Void) {
-        final class Countdown: @unchecked Sendable {
-            let lock = NSLock()
-            var left: Int
-            var error: (any Error)?
-            init(_ count: Int) { left = count }
-        }
-        let countdown = Countdown(workers.count)
+        let countdown = ShardCountdown(workers.count)
         withRoutingHeld {
             for worker in workers {
                 worker.async { engine in
                     var failure: (any Error)?
                     do { try engine.advance(to: time, missedRuns: missedRuns) } catch { failure = error }
-                    let finished: (any Error)?? = countdown.lock.withLock {
-                        countdown.error = countdown.error ?? failure
-                        countdown.left -= 1
-                        return countdown.left == 0 ? .some(countdown.error) : .none
+                    if let finished = countdown.arrive(failure) { done(finished) }
+                }
+            }
+        }
+    }
+
+    /// Runs `done` (on the commit thread) once everything routed so far, on
+    /// every shard, is committed, with the first error if a commit failed.
+    private func whenEverythingCommitted(_ done: @escaping @Sendable ((any Error)?) -> Void) {
+        let countdown = ShardCountdown(workers.count)
+        withRoutingHeld {
+            for worker in workers {
+                worker.async { engine in
+                    engine.whenCommitted { result in
+                        var failure: (any Error)?
+                        if case .failure(let error) = result { failure = error }
+                        if let finished = countdown.arrive(failure) { done(finished) }
                     }
-                    if let finished { done(finished) }
                 }
             }
         }
@@ -294,6 +310,23 @@ public final class ShardedEngine: @unchecked Sendable {
 }
 
 /// A one-shot result handed from a shard thread to a waiting caller.
+/// Counts the shards that are done with a job given to all of them.
+private final class ShardCountdown: @unchecked Sendable {
+    private let lock = NSLock()
+    private var left: Int
+    private var error: (any Error)?
+    init(_ count: Int) { left = count }
+
+    /// Records one shard's end; returns the first error (or nil inside) once the last one ends.
+    func arrive(_ failure: (any Error)?) -> (any Error)?? {
+        lock.withLock {
+            error = error ?? failure
+            left -= 1
+            return left == 0 ? .some(error) : .none
+        }
+    }
+}
+
 final class ResultBox: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private var result: Result<EventOutcome, any Error>?

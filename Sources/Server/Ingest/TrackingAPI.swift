@@ -243,7 +243,11 @@ struct TrackingAPI: Sendable {
             let started = ContinuousClock.now
             do {
                 let (outcomes, evaluated, committed) = try await gateway.ingestTimed(events, urgent: true)
-                let outcome = outcomes[0]
+                var outcome = outcomes[0]
+                if outcome.duplicate, let row = try gateway.engine.store.decision(messageId: outcome.messageId) {
+                    // A retried checkout gets the decision its first attempt got, not a fresh "allow".
+                    outcome.decision = FraudDecision(stored: row)
+                }
                 metrics.ingested(events, [outcome])
                 metrics.skewCorrected(intake.skewCorrected)
                 metrics.decided(outcome.decision?.verdict.rawValue ?? "allow", ContinuousClock.now - started,
