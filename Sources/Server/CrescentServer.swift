@@ -32,6 +32,7 @@ public final class CrescentServer: Sendable {
         // A sweep over every customer (the first after a start reads them all back) takes turns with requests.
         options.sweepSlice = configuration.sweepSlice
         options.timerSlice = configuration.timerSlice
+        options.historicalAfter = configuration.historicalAfter
         // The engine's log (rules' `log(...)`, rules disabled, failed or skipped schedule runs) is the server's: standard error.
         options.logSink = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let engine = try ShardedEngine(store: store, rulesDirectory: configuration.rules, pluginsDirectory: configuration.plugins,

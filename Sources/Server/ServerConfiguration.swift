@@ -31,6 +31,10 @@ public struct ServerConfiguration: Sendable {
     /// How far ahead of the server's clock a message's time may be before
     /// it is corrected (``Timestamps/skewCorrected(_:sentAt:receivedAt:tolerance:)``), in ms.
     public var clockSkewTolerance: Int64 = 60_000
+    /// Events older than this before the server's clock (ms) are history
+    /// arriving late: no promotion or journey acts on them
+    /// (``EngineOptions/historicalAfter``); 0 lets every event act.
+    public var historicalAfter: Int64 = 86_400_000
     /// The address browsers reach the server at (`https://events.shop.example`),
     /// given to analytics.js with its settings; nil: the request's `Host`
     /// and `X-Forwarded-Proto` (else `http`).
@@ -83,7 +87,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Applies a JSON configuration file: `{"host", "port", "db", "rules", "plugins", "shards",
-    /// "write_keys": [...], "admin_token", "max_in_flight", "public_url"}`. Unknown keys are an error naming the key.
+    /// "write_keys": [...], "admin_token", "max_in_flight", "historical_after", "public_url", ...}`. Unknown keys are an error naming the key.
     public mutating func apply(file path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("\(path): cannot read the configuration file")
@@ -107,6 +111,11 @@ public struct ServerConfiguration: Sendable {
             case ("max_in_flight", let v as Int): maxInFlight = v
             case ("watch_rules", let v as Bool): watchRules = v
             case ("reload_runs_scenarios", let v as Bool): reloadRunsScenarios = v
+            case ("historical_after", let v as String):
+                guard let ms = DurationText.milliseconds(v) else {
+                    throw ConfigurationError("\(path): \"historical_after\" must be a duration such as \"24h\" or \"7d\" (\"0s\": every event may act), not \"\(v)\"")
+                }
+                historicalAfter = ms
             case ("write_keys", let v as [String]): addWriteKeys(v)
             case ("admin_token", let v as String): setAdminToken(v)
             case ("public_url", let v as String):
@@ -124,7 +133,7 @@ public struct ServerConfiguration: Sendable {
                     }
                     channels[name] = WebhookChannel(url: url, secret: secret, maxAttempts: spec["max_attempts"] as? Int ?? 8)
                 }
-            case ("host", _), ("port", _), ("db", _), ("rules", _), ("plugins", _), ("shards", _), ("max_in_flight", _), ("watch_rules", _), ("reload_runs_scenarios", _),
+            case ("host", _), ("port", _), ("db", _), ("rules", _), ("plugins", _), ("shards", _), ("max_in_flight", _), ("watch_rules", _), ("reload_runs_scenarios", _), ("historical_after", _),
                  ("write_keys", _), ("admin_token", _), ("channels", _), ("public_url", _):
                 throw ConfigurationError("\(path): \"\(key)\" has the wrong type")
             default:

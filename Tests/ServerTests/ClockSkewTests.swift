@@ -9,7 +9,7 @@ import Store
 import TestSupport
 import Testing
 
-@Suite("Messages stamped ahead of the server's clock")
+@Suite("Messages stamped ahead of the server's clock, or long before it")
 struct ClockSkewTests {
     @Test("a device clock years ahead cannot move the engine's clock: its time is corrected, the message kept")
     func futureTimestamps() async throws {
@@ -63,6 +63,34 @@ struct ClockSkewTests {
             // Revenue past what a Double holds is infinite: the dashboard still draws.
             #expect(try await client.execute(uri: "/?token=admin", method: .get).status == .ok)
             #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+        }
+    }
+
+    @Test("history imported late updates the customer but sends nothing: no thank-you e-mail for a year-old order")
+    func historicalEvents() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            let identify = try await client.post("/v1/identify", #"{"userId":"ana","traits":{"marketing_consent":true,"email":"ana@example.com"}}"#)
+            #expect(identify.status == .ok)
+            let backfill = try await client.post("/v1/import", """
+                {"batch":[{"type":"track","userId":"ana","event":"Order Completed","messageId":"h1","timestamp":"2025-01-02T10:00:00Z",
+                           "properties":{"order_id":"old-1","total":40,"cart_id":"c0"}},
+                          {"type":"track","userId":"ana","event":"Product Added","messageId":"h2","timestamp":"2025-01-03T10:00:00Z",
+                           "properties":{"cart_id":"c1","product_id":"p1","price":30,"quantity":1}}]}
+                """)
+            #expect(backfill.status == .ok)
+            let store = server.gateway.engine.store
+            #expect(try store.customer(id: "ana")?.ordersCount == 1, "the history counts")
+            #expect(try store.count("outbox") == 0, "no promotion for it")
+            #expect(try store.count("journey_instances") == 0, "no journey for a year-old cart")
+            let explained = try #require(try store.evaluation(messageId: "h1")?.results)
+            #expect(explained.contains("historical event of 2025-01-02T10:00:00.000Z, more than 1d before the clock: no action"), "\(explained)")
+            // An order placed now acts as usual (its first_purchase_welcome does not fire: the history made it the second).
+            let now = try await client.post("/v1/track",
+                #"{"userId":"ana","event":"Order Completed","messageId":"n1","properties":{"order_id":"new-1","total":50}}"#)
+            #expect(now.status == .ok)
+            #expect(try store.count("journey_instances") == 1, "the review request for the new order")
+            #expect(try store.evaluation(messageId: "n1")?.results.contains("historical") == false)
         }
     }
 }

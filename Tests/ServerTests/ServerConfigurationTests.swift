@@ -25,7 +25,7 @@ struct ServerConfigurationTests {
         var configuration = ServerConfiguration()
         try configuration.apply(file: try file("""
             {"host": "0.0.0.0", "port": 9090, "db": "shop.db", "rules": "shop/rules", "plugins": "shop/plugins", "shards": 3,
-             "max_in_flight": 500, "watch_rules": false, "reload_runs_scenarios": false,
+             "max_in_flight": 500, "watch_rules": false, "reload_runs_scenarios": false, "historical_after": "7d",
              "write_keys": ["k1", "k2"], "admin_token": "secret",
              "channels": {"crm": {"url": "https://crm.example/hook", "secret": "s", "max_attempts": 3}}}
             """))
@@ -36,6 +36,8 @@ struct ServerConfigurationTests {
         #expect(configuration.acceptsAdminToken("secret") && !configuration.acceptsAdminToken("secre"))
         #expect(configuration.channels["crm"]?.url == "https://crm.example/hook")
         #expect(configuration.channels["crm"]?.maxAttempts == 3)
+        #expect(configuration.historicalAfter == 7 * 86_400_000)
+        #expect(ServerConfiguration().historicalAfter == 86_400_000, "a day by default")
     }
 
     @Test("the environment adds write keys, the admin token and the default webhook channel")
@@ -58,6 +60,8 @@ struct ServerConfigurationTests {
         #expect(try problem("{\n  \"port\": 80 80\n}").hasSuffix("crescent.json: not valid JSON: line 2, column 14: expected ',' or '}'"))
         #expect(try problem("[1, 2]").hasSuffix("crescent.json: not a JSON object"))
         #expect(try problem(#"{"channels": {"crm": {"url": "https://x.example"}}}"#).contains("channels.crm needs a \"secret\""))
+        #expect(try problem(#"{"historical_after": "a week"}"#).contains(#""historical_after" must be a duration such as "24h""#))
+        #expect(try problem(#"{"historical_after": 24}"#).hasSuffix(#""historical_after" has the wrong type"#))
         #expect(try problem(#"{"public_url": "ftp://x.example"}"#).contains(#""public_url" must be an http or https address with a host"#))
     }
 }

@@ -80,7 +80,7 @@ extension Engine {
             run.results.append(RuleResult(rule: def.ruleId, kind: "journey", outcome: .miss, reason: "already in the journey"))
             return
         }
-        if let reason = repeatReason(event, run, "journeys start once per order") {
+        if let reason = repeatReason(event, run, "journeys start once per order") ?? historicalReason(event) {
             run.results.append(RuleResult(rule: def.ruleId, kind: "journey", outcome: .suppressed, reason: reason))
             return
         }

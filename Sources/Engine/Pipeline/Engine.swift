@@ -11,6 +11,12 @@ public struct EngineOptions: Sendable {
     public static let replayBatchSize = 20_000
     /// A fraud block suppresses promotions for this long (milliseconds).
     public var fraudBlockSuppression: Int64 = 30 * 86_400_000
+    /// An event this much older than the engine's clock (milliseconds) is
+    /// history arriving late, such as a backfill through `/v1/import`: it
+    /// updates state, counters and segments and gets its fraud decision,
+    /// but fires no promotion and starts no journey (a year-old order does
+    /// not earn a thank-you e-mail today). Nil or 0: every event may act.
+    public var historicalAfter: Int64? = 86_400_000
     /// Consecutive errors after which a rule is disabled.
     public var disableAfterErrors = 10
     /// Limits for each rule call.

@@ -150,6 +150,15 @@ extension Engine {
         return "order \(order.id) was already completed: \(what)"
     }
 
+    /// Why no promotion fires and no journey starts for `event`: it happened
+    /// longer ago than ``EngineOptions/historicalAfter`` before the clock.
+    func historicalReason(_ event: Event) -> String? {
+        guard let horizon = options.historicalAfter, horizon > 0, state.clock - event.timestamp > horizon else { return nil }
+        let span = horizon % 86_400_000 == 0 ? "\(horizon / 86_400_000)d"
+            : horizon % 3_600_000 == 0 ? "\(horizon / 3_600_000)h" : "\(horizon / 60_000)m"
+        return "historical event of \(Timestamps.iso(event.timestamp)), more than \(span) before the clock: no action"
+    }
+
     private func triggered(_ d: RuleDeclaration, by name: String) -> Bool {
         d.triggers?.contains(name) ?? false
     }

@@ -18,7 +18,8 @@ extension Engine {
                     continue
                 }
             }
-            if let reason = repeatReason(event, run, "promotions run once per order") ?? suppression(d, customer) {
+            if let reason = repeatReason(event, run, "promotions run once per order") ?? historicalReason(event)
+                ?? suppression(d, customer) {
                 run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .suppressed, reason: reason, micros: micros))
                 continue
             }
