@@ -31,6 +31,22 @@ struct BacktestCommandTests {
         #expect(candidateHits.contains { $0["rule"] as? String == "segment:bronze" && ($0["hits"] as? Int ?? 0) > 0 })
         #expect(((object["candidate"] as? [String: Any])?["metrics"] as? [String: Any])?["true_positives"] is Int)
 
+        // A candidate rule that fails on the stored orders: its errors, that it was disabled, and why.
+        try Data("fraud \"typo\" { score = function(e) return e.properties.total.amount end }".utf8)
+            .write(to: dir.appendingPathComponent("candidate/fraud/typo.lua"))
+        func typoLine(since: String) throws -> String {
+            let failing = try Fixtures.run(crescent, ["backtest", "--rules", "candidate", "--db", "live.db", "--since", since], in: dir)
+            #expect(failing.status == 0, "\(failing.stderr)")
+            return failing.stdoutText.split(separator: "\n").first { $0.hasPrefix("fraud:typo") }.map(String.init) ?? ""
+        }
+        let whole = try typoLine(since: "3650d")
+        #expect(whole.contains("(10 errors in the candidate, then disabled; last: candidate/fraud/typo.lua:1: attempt to index a number value"),
+                "\(whole)")
+        let recent = try typoLine(since: "30d")
+        #expect(recent.contains("(disabled after repeated errors before the window; last: candidate/fraud/typo.lua:1:"),
+                "a rule that failed only before the window is still shown: \(recent)")
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("candidate/fraud/typo.lua"))
+
         try Data("fraud \"x\" { score = function(e) return 1 + end }".utf8).write(to: dir.appendingPathComponent("candidate/fraud/x.lua"))
         let broken = try Fixtures.run(crescent, ["backtest", "--rules", "candidate", "--db", "live.db"], in: dir)
         #expect(broken.status == 1)

@@ -86,6 +86,10 @@ public struct Backtest: Sendable {
             progress?(side, seen, total)
         }
         try engine.flush()
+        for (rule, stats) in engine.stats {
+            if let message = stats.lastError { tally.lastErrors[rule] = message }
+            if stats.disabled { tally.disabled.insert(rule) }
+        }
         return tally
     }
 }
@@ -98,6 +102,10 @@ struct ReplayTally {
     var hits: [String: Int] = [:]
     var shadowHits: [String: Int] = [:]
     var errors: [String: Int] = [:]
+    /// Each failing rule's last error, in or before the window.
+    var lastErrors: [String: String] = [:]
+    /// Rules disabled after repeated errors, in or before the window.
+    var disabled: Set<String> = []
     /// message id → (order id, verdict, score, reasons)
     var decisions: [String: (orderId: String?, verdict: String, score: Double, reasons: [String])] = [:]
 

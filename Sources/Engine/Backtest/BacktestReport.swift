@@ -28,9 +28,10 @@ public struct BacktestReport: Codable, Sendable {
         init(rules: String, version: String, tally: ReplayTally, labels: Set<String>) {
             self.rules = rules
             self.version = version
-            let names = Set(tally.hits.keys).union(tally.shadowHits.keys).union(tally.errors.keys)
+            let names = Set(tally.hits.keys).union(tally.shadowHits.keys).union(tally.errors.keys).union(tally.disabled)
             ruleHits = names.sorted().map {
-                RuleCount(rule: $0, hits: tally.hits[$0] ?? 0, shadowHits: tally.shadowHits[$0] ?? 0, errors: tally.errors[$0] ?? 0)
+                RuleCount(rule: $0, hits: tally.hits[$0] ?? 0, shadowHits: tally.shadowHits[$0] ?? 0, errors: tally.errors[$0] ?? 0,
+                          lastError: tally.lastErrors[$0], disabled: tally.disabled.contains($0))
             }
             metrics = Metrics(decisions: tally.decisions.values.map { ($0.orderId, $0.verdict) }, labels: labels)
         }
@@ -45,6 +46,10 @@ public struct BacktestReport: Codable, Sendable {
         /// Would-be hits of a rule in shadow mode.
         public var shadowHits: Int
         public var errors: Int
+        /// The last error the rule raised (`file:line: message`).
+        public var lastError: String?
+        /// Whether the rule was disabled after repeated errors (it stopped running for the rest of the window).
+        public var disabled: Bool
     }
 
     /// Orders judged against the labels. An order is flagged when any of its
@@ -137,7 +142,11 @@ public struct BacktestReport: Codable, Sendable {
             }
             let delta = ((c?.hits ?? 0) + (c?.shadowHits ?? 0)) - ((o?.hits ?? 0) + (o?.shadowHits ?? 0))
             var line = pad(rule, 40) + pad(show(c), 12) + pad(show(o), 12) + (delta == 0 ? "" : (delta > 0 ? "+\(delta)" : "\(delta)"))
-            if let errors = c?.errors, errors > 0 { line += "  (\(errors) errors in the candidate)" }
+            if let c, c.errors > 0 || c.disabled {
+                let what = c.errors == 0 ? "disabled after repeated errors before the window"
+                    : "\(c.errors) errors in the candidate\(c.disabled ? ", then disabled" : "")"
+                line += "  (\(what)" + (c.lastError.map { "; last: \($0)" } ?? "") + ")"
+            }
             lines.append(line)
         }
         lines.append("")
