@@ -35,6 +35,12 @@ struct EngineCommandTests {
                 journey "welcome_vipp" { segment = "vipp", steps = { tag "vip" } }
                 journey "welcome_maybe" { segment = "maybe_vip", steps = { tag "vip" } }
                 """,
+            "rules/g.lua": """
+                promotion "tier" { on = "Segment Entered", run = function() end,
+                  when = function(e, c) return e.properties.segment == "vipp" or c:in_segment("vip") end }
+                -- c:in_segment("in_a_comment")
+                promotion "gold_only" { on = "Order Completed", when = function(e, c) return c.segments.Gold end, run = function() end }
+                """,
             "plugins/util.lua": "return {",
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -56,6 +62,10 @@ struct EngineCommandTests {
             "rules/f.lua:8: warning: journey \"welcome_vipp\" starts when a customer enters segment \"vipp\", which no file declares: it never starts",
             "rules/f.lua:9: warning: journey \"welcome_maybe\" starts when a customer enters segment \"maybe_vip\", which is in shadow mode: its would-be entries start no journey",
         ], "\(reachability)")
+        #expect(lines.filter { $0.hasPrefix("rules/g.lua") } == [
+            "rules/g.lua:2: warning: reads segment \"vipp\", which no file declares: no customer is ever in it",
+            "rules/g.lua:4: warning: reads segment \"Gold\", which no file declares: no customer is ever in it",
+        ], "a misspelt segment is flagged; a declared one and a comment are not")
         #expect(lines.contains { $0.hasPrefix("rules/c.lua:1: unexpected symbol") })
         #expect(lines.contains { $0.hasPrefix("plugins/util.lua:1:") })
     }

@@ -124,6 +124,30 @@ enum RuleChecks {
         }
     }
 
+    /// Warns where a rule reads a segment by a literal name that no `segment`
+    /// declaration has (`c:in_segment("golld")`, `c.segments.Gold`,
+    /// `e.properties.segment == "silvr"`): a typo would silently never match.
+    static func checkSegmentReads(sources: [String: String], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
+        let declared = Set(declarations.filter { $0.kind == .segment }.map(\.name))
+        let reads = [#/in_segment\(\s*["']([^"']+)["']/#, #/segments\.([A-Za-z_][A-Za-z0-9_]*)/#,
+                     #/segments\[\s*["']([^"']+)["']\s*\]/#, #/properties\.segment\s*[=~]=\s*["']([^"']+)["']/#]
+        for (file, source) in sources.sorted(by: { $0.key < $1.key }) {
+            for (index, line) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let code = line.range(of: "--").map { line[..<$0.lowerBound] } ?? line[...]
+                var named: [String] = []
+                for read in reads {
+                    for match in code.matches(of: read) where !declared.contains(String(match.1)) && !named.contains(String(match.1)) {
+                        named.append(String(match.1))
+                    }
+                }
+                for name in named {
+                    problems.append(RuleProblem(.warning, file: file, line: index + 1,
+                                                "reads segment \"\(name)\", which no file declares: no customer is ever in it"))
+                }
+            }
+        }
+    }
+
     /// What is wrong with a schedule's timing or work, if anything.
     static func scheduleProblem(_ d: RuleDeclaration) -> String? {
         let every = d.fields["every"], at = d.string("at")

@@ -153,6 +153,7 @@ public final class RuleRuntime {
         version = RuleRuntime.hash(sources.merging(pluginSources) { a, _ in a })
         declarations = RuleChecks.validate(accepted, problems: &problems)
         RuleChecks.checkListReads(sources: sources, declarations: declarations, problems: &problems)
+        RuleChecks.checkSegmentReads(sources: sources, declarations: declarations, problems: &problems)
     }
 
     /// The rule language: Prelude.lua, PreludeCustomer.lua, PreludeHost.lua,
