@@ -130,7 +130,7 @@ public final class ReplSession {
 
     private func advance(_ argument: LuaValue?) throws -> LuaValue {
         guard let text = argument?.stringValue, let ms = DurationText.milliseconds(text) else {
-            throw LuaHostError("advance(duration): use forms like \"90s\", \"2h\", \"7d\"")
+            throw LuaHostError("advance(duration): use forms like \"90s\", \"2h\", \"7d\", \"1h30m\"")
         }
         let before = engine.clockWork
         try driver.advance(ms)

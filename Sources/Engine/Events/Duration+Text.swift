@@ -6,9 +6,39 @@ public enum DurationText {
     public static let longest: Int64 = 1_000_000_000_000_000
 
     /// Milliseconds for a duration text, or nil when it is not one (or is
-    /// longer than ``longest``).
+    /// longer than ``longest``). Several parts run together add up:
+    /// `"1h30m"`, `"2d12h"`.
     public static func milliseconds(_ text: String) -> Int64? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let split = compound(trimmed) {
+            var total: Int64 = 0
+            for part in split {
+                guard let ms = single(part), total <= longest - ms else { return nil }
+                total += ms
+            }
+            return total
+        }
+        return single(trimmed)
+    }
+
+    /// The parts of a compound duration (`"1h30m"` → `["1h", "30m"]`), or
+    /// nil when the text is a single part.
+    private static func compound(_ text: String) -> [String]? {
+        var parts: [String] = []
+        var current = ""
+        for character in text {
+            current.append(character)
+            if "smhdw".contains(character) {
+                parts.append(current)
+                current = ""
+            }
+        }
+        guard parts.count > 1, current.isEmpty else { return nil }
+        return parts
+    }
+
+    /// Milliseconds for one number and its unit (or a number of seconds).
+    private static func single(_ trimmed: String) -> Int64? {
         guard let unit = trimmed.last else { return nil }
         let factor: Double
         switch unit {

@@ -97,7 +97,7 @@ local UNITS = { s = 1000, m = 60000, h = 3600000, d = 86400000, w = 604800000 }
 
 local parsed_durations = {}
 
---- Milliseconds in a duration text ("90s", "15m", "1h", "7d", "2w").
+--- Milliseconds in a duration text ("90s", "15m", "1h", "7d", "2w", or several run together: "1h30m").
 local LONGEST = 1e15 -- milliseconds, about 31,000 years (DurationText.longest)
 
 function duration(text)
@@ -110,9 +110,16 @@ function duration(text)
   end
   local known = parsed_durations[text]
   if known then return known end
-  local amount, unit = tostring(text):match("^%s*(%d+%.?%d*)%s*([smhdw])%s*$")
-  if not amount then error(("invalid duration %q (use forms like \"90s\", \"1h\", \"7d\")"):format(tostring(text)), 2) end
-  local ms = tonumber(amount) * UNITS[unit]
+  -- One part or several run together ("1h30m", "2d12h"), adding up.
+  local body = tostring(text):match("^%s*(.-)%s*$")
+  local ms, position = 0, 1
+  while ms and position <= #body do
+    local amount, unit, after = body:match("^(%d+%.?%d*)%s*([smhdw])()", position)
+    if amount then ms, position = ms + tonumber(amount) * UNITS[unit], after else ms = nil end
+  end
+  if not ms or #body == 0 then
+    error(("invalid duration %q (use forms like \"90s\", \"1h\", \"7d\", \"1h30m\")"):format(tostring(text)), 2)
+  end
   if not (ms <= LONGEST) then error(("duration %q is too long (at most about 31,000 years)"):format(tostring(text)), 2) end
   ms = math.floor(ms)
   if type(text) == "string" and #text < 32 then parsed_durations[text] = ms end

@@ -120,7 +120,7 @@ final class ScenarioSession {
         let box = Unowned(self)
         state.register("duration", in: nil) { args in
             guard let text = args.first?.stringValue, let ms = DurationText.milliseconds(text) else {
-                throw LuaHostError("invalid duration \(args.first?.display ?? "nil") (use forms like \"90s\", \"1h\", \"7d\")")
+                throw LuaHostError("invalid duration \(args.first?.display ?? "nil") (use forms like \"90s\", \"1h\", \"7d\", \"1h30m\")")
             }
             return [.integer(ms)]
         }

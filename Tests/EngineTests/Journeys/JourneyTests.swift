@@ -58,6 +58,21 @@ struct JourneyTests {
         #expect(instance.wakeAt == EngineFixtures.time("24h"))
     }
 
+    @Test("durations run together add up: a wait of 1h30m, a window of 1d12h")
+    func compoundDurations() throws {
+        let engine = try journeyEngine(["journeys/cart.lua": abandonedCart.replacingOccurrences(of: #"wait "1h","#, with: #"wait "1h30m","#),
+                                        "segments/s.lua": #"segment "viewer" { when = function(c) return c:count{ event = "Product Added", within = "1d12h" } >= 1 end }"#])
+        #expect(engine.problems.isEmpty, "\(engine.problems)")
+        _ = try engine.process(added("c1", price: 30, at: "0s"))
+        try engine.advance(to: EngineFixtures.time("1h29m"))
+        #expect(try templates(engine).isEmpty)
+        try engine.advance(to: EngineFixtures.time("1h30m"))
+        #expect(try templates(engine) == ["cart_reminder"])
+        #expect(try engine.store.segments(of: "u1") == ["viewer"])
+        #expect(DurationText.milliseconds("2d12h") == 216_000_000 && DurationText.milliseconds("1h-30m") == nil)
+        #expect(DurationText.milliseconds("1h30") == nil, "a number without its unit after a part is not a duration")
+    }
+
     @Test("no reminder when the order arrives at 59 minutes; the exit reason is kept")
     func orderBeforeTheReminder() throws {
         let engine = try journeyEngine(["journeys/cart.lua": abandonedCart])
