@@ -41,6 +41,11 @@ struct EngineCommandTests {
                 -- c:in_segment("in_a_comment")
                 promotion "gold_only" { on = "Order Completed", when = function(e, c) return c.segments.Gold end, run = function() end }
                 """,
+            "rules/h1.lua": #"promotion "weekly" { on = "Product Viewed", limit = { cooldown = "1 week" }, run = function() end }"#,
+            "rules/h2.lua": #"promotion "twice" { on = "Product Viewed", limit = { per_customer = "two" }, run = function() end }"#,
+            "rules/h3.lua": #"promotion "typo" { on = "Product Viewed", limit = { cooldwn = "7d" }, run = function() end }"#,
+            "rules/h4.lua": #"counter "c" { on = "Order Completed", window = "a day", key = function(e) return e.user_id end }"#,
+            "rules/h5.lua": #"promotion "ok" { on = "Product Viewed", limit = { cooldown = 3600, per_day = 10 }, run = function() end }"#,
             "plugins/util.lua": "return {",
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -66,6 +71,12 @@ struct EngineCommandTests {
             "rules/g.lua:2: warning: reads segment \"vipp\", which no file declares: no customer is ever in it",
             "rules/g.lua:4: warning: reads segment \"Gold\", which no file declares: no customer is ever in it",
         ], "a misspelt segment is flagged; a declared one and a comment are not")
+        // A limit the engine could not read would silently not apply: an error, not a default.
+        #expect(lines.contains(#"rules/h1.lua:1: promotion "weekly": limit.cooldown must be a duration like "7d" or "12h", not "1 week""#))
+        #expect(lines.contains(#"rules/h2.lua:1: promotion "twice": limit.per_customer must be a number, not "two""#))
+        #expect(lines.contains(#"rules/h3.lua:1: promotion "typo": unknown limit 'cooldwn' (per_customer, per_day, cooldown)"#))
+        #expect(lines.contains(#"rules/h4.lua:1: counter "c": window must be a duration like "1d", not "a day""#))
+        #expect(!lines.contains { $0.hasPrefix("rules/h5.lua") }, "a cooldown in seconds is a duration")
         #expect(lines.contains { $0.hasPrefix("rules/c.lua:1: unexpected symbol") })
         #expect(lines.contains { $0.hasPrefix("plugins/util.lua:1:") })
     }

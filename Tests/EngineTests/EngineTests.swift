@@ -234,12 +234,12 @@ struct EngineTests {
         #expect(promo.reason?.hasPrefix("fraud block on") == true)
     }
 
-    @Test("promotion limits: per customer and cooldown")
-    func promotionLimits() throws {
+    @Test("promotion limits: per customer and cooldown (a duration, or a number of seconds)", arguments: [#""1d""#, "86400"])
+    func promotionLimits(cooldown: String) throws {
         let engine = try EngineFixtures.engine(rules: ["promotions/welcome.lua": """
             promotion "browse_reminder" {
               on = "Product Viewed",
-              limit = { cooldown = "1d" },
+              limit = { cooldown = \(cooldown) },
               run = function(e, c, act) act:notify{ template = "reminder" } end,
             }
             """])
@@ -249,7 +249,7 @@ struct EngineTests {
         let third = try engine.process(EngineFixtures.track("Product Viewed", at: "26h"))
         #expect(first.actions.count == 1)
         #expect(second.actions.isEmpty)
-        #expect(second.results.first?.reason?.hasPrefix("cooldown 1d") == true)
+        #expect(second.results.first?.reason?.hasPrefix("cooldown \(cooldown.replacingOccurrences(of: "\"", with: "")) since") == true)
         #expect(third.actions.count == 1)
     }
 

@@ -235,7 +235,7 @@ public final class Engine {
                     listValues += values.compactMap(\.stringValue).map { (declaration.name, $0, declaration.file) }
                 }
             case .counter, .distinctCounter:
-                let window = declaration.string("window").flatMap(DurationText.milliseconds) ?? 30 * 86_400_000
+                let window = declaration.fields["window"].flatMap(ScheduleTiming.milliseconds) ?? 30 * 86_400_000
                 shared.counterRetention[declaration.name] = window
             default:
                 break

@@ -82,9 +82,9 @@ extension Engine {
         if let limit = d.limit("per_customer")?.doubleValue, Double(fires.count) >= limit {
             return "limit per_customer = \(JSONValue.double(limit).stringValue ?? "") reached"
         }
-        if let cooldown = d.limit("cooldown")?.stringValue.flatMap(DurationText.milliseconds),
+        if let given = d.limit("cooldown"), let cooldown = ScheduleTiming.milliseconds(given),
            let last = fires.last, state.now - last < cooldown {
-            return "cooldown \(d.limit("cooldown")?.stringValue ?? "") since \(Timestamps.iso(last))"
+            return "cooldown \(given.stringValue ?? given.display) since \(Timestamps.iso(last))"
         }
         if let perDay = d.limit("per_day")?.doubleValue {
             let today = state.shared.globalPromotionFires(d.name, now: state.now)

@@ -1,4 +1,5 @@
 import Foundation
+import LuaKit
 
 /// Static checks on a loaded rule set: what `crescent check` reports beyond
 /// compile and runtime errors.
@@ -27,6 +28,10 @@ enum RuleChecks {
             if let mode = declaration.string("mode"), mode != "live", mode != "shadow" {
                 problems.append(RuleProblem(.error, file: where_.file, line: where_.line,
                                             "\(label): mode must be \"live\" or \"shadow\", not \"\(mode)\""))
+                continue
+            }
+            if let problem = limitsProblem(declaration) {
+                problems.append(RuleProblem(.error, file: where_.file, line: where_.line, "\(label): \(problem)"))
                 continue
             }
             if declaration.kind == .schedule, let problem = scheduleProblem(declaration) {
@@ -146,6 +151,47 @@ enum RuleChecks {
                 }
             }
         }
+    }
+
+    /// What is wrong with a promotion's `limit` and `holdout` or a counter's
+    /// `window`, if anything: a limit the engine could not read would
+    /// silently not apply (`cooldown = "1 week"` would let a promotion fire
+    /// on every event).
+    static func limitsProblem(_ d: RuleDeclaration) -> String? {
+        func shown(_ value: LuaValue) -> String {
+            if case .string(let text) = value { return "\"\(text)\"" }
+            return value.display
+        }
+        switch d.kind {
+        case .promotion:
+            if let holdout = d.fields["holdout"], holdout.doubleValue == nil {
+                return "holdout must be a share between 0 and 1, not \(shown(holdout))"
+            }
+            guard let limit = d.fields["limit"] else { return nil }
+            if case .array(let items) = limit, items.isEmpty { return nil }
+            guard case .table(let fields) = limit else {
+                return "limit must look like { per_customer = 1, per_day = 100, cooldown = \"7d\" }, not \(shown(limit))"
+            }
+            for (key, value) in fields.sorted(by: { $0.key.display < $1.key.display }) {
+                switch key.stringValue {
+                case "per_customer", "per_day":
+                    if value.doubleValue == nil { return "limit.\(key.display) must be a number, not \(shown(value))" }
+                case "cooldown":
+                    if ScheduleTiming.milliseconds(value) == nil {
+                        return "limit.cooldown must be a duration like \"7d\" or \"12h\", not \(shown(value))"
+                    }
+                default:
+                    return "unknown limit '\(key.display)' (per_customer, per_day, cooldown)"
+                }
+            }
+        case .counter, .distinctCounter:
+            if let window = d.fields["window"], ScheduleTiming.milliseconds(window) == nil {
+                return "window must be a duration like \"1d\", not \(shown(window))"
+            }
+        default:
+            break
+        }
+        return nil
     }
 
     /// What is wrong with a schedule's timing or work, if anything.
