@@ -28,6 +28,8 @@ extension Engine {
             let exits = def.exitOn.contains(event.name), reachesGoal = def.goal == event.name
             let wakes = instance.row.waitingFor == event.name
             guard exits || reachesGoal || wakes else { continue }
+            // An event from before the instance began (history arriving late) answers nothing of it.
+            guard event.timestamp >= instance.row.enteredAt else { continue }
             if def.keyFunction != nil {
                 if eventKeys[def.name] == nil { eventKeys[def.name] = .some(key(of: def, &run)) }
                 // An event without the key (an order with no cart_id) concerns every instance.

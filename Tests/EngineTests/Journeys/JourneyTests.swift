@@ -86,6 +86,18 @@ struct JourneyTests {
         #expect(instance.exitReason == "exit_on: Order Completed")
     }
 
+    @Test("an order from before the cart journey began (history arriving late) does not end it; a new one does")
+    func lateHistoryLeavesJourneysAlone() throws {
+        let engine = try journeyEngine(["journeys/cart.lua": abandonedCart])
+        _ = try engine.process(added("c1", price: 30, at: "10m"))
+        let late = try engine.process(EngineFixtures.order("o0", total: 30, at: "5m"))
+        #expect(late.result("journey:abandoned_cart") == nil, "\(late.results)")
+        try engine.advance(to: EngineFixtures.time("1h10m"))
+        #expect(try templates(engine) == ["cart_reminder"])
+        let now = try engine.process(EngineFixtures.order("o1", total: 30, at: "2h"))
+        #expect(now.result("journey:abandoned_cart")?.reason == "exit_on: Order Completed")
+    }
+
     @Test("the branch picks the discount by cart value", arguments: [(80.0, "cart_discount"), (20.0, "cart_last_call")])
     func discountBranch(price: Double, expected: String) throws {
         let engine = try journeyEngine(["journeys/cart.lua": abandonedCart])
