@@ -109,6 +109,13 @@ struct EngineCommandTests {
         let events = dir.appendingPathComponent("e.ndjson").path
         let generated = try Fixtures.run(crescent, ["generate", "--events", "1500", "--seed", "3", "-o", events])
         #expect(generated.status == 0)
+        // Without -o the events go to standard output (the same bytes), the summary to standard error.
+        let piped = try Fixtures.run(crescent, ["generate", "--events", "1500", "--seed", "3"], in: dir)
+        #expect(piped.stdout == FileManager.default.contents(atPath: events))
+        #expect(piped.stderr.hasPrefix("wrote ") && piped.stderr.contains("to standard output"))
+        let nowhere = try Fixtures.run(crescent, ["generate", "--events", "10", "-o", "no/such/folder/e.ndjson"], in: dir)
+        #expect(nowhere.status == 1)
+        #expect(nowhere.stderr == "error: no/such/folder/e.ndjson: no such folder no/such/folder\n", "\(nowhere.stderr)")
         let replay = try Fixtures.run(crescent, ["replay", events, "--db", db, "--json"], in: Fixtures.packageRoot)
         #expect(replay.status == 0, "\(replay.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: replay.stdout) as? [String: Any])

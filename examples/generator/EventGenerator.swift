@@ -46,6 +46,13 @@ public struct EventGenerator {
 
     /// Writes the NDJSON file; returns the manifest.
     public func write(to url: URL) throws -> Manifest {
+        let (text, manifest) = generate()
+        try Data(text.utf8).write(to: url)
+        return manifest
+    }
+
+    /// The NDJSON text, one message a line in time order, and its manifest.
+    public func generate() -> (text: String, manifest: Manifest) {
         var output: [(at: Int64, line: String)] = []
         var manifest = Manifest()
         var rng = SplitMix64(seed: seed)
@@ -232,8 +239,7 @@ public struct EventGenerator {
             text += item.line
             text += "\n"
         }
-        try Data(text.utf8).write(to: url)
-        return manifest
+        return (text, manifest)
     }
 
     static func iso(_ milliseconds: Int64) -> String {
