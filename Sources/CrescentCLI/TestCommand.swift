@@ -39,7 +39,14 @@ struct TestCommand: ParsableCommand {
         let failed = results.filter { $0.failure != nil }.count
         out += "\(results.count - failed) passed, \(failed) failed, \(files.count) files\n"
         StandardStreams.write(Array(out.utf8))
-        if let junit { try Self.junit(results).write(toFile: junit, atomically: true, encoding: .utf8) }
+        if let junit {
+            do {
+                try Self.junit(results).write(toFile: junit, atomically: true, encoding: .utf8)
+            } catch {
+                StandardStreams.writeError("error: --junit \(junit): cannot write the report (\((error as NSError).localizedDescription))\n")
+                throw ExitCode(1)
+            }
+        }
         if failed > 0 { throw ExitCode(1) }
     }
 

@@ -12,6 +12,9 @@ struct TestCommandTests {
         #expect(result.status == 0, "\(result.stdoutText)\(result.stderr)")
         #expect(result.stdoutText.contains(" passed, 0 failed, "))
         #expect(result.stdoutText.contains("✔ a reminder an hour after the cart is left, an offer a day later"))
+        let unwritable = try Fixtures.run(crescent, ["test", "--junit", "no/such/folder/report.xml"], in: Fixtures.packageRoot)
+        #expect(unwritable.status == 1, "a CI that asked for a report must not pass without it")
+        #expect(unwritable.stderr.hasPrefix("error: --junit no/such/folder/report.xml: cannot write the report"), "\(unwritable.stderr)")
     }
 
     @Test("a scenario that moves the clock past ten years fails at once, naming the bound, instead of holding reloads for hours")
