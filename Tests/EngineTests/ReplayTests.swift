@@ -70,6 +70,21 @@ struct ReplayTests {
         #expect(stored.payload.contains("1.2.3.4"), "batch context is merged into items")
         #expect(throws: ReplayError.self) { try Replayer(strict: true).replay(file, into: try EngineFixtures.engine(rules: [:])) }
     }
+
+    @Test("a file that starts with a UTF-8 byte order mark (saved by a Windows tool) loses no line; CRLF line ends are fine")
+    func byteOrderMark() throws {
+        let lines = #"{"type":"track","event":"Page Viewed","userId":"u1","messageId":"a"}"# + "\r\n"
+            + #"{"type":"track","event":"Page Viewed","userId":"u1","messageId":"b"}"# + "\r\n"
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("bom.ndjson")
+        try (Data([0xEF, 0xBB, 0xBF]) + Data(lines.utf8)).write(to: file)
+        let engine = try EngineFixtures.engine(rules: [:])
+        let summary = try Replayer().replay(file, into: engine)
+        #expect(summary.events == 2 && summary.rejected.isEmpty, "\(summary.rejected)")
+        #expect(try engine.store.event(messageId: "a")?.payload.hasPrefix("{") == true, "the mark is not stored with the message")
+        #expect((try? JSONValue.parse(Data([0xEF, 0xBB, 0xBF]) + Data("[1]".utf8))) == .array([.int(1)]))
+    }
 }
 
 @Suite("Restarting the engine mid-stream")

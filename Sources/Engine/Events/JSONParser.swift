@@ -21,6 +21,8 @@ struct JSONParser {
 
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
+        // A UTF-8 byte order mark (files saved by Windows tools) is not part of the text (RFC 8259 §8.1).
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { parser.index = 3 }
         parser.skipSpace()
         let value = try parser.value()
         parser.skipSpace()

@@ -88,8 +88,10 @@ public struct Replayer {
         var lineNumber = 0
         // Refused lines, kept in the store like the ingest API's (`GET /v1/rejected`).
         var refused: [RejectedMessage] = []
-        while let line = reader.next() {
+        while var line = reader.next() {
             lineNumber += 1
+            // A file saved by a Windows tool may start with a UTF-8 byte order mark: not part of the first message.
+            if lineNumber == 1, line.starts(with: [0xEF, 0xBB, 0xBF]) { line = line.dropFirst(3) }
             if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
             summary.lines += 1
             if let progress, lineNumber % progressEvery == 0 {
