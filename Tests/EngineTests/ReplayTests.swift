@@ -85,6 +85,22 @@ struct ReplayTests {
         #expect(try engine.store.event(messageId: "a")?.payload.hasPrefix("{") == true, "the mark is not stored with the message")
         #expect((try? JSONValue.parse(Data([0xEF, 0xBB, 0xBF]) + Data("[1]".utf8))) == .array([.int(1)]))
     }
+
+    @Test("a line holding a JSON array of messages is a batch; an array spread over lines is refused with how to convert it")
+    func jsonArrays() throws {
+        let messages = [#"{"type":"track","event":"Page Viewed","userId":"u1","messageId":"a"}"#,
+                        #"{"type":"track","event":"Page Viewed","userId":"u1","messageId":"b"}"#]
+        let dir = try Fixtures.temporaryDirectory(files: ["one.json": "[" + messages.joined(separator: ",") + "]\n",
+                                                          "pretty.json": "[\n  " + messages.joined(separator: ",\n  ") + "\n]\n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let summary = try Replayer().replay(dir.appendingPathComponent("one.json"), into: try EngineFixtures.engine(rules: [:]))
+        #expect(summary.events == 2 && summary.rejected.isEmpty)
+        let engine = try EngineFixtures.engine(rules: [:])
+        #expect(throws: ReplayError.notNDJSON("pretty.json")) { try Replayer().replay(dir.appendingPathComponent("pretty.json"), into: engine) }
+        #expect(ReplayError.notNDJSON("pretty.json").description.hasSuffix("jq -c '.[]' pretty.json > pretty.ndjson"))
+        #expect(ReplayError.converted("x.ndjson") == "x-lines.ndjson")
+        #expect(try engine.store.count("events") == 0, "nothing of a file refused whole is processed")
+    }
 }
 
 @Suite("Restarting the engine mid-stream")

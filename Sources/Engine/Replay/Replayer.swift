@@ -101,7 +101,10 @@ public struct Replayer {
             var single = false
             do {
                 let json = try JSONValue.parse(bytes: line)
-                if case .array(let items)? = json["batch"] {
+                if case .array(let items) = json {
+                    // A line holding a JSON array of messages: a batch without its wrapper.
+                    messages = items
+                } else if case .array(let items)? = json["batch"] {
                     let shared = json.object?.filter { $0.key == "context" || $0.key == "integrations" } ?? [:]
                     messages = items.map { item in
                         guard case .object(var fields) = item else { return item }
@@ -113,6 +116,10 @@ public struct Replayer {
                     single = true
                 }
             } catch {
+                if lineNumber == 1, line.first(where: { $0 != 32 && $0 != 9 && $0 != 13 }) == UInt8(ascii: "[") {
+                    // `[` alone on the first line: a JSON array spread over lines, not one message per line.
+                    throw ReplayError.notNDJSON(url.lastPathComponent)
+                }
                 try reject(lineNumber, "malformed JSON", &summary)
                 refused.append(refusal(url, lineNumber, code: "invalid_json", reason: "malformed JSON", payload: line, message: nil))
                 continue
@@ -231,13 +238,26 @@ public struct Replayer {
     }
 }
 
-/// A replay stopped by `--strict`.
-public enum ReplayError: Error, CustomStringConvertible {
+/// A replay stopped: a bad line under `--strict`, or a file that is not NDJSON.
+public enum ReplayError: Error, Equatable, CustomStringConvertible {
     case badLine(RejectedLine)
+    /// The file is one JSON array spread over lines, not one message per line.
+    case notNDJSON(String)
     public var description: String {
         switch self {
         case .badLine(let line): line.description
+        case .notNDJSON(let file):
+            "the file is one JSON array over several lines, not NDJSON (one message per line); "
+                + "convert it with: jq -c '.[]' \(file) > \(Self.converted(file))"
         }
+    }
+}
+
+extension ReplayError {
+    /// Where the one-message-per-line copy of `file` may go (never `file` itself).
+    public static func converted(_ file: String) -> String {
+        let stem = (file as NSString).deletingPathExtension
+        return (file as NSString).pathExtension == "ndjson" ? stem + "-lines.ndjson" : stem + ".ndjson"
     }
 }
 
