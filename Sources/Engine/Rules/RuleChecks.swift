@@ -116,16 +116,11 @@ enum RuleChecks {
     /// answers the warning.
     static func checkListReads(sources: [String: String], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
         let declared = Set(declarations.filter { $0.kind == .list }.map(\.name))
-        let read = #/(?:lists\.contains|in_list)\(\s*["']([^"']+)["']/#
-        for (file, source) in sources.sorted(by: { $0.key < $1.key }) {
-            for (index, line) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let code = line.range(of: "--").map { line[..<$0.lowerBound] } ?? line[...]
-                for match in code.matches(of: read) where !declared.contains(String(match.1)) {
-                    problems.append(RuleProblem(.warning, file: file, line: index + 1,
-                                                "reads list \"\(match.1)\", which no file declares: it holds only what the admin API adds "
-                                                + "(declare it, even empty, with list \"\(match.1)\" {})"))
-                }
-            }
+        for (file, line, name) in names(readBy: [#/(?:lists\.contains|in_list)\(\s*["']([^"']+)["']/#], in: sources)
+        where !declared.contains(name) {
+            problems.append(RuleProblem(.warning, file: file, line: line,
+                                        "reads list \"\(name)\", which no file declares: it holds only what the admin API adds "
+                                        + "(declare it, even empty, with list \"\(name)\" {})"))
         }
     }
 
@@ -136,25 +131,32 @@ enum RuleChecks {
         let declared = Set(declarations.filter { $0.kind == .segment }.map(\.name))
         let reads = [#/in_segment\(\s*["']([^"']+)["']/#, #/segments\.([A-Za-z_][A-Za-z0-9_]*)/#,
                      #/segments\[\s*["']([^"']+)["']\s*\]/#, #/properties\.segment\s*[=~]=\s*["']([^"']+)["']/#]
+        for (file, line, name) in names(readBy: reads, in: sources) where !declared.contains(name) {
+            problems.append(RuleProblem(.warning, file: file, line: line,
+                                        "reads segment \"\(name)\", which no file declares: no customer is ever in it"))
+        }
+    }
+
+    /// The names the `reads` patterns capture in the rule files, outside
+    /// `--` comments: each once per line, by file and line.
+    private static func names(readBy reads: [Regex<(Substring, Substring)>], in sources: [String: String])
+        -> [(file: String, line: Int, name: String)] {
+        var found: [(file: String, line: Int, name: String)] = []
         for (file, source) in sources.sorted(by: { $0.key < $1.key }) {
             for (index, line) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let code = line.range(of: "--").map { line[..<$0.lowerBound] } ?? line[...]
                 var named: [String] = []
                 for read in reads {
-                    for match in code.matches(of: read) where !declared.contains(String(match.1)) && !named.contains(String(match.1)) {
-                        named.append(String(match.1))
-                    }
+                    for match in code.matches(of: read) where !named.contains(String(match.1)) { named.append(String(match.1)) }
                 }
-                for name in named {
-                    problems.append(RuleProblem(.warning, file: file, line: index + 1,
-                                                "reads segment \"\(name)\", which no file declares: no customer is ever in it"))
-                }
+                found += named.map { (file, index + 1, $0) }
             }
         }
+        return found
     }
 
-    /// What is wrong with a promotion's `limit` and `holdout` or a counter's
-    /// `window`, if anything: a limit the engine could not read would
+    /// What is wrong with a promotion's `limit` or a counter's `window`, if
+    /// anything: a limit the engine could not read would
     /// silently not apply (`cooldown = "1 week"` would let a promotion fire
     /// on every event).
     static func limitsProblem(_ d: RuleDeclaration) -> String? {
@@ -164,14 +166,8 @@ enum RuleChecks {
         }
         switch d.kind {
         case .promotion:
-            if let holdout = d.fields["holdout"], holdout.doubleValue == nil {
-                return "holdout must be a share between 0 and 1, not \(shown(holdout))"
-            }
-            guard let limit = d.fields["limit"] else { return nil }
-            if case .array(let items) = limit, items.isEmpty { return nil }
-            guard case .table(let fields) = limit else {
-                return "limit must look like { per_customer = 1, per_day = 100, cooldown = \"7d\" }, not \(shown(limit))"
-            }
+            // (That `limit` is a table and `holdout` a number, the declaration's field types already say.)
+            guard case .table(let fields)? = d.fields["limit"] else { return nil }
             for (key, value) in fields.sorted(by: { $0.key.display < $1.key.display }) {
                 switch key.stringValue {
                 case "per_customer", "per_day":
