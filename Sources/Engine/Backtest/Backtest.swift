@@ -62,7 +62,8 @@ public struct Backtest: Sendable {
         let engine = try Engine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: pluginsDirectory, options: options)
         let errors = engine.problems.filter { $0.severity == .error }
         guard errors.isEmpty else { throw RuleSwapError.problems(errors) }
-        var tally = ReplayTally(version: engine.rules.version)
+        var tally = ReplayTally(version: engine.rules.version,
+                                declared: engine.rules.declarations.filter { ReplayTally.kindsWithResults.contains($0.kind) }.map(\.ruleId))
         var after: Int64 = 0, seen = 0
         while true {
             let page = try source.events(after: after, limit: 5000)
@@ -97,8 +98,12 @@ public struct Backtest: Sendable {
 /// What one rule set did inside the window.
 struct ReplayTally {
     var version: String
+    /// The rule set's rules that give results (so one that never hit is listed too).
+    var declared: [String]
     var eventsInWindow = 0
     var unreadable = 0
+    /// How many events in the window each rule ran on (any outcome but disabled).
+    var runs: [String: Int] = [:]
     var hits: [String: Int] = [:]
     var shadowHits: [String: Int] = [:]
     var errors: [String: Int] = [:]
@@ -109,11 +114,18 @@ struct ReplayTally {
     /// message id → (order id, verdict, score, reasons)
     var decisions: [String: (orderId: String?, verdict: String, score: Double, reasons: [String])] = [:]
 
-    init(version: String) { self.version = version }
+    /// The declaration kinds whose rules appear in an event's results.
+    static let kindsWithResults: Set<RuleKind> = [.segment, .promotion, .fraud, .counter, .distinctCounter, .journey]
+
+    init(version: String, declared: [String]) {
+        self.version = version
+        self.declared = declared
+    }
 
     mutating func add(_ outcome: EventOutcome, orderId: String?) {
         eventsInWindow += 1
         for result in outcome.results {
+            if result.outcome != .disabled { runs[result.rule, default: 0] += 1 }
             // Counted as the engine counts them: a segment's hits are its entries.
             if result.countsAsHit { hits[result.rule, default: 0] += 1 }
             if result.countsAsShadowHit { shadowHits[result.rule, default: 0] += 1 }

@@ -28,9 +28,11 @@ public struct BacktestReport: Codable, Sendable {
         init(rules: String, version: String, tally: ReplayTally, labels: Set<String>) {
             self.rules = rules
             self.version = version
-            let names = Set(tally.hits.keys).union(tally.shadowHits.keys).union(tally.errors.keys).union(tally.disabled)
+            let declared = Set(tally.declared)
+            let names = declared.union(tally.hits.keys).union(tally.shadowHits.keys).union(tally.errors.keys).union(tally.disabled)
             ruleHits = names.sorted().map {
-                RuleCount(rule: $0, hits: tally.hits[$0] ?? 0, shadowHits: tally.shadowHits[$0] ?? 0, errors: tally.errors[$0] ?? 0,
+                RuleCount(rule: $0, declared: declared.contains($0), runs: tally.runs[$0] ?? 0, hits: tally.hits[$0] ?? 0,
+                          shadowHits: tally.shadowHits[$0] ?? 0, errors: tally.errors[$0] ?? 0,
                           lastError: tally.lastErrors[$0], disabled: tally.disabled.contains($0))
             }
             metrics = Metrics(decisions: tally.decisions.values.map { ($0.orderId, $0.verdict) }, labels: labels)
@@ -42,6 +44,10 @@ public struct BacktestReport: Codable, Sendable {
     /// A rule's counts inside the window.
     public struct RuleCount: Codable, Sendable, Equatable {
         public var rule: String
+        /// Whether this side's rule files declare the rule (false: it only shows up in results).
+        public var declared: Bool
+        /// Events in the window the rule ran on, whatever its answer.
+        public var runs: Int
         public var hits: Int
         /// Would-be hits of a rule in shadow mode.
         public var shadowHits: Int
@@ -137,11 +143,21 @@ public struct BacktestReport: Codable, Sendable {
         for rule in rules {
             let c = candidate.count(rule), o = current.count(rule)
             let show = { (r: RuleCount?) in
-                guard let r else { return "0" }
+                guard let r else { return "-" } // not in that rule set
                 return r.shadowHits > 0 ? "\(r.hits) (+\(r.shadowHits) shadow)" : "\(r.hits)"
             }
             let delta = ((c?.hits ?? 0) + (c?.shadowHits ?? 0)) - ((o?.hits ?? 0) + (o?.shadowHits ?? 0))
-            var line = pad(rule, 40) + pad(show(c), 12) + pad(show(o), 12) + (delta == 0 ? "" : (delta > 0 ? "+\(delta)" : "\(delta)"))
+            let inCandidate = c?.declared == true, inCurrent = o?.declared == true
+            var change = delta == 0 ? "" : (delta > 0 ? "+\(delta)" : "\(delta)")
+            if inCandidate && !inCurrent { change = "new" + (delta == 0 ? "" : " (\(change))") }
+            if inCurrent && !inCandidate { change = "removed" + (delta == 0 ? "" : " (\(change))") }
+            var line = pad(rule, 40) + pad(show(c), 12) + pad(show(o), 12) + change
+            // A condition that never held (counters and journeys record only what they did, not each look).
+            if let c, inCandidate, c.hits + c.shadowHits == 0, c.errors == 0, !c.disabled,
+               ["fraud:", "promotion:", "segment:"].contains(where: rule.hasPrefix) {
+                line += c.runs == 0 ? "  (did not run in the window: no event it listens to)"
+                    : "  (ran on \(c.runs) event\(c.runs == 1 ? "" : "s") in the window, no hit)"
+            }
             if let c, c.errors > 0 || c.disabled {
                 let what = c.errors == 0 ? "disabled after repeated errors before the window"
                     : "\(c.errors) errors in the candidate\(c.disabled ? ", then disabled" : "")"

@@ -108,4 +108,50 @@ struct BacktestTests {
         #expect(report.changes.byTransition.keys.allSatisfy { $0.hasSuffix("→ allow") || $0.hasSuffix("→ review") })
         #expect(report.text.contains("fraud:disposable_email"))
     }
+
+    @Test("every rule of both sets is listed: a new rule that never hits shows how often it ran, a removed one is marked")
+    func newAndRemovedRules() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("events.ndjson")
+        _ = try EventGenerator(seed: 5, events: 2000).write(to: file)
+        let shipped = Fixtures.packageRoot.appendingPathComponent("rules").path
+        let plugins = Fixtures.packageRoot.appendingPathComponent("plugins").path
+        let database = dir.appendingPathComponent("live.db").path
+        do {
+            let live = try Engine(store: try CrescentStore(path: database), rulesDirectory: shipped, pluginsDirectory: plugins)
+            _ = try Replayer().replay(file, into: live)
+            try live.flush()
+        }
+        // The candidate: a fraud rule no order meets, and the VIP promotion taken out.
+        let candidate = dir.appendingPathComponent("candidate")
+        try FileManager.default.copyItem(atPath: shipped, toPath: candidate.path)
+        try Data("""
+            fraud "huge_order" {
+              description = "Orders over a million",
+              score = function(e, c, ctx) if (e.properties.total or 0) > 1e6 then return 90, "huge" end end,
+            }
+            """.utf8).write(to: candidate.appendingPathComponent("fraud/huge.lua"))
+        try FileManager.default.removeItem(at: candidate.appendingPathComponent("promotions/vip.lua"))
+
+        let window: Int64 = 30 * 86_400_000
+        let report = try Backtest(database: database, candidateRules: candidate.path, currentRules: shipped, pluginsDirectory: plugins,
+                                  window: window).run()
+        let decided = try CrescentStore(readOnly: database).recordedDecisions(since: report.since).count
+        #expect(decided > 0)
+        let huge = report.candidate.ruleHits.first { $0.rule == "fraud:huge_order" }
+        #expect(huge?.declared == true && huge?.hits == 0)
+        #expect(huge?.runs == decided, "a fraud rule runs on every event the policy decides on")
+        #expect(report.current.ruleHits.first { $0.rule == "fraud:huge_order" } == nil)
+        #expect(report.candidate.ruleHits.first { $0.rule == "promotion:vip_thank_you" } == nil)
+        #expect(report.current.ruleHits.first { $0.rule == "promotion:vip_thank_you" }?.declared == true)
+
+        let lines = report.text.split(separator: "\n").map(String.init)
+        let hugeLine = try #require(lines.first { $0.hasPrefix("fraud:huge_order ") })
+        #expect(hugeLine.contains("new"))
+        #expect(hugeLine.contains("ran on \(decided) events in the window, no hit"))
+        let vipLine = try #require(lines.first { $0.hasPrefix("promotion:vip_thank_you ") })
+        #expect(vipLine.contains("removed"))
+        #expect(vipLine.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first == "-", "the candidate does not have it")
+    }
 }
