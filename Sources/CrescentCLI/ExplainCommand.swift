@@ -3,15 +3,20 @@ import Engine
 import Foundation
 import Store
 
-/// `crescent explain MESSAGE_ID`: what every rule did with one event.
+/// `crescent explain ID`: what every rule did with one event, or with each
+/// decided event of one order.
 struct ExplainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
-        abstract: "Show what every rule did with one event: result, score, reason, time; the decision and actions."
+        abstract: "Show what every rule did with one event: result, score, reason, time; the decision and actions.",
+        discussion: """
+            ID is an event's messageId or an order id (properties.order_id): for an order, every \
+            decided event about it is explained, oldest first.
+            """
     )
 
-    @Argument(help: "The event's messageId.")
-    var messageId: String
+    @Argument(help: "The event's messageId, or an order id.")
+    var id: String
 
     @Option(help: "The SQLite database file.")
     var db = "crescent.db"
@@ -22,10 +27,25 @@ struct ExplainCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let store = try CrescentStore(path: db)
-        guard let event = try store.event(messageId: messageId), let evaluation = try store.evaluation(messageId: messageId) else {
-            StandardStreams.writeError("error: no event with messageId '\(messageId)' in \(db)\n")
+        if try explain(messageId: id, in: store) { return }
+        let decided = try store.decisions(orderId: id, limit: 1000).sorted { $0.at < $1.at }
+        guard !decided.isEmpty else {
+            StandardStreams.writeError("error: no event with messageId '\(id)', and no decision about an order '\(id)', in \(db)\n")
             throw ExitCode(1)
         }
+        print("order     \(id): \(decided.count) decided event\(decided.count == 1 ? "" : "s"), last decision \(decided.last!.decision)")
+        for decision in decided {
+            print("")
+            _ = try explain(messageId: decision.messageId, in: store)
+        }
+    }
+
+    /// Prints one event's explanation; false when no event has that message id.
+    private func explain(messageId: String, in store: CrescentStore) throws -> Bool {
+        guard let event = try store.event(messageId: messageId), let evaluation = try store.evaluation(messageId: messageId) else {
+            return false
+        }
+        print("message   \(messageId)")
         print("event     \(event.name) (\(event.type)) at \(Timestamps.iso(event.timestamp))")
         print("customer  \(event.customerId ?? "-")")
         print("rules     version \(evaluation.rulesetVersion ?? "-")")
@@ -46,6 +66,7 @@ struct ExplainCommand: ParsableCommand {
         for action in try store.outbox(messageId: messageId) {
             print("action    \(action.action) via \(action.channel ?? "-") from \(action.rule): \(action.payload)")
         }
+        return true
     }
 }
 

@@ -149,8 +149,15 @@ struct EngineCommandTests {
         #expect(explain.stdoutText.contains("fraud:card_velocity"))
         #expect(explain.stdoutText.contains("decision  allow") || explain.stdoutText.contains("decision  review")
                 || explain.stdoutText.contains("decision  block"))
+        // An analyst has the order id: every decided event about the order, with its message id.
+        let orderId = try #require((order?["properties"] as? [String: Any])?["order_id"] as? String)
+        let byOrder = try Fixtures.run(crescent, ["explain", orderId, "--db", db])
+        #expect(byOrder.status == 0, "\(byOrder.stderr)")
+        #expect(byOrder.stdoutText.hasPrefix("order     \(orderId): "), "\(byOrder.stdoutText)")
+        #expect(byOrder.stdoutText.contains("message   \(messageId)\nevent     Order Completed (track)"))
+        #expect(byOrder.stdoutText.contains("fraud:card_velocity") && byOrder.stdoutText.contains("decision  "))
         let missing = try Fixtures.run(crescent, ["explain", "nope", "--db", db])
-        #expect(missing.status == 1 && missing.stderr.contains("no event with messageId 'nope'"))
+        #expect(missing.status == 1 && missing.stderr.contains("no event with messageId 'nope', and no decision about an order 'nope'"))
     }
 
     @Test("replay reports malformed lines by number, and --strict stops")
