@@ -39,6 +39,26 @@ static int past_deadline(crescent_runtime *rt) {
 /* ---------------------------------------------------------------- allocator */
 
 /*
+ * Where the code stood when the allocator killed the call: Lua raises a
+ * memory error without calling the message handler, and the hook may never
+ * run again, so the innermost Lua function is found here. Walking the stack
+ * and reading a frame's source and line allocate nothing. (With a coroutine
+ * running, this finds the call that resumed it.)
+ */
+static void locate_allocator_kill(crescent_runtime *rt) {
+    lua_State *L = rt->main_thread;
+    if (L == NULL || rt->kill_source[0] != '\0') return;
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+            snprintf(rt->kill_source, sizeof rt->kill_source, "%s", ar.short_src);
+            rt->kill_line = ar.currentline;
+            return;
+        }
+    }
+}
+
+/*
  * Counts every byte. While Lua code runs (host_depth == 0) it refuses growth
  * past the cap, and refuses everything once the call was killed; while host
  * code runs it never fails, so Swift never sees a memory error mid-marshal.
@@ -57,7 +77,10 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         size_t grow = nsize - old;
         if (rt->killed) return NULL;
         if (rt->memory_limit && rt->memory_used + grow > rt->memory_limit) {
-            if (rt->pending_refusal) rt->killed = CRESCENT_KILL_MEMORY;
+            if (rt->pending_refusal) {
+                rt->killed = CRESCENT_KILL_MEMORY;
+                locate_allocator_kill(rt);
+            }
             rt->pending_refusal = 1;
             return NULL;
         }
@@ -66,6 +89,7 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             rt->bytes_since_clock = 0;
             if (past_deadline(rt)) {
                 rt->killed = CRESCENT_KILL_TIME;
+                locate_allocator_kill(rt);
                 return NULL;
             }
         }
@@ -196,6 +220,7 @@ lua_State *crescent_newstate(size_t memory_limit) {
         return NULL;
     }
     *(crescent_runtime **)lua_getextraspace(L) = rt;
+    rt->main_thread = L;
     lua_atpanic(L, on_panic);
     crescent_install_hook(L);
     return L;

@@ -48,6 +48,7 @@ typedef struct crescent_runtime {
     int killed;               /* crescent_kill_reason */
     char kill_source[256];
     int kill_line;
+    struct lua_State *main_thread; /* to locate a kill made by the allocator */
     /* sandbox */
     char plugin_dir[1024];    /* empty: require is disabled */
     size_t max_source_bytes;

@@ -157,6 +157,26 @@ struct HostileCodeTests {
         #expect(try state.run("return 1 + 1", name: "small.lua") == [.integer(2)])
     }
 
+    @Test("a memory limit names the line that was allocating, in a chunk and in a function")
+    func memoryLimitLine() throws {
+        let state = try Fixtures.state()
+        #expect {
+            _ = try state.run("-- grows\nlocal t = {}\nfor i = 1, 1e9 do\n  t[i] = { i }\nend", name: "grow.lua")
+        } throws: { error in
+            (error as! LuaError).kind == .memoryLimit && (error as! LuaError).description.hasPrefix("grow.lua:4: memory limit exceeded")
+        }
+        let chunk = try state.load("function eat(n)\n  local t = {}\n  for i = 1, n do t[#t + 1] = ('x'):rep(100) .. i end\nend",
+                                   name: "eat.lua")
+        _ = try state.call(chunk.function, [])
+        let eat = try #require(state.function("eat", in: chunk))
+        #expect {
+            _ = try state.call(eat, [.integer(1_000_000_000)])
+        } throws: { error in
+            (error as! LuaError).kind == .memoryLimit && (error as! LuaError).line == 3
+        }
+        #expect(try state.run(Fixtures.healthyScript, name: "healthy.lua") == Fixtures.expectedHealthy)
+    }
+
     @Test("a time limit stops code that the instruction budget would allow")
     func timeLimit() throws {
         let state = try Fixtures.state(LuaLimits(instructions: 0, timeout: 0.2, memoryBytes: 16 << 20))
