@@ -17,6 +17,24 @@ int crescent_is_frozen(lua_State *L, int index) {
     return frozen;
 }
 
+int crescent_push_unfrozen(lua_State *L, int index) {
+    if (lua_type(L, index) != LUA_TTABLE || !lua_getmetatable(L, index)) return 0;
+    lua_pop(L, 1); /* only a table with a metatable can be a proxy */
+    index = lua_absindex(L, index);
+    lua_getfield(L, LUA_REGISTRYINDEX, CRESCENT_FROZEN);
+    if (lua_type(L, -1) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushvalue(L, index);
+    if (lua_rawget(L, -2) != LUA_TTABLE) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_remove(L, -2);
+    return 1;
+}
+
 static int readonly_newindex(lua_State *L) {
     return luaL_error(L, "attempt to modify a read-only table");
 }

@@ -9,6 +9,10 @@ scenario("a purchase that lifts a customer into gold tells them at once, with a 
   expect(second.exited):to_contain("silver")
   expect(second:hit("promotion:tier_upgrade"), "tier upgrade"):to_be(true)
   expect(#second:actions_of("coupon", "promotion:tier_upgrade"), "gold coupon"):to_be(1)
+  -- The notice lists the new tier's benefits (plugins/loyalty.lua).
+  local notice = second:actions_of("notify", "promotion:tier_upgrade")[1]
+  expect(notice.data.tier):to_be("gold")
+  expect(notice.data.benefits, "gold benefits"):to_contain("early access to launches")
   expect(customer("ana").segments.gold):to_be(true)
 end)
 

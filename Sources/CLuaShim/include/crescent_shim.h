@@ -78,6 +78,9 @@ int crescent_load(lua_State *L, const char *source, size_t length,
                   const char *chunkname, int push_env);
 /* Pushes `value` read-only (a proxy whose nested tables are read-only too). */
 void crescent_push_frozen(lua_State *L, int index);
+/* When the value at `index` is a read-only proxy, pushes the table behind it
+ * and returns 1; otherwise pushes nothing and returns 0. Raises no error. */
+int crescent_push_unfrozen(lua_State *L, int index);
 
 /* Runs the function below `nargs` arguments with a traceback handler under
  * the given limits. Returns the lua status; runtime->killed tells of a kill. */

@@ -21,6 +21,11 @@ enum LuaValueCodec {
         case LUA_TSTRING:
             return .string(LuaString(bytes: readBytes(L, index)))
         case LUA_TTABLE:
+            // A read-only proxy (a plugin's or a library's table) is empty itself: copy the table behind it.
+            if crescent_push_unfrozen(L, index) != 0 {
+                defer { crescent_pop(L, 1) }
+                return try readTable(L, lua_absindex(L, -1), depth: depth, path: path, visiting: &visiting)
+            }
             return try readTable(L, index, depth: depth, path: path, visiting: &visiting)
         default:
             return .opaque(String(cString: lua_typename(L, lua_type(L, index))))

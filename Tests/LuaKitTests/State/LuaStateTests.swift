@@ -146,6 +146,9 @@ struct LuaStateTests {
         }
         #expect(try state.run("return require('util').nested.x, require('util') == require('util')",
                               name: "r2.lua") == [.integer(1), true])
+        // Handed back to the host (an action's data, a printed value), a read-only table reads as what it holds.
+        #expect(try state.run("return require('geo.eu').countries, { eu = require('geo.eu') }", name: "r3.lua")
+                == [.array(["ES", "FR"]), .table(["eu": .table(["countries": .array(["ES", "FR"])])])])
         for name in ["..secret", "../secret", "/etc/passwd", "io", "util/../../secret"] {
             #expect(throws: LuaError.self, "require('\(name)')") { try state.run("return require('\(name)')", name: "x.lua") }
         }
