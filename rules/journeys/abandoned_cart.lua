@@ -11,7 +11,13 @@ journey "abandoned_cart" {
   cap = { max = 2, per = "1d" },
   steps = {
     wait { "1h", name = "grace" },
-    send { channel = "email", template = "cart_reminder", name = "reminder" },
+    send {
+      channel = "email", template = "cart_reminder", name = "reminder",
+      data = function(c, j)
+        local cart = c.carts[j.key] or {}
+        return { cart = j.key, value = cart.value, items = cart.items }
+      end,
+    },
     wait { "23h", name = "second_chance" },
     branch {
       name = "worth_an_offer",

@@ -7,7 +7,10 @@ scenario("a reminder an hour after the cart is left, an offer a day later", func
   advance("59m")
   expect(#sent("journey:abandoned_cart")):to_be(0)
   advance("1m")
-  expect(sent("journey:abandoned_cart")[1].template):to_be("cart_reminder")
+  local reminder = sent("journey:abandoned_cart")[1]
+  expect(reminder.template):to_be("cart_reminder")
+  expect(reminder.data.cart):to_be("cart-1")
+  expect(reminder.data.value):to_be(80)
   advance("23h")
   expect(sent("journey:abandoned_cart")[3].template):to_be("cart_discount")
   expect(journey("dee", "abandoned_cart").status):to_be("completed")

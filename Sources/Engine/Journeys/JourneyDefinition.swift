@@ -18,6 +18,8 @@ public struct JourneyStep: Sendable, Equatable {
     public var channel: String?
     public var template: String?
     public var data: JSONValue?
+    /// `send`: the handle of `data = function(c, j, e)`, called when the message goes.
+    public var dataFunction: Int64?
     public var coupon: JSONValue?
     /// `set_trait`, `tag`, `untag`.
     public var trait: String?
@@ -110,6 +112,7 @@ public final class JourneyDefinition: Sendable {
             step.tag = t["tag"]?.stringValue
             step.reason = t["reason"]?.stringValue
             if case .table(let handle)? = t["when"], case .integer(let id)? = handle["__function"] { step.condition = id }
+            if case .table(let handle)? = t["data_function"], case .integer(let id)? = handle["__function"] { step.dataFunction = id }
             step.elseTo = t["else_to"]?.stringValue
             step.to = t["to"]?.stringValue
             steps.append(step)

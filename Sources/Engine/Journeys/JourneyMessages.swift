@@ -8,6 +8,8 @@ enum SendOutcome {
     case done
     /// Not allowed yet (quiet hours, a frequency cap): retried at `until`.
     case deferred(until: Int64, why: String)
+    /// Its `data` function failed: the instance has ended with the error.
+    case failed
 }
 
 /// The steps of a journey that act: messages (with consent, fraud-block
@@ -31,6 +33,12 @@ extension Engine {
             return .deferred(until: until, why: why)
         }
         var data = step.data ?? .object([:])
+        if let handle = step.dataFunction {
+            guard let made = callStep(handle, rules.stepDataCall, step, instance, def, &run, read: { s throws(LuaError) in
+                try s.value(at: -1)
+            }) else { return .failed }
+            data = made == .nil ? .object([:]) : JSONValue(made)
+        }
         if let coupon = step.coupon, case .object(var fields) = data {
             fields["coupon"] = .string(issueCoupon(coupon, instance, def, step, &run))
             data = .object(fields)
@@ -167,6 +175,15 @@ extension Engine {
     func branch(_ step: JourneyStep, _ instance: JourneyInstance, _ def: JourneyDefinition,
                 _ run: inout EvaluationRun) -> Bool? {
         guard let handle = step.condition else { return true }
+        return callStep(handle, rules.branchCall, step, instance, def, &run) { s throws(LuaError) in try s.value(at: -1) == .boolean(true) }
+    }
+
+    /// Calls one of a step's functions, `f(c, j, e)`, through the prelude's
+    /// `entry`; nil when it failed (the instance is then ended with the error
+    /// as its reason, counted as the journey's error).
+    private func callStep<T>(_ handle: Int64, _ entry: LuaReference, _ step: JourneyStep, _ instance: JourneyInstance,
+                             _ def: JourneyDefinition, _ run: inout EvaluationRun,
+                             read: (LuaStack) throws(LuaError) -> T) -> T? {
         let started = DispatchTime.now().uptimeNanoseconds
         do {
             if !run.luaReady {
@@ -176,7 +193,7 @@ extension Engine {
             }
             try prepareLua()
             let row = instance.row, vars = instance.vars
-            let taken = try rules.state.call(rules.branchCall, arguments: 2, results: 1, push: { s in
+            let answer = try rules.state.call(entry, arguments: 2, results: 1, push: { s in
                 s.push(handle)
                 s.pushTable(fields: 6)
                 s.push(row.journey); s.setField("journey")
@@ -185,9 +202,9 @@ extension Engine {
                 s.push(row.enteredAt); s.setField("entered_at")
                 s.push(row.id); s.setField("id")
                 s.push(json: .object(vars)); s.setField("vars")
-            }, read: { s throws(LuaError) in try s.value(at: -1) == .boolean(true) })
+            }, read: read)
             clearErrors(def.ruleId)
-            return taken
+            return answer
         } catch {
             let micros = Int((DispatchTime.now().uptimeNanoseconds - started) / 1000)
             let message = (error as? LuaError)?.message ?? "\(error)"

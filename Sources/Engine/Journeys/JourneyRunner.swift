@@ -158,6 +158,8 @@ extension Engine {
                     instance.row.note = "deferred until \(Timestamps.iso(until)): \(why)"
                     rest(instance, until: until, waitingFor: nil, keepNote: true)
                     return
+                case .failed:
+                    return
                 }
             case .coupon:
                 _ = issueCoupon(step.coupon ?? .object([:]), instance, def, step, &run)

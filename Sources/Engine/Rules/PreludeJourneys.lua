@@ -62,7 +62,9 @@ function send(spec)
   local step = make_step("send", spec, 3)
   if type(step.template) ~= "string" then error("send needs { channel = \"email\", template = \"name\" }", 2) end
   step.channel = step.channel or "email"
-  if step.data ~= nil and type(step.data) ~= "table" then error("send: data must be a table", 2) end
+  if step.data ~= nil and type(step.data) ~= "table" and type(step.data) ~= "function" then
+    error("send: data must be a table or a function(c, j, e) returning one", 2)
+  end
   if step.coupon ~= nil and type(step.coupon) ~= "table" then error("send: coupon must be a table like { percent = 10 }", 2) end
   if step.coupon and step.coupon.expires_in then step.coupon.expires_in = tostring(step.coupon.expires_in) end
   return step
@@ -161,6 +163,11 @@ function journey(name)
           functions[#functions + 1] = step.when
           step.when = { __function = #functions }
         end
+        if type(step.data) == "function" then
+          functions[#functions + 1] = step.data
+          step.data = nil
+          step.data_function = { __function = #functions }
+        end
         if step.on_timeout and not names[step.on_timeout] then
           error(("journey %q: on_timeout names no step: %q"):format(name, step.on_timeout), 0)
         end
@@ -186,6 +193,15 @@ end
 --- ({ journey, key, step, entered_at, vars }) and the event that woke it.
 function host_branch(id, instance)
   return functions[id](C, instance, E) and true or false
+end
+
+--- A send step's data function: data(c, j, e), its answer a table or nil.
+function host_step_data(id, instance)
+  local data = functions[id](C, instance, E)
+  if data ~= nil and type(data) ~= "table" then
+    error(("data must return a table, not a %s"):format(type(data)), 0)
+  end
+  return data
 end
 
 -- The context given to schedules.

@@ -74,6 +74,7 @@ public final class RuleRuntime {
     let segmentsBatch: LuaReference
     let fraudBatch: LuaReference
     let branchCall: LuaReference
+    let stepDataCall: LuaReference
     let scheduleCall: LuaReference
 
     /// Loads the prelude and every `*.lua` file under `rulesDirectory`
@@ -108,6 +109,7 @@ public final class RuleRuntime {
         segmentsBatch = try entry("host_segments")
         fraudBatch = try entry("host_fraud_all")
         branchCall = try entry("host_branch")
+        stepDataCall = try entry("host_step_data")
         scheduleCall = try entry("host_schedule")
         let declarationsCall = try entry("host_declarations")
 

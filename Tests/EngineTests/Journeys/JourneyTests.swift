@@ -229,6 +229,70 @@ struct JourneyTests {
     }
 }
 
+@Suite("Journeys: a send step's data from a function")
+struct JourneySendDataTests {
+    static let rules = """
+        journey "cart" {
+          on = "Product Added",
+          key = function(e) return e.properties.cart_id end,
+          steps = {
+            wait "1h",
+            send {
+              template = "cart_reminder", name = "reminder", coupon = { percent = 5 },
+              data = function(c, j, e)
+                if j.vars.trigger.sku == "BAD" then return c.nothing.here end
+                if j.vars.trigger.sku == "ODD" then return "text" end
+                return { cart = j.key, value = c:cart_value(j.key), sku = j.vars.trigger.sku, woke_by = e.name }
+              end,
+            },
+          },
+        }
+        """
+
+    @Test("data(c, j, e) is called when the message goes: the cart, its value, the entry event, the timer")
+    func dataFromAFunction() throws {
+        let engine = try journeyEngine(["journeys/cart.lua": Self.rules])
+        _ = try engine.process(EngineFixtures.track("Product Added", ["cart_id": "c1", "sku": "SKU-7", "price": 20, "quantity": 2], at: "0s"))
+        try engine.advance(to: EngineFixtures.time("1h"))
+        try engine.flush()
+        let sent = try #require(try engine.store.outbox(rule: "journey:cart").first { $0.action == "notify" })
+        let data = try #require(try JSONValue.parse(Data(sent.payload.utf8))["data"])
+        #expect(data["cart"]?.stringValue == "c1")
+        #expect(data["value"]?.doubleValue == 40)
+        #expect(data["sku"]?.stringValue == "SKU-7")
+        #expect(data["woke_by"]?.stringValue == "Journey Timer")
+        #expect(data["coupon"]?.stringValue?.hasPrefix("CR-") == true, "the coupon joins what the function returned")
+    }
+
+    @Test("a data function that fails, or answers no table, ends that instance with the error: no message, no coupon",
+          arguments: ["BAD", "ODD"])
+    func failingData(sku: String) throws {
+        let engine = try journeyEngine(["journeys/cart.lua": Self.rules])
+        _ = try engine.process(EngineFixtures.track("Product Added", ["cart_id": "c1", "sku": .string(sku), "price": 20], at: "0s"))
+        _ = try engine.process(EngineFixtures.track("Product Added", ["cart_id": "c2", "sku": "SKU-1", "price": 20], at: "1m"))
+        try engine.advance(to: EngineFixtures.time("2h"))
+        try engine.flush()
+        let outbox = try engine.store.outbox(rule: "journey:cart")
+        #expect(outbox.map(\.action).sorted() == ["coupon", "notify"], "only the healthy cart's message and coupon")
+        let broken = try #require(try engine.store.journeyInstances(customerId: "u1").first { $0.key == "c1" })
+        #expect(broken.status == "exited")
+        let reason = broken.exitReason ?? ""
+        #expect(reason.hasPrefix("error in reminder: "), "\(reason)")
+        #expect(reason.contains(sku == "BAD" ? "nothing" : "data must return a table, not a string"), "\(reason)")
+        #expect(engine.stats["journey:cart"]?.errors == 1)
+    }
+
+    @Test("data that is neither a table nor a function is refused with the file and line")
+    func badDataField() throws {
+        let engine = try EngineFixtures.engine(rules: ["journeys/bad.lua": """
+            journey "j" { on = "Cart Viewed", steps = { send { template = "a", data = "hello" } } }
+            """])
+        let problem = try #require(engine.problems.first { $0.severity == .error })
+        #expect(problem.file == "rules/journeys/bad.lua" && problem.line == 1)
+        #expect(problem.message.contains("send: data must be a table or a function(c, j, e) returning one"), "\(problem.message)")
+    }
+}
+
 @Suite("Journeys: declaration problems name the file and line")
 struct JourneyProblemTests {
     @Test("bad journeys and messaging are reported, and the good ones still load", arguments: [
