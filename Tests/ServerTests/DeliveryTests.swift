@@ -96,6 +96,38 @@ struct DeliveryTests {
         #expect(try await restarted.deliverDue(now: 100_000) == 0, "delivered once")
     }
 
+    @Test("the receiver is told whom to reach: the customer's contact traits and consent as they are at delivery")
+    func recipient() async throws {
+        let receiver = try await WebhookReceiver(failures: 0)
+        defer { receiver.stop() }
+        let store = try CrescentStore()
+        var batch = WriteBatch()
+        var ana = CustomerRow(id: "ana")
+        ana.traits = #"{"email":"ana@example.com","first_name":"Ana","phone":null,"favourite_colour":"teal","timezone":"Europe/Madrid"}"#
+        ana.consent = #"{"marketing":true}"#
+        batch.customers["ana"] = ana
+        batch.identities.append((alias: "anon-1", customerId: "ana"))
+        for (key, customer) in [("a", "ana"), ("b", "anon-1"), ("c", "nobody")] {
+            batch.outbox.append(OutboxRow(idempotencyKey: key, messageId: "m-\(key)", customerId: customer, rule: "promotion:vip",
+                                          action: "notify", channel: "crm", payload: #"{"action":"notify","template":"vip"}"#,
+                                          createdAt: 1_000))
+        }
+        try store.commit(batch)
+        let channel = WebhookChannel(url: "http://127.0.0.1:\(receiver.port)/hook", secret: "s")
+        #expect(try await OutboxDispatcher(store: store, channels: ["crm": channel], jitter: { 1 }).deliverDue(now: 2_000) == 3)
+        let bodies = try receiver.deliveries.map { try #require(try JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any]) }
+        let byKey = Dictionary(uniqueKeysWithValues: bodies.map { ($0["idempotency_key"] as? String ?? "?", $0) })
+        let customer = try #require(byKey["a"]?["customer"] as? [String: Any])
+        #expect(customer["id"] as? String == "ana")
+        #expect(customer["email"] as? String == "ana@example.com")
+        #expect(customer["first_name"] as? String == "Ana" && customer["timezone"] as? String == "Europe/Madrid")
+        #expect(customer["marketing_consent"] as? Bool == true)
+        #expect(customer["favourite_colour"] == nil && customer["phone"] == nil, "contact traits only, and only those held")
+        #expect((byKey["b"]?["customer"] as? [String: Any])?["email"] as? String == "ana@example.com", "an anonymous id that joined ana")
+        #expect(byKey["c"]?["customer"] is NSNull, "no customer on record")
+        #expect(byKey["a"]?["customer_id"] as? String == "ana")
+    }
+
     @Test("a receiver that never recovers: dead letter after the last attempt, with the error kept")
     func deadLetter() async throws {
         let receiver = try await WebhookReceiver(failures: .max)

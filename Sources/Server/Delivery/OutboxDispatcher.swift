@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Crypto
+import Engine
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -85,7 +86,7 @@ public final class OutboxDispatcher: Sendable {
 
     /// One POST; nil when delivered, else why not.
     private func attempt(_ entry: OutboxEntry, _ channel: WebhookChannel) async -> String? {
-        let body = Self.body(entry)
+        let body = Self.body(entry, recipient: Self.recipient(entry.row.customerId, in: store))
         var request = HTTPClientRequest(url: channel.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -103,7 +104,28 @@ public final class OutboxDispatcher: Sendable {
     }
 
     /// The JSON body: the action's envelope with its payload.
-    static func body(_ entry: OutboxEntry) -> String {
+    /// The contact traits a receiver needs to reach the customer.
+    static let contactTraits = ["email", "phone", "name", "first_name", "last_name", "timezone", "locale"]
+
+    /// Whom an action is for, as the store holds them at delivery (an erasure
+    /// or a correction since the action was made shows): `id`, the contact
+    /// traits they have, and `marketing_consent`; null without a customer.
+    /// Read at delivery, so no copy of them is kept in the outbox.
+    static func recipient(_ customerId: String?, in store: CrescentStore) -> JSONValue {
+        guard let customerId else { return .null }
+        let id = (try? store.resolve(alias: customerId)) ?? nil
+        guard let row = try? store.customer(id: id ?? customerId) else { return .null }
+        var fields: [String: JSONValue] = ["id": .string(row.id)]
+        let traits = (try? JSONValue.parse(Data(row.traits.utf8))) ?? .object([:])
+        for name in contactTraits {
+            if let value = traits[name], value != .null { fields[name] = value }
+        }
+        let consent = (try? JSONValue.parse(Data(row.consent.utf8))) ?? .object([:])
+        fields["marketing_consent"] = .bool(consent["marketing"] == .bool(true))
+        return .object(fields)
+    }
+
+    static func body(_ entry: OutboxEntry, recipient: JSONValue = .null) -> String {
         func quote(_ text: String?) -> String {
             guard let text else { return "null" }
             let data = (try? JSONSerialization.data(withJSONObject: [text])) ?? Data("[\"\"]".utf8)
@@ -112,7 +134,8 @@ public final class OutboxDispatcher: Sendable {
         let row = entry.row
         return #"{"id":\#(entry.id),"idempotency_key":\#(quote(row.idempotencyKey)),"message_id":\#(quote(row.messageId)),"#
             + #""customer_id":\#(quote(row.customerId)),"rule":\#(quote(row.rule)),"action":\#(quote(row.action)),"#
-            + #""channel":\#(quote(row.channel)),"created_at":\#(row.createdAt),"payload":\#(row.payload)}"#
+            + #""channel":\#(quote(row.channel)),"created_at":\#(row.createdAt),"customer":\#(recipient.jsonText),"#
+            + #""payload":\#(row.payload)}"#
     }
 
     /// Hex HMAC-SHA256 of the body with the channel's secret.
