@@ -45,11 +45,10 @@ static int past_deadline(crescent_runtime *rt) {
  * and reading a frame's source and line allocate nothing. (With a coroutine
  * running, this finds the call that resumed it.)
  */
-static void locate_allocator_kill(crescent_runtime *rt) {
-    lua_State *L = rt->main_thread;
+static void locate_kill(lua_State *L, crescent_runtime *rt, int from_level) {
     if (L == NULL || rt->kill_source[0] != '\0') return;
     lua_Debug ar;
-    for (int level = 0; lua_getstack(L, level, &ar); level++) {
+    for (int level = from_level; lua_getstack(L, level, &ar); level++) {
         if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
             snprintf(rt->kill_source, sizeof rt->kill_source, "%s", ar.short_src);
             rt->kill_line = ar.currentline;
@@ -57,6 +56,8 @@ static void locate_allocator_kill(crescent_runtime *rt) {
         }
     }
 }
+
+static void locate_allocator_kill(crescent_runtime *rt) { locate_kill(rt->main_thread, rt, 0); }
 
 /*
  * Counts every byte. While Lua code runs (host_depth == 0) it refuses growth
@@ -237,17 +238,8 @@ void crescent_close(lua_State *L) {
  * error object whose __tostring loops is stopped like any other code. */
 static int traceback_handler(lua_State *L) {
     crescent_runtime *rt = crescent_rt(L);
-    if (rt->killed && rt->kill_source[0] == '\0') {
-        /* killed by the allocator: locate the innermost Lua function */
-        lua_Debug ar;
-        for (int level = 1; lua_getstack(L, level, &ar); level++) {
-            if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
-                snprintf(rt->kill_source, sizeof rt->kill_source, "%s", ar.short_src);
-                rt->kill_line = ar.currentline;
-                break;
-            }
-        }
-    }
+    /* killed by the allocator and not located yet: the innermost Lua function */
+    if (rt->killed) locate_kill(L, rt, 1);
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
