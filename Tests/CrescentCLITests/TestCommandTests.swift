@@ -77,6 +77,45 @@ struct TestCommandTests {
         #expect(out.contains("✔ no event, no error"), "\(out)")
     }
 
+    @Test("a rule name the rule set does not declare fails the scenario at its line, with a hint, instead of never matching")
+    func misspeltRuleNames() throws {
+        let dir = try Fixtures.temporaryDirectory(files: [
+            "rules/big.lua": """
+                segment "big" { when = function(c) return c.total_spent >= 100 end }
+                promotion "thanks" { on = "Order Completed", marketing = false, run = function(e, c, act) act:tag("thanked") end }
+                """,
+            "rules/big_test.lua": """
+                scenario("right names", function()
+                  local r = order("ana", "o1", 150)
+                  expect(r:hit("promotion:thanks")):to_be(true)
+                  expect(r:result("segment:big").outcome):to_be("hit")
+                  expect(#sent("promotion:thanks")):to_be(1)
+                end)
+                scenario("a typo", function()
+                  local r = order("ana", "o1", 150)
+                  expect(r:hit("promotion:thank")):to_be(false)
+                end)
+                scenario("no kind", function()
+                  local r = order("ana", "o1", 150)
+                  expect(r:result("big")):to_be(nil)
+                end)
+                scenario("no such journey", function()
+                  expect(journey("ana", "welcome")):to_be(nil)
+                end)
+                """,
+            "plugins/.keep": "",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try Fixtures.run(crescent, ["test"], in: dir)
+        #expect(result.status == 1)
+        let out = result.stdoutText
+        #expect(out.contains("✔ right names"), "\(out)")
+        #expect(out.contains("rules/big_test.lua:9: no rule 'promotion:thank' in the rule set: the promotion rules are promotion:thanks"), "\(out)")
+        #expect(out.contains("rules/big_test.lua:13: no rule 'big' in the rule set: did you mean segment:big?"), "\(out)")
+        #expect(out.contains("rules/big_test.lua:16: no rule 'journey:welcome' in the rule set"), "\(out)")
+        #expect(out.contains("1 passed, 3 failed"), "\(out)")
+    }
+
     @Test("a failing scenario: expected vs got with its line, the last event's explanation, exit 1, JUnit XML")
     func failing() throws {
         let dir = try Fixtures.temporaryDirectory(files: [

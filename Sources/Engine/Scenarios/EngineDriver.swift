@@ -83,6 +83,7 @@ public final class EngineDriver {
 
     public func journey(_ alias: String, _ name: String) throws -> LuaValue {
         guard let engine else { return .nil }
+        try checkRule("journey:" + name)
         try engine.flush()
         let user = try engine.store.resolve(alias: alias) ?? alias
         guard let row = try engine.store.journeyInstances(customerId: user).first(where: { $0.journey == name }) else { return .nil }
@@ -95,8 +96,34 @@ public final class EngineDriver {
         return .table(fields)
     }
 
+    /// Throws when the rule set declares no rule `rule` (`kind:name`), so a
+    /// misspelt name in an expectation fails instead of never matching.
+    public func checkRule(_ rule: String) throws {
+        if let problem = ruleProblem(rule) { throw LuaHostError(problem) }
+    }
+
+    /// Why `rule` names no rule of the rule set, with a hint; nil when it does.
+    public func ruleProblem(_ rule: String) -> String? {
+        guard let engine else { return nil }
+        let declared = engine.rules.declarations.map(\.ruleId)
+        if declared.contains(rule) { return nil }
+        let name = rule.split(separator: ":", maxSplits: 1).last.map(String.init) ?? rule
+        let hint: String
+        if let qualified = declared.first(where: { $0.hasSuffix(":" + name) }) {
+            hint = "did you mean \(qualified)?"
+        } else if let kind = rule.split(separator: ":", maxSplits: 1).first, rule.contains(":") {
+            let same = declared.filter { $0.hasPrefix(kind + ":") }.sorted()
+            hint = same.isEmpty ? "rules are named kind:name, such as \(declared.sorted().first ?? "promotion:welcome")"
+                : "the \(kind) rules are \(same.joined(separator: ", "))"
+        } else {
+            hint = "rules are named kind:name, such as \(declared.sorted().first ?? "promotion:welcome")"
+        }
+        return "no rule '\(rule)' in the rule set: \(hint)"
+    }
+
     public func sent(_ rule: String?) throws -> LuaValue {
         guard let engine else { return .array([]) }
+        if let rule { try checkRule(rule) } // (a scenario checks first, to point at its own line)
         try engine.flush()
         let rows = try rule.map { try engine.store.outbox(rule: $0) } ?? engine.store.outboxEntries(status: "pending", limit: 1000).map(\.row).reversed()
         return .array(rows.map { row in

@@ -17,12 +17,27 @@ end
 local Outcome = {}
 Outcome.__index = Outcome
 
---- Whether a rule (kind:name) hit for this event.
-function Outcome:hit(rule) local r = self.results[rule] return r ~= nil and r.outcome == "hit" end
+-- A rule name the rule set does not declare fails at the test's own line.
+local function check_rule(rule)
+  local problem = host_rule_problem(rule)
+  if problem then error(problem, 3) end
+end
+
+--- Whether a rule (kind:name) hit for this event. A name the rule set does
+--- not declare is an error, not a quiet false.
+function Outcome:hit(rule)
+  check_rule(rule)
+  local r = self.results[rule]
+  return r ~= nil and r.outcome == "hit"
+end
 --- A rule's result: { outcome, reason, score }, or nil when it did not run.
-function Outcome:result(rule) return self.results[rule] end
+function Outcome:result(rule)
+  check_rule(rule)
+  return self.results[rule]
+end
 --- The actions of one kind ("notify", "coupon", ...), optionally of one rule.
 function Outcome:actions_of(kind, rule)
+  if rule ~= nil then check_rule(rule) end
   local found = {}
   for _, a in ipairs(self.actions) do
     if a.action == kind and (rule == nil or a.rule == rule) then found[#found + 1] = a end
@@ -61,10 +76,16 @@ function advance(d) host_advance(duration(d)) end
 function customer(id) return host_customer(id) end
 
 --- journey(user, name): the customer's latest instance { status, step, exit_reason, converted }, or nil.
-function journey(user, name) return host_journey(user, name) end
+function journey(user, name)
+  check_rule("journey:" .. tostring(name))
+  return host_journey(user, name)
+end
 
 --- sent(rule): the actions in the outbox, of one rule when given.
-function sent(rule) return host_sent(rule) end
+function sent(rule)
+  if rule ~= nil then check_rule(rule) end
+  return host_sent(rule)
+end
 
 -- Expectations ------------------------------------------------------------
 

@@ -134,6 +134,9 @@ final class ScenarioSession {
             [try box.value.driver.journey(args.first?.stringValue ?? "", args.dropFirst().first?.stringValue ?? "")]
         }
         state.register("host_sent", in: prelude) { args in [try box.value.driver.sent(args.first?.stringValue)] }
+        state.register("host_rule_problem", in: prelude) { args in
+            [box.value.driver.ruleProblem(args.first?.stringValue ?? "").map { .string(LuaString($0)) } ?? .nil]
+        }
         _ = try state.call(prelude.function, [])
         for name in ["scenario", "identify", "track", "page", "order", "advance", "customer", "journey", "sent", "expect"] {
             state.shareGlobal(name, from: prelude)
