@@ -134,7 +134,7 @@ final class ServerMetrics: Sendable {
             registry.makeGauge(descriptor: Self.name("rules_reload_duration", "seconds", "Check, scenarios and swap of the last reload"))
                 .set(last.milliseconds / 1000)
         }
-        for status in ["pending", "delivered", "dead"] {
+        for status in ["pending", "delivered", "dead", "withheld"] {
             registry.makeGauge(descriptor: Self.name("outbox", "entries", "Outbox actions by delivery status"), labels: [("status", status)])
                 .set(Double(outbox.counts[status] ?? 0))
         }

@@ -175,13 +175,14 @@ struct BatchWriter {
         }
         if !batch.outbox.isEmpty {
             let insert = try RawStatement(db, """
-                INSERT OR IGNORE INTO outbox (idempotency_key, message_id, customer_id, rule, action, channel, payload, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO outbox (idempotency_key, message_id, customer_id, rule, action, channel, payload, created_at,
+                                              consent_purpose)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for row in batch.outbox {
                 insert.bind(1, row.idempotencyKey); insert.bind(2, row.messageId); insert.bind(3, owner(row.customerId))
                 insert.bind(4, row.rule); insert.bind(5, row.action); insert.bind(6, row.channel)
-                insert.bind(7, row.payload); insert.bind(8, row.createdAt)
+                insert.bind(7, row.payload); insert.bind(8, row.createdAt); insert.bind(9, row.consentPurpose)
                 try insert.step()
             }
         }

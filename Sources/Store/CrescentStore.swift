@@ -299,7 +299,7 @@ public final class CrescentStore: Sendable {
             try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE \(condition) ORDER BY id", arguments: arguments).map {
                 OutboxRow(idempotencyKey: $0["idempotency_key"], messageId: $0["message_id"], customerId: $0["customer_id"],
                           rule: $0["rule"], action: $0["action"], channel: $0["channel"], payload: $0["payload"],
-                          createdAt: $0["created_at"])
+                          createdAt: $0["created_at"], consentPurpose: $0["consent_purpose"])
             }
         }
     }

@@ -58,6 +58,14 @@ extension CrescentStore {
         }
     }
 
+    /// Marks an entry `withheld`: not delivered, and never to be (the
+    /// consent it was made under was withdrawn before it went).
+    public func markWithheld(id: Int64, reason: String) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE outbox SET status = 'withheld', last_error = ? WHERE id = ?", arguments: [reason, id])
+        }
+    }
+
     /// Records a failed attempt: retried at `retryAt`, or dead when nil.
     public func markFailed(id: Int64, error: String, retryAt: Int64?) throws {
         try writer.write { db in
@@ -77,7 +85,8 @@ extension CrescentStore {
                 OutboxEntry(id: $0["id"],
                             row: OutboxRow(idempotencyKey: $0["idempotency_key"], messageId: $0["message_id"],
                                            customerId: $0["customer_id"], rule: $0["rule"], action: $0["action"],
-                                           channel: $0["channel"], payload: $0["payload"], createdAt: $0["created_at"]),
+                                           channel: $0["channel"], payload: $0["payload"], createdAt: $0["created_at"],
+                                           consentPurpose: $0["consent_purpose"]),
                             status: $0["status"], attempts: $0["attempts"], nextAttemptAt: $0["next_attempt_at"],
                             lastError: $0["last_error"], deliveredAt: $0["delivered_at"])
             }

@@ -180,9 +180,13 @@ public struct OutboxRow: Sendable, Equatable {
     public var channel: String?
     public var payload: String
     public var createdAt: Int64
+    /// The consent the action was made under (`marketing`), which must still
+    /// be given when it is delivered; nil for one that needs none (an alert).
+    public var consentPurpose: String?
 
     public init(idempotencyKey: String, messageId: String, customerId: String?, rule: String, action: String,
-                channel: String?, payload: String, createdAt: Int64) {
+                channel: String?, payload: String, createdAt: Int64, consentPurpose: String? = nil) {
+        self.consentPurpose = consentPurpose
         self.idempotencyKey = idempotencyKey
         self.messageId = messageId
         self.customerId = customerId

@@ -332,46 +332,7 @@ enum Schema {
                 CREATE INDEX promotion_fires_by_customer ON promotion_fires(customer_id, promotion, at);
                 """)
         }
-        migrator.registerMigration("v9-rejected-messages") { db in
-            try db.execute(sql: """
-                -- messages the ingest API refused (a batch keeps its valid messages): what came, why it was refused,
-                -- when; the latest ones only (CrescentStore.rejectedMessagesKept)
-                CREATE TABLE rejected_messages (
-                    id INTEGER PRIMARY KEY,
-                    received_at INTEGER NOT NULL,
-                    source TEXT NOT NULL,
-                    code TEXT NOT NULL,
-                    reason TEXT NOT NULL,
-                    payload TEXT NOT NULL,
-                    -- the ids the message named, so that a customer's export and erasure include it
-                    user_id TEXT,
-                    anonymous_id TEXT
-                );
-                CREATE INDEX rejected_messages_by_user ON rejected_messages(user_id) WHERE user_id IS NOT NULL;
-                CREATE INDEX rejected_messages_by_anonymous ON rejected_messages(anonymous_id) WHERE anonymous_id IS NOT NULL;
-                """)
-        }
-        migrator.registerMigration("v10-shadow-segment-members") { db in
-            try db.execute(sql: """
-                -- the shadow-mode segments each customer would be in, so that a would-be entry is counted once,
-                -- across restarts and customers read back from the store
-                CREATE TABLE shadow_segment_members (
-                    segment TEXT NOT NULL,
-                    customer_id TEXT NOT NULL,
-                    entered_at INTEGER NOT NULL,
-                    PRIMARY KEY (segment, customer_id)
-                );
-                CREATE INDEX shadow_segment_members_by_customer ON shadow_segment_members(customer_id);
-                """)
-        }
-        migrator.registerMigration("v11-segments-hold") { db in
-            try db.execute(sql: """
-                -- until when a customer's segment answers hold, and under which rule set: the first
-                -- sweep after a start skips the stored customers whose answers still hold
-                ALTER TABLE customers ADD COLUMN segments_hold_until INTEGER;
-                ALTER TABLE customers ADD COLUMN segments_version TEXT;
-                """)
-        }
+        registerLaterMigrations(&migrator)
         return migrator
     }
 }

@@ -71,6 +71,22 @@ struct EngineTests {
         #expect(result.reason == "no marketing consent")
     }
 
+    @Test("an action keeps the consent it was made under, for delivery to check again; an operational alert needs none")
+    func actionsKeepTheirConsent() throws {
+        let engine = try EngineFixtures.engine(rules: ["promotions/p.lua": """
+            promotion "thanks" { on = "Order Completed", run = function(e, c, act) act:notify{ template = "thanks" } end }
+            promotion "big_order_alert" {
+              on = "Order Completed", marketing = false,
+              run = function(e, c, act) act:alert{ channel = "ops", message = "big order" } end,
+            }
+            """])
+        _ = try engine.process(EngineFixtures.identify("u1", traits: ["marketing_consent": true], at: "-1m"))
+        _ = try engine.process(EngineFixtures.order("o1", total: 900))
+        try engine.flush()
+        #expect(try engine.store.outbox(rule: "promotion:thanks").map(\.consentPurpose) == ["marketing"])
+        #expect(try engine.store.outbox(rule: "promotion:big_order_alert").map(\.consentPurpose) == [nil])
+    }
+
     @Test("card velocity: the third order on one card in an hour is reviewed, with every rule's score")
     func cardVelocity() throws {
         let engine = try EngineFixtures.engine(rules: ["fraud/velocity.lua": velocity])

@@ -128,6 +128,34 @@ struct DeliveryTests {
         #expect(byKey["a"]?["customer_id"] as? String == "ana")
     }
 
+    @Test("an action made under marketing consent is withheld, never sent, when the consent was withdrawn before delivery")
+    func consentWithdrawn() async throws {
+        let receiver = try await WebhookReceiver(failures: 0)
+        defer { receiver.stop() }
+        let store = try CrescentStore()
+        var batch = WriteBatch()
+        for (id, consent) in [("ana", #"{"marketing":true}"#), ("bo", #"{"marketing":false}"#)] {
+            var row = CustomerRow(id: id)
+            row.consent = consent
+            batch.customers[id] = row
+        }
+        for (key, customer, purpose) in [("a", "ana", "marketing"), ("b", "bo", "marketing"), ("c", "bo", nil)] as [(String, String, String?)] {
+            batch.outbox.append(OutboxRow(idempotencyKey: key, messageId: "m-\(key)", customerId: customer, rule: "promotion:vip",
+                                          action: purpose == nil ? "alert" : "notify", channel: "crm", payload: "{}",
+                                          createdAt: 1_000, consentPurpose: purpose))
+        }
+        try store.commit(batch)
+        let channel = WebhookChannel(url: "http://127.0.0.1:\(receiver.port)/hook", secret: "s")
+        let dispatcher = OutboxDispatcher(store: store, channels: ["crm": channel], jitter: { 1 })
+        #expect(try await dispatcher.deliverDue(now: 2_000) == 3)
+        #expect(receiver.deliveries.compactMap(\.idempotencyKey).sorted() == ["a", "c"], "bo's marketing message is not sent; an alert needs no consent")
+        let withheld = try #require(try store.outboxEntries(status: "withheld").first)
+        #expect(withheld.row.idempotencyKey == "b" && withheld.attempts == 0)
+        #expect(withheld.lastError == "marketing consent withdrawn before delivery")
+        #expect(try store.outboxCounts() == ["delivered": 2, "withheld": 1])
+        #expect(try await dispatcher.deliverDue(now: 100_000) == 0, "never tried again")
+    }
+
     @Test("a receiver that never recovers: dead letter after the last attempt, with the error kept")
     func deadLetter() async throws {
         let receiver = try await WebhookReceiver(failures: .max)

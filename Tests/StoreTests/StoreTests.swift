@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import Store
+@testable import Store
 import TestSupport
 import Testing
 
@@ -119,5 +119,43 @@ struct StoreTests {
                                        reasons: "[]", rules: "[]", rulesetVersion: nil, at: 1)]
         #expect(throws: (any Error).self) { try store.commit(batch) }
         #expect(try store.count("events") == 0)
+    }
+}
+
+@Suite("Migrations keep what older files hold")
+struct MigrationTests {
+    @Test("v12 rebuilds the outbox: every row, its delivery state and indexes kept; withheld becomes a status")
+    func outboxRebuild() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("old.db").path
+        do {
+            // A file as the previous release left it.
+            let old = try DatabaseQueue(path: path)
+            try Schema.migrator.migrate(old, upTo: "v11-segments-hold")
+            try old.write { db in
+                try db.execute(sql: """
+                    INSERT INTO outbox (idempotency_key, message_id, customer_id, rule, action, channel, payload, status, attempts,
+                                        created_at, next_attempt_at, last_error)
+                    VALUES ('k1', 'm1', 'ana', 'promotion:vip', 'notify', 'email', '{"x":1}', 'dead', 8, 1000, 5000, 'HTTP 500'),
+                           ('k2', 'm2', 'bo', 'promotion:vip', 'notify', 'email', '{}', 'pending', 1, 2000, 3000, NULL)
+                    """)
+            }
+        }
+        let store = try CrescentStore(path: path)
+        let dead = try #require(try store.outboxEntries(status: "dead").first)
+        #expect(dead.row.idempotencyKey == "k1" && dead.attempts == 8 && dead.lastError == "HTTP 500" && dead.nextAttemptAt == 5000)
+        #expect(dead.row.payload == #"{"x":1}"# && dead.row.consentPurpose == nil)
+        let pending = try #require(try store.dueOutbox(now: 3000, limit: 10).first)
+        #expect(pending.row.idempotencyKey == "k2" && pending.attempts == 1)
+        try store.markWithheld(id: pending.id, reason: "marketing consent withdrawn before delivery")
+        #expect(try store.outboxCounts() == ["dead": 1, "withheld": 1])
+        let indexes = try store.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name") }
+        #expect(indexes == ["outbox_by_customer", "outbox_by_status"])
+        var batch = WriteBatch()
+        batch.outbox.append(OutboxRow(idempotencyKey: "k1", messageId: "m9", customerId: "ana", rule: "r", action: "notify",
+                                      channel: nil, payload: "{}", createdAt: 9))
+        try store.commit(batch)
+        #expect(try store.count("outbox") == 2, "the idempotency key stays unique")
     }
 }

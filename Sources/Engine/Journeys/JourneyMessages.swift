@@ -67,7 +67,8 @@ extension Engine {
         bytes.append(UInt8(ascii: "}"))
         let text = String(decoding: bytes, as: UTF8.self)
         addAction(ActionRecord(rule: def.ruleId, action: "notify", channel: channel, payload: payload,
-                               idempotencyKey: "journey:\(instance.id):\(instance.row.runs)"), text: text, &run)
+                               idempotencyKey: "journey:\(instance.id):\(instance.row.runs)", consentPurpose: "marketing"),
+                  text: text, &run)
         count(def, instance.row.position, .sent)
         return .done
     }

@@ -267,7 +267,8 @@ extension Engine {
         }
         state.batch.outbox.append(OutboxRow(idempotencyKey: action.idempotencyKey, messageId: run.event.messageId,
                                             customerId: run.customer.row.id, rule: action.rule, action: action.action,
-                                            channel: action.channel, payload: text ?? action.payload.jsonText, createdAt: state.now))
+                                            channel: action.channel, payload: text ?? action.payload.jsonText, createdAt: state.now,
+                                            consentPurpose: action.consentPurpose))
     }
 }
 

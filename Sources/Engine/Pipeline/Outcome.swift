@@ -203,6 +203,8 @@ public struct ActionRecord: Sendable, Equatable {
     public var channel: String?
     public var payload: JSONValue
     public var idempotencyKey: String
+    /// The consent the action was made under (`marketing`), checked again at delivery.
+    public var consentPurpose: String? = nil
 }
 
 /// Everything the pipeline did with one event.

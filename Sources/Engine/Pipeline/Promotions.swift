@@ -47,7 +47,8 @@ extension Engine {
                 apply(action, to: customer)
                 addAction(ActionRecord(rule: id, action: action["action"]?.stringValue ?? "unknown",
                                        channel: action["channel"]?.stringValue, payload: action,
-                                       idempotencyKey: "\(event.messageId):\(id):\(index)"), &run)
+                                       idempotencyKey: "\(event.messageId):\(id):\(index)",
+                                       consentPurpose: d.fields["marketing"] == .boolean(false) ? nil : "marketing"), &run)
             }
             state.fires[d.name, default: [:]][customer.row.id, default: []].append(state.now)
             state.shared.recordGlobalFire(d.name, now: state.now)

@@ -186,8 +186,8 @@ struct AdminAPI: Sendable {
 
     /// Outbox entries of one status, newest first, 100 a page (`before` = the last id seen).
     func outbox(status: String, before: Int64) throws -> Response {
-        guard ["pending", "delivered", "dead"].contains(status) else {
-            return APIProblem(.badRequest, "invalid_status", "status must be pending, delivered or dead").response
+        guard ["pending", "delivered", "dead", "withheld"].contains(status) else {
+            return APIProblem(.badRequest, "invalid_status", "status must be pending, delivered, dead or withheld").response
         }
         let store = gateway.engine.store
         let entries: [JSONValue] = try store.outboxEntries(status: status, before: before).map { entry in

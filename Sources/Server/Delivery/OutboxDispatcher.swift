@@ -64,7 +64,13 @@ public final class OutboxDispatcher: Sendable {
         let due = try store.dueOutbox(now: now, limit: limit, channels: names)
         for entry in due {
             guard let channel = channels[entry.row.channel ?? ""] ?? channels["default"] else { continue }
-            let failure = await attempt(entry, channel)
+            let recipient = Self.recipient(entry.row.customerId, in: store)
+            // Made under consent the customer has withdrawn since: never delivered.
+            if let purpose = entry.row.consentPurpose, recipient["consent"]?[purpose] != .bool(true) {
+                try store.markWithheld(id: entry.id, reason: "\(purpose) consent withdrawn before delivery")
+                continue
+            }
+            let failure = await attempt(entry, channel, recipient: recipient)
             if let failure {
                 let attempts = entry.attempts + 1
                 let retryAt = attempts >= channel.maxAttempts ? nil : now + backoff(afterAttempts: attempts)
@@ -85,8 +91,8 @@ public final class OutboxDispatcher: Sendable {
     }
 
     /// One POST; nil when delivered, else why not.
-    private func attempt(_ entry: OutboxEntry, _ channel: WebhookChannel) async -> String? {
-        let body = Self.body(entry, recipient: Self.recipient(entry.row.customerId, in: store))
+    private func attempt(_ entry: OutboxEntry, _ channel: WebhookChannel, recipient: JSONValue) async -> String? {
+        let body = Self.body(entry, recipient: recipient)
         var request = HTTPClientRequest(url: channel.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -109,7 +115,8 @@ public final class OutboxDispatcher: Sendable {
 
     /// Whom an action is for, as the store holds them at delivery (an erasure
     /// or a correction since the action was made shows): `id`, the contact
-    /// traits they have, and `marketing_consent`; null without a customer.
+    /// traits they have, `marketing_consent`, and `consent` (every purpose);
+    /// null without a customer.
     /// Read at delivery, so no copy of them is kept in the outbox.
     static func recipient(_ customerId: String?, in store: CrescentStore) -> JSONValue {
         guard let customerId else { return .null }
@@ -122,6 +129,7 @@ public final class OutboxDispatcher: Sendable {
         }
         let consent = (try? JSONValue.parse(Data(row.consent.utf8))) ?? .object([:])
         fields["marketing_consent"] = .bool(consent["marketing"] == .bool(true))
+        fields["consent"] = consent
         return .object(fields)
     }
 

@@ -262,6 +262,7 @@ struct JourneySendDataTests {
         #expect(data["sku"]?.stringValue == "SKU-7")
         #expect(data["woke_by"]?.stringValue == "Journey Timer")
         #expect(data["coupon"]?.stringValue?.hasPrefix("CR-") == true, "the coupon joins what the function returned")
+        #expect(sent.consentPurpose == "marketing", "delivery checks the consent again")
     }
 
     @Test("a data function that fails, or answers no table, ends that instance with the error: no message, no coupon",
