@@ -30,7 +30,9 @@ struct ShardJob: @unchecked Sendable {
     }
 
     /// The queued events `urgent` must not overtake: those of its customer and
-    /// of every identity merged or linked into that customer by them.
+    /// of every identity merged or linked into that customer by them, and
+    /// those (of any customer) carrying its card fingerprint or client IP, the
+    /// keys fraud velocity counts by, with their customers' earlier events.
     ///
     /// Takes those events out of `runs` (queued runs, oldest first) and
     /// returns them in their order. Takes nothing when one of them waits for
@@ -39,13 +41,21 @@ struct ShardJob: @unchecked Sendable {
     static func takeEarlier(of urgent: ShardJob, from runs: inout [[ShardJob]]) -> [ShardJob] {
         var customers: Set<String> = [urgent.route.customerId]
         if let merged = urgent.route.mergeFrom { customers.insert(merged) }
+        let card = urgent.event.properties["card_fingerprint"]?.stringValue, ip = urgent.event.context["ip"]?.stringValue
+        func sharesAKey(_ event: Event) -> Bool {
+            (card != nil && event.properties["card_fingerprint"]?.stringValue == card)
+                || (ip != nil && event.context["ip"]?.stringValue == ip)
+        }
         var taken: [(run: Int, index: Int)] = []
         // Newest first, so that an identify seen late adds the anonymous
         // history it merges in before its earlier events are looked at.
         for r in runs.indices.reversed() {
             for i in runs[r].indices.reversed() {
                 let route = runs[r][i].route
-                guard customers.contains(route.customerId) else { continue }
+                if !customers.contains(route.customerId) {
+                    guard (card != nil || ip != nil) && sharesAKey(runs[r][i].event) else { continue }
+                    customers.insert(route.customerId)
+                }
                 if runs[r][i].adopted != nil { return [] }
                 taken.append((r, i))
                 if let merged = route.mergeFrom { customers.insert(merged) }

@@ -9,9 +9,9 @@ private typealias F = EngineFixtures
 
 @Suite("An urgent event goes before the events queued on its shard")
 struct UrgentEventTests {
-    /// One shard, no rules, its thread held until `release` is signalled (so events queue up behind it).
-    static func heldShard() throws -> (ShardedEngine, DispatchSemaphore) {
-        let root = try Fixtures.temporaryDirectory(files: ["rules/none.lua": "", "plugins/.keep": ""])
+    /// One shard, no rules (or `rules`), its thread held until `release` is signalled (so events queue up behind it).
+    static func heldShard(rules: String = "") throws -> (ShardedEngine, DispatchSemaphore) {
+        let root = try Fixtures.temporaryDirectory(files: ["rules/none.lua": rules, "plugins/.keep": ""])
         defer { try? FileManager.default.removeItem(at: root) }
         let engine = try ShardedEngine(store: try CrescentStore(), rulesDirectory: root.appendingPathComponent("rules").path,
                                        pluginsDirectory: root.appendingPathComponent("plugins").path, shards: 1)
@@ -65,5 +65,48 @@ struct UrgentEventTests {
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE customer_id = 'd'")
         }
         #expect(events == 4)
+    }
+
+    @Test("other customers' queued orders on the same card or IP go before the decision, so card velocity counts them")
+    func sharedCardGoesFirst() throws {
+        let (engine, release) = try Self.heldShard(rules: """
+            fraud_policy { on = { "Order Completed" }, review_at = 40, block_at = 80 }
+            counter "orders_per_card" { on = "Order Completed", key = function(e) return e.properties.card_fingerprint end }
+            fraud "card_velocity" {
+              score = function(e, c, ctx)
+                local n = ctx:count("orders_per_card", e.properties.card_fingerprint, "1h")
+                if n >= 3 then return 40, ("card used %d times in the last hour"):format(n) end
+              end,
+            }
+            """)
+        let order = Collected<String>()
+        let verdict = Collected<String>()
+        let done = DispatchGroup()
+        func send(_ event: Event, _ label: String, urgent: Bool = false) {
+            done.enter()
+            engine.submitCommitted(event, urgent: urgent) { result in
+                order.append(label)
+                if urgent, case .success(let outcome) = result { verdict.append(outcome.decision?.verdict.rawValue ?? "-") }
+                done.leave()
+            }
+        }
+        let card: [String: JSONValue] = ["card_fingerprint": "fp-stolen"]
+        send(F.track("Product Viewed", user: "x", at: "0s"), "x-view")
+        send(F.order("o1", user: "x", total: 5, at: "1s", card), "x-order")
+        send(F.track("Product Viewed", user: "y", at: "2s"), "y-view")
+        var fromTheSameIP = F.track("Checkout Started", user: "z", at: "3s")
+        fromTheSameIP.context["ip"] = "203.0.113.9"
+        send(fromTheSameIP, "z-checkout")
+        send(F.order("o2", user: "w", total: 5, at: "4s", card), "w-order")
+        engine.dispatchAllPending()
+        var decide = F.order("o3", user: "d", total: 5, at: "5s", card)
+        decide.context["ip"] = "203.0.113.9"
+        send(decide, "decide", urgent: true)
+        engine.dispatchAllPending()
+        release.signal()
+        #expect(done.wait(timeout: .now() + 60) == .success)
+        // x's view goes first too: x's events keep their order. y shares nothing and waits.
+        #expect(order.values == ["x-view", "x-order", "z-checkout", "w-order", "decide", "y-view"])
+        #expect(verdict.values == ["review"], "the third use of the card within the hour")
     }
 }
