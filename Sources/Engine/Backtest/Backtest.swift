@@ -105,6 +105,8 @@ struct ReplayTally {
     /// How many events in the window each rule ran on (any outcome but disabled).
     var runs: [String: Int] = [:]
     var hits: [String: Int] = [:]
+    /// The customers each rule hit (its reach).
+    var reached: [String: Set<String>] = [:]
     var shadowHits: [String: Int] = [:]
     var errors: [String: Int] = [:]
     /// Each failing rule's last error, in or before the window.
@@ -127,7 +129,10 @@ struct ReplayTally {
         for result in outcome.results {
             if result.outcome != .disabled { runs[result.rule, default: 0] += 1 }
             // Counted as the engine counts them: a segment's hits are its entries.
-            if result.countsAsHit { hits[result.rule, default: 0] += 1 }
+            if result.countsAsHit {
+                hits[result.rule, default: 0] += 1
+                if let customer = outcome.customerId { reached[result.rule, default: []].insert(customer) }
+            }
             if result.countsAsShadowHit { shadowHits[result.rule, default: 0] += 1 }
             if result.outcome == .error { errors[result.rule, default: 0] += 1 }
         }

@@ -32,6 +32,7 @@ public struct BacktestReport: Codable, Sendable {
             let names = declared.union(tally.hits.keys).union(tally.shadowHits.keys).union(tally.errors.keys).union(tally.disabled)
             ruleHits = names.sorted().map {
                 RuleCount(rule: $0, declared: declared.contains($0), runs: tally.runs[$0] ?? 0, hits: tally.hits[$0] ?? 0,
+                          customers: tally.reached[$0]?.count ?? 0,
                           shadowHits: tally.shadowHits[$0] ?? 0, errors: tally.errors[$0] ?? 0,
                           lastError: tally.lastErrors[$0], disabled: tally.disabled.contains($0))
             }
@@ -49,6 +50,8 @@ public struct BacktestReport: Codable, Sendable {
         /// Events in the window the rule ran on, whatever its answer.
         public var runs: Int
         public var hits: Int
+        /// How many customers it hit (a promotion's reach).
+        public var customers: Int
         /// Would-be hits of a rule in shadow mode.
         public var shadowHits: Int
         public var errors: Int
@@ -138,20 +141,21 @@ public struct BacktestReport: Codable, Sendable {
                      + "\(labelledOrders) orders labelled fraud"]
         lines.append("candidate \(candidate.rules) (\(candidate.version)) against current \(current.rules) (\(current.version))")
         lines.append("")
-        lines.append(pad("rule", 40) + pad("candidate", 12) + pad("current", 12) + "change")
+        lines.append(pad("rule", 40) + pad("candidate", 24) + pad("current", 24) + "change")
         let rules = Set(candidate.ruleHits.map(\.rule)).union(current.ruleHits.map(\.rule)).sorted()
         for rule in rules {
             let c = candidate.count(rule), o = current.count(rule)
             let show = { (r: RuleCount?) in
                 guard let r else { return "-" } // not in that rule set
-                return r.shadowHits > 0 ? "\(r.hits) (+\(r.shadowHits) shadow)" : "\(r.hits)"
+                let reach = r.customers > 0 && r.customers < r.hits ? " (\(r.customers) customer\(r.customers == 1 ? "" : "s"))" : ""
+                return r.shadowHits > 0 ? "\(r.hits)\(reach) (+\(r.shadowHits) shadow)" : "\(r.hits)\(reach)"
             }
             let delta = ((c?.hits ?? 0) + (c?.shadowHits ?? 0)) - ((o?.hits ?? 0) + (o?.shadowHits ?? 0))
             let inCandidate = c?.declared == true, inCurrent = o?.declared == true
             var change = delta == 0 ? "" : (delta > 0 ? "+\(delta)" : "\(delta)")
             if inCandidate && !inCurrent { change = "new" + (delta == 0 ? "" : " (\(change))") }
             if inCurrent && !inCandidate { change = "removed" + (delta == 0 ? "" : " (\(change))") }
-            var line = pad(rule, 40) + pad(show(c), 12) + pad(show(o), 12) + change
+            var line = pad(rule, 40) + pad(show(c), 24) + pad(show(o), 24) + change
             // A condition that never held (counters and journeys record only what they did, not each look).
             if let c, inCandidate, c.hits + c.shadowHits == 0, c.errors == 0, !c.disabled,
                ["fraud:", "promotion:", "segment:"].contains(where: rule.hasPrefix) {

@@ -146,6 +146,14 @@ struct BacktestTests {
         #expect(report.candidate.ruleHits.first { $0.rule == "promotion:vip_thank_you" } == nil)
         #expect(report.current.ruleHits.first { $0.rule == "promotion:vip_thank_you" }?.declared == true)
 
+        // Reach: the customers a promotion fired for, as the live run recorded them.
+        let promotion = try #require(report.current.ruleHits.filter { $0.rule.hasPrefix("promotion:") }.max { $0.hits < $1.hits })
+        let fired = try CrescentStore(readOnly: database).read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT customer_id) FROM promotion_fires WHERE promotion = ? AND at >= ?",
+                             arguments: [String(promotion.rule.dropFirst("promotion:".count)), report.since])
+        }
+        #expect(promotion.hits > 0 && promotion.customers == fired)
+
         let lines = report.text.split(separator: "\n").map(String.init)
         let hugeLine = try #require(lines.first { $0.hasPrefix("fraud:huge_order ") })
         #expect(hugeLine.contains("new"))
