@@ -11,15 +11,31 @@ struct ExplainCommand: ParsableCommand {
         abstract: "Show what every rule did with one event: result, score, reason, time; the decision and actions.",
         discussion: """
             ID is an event's messageId or an order id (properties.order_id): for an order, every \
-            decided event about it is explained, oldest first.
+            decided event about it is explained, oldest first. With --customer instead, the customer's \
+            recent events, and with --rule what that one rule did with each: why did Ana get no coupon?
             """
     )
 
     @Argument(help: "The event's messageId, or an order id.")
-    var id: String
+    var id: String?
 
     @Option(help: "The SQLite database file.")
     var db = "crescent.db"
+
+    @Option(help: "Explain this customer's recent events (a user id, or an anonymous id that joined one).")
+    var customer: String?
+
+    @Option(help: "With --customer: only this rule's result on each event (kind:name, such as promotion:tier_upgrade).")
+    var rule: String?
+
+    @Option(help: "With --customer: how many of the latest events.")
+    var limit = 20
+
+    func validate() throws {
+        if (id == nil) == (customer == nil) { throw ValidationError("give a messageId or an order id, or --customer ID") }
+        if rule != nil && customer == nil { throw ValidationError("--rule goes with --customer") }
+        if limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: db) else {
@@ -27,6 +43,11 @@ struct ExplainCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let store = try CrescentStore(path: db)
+        if let customer {
+            try explainCustomer(customer, in: store)
+            return
+        }
+        let id = id ?? ""
         if try explain(messageId: id, in: store) { return }
         let decided = try store.decisions(orderId: id, limit: 1000).sorted { $0.at < $1.at }
         guard !decided.isEmpty else {
@@ -41,7 +62,7 @@ struct ExplainCommand: ParsableCommand {
     }
 
     /// Prints one event's explanation; false when no event has that message id.
-    private func explain(messageId: String, in store: CrescentStore) throws -> Bool {
+    func explain(messageId: String, in store: CrescentStore) throws -> Bool {
         guard let event = try store.event(messageId: messageId), let evaluation = try store.evaluation(messageId: messageId) else {
             return false
         }

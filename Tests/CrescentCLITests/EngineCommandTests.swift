@@ -156,6 +156,17 @@ struct EngineCommandTests {
         #expect(byOrder.stdoutText.hasPrefix("order     \(orderId): "), "\(byOrder.stdoutText)")
         #expect(byOrder.stdoutText.contains("message   \(messageId)\nevent     Order Completed (track)"))
         #expect(byOrder.stdoutText.contains("fraud:card_velocity") && byOrder.stdoutText.contains("decision  "))
+        // A customer's recent events and what one rule did with each: the order shows the fraud rule's answer.
+        let user = try #require(order?["userId"] as? String ?? order?["anonymousId"] as? String)
+        let history = try Fixtures.run(crescent, ["explain", "--customer", user, "--rule", "fraud:card_velocity", "--limit", "500", "--db", db])
+        #expect(history.status == 0, "\(history.stderr)")
+        let orderLine = try #require(history.stdoutText.split(separator: "\n").first { $0.contains(messageId) })
+        #expect(orderLine.contains("Order Completed") && (orderLine.hasSuffix("  miss") || orderLine.contains("  hit")), "\(orderLine)")
+        #expect(history.stdoutText.contains("did not run (not an event it listens to)") || !history.stdoutText.contains("Product Viewed"))
+        let unknownRule = try Fixtures.run(crescent, ["explain", "--customer", user, "--rule", "fraud:card_velocit", "--db", db])
+        #expect(unknownRule.stderr.contains("no rule set that judged these events has a rule 'fraud:card_velocit'"))
+        let both = try Fixtures.run(crescent, ["explain", messageId, "--customer", user, "--db", db])
+        #expect(both.status != 0 && both.stderr.contains("give a messageId or an order id, or --customer ID"))
         let missing = try Fixtures.run(crescent, ["explain", "nope", "--db", db])
         #expect(missing.status == 1 && missing.stderr.contains("no event with messageId 'nope', and no decision about an order 'nope'"))
     }
