@@ -1,7 +1,8 @@
 -- How journeys may message a customer: never at night in the customer's own
--- time zone (trait `timezone`, else the zone below), and never more than
--- three journey messages a day. A message that may not go yet is deferred to
--- the first allowed time, never dropped.
+-- time zone (trait `timezone`, else the zone below), and not when the
+-- customer already had three messages that day (promotions' count too). A
+-- journey message that may not go yet is deferred to the first allowed time,
+-- never dropped.
 
 messaging {
   timezone = "Europe/Madrid",
