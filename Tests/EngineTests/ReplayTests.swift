@@ -38,6 +38,25 @@ struct ReplayTests {
         #expect(again.events == 0 && again.duplicates == manifest.lines)
     }
 
+    @Test("generated traffic marks every fourth product down by 25% every other week, so a wishlisted product can get cheaper")
+    func markdowns() throws {
+        let (text, _) = EventGenerator(seed: 7, events: 4000).generate()
+        var prices: [String: Set<Double>] = [:]
+        for line in text.split(separator: "\n") {
+            let message = try JSONValue.parse(Data(line.utf8))
+            guard message["event"]?.stringValue == "Product Viewed", let sku = message["properties"]?["sku"]?.stringValue,
+                  let price = message["properties"]?["price"]?.doubleValue else { continue }
+            prices[sku, default: []].insert(price)
+        }
+        let marked = prices.filter { $0.value.count > 1 }
+        #expect(marked.count >= 5, "several products seen at two prices")
+        for (sku, seen) in marked {
+            #expect((Int(sku.dropFirst(4)) ?? 1) % 4 == 0, "\(sku) is not one of the marked-down products")
+            #expect(seen.count == 2 && abs(seen.min()! - (seen.max()! * 0.75 * 100).rounded() / 100) < 0.005, "\(sku): \(seen)")
+        }
+        #expect(prices.filter { (Int($0.key.dropFirst(4)) ?? 1) % 4 != 0 }.allSatisfy { $0.value.count == 1 })
+    }
+
     @Test("malformed lines are skipped, reported with their line number and kept in the store; strict mode stops")
     func malformedLines() throws {
         let dir = try Fixtures.temporaryDirectory(files: ["e.ndjson": """

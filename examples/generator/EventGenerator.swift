@@ -6,7 +6,8 @@ import Foundation
 /// sessions (campaign landings, searches, views, carts, wishlists, orders,
 /// refunds, reviews in English and Spanish, an inventory feed, competitor
 /// prices; Zipf product popularity; several acquisition channels; consultants
-/// and regions on orders) it injects the fraud patterns the shipped rules
+/// and regions on orders; weekly markdowns of 25% on every fourth product,
+/// every other week, so wishlisted products get cheaper) it injects the fraud patterns the shipped rules
 /// catch, and a few client retries that repeat a messageId. ``Manifest``
 /// says exactly what was injected, so tests can check exact counts.
 public struct EventGenerator {
@@ -71,6 +72,13 @@ public struct EventGenerator {
             let data = try! JSONSerialization.data(withJSONObject: m, options: [.sortedKeys])
             output.append((at, String(decoding: data, as: UTF8.self)))
         }
+        // Markdowns: every fourth product is 25% off every other week, the weeks staggered
+        // by product (no randomness drawn, so the traffic is the same but for these prices).
+        func priced(_ product: (sku: String, category: String, price: Double), at: Int64) -> (sku: String, category: String, price: Double) {
+            guard let index = Int(product.sku.dropFirst(4)), index % 4 == 0,
+                  ((at - start) / (7 * 86_400_000) + Int64(index / 4)) % 2 == 1 else { return product }
+            return (product.sku, product.category, (product.price * 75).rounded() / 100)
+        }
         func zipfProduct() -> (sku: String, category: String, price: Double) {
             // Popularity ~ 1/rank: sample rank by inverse transform on harmonic weights.
             let u = rng.unit()
@@ -81,7 +89,8 @@ public struct EventGenerator {
         // Inventory feed and competitor prices: daily.
         for day in 0..<days {
             let at = start + Int64(day) * 86_400_000 + 6 * 3_600_000
-            for (index, product) in products.enumerated() where index % 10 == day % 10 {
+            for (index, listed) in products.enumerated() where index % 10 == day % 10 {
+                let product = priced(listed, at: at)
                 let region = Self.regions[(index + day) % Self.regions.count]
                 emit(at, ["type": "track", "event": "Inventory Updated", "anonymousId": "inventory-feed",
                           "properties": ["sku": product.sku, "region": region, "quantity": Int(rng.next() % 40)]])
@@ -124,7 +133,7 @@ public struct EventGenerator {
                 var cart: [(sku: String, category: String, price: Double)] = []
                 let cartId = "cart-\(customer)-\(session)"
                 for _ in 0..<(1 + Int(rng.next() % 4)) {
-                    let product = zipfProduct()
+                    let product = priced(zipfProduct(), at: at)
                     emit(at, ids.merging(["type": "track", "event": "Product Viewed",
                                           "properties": ["product_id": product.sku, "sku": product.sku, "category": product.category,
                                                          "price": product.price, "name": "Product \(product.sku)"]]) { a, _ in a })
