@@ -32,6 +32,8 @@ struct ReplayTests {
         }
         #expect((summary.decisions["review"] ?? 0) + (summary.decisions["block"] ?? 0) >= injected.count)
         #expect(summary.ruleHits["promotion:low_stock_alert"] ?? 0 > 0)
+        // A card-testing burst comes from one IP: its fifth order in the hour trips the IP velocity rule.
+        #expect(summary.ruleHits["fraud:ip_velocity"] ?? 0 > 0)
         #expect(summary.segments["bronze"] ?? 0 > 0)
         // Replaying the same file again changes nothing.
         let again = try Replayer().replay(file, into: engine)

@@ -161,6 +161,7 @@ public struct EventGenerator {
                     let orderId = "order-\(customer)-\(orders)"
                     let total = cart.reduce(0) { $0 + $1.price }
                     emit(at, ["type": "track", "event": "Order Completed", "userId": userId, "anonymousId": anonymousId,
+                              "context": ["ip": "10.0.\(customer % 250).1"],
                               "properties": [
                                 "order_id": orderId, "cart_id": cartId, "total": (total * 100).rounded() / 100, "currency": "EUR",
                                 "products": cart.map { ["sku": $0.sku, "product_id": $0.sku, "price": $0.price, "quantity": 1,
@@ -192,10 +193,11 @@ public struct EventGenerator {
                 let fraudAt = start + Int64(rng.unit() * Double(horizon) * 0.9)
                 let fraudUser = String(format: "fraud-%04d", fraudTurn)
                 func fraudOrder(_ user: String, _ n: Int, _ at: Int64, total: Double, card: String, email: String,
-                                billing: String = "ES", shipping: String = "ES", ip: String = "ES") -> String {
+                                billing: String = "ES", shipping: String = "ES", ip: String = "ES",
+                                clientIP: String = "192.0.2.\(fraudTurn % 250 + 1)") -> String {
                     let orderId = "order-\(user)-\(n)"
                     emit(at, ["type": "identify", "userId": user, "traits": ["email": email]])
-                    emit(at + 1000, ["type": "track", "event": "Order Completed", "userId": user,
+                    emit(at + 1000, ["type": "track", "event": "Order Completed", "userId": user, "context": ["ip": clientIP],
                                      "properties": ["order_id": orderId, "total": total, "currency": "EUR",
                                                     "products": [["sku": "SKU-0001", "price": total, "quantity": 1]],
                                                     "card_fingerprint": card, "billing_country": billing,
@@ -203,8 +205,8 @@ public struct EventGenerator {
                     return orderId
                 }
                 switch fraudTurn % 4 {
-                case 0: // card testing: tiny orders on one card from new accounts within minutes
-                    for i in 0..<4 {
+                case 0: // card testing: tiny orders on one card from new accounts within minutes, all from one IP
+                    for i in 0..<5 {
                         let id = fraudOrder("\(fraudUser)-t\(i)", 1, fraudAt + Int64(i) * 60_000, total: 1.0,
                                             card: "stolen-\(fraudTurn)", email: "t\(i)-\(fraudTurn)@example.com")
                         if i >= 2 { manifest.cardTestingOrders.append(id) }
