@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include "bench_loop.h"
 
 #include <lauxlib.h>
@@ -35,4 +36,10 @@ long long crescent_bench_c_loop(lua_State *L, int ref, long long iterations) {
         lua_pop(L, 1);
     }
     return hits;
+}
+
+void crescent_bench_trim_heap(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
