@@ -71,9 +71,10 @@ extension Reports {
                            columns: ["sku", "region", "name", "stock", "daily_sales", "days_of_cover", "stockout_risk"], rows: table)
     }
 
-    /// Orders by consultant (or region): revenue, average ticket; conversion
-    /// against `Consultation Started` events naming the consultant; rating
-    /// from `Consultant Rated` events (`properties.rating`).
+    /// Orders by consultant (or region): revenue, average ticket; conversion:
+    /// the share of `Consultation Started` events naming the consultant that
+    /// the customer followed with an order within 7 days; rating from
+    /// `Consultant Rated` events (`properties.rating`).
     func consultants(_ db: Database, _ q: ReportQuery, by: String) throws -> ReportTable {
         let key = by == "region" ? "region" : "consultant"
         let rows = try Row.fetchAll(db, sql: """
@@ -83,14 +84,17 @@ extension Reports {
               FROM orders WHERE \(key) IS NOT NULL AND \(key) != '' AND status != 'cancelled' AND created_at >= ? AND created_at < ?
               GROUP BY k),
             consultations AS (
-              SELECT json_extract(payload, '$.properties.\(key)') AS k, COUNT(*) AS n FROM events
-              WHERE name = 'Consultation Started' AND timestamp >= ? AND timestamp < ? GROUP BY k),
+              SELECT json_extract(e.payload, '$.properties.\(key)') AS k, COUNT(*) AS n,
+                     SUM(EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = e.customer_id AND o.status != 'cancelled'
+                                 AND o.created_at >= e.timestamp AND o.created_at < e.timestamp + 604800000)) AS converted
+              FROM events e
+              WHERE e.name = 'Consultation Started' AND e.timestamp >= ? AND e.timestamp < ? GROUP BY k),
             ratings AS (
               SELECT json_extract(payload, '$.properties.\(key)') AS k, AVG(CAST(json_extract(payload, '$.properties.rating') AS REAL)) AS rating,
                      COUNT(*) AS n FROM events
               WHERE name = 'Consultant Rated' AND timestamp >= ? AND timestamp < ? GROUP BY k)
             SELECT s.k, s.region, s.orders, s.customers, ROUND(s.revenue, 2), ROUND(s.ticket, 2),
-                   CASE WHEN c.n > 0 THEN ROUND(1.0 * s.orders / c.n, 4) END, ROUND(r.rating, 2), r.n
+                   CASE WHEN c.n > 0 THEN ROUND(1.0 * c.converted / c.n, 4) END, ROUND(r.rating, 2), r.n
             FROM sales s LEFT JOIN consultations c ON c.k = s.k LEFT JOIN ratings r ON r.k = s.k
             ORDER BY s.revenue DESC
             """, arguments: [q.from, q.to, q.from, q.to, q.from, q.to])

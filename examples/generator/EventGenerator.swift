@@ -6,7 +6,8 @@ import Foundation
 /// sessions (campaign landings, searches, views, carts, wishlists, orders,
 /// refunds, reviews in English and Spanish, an inventory feed, competitor
 /// prices; Zipf product popularity; several acquisition channels; consultants
-/// and regions on orders; weekly markdowns of 25% on every fourth product,
+/// and regions on orders, consultations before purchases and ratings of the
+/// consultant after them; weekly markdowns of 25% on every fourth product,
 /// every other week, so wishlisted products get cheaper) it injects the fraud patterns the shipped rules
 /// catch, and a few client retries that repeat a messageId. ``Manifest``
 /// says exactly what was injected, so tests can check exact counts.
@@ -149,7 +150,16 @@ public struct EventGenerator {
                                               "properties": ["product_id": product.sku, "sku": product.sku, "price": product.price]]) { a, _ in a })
                     }
                 }
-                if !cart.isEmpty && rng.unit() < 0.6 {
+                let buys = !cart.isEmpty && rng.unit() < 0.6
+                // A third of the customers talk to their consultant first: before each purchase,
+                // and in their first session even when they do not buy (no randomness drawn).
+                let consultant = String(format: "c%02d", customer % 20)
+                if customer % 3 == 0 && (buys || session == 0) {
+                    emit(at, ids.merging(["type": "track", "event": "Consultation Started",
+                                          "properties": ["consultant": consultant, "region": Self.regions[customer % 4]]]) { a, _ in a })
+                    at += 60_000
+                }
+                if buys {
                     if !identified {
                         identified = true
                         emit(at, ["type": "identify", "userId": userId, "anonymousId": anonymousId,
@@ -168,8 +178,12 @@ public struct EventGenerator {
                                                         "category": $0.category] },
                                 "payment_method": "card", "card_fingerprint": card, "billing_country": country,
                                 "shipping_country": country, "ip_country": country,
-                                "consultant": String(format: "c%02d", customer % 20), "region": Self.regions[customer % 4],
+                                "consultant": consultant, "region": Self.regions[customer % 4],
                               ]])
+                    if (customer / 20) % 4 == 0 { // a quarter rate their consultant two hours after buying
+                        emit(at + 7_200_000, ["type": "track", "event": "Consultant Rated", "userId": userId,
+                                              "properties": ["consultant": consultant, "rating": [5, 4, 5, 3, 2, 4, 5][(customer / 20) % 7]]])
+                    }
                     at += 86_400_000 * Int64(1 + rng.next() % 5)
                     if rng.unit() < 0.3 {
                         let spanish = rng.unit() < 0.4
