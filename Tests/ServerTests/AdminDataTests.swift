@@ -17,6 +17,24 @@ struct AdminDataTests {
         #expect(response.status == .ok, "\(response.text)")
     }
 
+    @Test("the outbox lists actions by status with the consent each was made under")
+    func outboxListing() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            try await send(client, "/v1/identify", #"{"userId":"eva","traits":{"email":"eva@example.com","marketing_consent":true}}"#)
+            try await send(client, "/v1/track", #"{"userId":"eva","event":"Order Completed","properties":{"order_id":"oe1","total":80}}"#)
+            let pending = try await client.execute(uri: "/v1/outbox?status=pending", method: .get, headers: admin)
+            #expect(pending.status == .ok)
+            let entries = try #require(pending.json["entries"] as? [[String: Any]])
+            let welcome = entries.filter { $0["rule"] as? String == "promotion:first_purchase_welcome" }
+            #expect(!welcome.isEmpty && welcome.allSatisfy { $0["consent_purpose"] as? String == "marketing" }, "\(entries)")
+            let bad = try await client.execute(uri: "/v1/outbox?status=lost", method: .get, headers: admin)
+            #expect(bad.status == .badRequest && bad.text.contains("pending, delivered, dead or withheld"))
+            let withheld = try await client.execute(uri: "/v1/outbox?status=withheld", method: .get, headers: admin)
+            #expect(withheld.status == .ok && (withheld.json["entries"] as? [Any])?.isEmpty == true)
+        }
+    }
+
     @Test("export returns everything held on the customer; erasure leaves only anonymised aggregates, audited")
     func exportAndErase() async throws {
         let (server, _) = try makeServer()

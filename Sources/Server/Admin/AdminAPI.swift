@@ -196,6 +196,7 @@ struct AdminAPI: Sendable {
                 "action": .string(entry.row.action), "channel": entry.row.channel.map(JSONValue.string) ?? .null,
                 "customer_id": entry.row.customerId.map(JSONValue.string) ?? .null, "attempts": .int(Int64(entry.attempts)),
                 "last_error": entry.lastError.map(JSONValue.string) ?? .null,
+                "consent_purpose": entry.row.consentPurpose.map(JSONValue.string) ?? .null,
                 "payload": (try? JSONValue.parse(Data(entry.row.payload.utf8))) ?? .null,
             ])
         }
