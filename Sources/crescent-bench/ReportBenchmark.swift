@@ -12,18 +12,22 @@ enum ReportBenchmark {
         let folder = root.appendingPathComponent(".build/bench")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let database = folder.appendingPathComponent("reports-\(events).db").path
-        if !FileManager.default.fileExists(atPath: database) {
+        // Built in place, and marked complete once committed: the shards close their
+        // connections on their own threads, so the file is not moved while they may be open.
+        let complete = database + ".complete"
+        if !FileManager.default.fileExists(atPath: complete) {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
             let file = folder.appendingPathComponent("events-\(events).ndjson")
             if !FileManager.default.fileExists(atPath: file.path) { _ = try EventGenerator(seed: 42, events: events).write(to: file) }
             print("building \(database) from \(file.lastPathComponent) (once)…")
-            do { // the engine and its connections are gone before the file moves
-                let engine = try ShardedEngine(store: try CrescentStore(path: database + ".partial"),
+            do {
+                let engine = try ShardedEngine(store: try CrescentStore(path: database),
                                                rulesDirectory: root.appendingPathComponent("rules").path,
                                                pluginsDirectory: root.appendingPathComponent("plugins").path, shards: ShardedEngine.defaultShards)
                 _ = try Replayer().replay(file, into: engine)
                 try engine.flush()
             }
-            try FileManager.default.moveItem(atPath: database + ".partial", toPath: database)
+            try Data().write(to: URL(fileURLWithPath: complete))
         }
         let store = try CrescentStore(readOnly: database)
         let reports = Reports(store: store)
