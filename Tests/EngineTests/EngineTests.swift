@@ -22,19 +22,7 @@ private let goldWelcome = """
       end,
     }
     """
-private let velocity = """
-    fraud_policy { on = { "Order Completed" }, review_at = 50, block_at = 80 }
-    counter "orders_per_card" { on = "Order Completed", key = function(e) return e.properties.card_fingerprint end }
-    fraud "card_velocity" {
-      score = function(e, c, ctx)
-        local n = ctx:count("orders_per_card", e.properties.card_fingerprint, "1h")
-        if n >= 3 then return 40, ("card used %d times in the last hour"):format(n) end
-      end,
-    }
-    fraud "big_first_order" {
-      score = function(e, c) if e.order.is_first and e.order.total > 1000 then return 50, "first order over 1000" end end,
-    }
-    """
+private let velocity = EngineFixtures.velocityRules
 
 @Suite("The per-event pipeline")
 struct EngineTests {

@@ -4,6 +4,22 @@ import Store
 
 /// Builds engines over temporary rule folders and in-memory stores.
 public enum EngineFixtures {
+    /// A fraud policy (review at 50, block at 80), orders counted per card, card velocity
+    /// (+40 from the third use in an hour) and a big first order (+50 over 1000).
+    public static let velocityRules = """
+        fraud_policy { on = { "Order Completed" }, review_at = 50, block_at = 80 }
+        counter "orders_per_card" { on = "Order Completed", key = function(e) return e.properties.card_fingerprint end }
+        fraud "card_velocity" {
+          score = function(e, c, ctx)
+            local n = ctx:count("orders_per_card", e.properties.card_fingerprint, "1h")
+            if n >= 3 then return 40, ("card used %d times in the last hour"):format(n) end
+          end,
+        }
+        fraud "big_first_order" {
+          score = function(e, c) if e.order.is_first and e.order.total > 1000 then return 50, "first order over 1000" end end,
+        }
+        """
+
     /// An engine whose rules are `files` (path under rules/ → source).
     public static func engine(rules files: [String: String], plugins: [String: String] = [:],
                               options: EngineOptions = EngineOptions(), store: CrescentStore? = nil) throws -> Engine {

@@ -69,24 +69,15 @@ struct UrgentEventTests {
 
     @Test("other customers' queued orders on the same card or IP go before the decision, so card velocity counts them")
     func sharedCardGoesFirst() throws {
-        let (engine, release) = try Self.heldShard(rules: """
-            fraud_policy { on = { "Order Completed" }, review_at = 40, block_at = 80 }
-            counter "orders_per_card" { on = "Order Completed", key = function(e) return e.properties.card_fingerprint end }
-            fraud "card_velocity" {
-              score = function(e, c, ctx)
-                local n = ctx:count("orders_per_card", e.properties.card_fingerprint, "1h")
-                if n >= 3 then return 40, ("card used %d times in the last hour"):format(n) end
-              end,
-            }
-            """)
+        let (engine, release) = try Self.heldShard(rules: F.velocityRules)
         let order = Collected<String>()
-        let verdict = Collected<String>()
+        let reasons = Collected<[String]>()
         let done = DispatchGroup()
         func send(_ event: Event, _ label: String, urgent: Bool = false) {
             done.enter()
             engine.submitCommitted(event, urgent: urgent) { result in
                 order.append(label)
-                if urgent, case .success(let outcome) = result { verdict.append(outcome.decision?.verdict.rawValue ?? "-") }
+                if urgent, case .success(let outcome) = result { reasons.append(outcome.decision?.reasons ?? []) }
                 done.leave()
             }
         }
@@ -107,6 +98,6 @@ struct UrgentEventTests {
         #expect(done.wait(timeout: .now() + 60) == .success)
         // x's view goes first too: x's events keep their order. y shares nothing and waits.
         #expect(order.values == ["x-view", "x-order", "z-checkout", "w-order", "decide", "y-view"])
-        #expect(verdict.values == ["review"], "the third use of the card within the hour")
+        #expect(reasons.values == [["card used 3 times in the last hour"]], "the third use of the card within the hour")
     }
 }
