@@ -96,22 +96,31 @@ struct DeliveryTests {
         #expect(try await restarted.deliverDue(now: 100_000) == 0, "delivered once")
     }
 
+    /// A customer row with these traits and consent (JSON text).
+    static func customer(_ id: String, traits: String = "{}", consent: String) -> CustomerRow {
+        var row = CustomerRow(id: id)
+        row.traits = traits
+        row.consent = consent
+        return row
+    }
+
+    /// A `notify` action of `promotion:vip` on channel `crm` for `customer`.
+    static func notify(_ key: String, for customer: String, action: String = "notify", consent: String? = nil) -> OutboxRow {
+        OutboxRow(idempotencyKey: key, messageId: "m-\(key)", customerId: customer, rule: "promotion:vip", action: action,
+                  channel: "crm", payload: #"{"action":"\#(action)","template":"vip"}"#, createdAt: 1_000, consentPurpose: consent)
+    }
+
     @Test("the receiver is told whom to reach: the customer's contact traits and consent as they are at delivery")
     func recipient() async throws {
         let receiver = try await WebhookReceiver(failures: 0)
         defer { receiver.stop() }
         let store = try CrescentStore()
         var batch = WriteBatch()
-        var ana = CustomerRow(id: "ana")
-        ana.traits = #"{"email":"ana@example.com","first_name":"Ana","phone":null,"favourite_colour":"teal","timezone":"Europe/Madrid"}"#
-        ana.consent = #"{"marketing":true}"#
-        batch.customers["ana"] = ana
+        batch.customers["ana"] = Self.customer(
+            "ana", traits: #"{"email":"ana@example.com","first_name":"Ana","phone":null,"favourite_colour":"teal","timezone":"Europe/Madrid"}"#,
+            consent: #"{"marketing":true}"#)
         batch.identities.append((alias: "anon-1", customerId: "ana"))
-        for (key, customer) in [("a", "ana"), ("b", "anon-1"), ("c", "nobody")] {
-            batch.outbox.append(OutboxRow(idempotencyKey: key, messageId: "m-\(key)", customerId: customer, rule: "promotion:vip",
-                                          action: "notify", channel: "crm", payload: #"{"action":"notify","template":"vip"}"#,
-                                          createdAt: 1_000))
-        }
+        for (key, customer) in [("a", "ana"), ("b", "anon-1"), ("c", "nobody")] { batch.outbox.append(Self.notify(key, for: customer)) }
         try store.commit(batch)
         let channel = WebhookChannel(url: "http://127.0.0.1:\(receiver.port)/hook", secret: "s")
         #expect(try await OutboxDispatcher(store: store, channels: ["crm": channel], jitter: { 1 }).deliverDue(now: 2_000) == 3)
@@ -135,14 +144,10 @@ struct DeliveryTests {
         let store = try CrescentStore()
         var batch = WriteBatch()
         for (id, consent) in [("ana", #"{"marketing":true}"#), ("bo", #"{"marketing":false}"#)] {
-            var row = CustomerRow(id: id)
-            row.consent = consent
-            batch.customers[id] = row
+            batch.customers[id] = Self.customer(id, consent: consent)
         }
         for (key, customer, purpose) in [("a", "ana", "marketing"), ("b", "bo", "marketing"), ("c", "bo", nil)] as [(String, String, String?)] {
-            batch.outbox.append(OutboxRow(idempotencyKey: key, messageId: "m-\(key)", customerId: customer, rule: "promotion:vip",
-                                          action: purpose == nil ? "alert" : "notify", channel: "crm", payload: "{}",
-                                          createdAt: 1_000, consentPurpose: purpose))
+            batch.outbox.append(Self.notify(key, for: customer, action: purpose == nil ? "alert" : "notify", consent: purpose))
         }
         try store.commit(batch)
         let channel = WebhookChannel(url: "http://127.0.0.1:\(receiver.port)/hook", secret: "s")
