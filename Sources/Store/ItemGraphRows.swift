@@ -43,3 +43,14 @@ extension CrescentStore {
         }
     }
 }
+
+extension CrescentStore {
+    /// Every product of the catalog the events described.
+    public func products() throws -> [ProductRow] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT sku, name, category, brand, price, updated_at FROM products").map {
+                ProductRow(sku: $0[0], name: $0[1], category: $0[2], brand: $0[3], price: $0[4], updatedAt: $0[5] ?? 0)
+            }
+        }
+    }
+}

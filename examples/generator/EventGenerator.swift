@@ -4,8 +4,8 @@ import Foundation
 ///
 /// The same seed and size always give the same file. Besides ordinary
 /// sessions (campaign landings, searches, views, carts, wishlists, orders,
-/// refunds, reviews in English and Spanish, an inventory feed, competitor
-/// prices; Zipf product popularity; several acquisition channels; consultants
+/// refunds, reviews in English and Spanish, an inventory feed, two
+/// competitors' prices and a weekly competitor launch; Zipf product popularity; several acquisition channels; consultants
 /// and regions on orders, consultations before purchases and ratings of the
 /// consultant after them; weekly markdowns of 25% on every fourth product,
 /// every other week, so wishlisted products get cheaper) it injects the fraud patterns the shipped rules
@@ -32,6 +32,9 @@ public struct EventGenerator {
         public var countryMismatchOrders: [String] = []
         public var disposableEmailOrders: [String] = []
         public var fraudRefunds: [String] = []
+        /// `Competitor Product Launched` events, and how many of them are in a category the shop sells.
+        public var competitorLaunches = 0
+        public var launchesInOurCategories = 0
     }
 
     static let categories = ["skincare", "makeup", "fragrance", "haircare", "bodycare"]
@@ -40,6 +43,9 @@ public struct EventGenerator {
         ("google", "organic"), ("direct", "none"),
     ]
     static let regions = ["north", "south", "east", "west"]
+    static let competitors = ["rival.example", "glow.example"]
+    static let launchNames = ["Velvet Glow Serum", "Silk Matte Lip Ink", "Amber Night Eau de Parfum", "Keratin Repair Mask",
+                              "Shea Cloud Body Butter", "Rose Hydra Mist", "Vitamin C Brightening Drops", "Lash Lift Mascara"]
     static let countries = ["ES", "FR", "DE", "IT", "PT"]
     static let reviewsEN = ["Love it, my skin feels amazing", "Terrible, broke me out, very disappointed",
                             "Good value", "Smells wonderful", "Awful packaging and it arrived late"]
@@ -100,7 +106,23 @@ public struct EventGenerator {
                     emit(at + 1000, ["type": "track", "event": "Competitor Price Observed", "anonymousId": "price-watch",
                                      "properties": ["sku": product.sku, "competitor": "rival.example", "price": competitor,
                                                     "our_price": product.price]])
+                } else if index % 20 == 10 { // a second competitor, priced without drawing randomness
+                    let factor = 0.82 + 0.04 * Double((index / 20 + day) % 6)
+                    emit(at + 2000, ["type": "track", "event": "Competitor Price Observed", "anonymousId": "price-watch",
+                                     "properties": ["sku": product.sku, "competitor": "glow.example",
+                                                    "price": (product.price * factor * 100).rounded() / 100, "our_price": product.price]])
                 }
+            }
+            // A competitor launches a product every week; every fourth launch is menswear, which the shop does not sell.
+            if day % 7 == 3 {
+                let week = day / 7
+                let category = week % 4 == 3 ? "menswear" : Self.categories[week % Self.categories.count]
+                let name = category == "menswear" ? "Beard Balm Classic" : Self.launchNames[week % Self.launchNames.count]
+                emit(at + 3000, ["type": "track", "event": "Competitor Product Launched", "anonymousId": "price-watch",
+                                 "properties": ["competitor": Self.competitors[week % 2], "name": name, "category": category,
+                                                "price": Double(12 + (week * 7) % 40) + 0.99]])
+                manifest.competitorLaunches += 1
+                if category != "menswear" { manifest.launchesInOurCategories += 1 }
             }
         }
 

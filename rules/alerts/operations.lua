@@ -26,3 +26,23 @@ promotion "competitor_undercut_alert" {
                message = ("%s sells %s at %.2f, we sell at %.2f"):format(p.competitor or "a competitor", p.sku, p.price, p.our_price) }
   end,
 }
+
+promotion "competitor_launch_alert" {
+  description = "A competitor launches a product in a category we sell",
+  on = "Competitor Product Launched",
+  marketing = false,
+  when = function(e) return catalog.category(e.properties.category or "") ~= nil end,
+  run = function(e, c, act)
+    local p = e.properties
+    local ours = catalog.category(p.category)
+    local message = ("%s launched %s in %s"):format(p.competitor or "a competitor", p.name or "a product", p.category)
+    local price = tonumber(p.price)
+    if price and ours.average_price then
+      message = message .. (" at %.2f; our %d %s products sell at %.2f–%.2f, %.2f on average")
+        :format(price, ours.products, p.category, ours.min_price, ours.max_price, ours.average_price)
+    end
+    act:alert{ channel = "pricing", severity = "info", message = message,
+               data = { competitor = p.competitor, name = p.name, category = p.category, price = price,
+                        our_products = ours.products, our_average_price = ours.average_price } }
+  end,
+}

@@ -148,54 +148,7 @@ public final class Engine {
         state.logLinesKept = options.logLinesKept
         self.state = state
         self.commits = commits
-        var host = RuleHost(
-            now: { state.now },
-            log: { state.log($0) },
-            listContains: { state.noteVolatileRead(); return shared.listContains($0, $1) },
-            count: { state.noteVolatileRead(); return state.count($0, $1, window: $2) },
-            distinct: { state.noteVolatileRead(); return state.distinct($0, $1, window: $2) },
-            customerCount: { id, name, window in
-                let input = CustomerInputs.event(named: name).rawValue
-                guard let times = state.customers[id]?.eventTimes[name] else { return (0, nil, input) }
-                guard window >= 0 else { return (times.count, nil, input) }
-                let since = state.now - window
-                var count = 0
-                var oldest = Int64.max
-                for time in times where time >= since {
-                    count += 1
-                    oldest = min(oldest, time)
-                }
-                // The count holds until the oldest event counted leaves the window.
-                return (count, count > 0 ? oldest + window + 1 : nil, input)
-            },
-            recentlyViewed: { id, n in Array((state.customers[id]?.viewed ?? []).prefix(n)) }
-        )
-        host.nowCell = state.nowPointer
-        host.customerField = { [unowned state] name, stack in
-            guard let customer = state.currentCustomer else { return stack.pushTable() }
-            if name == "rfm" && customer.row.lastOrderAt != nil { state.noteVolatileRead() } // recency moves with the clock
-            customer.pushField(name, stack, now: state.now)
-        }
-        host.eventField = { [unowned state] name, stack in
-            guard let event = state.currentEvent else { return stack.pushNil() }
-            Self.pushField(name, of: event, order: state.currentOrder, stack)
-        }
-        host.recommend = { id, n in
-            state.noteVolatileRead()
-            return (try? state.recommend(id, n: n).map(\.sku)) ?? []
-        }
-        host.trending = { n in
-            state.noteVolatileRead()
-            return shared.market.trending(now: state.now, limit: n)
-        }
-        host.competitorPrices = { sku in
-            state.noteVolatileRead()
-            return shared.market.competitorPrices(sku)
-        }
-        host.sales = { from, to in
-            state.noteVolatileRead()
-            return shared.sales(from: from, to: to)
-        }
+        let host = Self.ruleHost(state: state, shared: shared)
         self.host = host
         rules = try RuleRuntime(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
                                 limits: options.limits, host: host)

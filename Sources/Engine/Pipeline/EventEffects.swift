@@ -102,7 +102,10 @@ extension EngineState {
         default: break
         }
         customer.changedInputs.formUnion(changed)
-        for product in products(in: event) { batch.products[product.sku] = product }
+        for product in products(in: event) {
+            batch.products[product.sku] = product
+            shared.catalog.learn(product)
+        }
 
         var order: OrderRow?
         var repeatsCompletedOrder = false

@@ -54,6 +54,8 @@ final class SharedState: @unchecked Sendable {
     let items: ItemGraph
     /// Trending products and competitor prices.
     let market: MarketSignals
+    /// The shop's products, for `catalog.product` and `catalog.category`.
+    let catalog: ProductCatalog
 
     /// `recentKeys`: message ids, counter keys and identities per generation (see ``RecentMap``).
     init(store: CrescentStore, recentKeys: Int = EngineOptions().recentKeys) throws {
@@ -65,6 +67,7 @@ final class SharedState: @unchecked Sendable {
         counters = RecentMap(generationSize: recentKeys)
         self.items = try ItemGraph(store: store)
         self.market = try MarketSignals(store: store)
+        self.catalog = try ProductCatalog(store: store)
         self.freshStore = try store.count("events") == 0
         (self.lists, self.fileListValues) = try store.listEntries()
     }

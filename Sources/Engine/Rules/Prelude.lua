@@ -139,6 +139,15 @@ end
 --- (`Competitor Price Observed` events): { competitor, price, at }, cheapest first.
 function competitor_prices(sku) return host_competitor_prices(tostring(sku)) end
 
+--- catalog.product(sku): what the shop's events said of its product
+--- { sku, name, category, brand, price }, or nil; catalog.category(name):
+--- { products, average_price, min_price, max_price } of the shop's products
+--- in that category, or nil when it sells none there.
+catalog = {
+  product = function(sku) return host_catalog_product(tostring(sku)) end,
+  category = function(name) return host_catalog_category(tostring(name)) end,
+}
+
 function log(...)
   local parts = {}
   for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end

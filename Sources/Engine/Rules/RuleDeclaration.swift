@@ -94,7 +94,7 @@ public enum KnownEvents {
         "Checkout Step Viewed", "Checkout Step Completed", "Payment Info Entered", "Order Updated", "Order Completed",
         "Order Refunded", "Order Cancelled", "Coupon Entered", "Coupon Applied", "Coupon Denied", "Coupon Removed",
         "Product Added to Wishlist", "Product Removed from Wishlist", "Wishlist Product Added to Cart", "Product Shared",
-        "Cart Shared", "Product Reviewed", "Inventory Updated", "Competitor Price Observed", "Fraud Confirmed",
+        "Cart Shared", "Product Reviewed", "Inventory Updated", "Competitor Price Observed", "Competitor Product Launched", "Fraud Confirmed",
         "Ad Spend Recorded", "Consultant Feedback", "Segment Entered", "Segment Exited",
         // Segment's e-mail spec (an open arrives through the tracking pixel).
         "Email Delivered", "Email Opened", "Email Link Clicked", "Email Bounced", "Email Marked as Spam", "Unsubscribed",

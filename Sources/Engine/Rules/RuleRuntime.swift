@@ -29,6 +29,10 @@ public struct RuleHost {
     public var trending: (Int) -> [(sku: String, score: Double, views: Double, units: Double)] = { _ in [] }
     /// sku → the latest price of each competitor, cheapest first
     public var competitorPrices: (String) -> [(competitor: String, price: Double, at: Int64)] = { _ in [] }
+    /// sku → what the shop's catalog says of the product, nil when unknown
+    public var catalogProduct: (String) -> (name: String?, category: String?, brand: String?, price: Double?)? = { _ in nil }
+    /// category → how many products the shop sells in it and their prices, nil when none
+    public var catalogCategory: (String) -> (products: Int, averagePrice: Double?, minPrice: Double?, maxPrice: Double?)? = { _ in nil }
     /// (customer id, n) → recommended SKUs, best first
     public var recommend: (String, Int) -> [String] = { _, _ in [] }
     /// (from, to) → revenue and number of completed orders in that span
@@ -88,7 +92,7 @@ public final class RuleRuntime {
         RuleRuntime.registerHost(host, in: prelude, state: state)
         _ = try state.call(prelude.function, [])
         for name in ["segment", "promotion", "fraud", "fraud_policy", "counter", "distinct_counter", "list",
-                     "duration", "now", "log", "lists", "sentiment", "trending", "competitor_prices",
+                     "duration", "now", "log", "lists", "sentiment", "trending", "competitor_prices", "catalog",
                      "journey", "schedule", "messaging", "channel", "wait", "wait_until", "send", "notify", "coupon", "set_trait",
                      "tag", "untag", "exit", "branch"] {
             state.shareGlobal(name, from: prelude)
@@ -288,6 +292,24 @@ public final class RuleRuntime {
             [.array(host.competitorPrices(text(args.first)).map { item in
                 .table(["competitor": .string(LuaString(item.competitor)), "price": .number(item.price), "at": .integer(item.at)])
             })]
+        }
+        state.register("host_catalog_product", in: prelude) { args in
+            let sku = text(args.first)
+            guard let product = host.catalogProduct(sku) else { return [.nil] }
+            var table: [LuaValue: LuaValue] = ["sku": .string(LuaString(sku))]
+            if let name = product.name { table["name"] = .string(LuaString(name)) }
+            if let category = product.category { table["category"] = .string(LuaString(category)) }
+            if let brand = product.brand { table["brand"] = .string(LuaString(brand)) }
+            if let price = product.price { table["price"] = .number(price) }
+            return [.table(table)]
+        }
+        state.register("host_catalog_category", in: prelude) { args in
+            guard let summary = host.catalogCategory(text(args.first)) else { return [.nil] }
+            var table: [LuaValue: LuaValue] = ["products": .integer(Int64(summary.products))]
+            if let average = summary.averagePrice { table["average_price"] = .number((average * 100).rounded() / 100) }
+            if let low = summary.minPrice { table["min_price"] = .number(low) }
+            if let high = summary.maxPrice { table["max_price"] = .number(high) }
+            return [.table(table)]
         }
         state.register("host_recommend", in: prelude) { args in
             let n = max(0, min(100, Int(integer(args.dropFirst().first))))
