@@ -9,7 +9,7 @@ struct GenerateCommand: ParsableCommand {
         abstract: "Write deterministic example events (NDJSON Segment messages) with injected fraud and retries."
     )
 
-    @Option(help: "Approximate number of events (at least about 1,270: the 60 days of inventory feed and the injected fraud come first).")
+    @Option(help: "Approximate number of events (at least about 1,390: the 60 days of inventory feed and the injected fraud come first).")
     var events = 10_000
 
     @Option(help: "Random seed: the same seed gives the same file.")

@@ -4,7 +4,7 @@ import Foundation
 import Reports
 import Store
 
-/// `crescent report NAME`: sales, acquisition, retention, promotions, inventory, consultants, fraud, journeys.
+/// `crescent report NAME`: sales, acquisition, retention, promotions, inventory, consultants, fraud, journeys, competitors.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
@@ -24,7 +24,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "End of the period (exclusive).")
     var until: String?
 
-    @Option(help: "Grouping (sales: day, category, product, campaign; acquisition: source, medium, campaign; consultants: consultant, region; inventory: sku, region).")
+    @Option(help: "Grouping (sales: day, category, product, campaign; acquisition: source, medium, campaign; consultants: consultant, region; inventory: sku, region; competitors: sku, competitor).")
     var by: String?
 
     @Option(help: "table, csv or json.")

@@ -6,7 +6,7 @@ import Store
 /// `GET /v1/reports/{name}`). Each is a few SQL aggregates over indexed
 /// tables the engine keeps up to date, so none replays events.
 public enum ReportName: String, CaseIterable, Sendable {
-    case sales, acquisition, retention, promotions, inventory, consultants, fraud, journeys
+    case sales, acquisition, retention, promotions, inventory, consultants, fraud, journeys, competitors
 
     /// What `--by` accepts (the first is the default); empty when the report has no grouping.
     public var groupings: [String] {
@@ -15,6 +15,7 @@ public enum ReportName: String, CaseIterable, Sendable {
         case .acquisition: return ["source", "medium", "campaign"]
         case .consultants: return ["consultant", "region"]
         case .inventory: return ["sku", "region"]
+        case .competitors: return ["sku", "competitor"]
         default: return []
         }
     }
@@ -65,6 +66,7 @@ public struct Reports: Sendable {
             case .consultants: return [try consultants(db, query, by: grouping!)]
             case .fraud: return try fraud(db, query)
             case .journeys: return [try journeys(db)]
+            case .competitors: return try competitors(db, query, by: grouping!)
             }
         }
     }

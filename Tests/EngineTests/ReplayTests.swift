@@ -35,6 +35,9 @@ struct ReplayTests {
         // A card-testing burst comes from one IP: its fifth order in the hour trips the IP velocity rule.
         #expect(summary.ruleHits["fraud:ip_velocity"] ?? 0 > 0)
         #expect(summary.segments["bronze"] ?? 0 > 0)
+        // A competitor's weekly launch alerts pricing when the shop sells in that category (not menswear).
+        #expect(manifest.competitorLaunches > manifest.launchesInOurCategories && manifest.launchesInOurCategories > 0)
+        #expect(summary.ruleHits["promotion:competitor_launch_alert"] == manifest.launchesInOurCategories)
         // Replaying the same file again changes nothing.
         let again = try Replayer().replay(file, into: engine)
         #expect(again.events == 0 && again.duplicates == manifest.lines)

@@ -44,8 +44,9 @@ public struct EventGenerator {
     ]
     static let regions = ["north", "south", "east", "west"]
     static let competitors = ["rival.example", "glow.example"]
-    static let launchNames = ["Velvet Glow Serum", "Silk Matte Lip Ink", "Amber Night Eau de Parfum", "Keratin Repair Mask",
-                              "Shea Cloud Body Butter", "Rose Hydra Mist", "Vitamin C Brightening Drops", "Lash Lift Mascara"]
+    static let launchNames = ["skincare": ["Velvet Glow Serum", "Vitamin C Brightening Drops"],
+                              "makeup": ["Silk Matte Lip Ink", "Lash Lift Mascara"], "fragrance": ["Amber Night Eau de Parfum"],
+                              "haircare": ["Keratin Repair Mask"], "bodycare": ["Shea Cloud Body Butter"], "menswear": ["Beard Balm Classic"]]
     static let countries = ["ES", "FR", "DE", "IT", "PT"]
     static let reviewsEN = ["Love it, my skin feels amazing", "Terrible, broke me out, very disappointed",
                             "Good value", "Smells wonderful", "Awful packaging and it arrived late"]
@@ -106,7 +107,8 @@ public struct EventGenerator {
                     emit(at + 1000, ["type": "track", "event": "Competitor Price Observed", "anonymousId": "price-watch",
                                      "properties": ["sku": product.sku, "competitor": "rival.example", "price": competitor,
                                                     "our_price": product.price]])
-                } else if index % 20 == 10 { // a second competitor, priced without drawing randomness
+                }
+                if index % 20 == 0 || index % 20 == 13 { // a second competitor, priced without drawing randomness
                     let factor = 0.82 + 0.04 * Double((index / 20 + day) % 6)
                     emit(at + 2000, ["type": "track", "event": "Competitor Price Observed", "anonymousId": "price-watch",
                                      "properties": ["sku": product.sku, "competitor": "glow.example",
@@ -117,7 +119,8 @@ public struct EventGenerator {
             if day % 7 == 3 {
                 let week = day / 7
                 let category = week % 4 == 3 ? "menswear" : Self.categories[week % Self.categories.count]
-                let name = category == "menswear" ? "Beard Balm Classic" : Self.launchNames[week % Self.launchNames.count]
+                let names = Self.launchNames[category]!
+                let name = names[week % names.count]
                 emit(at + 3000, ["type": "track", "event": "Competitor Product Launched", "anonymousId": "price-watch",
                                  "properties": ["competitor": Self.competitors[week % 2], "name": name, "category": category,
                                                 "price": Double(12 + (week * 7) % 40) + 0.99]])

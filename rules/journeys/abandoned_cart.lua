@@ -1,12 +1,12 @@
 -- A cart left alone: a reminder after an hour, a day later an offer if the
--- cart is worth it. One instance per cart; buying ends it at once, even in
--- the middle of a wait.
+-- cart is worth it. One instance per cart; buying is the goal: it ends the
+-- instance at once, even in the middle of a wait, and counts as converted.
 
 journey "abandoned_cart" {
   description = "Remind after 1 h; after another 23 h, 10% off carts over 50",
   on = "Product Added",
   key = function(e) return e.properties.cart_id end,
-  exit_on = { "Order Completed" },
+  goal = "Order Completed",
   reenter_after = "7d",
   cap = { max = 2, per = "1d" },
   steps = {

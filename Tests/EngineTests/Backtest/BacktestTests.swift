@@ -93,10 +93,10 @@ struct BacktestTests {
         let started = try expected.store.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journey_instances WHERE journey = 'abandoned_cart'") ?? 0
         }
-        let exited = try expected.store.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journey_instances WHERE journey = 'abandoned_cart' AND status = 'exited'") ?? 0
+        let converted = try expected.store.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journey_instances WHERE journey = 'abandoned_cart' AND converted = 1") ?? 0
         }
-        #expect(started > 0 && exited > 0)
+        #expect(started > 0 && converted > 0)
         #expect(expected.stats["journey:abandoned_cart"]?.hits == started)
         #expect(report.candidate.ruleHits.first { $0.rule == "journey:abandoned_cart" }?.hits == started)
 

@@ -31,6 +31,10 @@ struct ShippedJourneysTests {
         let messages = try sent(engine, "abandoned_cart")
         #expect(messages.map(\.0) == ["cart_reminder", "cart_discount"])
         #expect(messages.map(\.1) == [F.time("10h"), F.time("33h")])
+        // Buying is the journey's goal: that cart's instance ended converted, the other completed without.
+        let instances = try engine.store.journeyInstances(customerId: "u1").filter { $0.journey == "abandoned_cart" }
+        #expect(instances.first { $0.key == "bought" }.map { ($0.converted, $0.status) } ?? (false, "") == (true, "completed"))
+        #expect(instances.first { $0.key == "big" }?.converted == false)
     }
 
     @Test("review request: asked after 7 days, reminded when no review comes, not when one does")
