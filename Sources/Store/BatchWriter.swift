@@ -144,9 +144,9 @@ struct BatchWriter {
             }
         }
         if !batch.promotionFires.isEmpty {
-            let insert = try RawStatement(db, "INSERT INTO promotion_fires (promotion, customer_id, at) VALUES (?, ?, ?)")
+            let insert = try RawStatement(db, "INSERT INTO promotion_fires (promotion, customer_id, at, fire_key) VALUES (?, ?, ?, ?)")
             for fire in batch.promotionFires {
-                insert.bind(1, fire.promotion); insert.bind(2, owner(fire.customerId)); insert.bind(3, fire.at)
+                insert.bind(1, fire.promotion); insert.bind(2, owner(fire.customerId)); insert.bind(3, fire.at); insert.bind(4, fire.key)
                 try insert.step()
             }
         }

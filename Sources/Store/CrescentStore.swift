@@ -159,12 +159,19 @@ public final class CrescentStore: Sendable {
         }
     }
 
-    /// Times a promotion fired for a customer (all customers when nil) at or after `since`.
-    public func promotionFires(promotion: String, customerId: String?, since: Int64) throws -> [Int64] {
+    /// Times a promotion fired for a customer (all customers when nil) at or after `since`;
+    /// with `key`, only its fires for that key (a promotion's `key`), else those without a key.
+    public func promotionFires(promotion: String, customerId: String?, key: String? = nil, since: Int64) throws -> [Int64] {
         try read { db in
+            if let customerId, let key {
+                return try Int64.fetchAll(db, sql: """
+                    SELECT at FROM promotion_fires WHERE promotion = ? AND customer_id = ? AND fire_key = ? AND at >= ? ORDER BY at
+                    """, arguments: [promotion, customerId, key, since])
+            }
             if let customerId {
-                return try Int64.fetchAll(db, sql: "SELECT at FROM promotion_fires WHERE promotion = ? AND customer_id = ? AND at >= ? ORDER BY at",
-                                          arguments: [promotion, customerId, since])
+                return try Int64.fetchAll(db, sql: """
+                    SELECT at FROM promotion_fires WHERE promotion = ? AND customer_id = ? AND fire_key IS NULL AND at >= ? ORDER BY at
+                    """, arguments: [promotion, customerId, since])
             }
             return try Int64.fetchAll(db, sql: "SELECT at FROM promotion_fires WHERE promotion = ? AND at >= ? ORDER BY at",
                                       arguments: [promotion, since])

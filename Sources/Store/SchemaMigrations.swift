@@ -76,5 +76,9 @@ extension Schema {
                 CREATE INDEX outbox_by_customer ON outbox(customer_id);
                 """)
         }
+        migrator.registerMigration("v13-promotion-fire-keys") { db in
+            // A promotion with a `key` counts its limits per customer and key (a cart, a SKU and region).
+            try db.execute(sql: "ALTER TABLE promotion_fires ADD COLUMN fire_key TEXT")
+        }
     }
 }

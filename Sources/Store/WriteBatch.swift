@@ -27,7 +27,8 @@ public struct WriteBatch: Sendable {
     /// Entries a rule file declared and no longer does (an entry added through the admin API stays).
     public var listRemovals: [(list: String, value: String)] = []
     public var decisions: [DecisionRow] = []
-    public var promotionFires: [(promotion: String, customerId: String, at: Int64)] = []
+    /// Promotion fires (and holdouts, as `holdout:NAME`), with the promotion's `key` when it has one.
+    public var promotionFires: [(promotion: String, customerId: String, at: Int64, key: String?)] = []
     /// Item graph changes to add: (a, b, weight) and (scope, sku, units).
     public var itemPairDeltas: [(String, String, Double)] = []
     public var itemPopularityDeltas: [(String, String, Double)] = []

@@ -156,7 +156,7 @@ struct ShippedRulesTests {
         #expect(!clean.hit("fraud:disposable_email") && !clean.hit("fraud:country_mismatch") && !clean.hit("fraud:high_value_first_order"))
     }
 
-    @Test("operations: low stock and competitor undercut alerts need no consent")
+    @Test("operations: low stock (once per SKU and region, again every 3 days) and competitor undercut alerts need no consent")
     func alerts() throws {
         let engine = try F.shippedEngine()
         let low = try engine.process(F.track("Inventory Updated", user: nil, anonymous: "feed",
@@ -165,11 +165,24 @@ struct ShippedRulesTests {
         #expect(low.actions.first?.payload["message"] == "low stock: SKU-1 in north has 3 left")
         let fine = try engine.process(F.track("Inventory Updated", user: nil, anonymous: "feed", ["sku": "SKU-2", "quantity": 30]))
         #expect(!fine.hit("promotion:low_stock_alert"))
+        // A shelf that stays low is reported once per SKU and region, again after 3 days, not on every update.
+        func stock(_ sku: String, _ region: String, _ quantity: Int, at: String) throws -> Bool {
+            try engine.process(F.track("Inventory Updated", user: nil, anonymous: "feed",
+                                       ["sku": .string(sku), "region": .string(region), "quantity": .int(Int64(quantity))], at: at))
+                .hit("promotion:low_stock_alert")
+        }
+        #expect(try stock("SKU-1", "north", 2, at: "1d") == false)
+        #expect(try stock("SKU-1", "south", 2, at: "1d") == true)
+        #expect(try stock("SKU-1", "north", 1, at: "2d") == false)
+        #expect(try stock("SKU-1", "north", 1, at: "3d1m") == true)
+        let suppressed = try engine.process(F.track("Inventory Updated", user: nil, anonymous: "feed",
+                                                    ["sku": "SKU-1", "region": "north", "quantity": 0], at: "4d"))
+        #expect(suppressed.results.first { $0.rule == "promotion:low_stock_alert" }?.reason?.hasSuffix("for key SKU-1@north") == true)
         let undercut = try engine.process(F.track("Competitor Price Observed", user: nil, anonymous: "watch",
-                                                  ["sku": "SKU-1", "price": 8, "our_price": 10]))
+                                                  ["sku": "SKU-1", "price": 8, "our_price": 10], at: "4d"))
         #expect(undercut.hit("promotion:competitor_undercut_alert"))
         let close = try engine.process(F.track("Competitor Price Observed", user: nil, anonymous: "watch",
-                                               ["sku": "SKU-1", "price": 9.5, "our_price": 10]))
+                                               ["sku": "SKU-1", "price": 9.5, "our_price": 10], at: "4d"))
         #expect(!close.hit("promotion:competitor_undercut_alert"))
     }
 }

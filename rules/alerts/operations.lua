@@ -1,10 +1,14 @@
 -- Operational alerts for the sales team: not marketing, so no consent needed.
 
+-- One alert per SKU and region while its shelf stays low, again every 3 days
+-- (`key` makes the cooldown count per SKU and region, not per feed).
 promotion "low_stock_alert" {
-  description = "Stock of a SKU in a region falls below 5",
+  description = "Stock of a SKU in a region falls below 5 (again every 3 days while it stays low)",
   on = "Inventory Updated",
   marketing = false,
   when = function(e) return e.properties.quantity ~= nil and e.properties.quantity < 5 end,
+  key = function(e) return ("%s@%s"):format(e.properties.sku, e.properties.region or "default") end,
+  limit = { cooldown = "3d" },
   run = function(e, c, act)
     act:alert{ channel = "inventory", severity = "warning",
                message = ("low stock: %s in %s has %d left"):format(e.properties.sku, e.properties.region or "default",

@@ -52,10 +52,11 @@ extension EngineState {
         into.wishlist.merge(from.wishlist) { a, _ in a }
         into.lastBlockAt = [into.lastBlockAt, from.lastBlockAt].compactMap { $0 }.max()
         // Promotion limits follow the customer: the anonymous history's fires count for the user.
-        for promotion in fires.keys {
-            guard let moved = fires[promotion]?.removeValue(forKey: from.row.id) else { continue }
-            let existing = promotionFires(promotion, into.row.id)
-            fires[promotion]?[into.row.id] = (existing + moved).sorted()
+        for name in fires.keys {
+            guard let moved = fires[name]?.removeValue(forKey: from.row.id) else { continue }
+            let (promotion, key) = Self.promotionAndKey(name)
+            let existing = promotionFires(promotion, into.row.id, key: key)
+            fires[name]?[into.row.id] = (existing + moved).sorted()
         }
         for instance in journeys.reassign(from: from.row.id, to: into.row.id, at: now) {
             batch.journeyInstances[instance.id] = instance.row

@@ -18,15 +18,23 @@ extension Engine {
                     continue
                 }
             }
+            // A `key` makes the limits count per customer and key (a cart, a SKU and region).
+            var limitKey: String?
+            if d.functions["key"] != nil {
+                guard let (values, spent) = invoke(d, "key", rules.keyCall, [], &run) else { continue }
+                micros += spent
+                limitKey = values.first?.stringValue
+            }
+            let firesName = EngineState.firesName(d.name, key: limitKey)
             if let reason = repeatReason(event, run, "promotions run once per order") ?? historicalReason(event)
-                ?? suppression(d, customer) {
+                ?? suppression(d, customer, key: limitKey) {
                 run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .suppressed, reason: reason, micros: micros))
                 continue
             }
             if let share = d.fields["holdout"]?.doubleValue, share > 0, Self.heldOut(customer.row.id, from: d.name, share: share) {
                 // Recorded like a fire (limits apply alike) under "holdout:<name>", so reports can measure uplift.
-                state.fires[d.name, default: [:]][customer.row.id, default: []].append(state.now)
-                state.batch.promotionFires.append(("holdout:" + d.name, customer.row.id, state.now))
+                state.fires[firesName, default: [:]][customer.row.id, default: []].append(state.now)
+                state.batch.promotionFires.append(("holdout:" + d.name, customer.row.id, state.now, limitKey))
                 let percent = JSONValue.double(min(share, 1) * 100).stringValue ?? ""
                 run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .suppressed,
                                               reason: "holdout: \(percent)% of customers never get it, to measure uplift",
@@ -50,9 +58,9 @@ extension Engine {
                                        idempotencyKey: "\(event.messageId):\(id):\(index)",
                                        consentPurpose: d.fields["marketing"] == .boolean(false) ? nil : "marketing"), &run)
             }
-            state.fires[d.name, default: [:]][customer.row.id, default: []].append(state.now)
+            state.fires[firesName, default: [:]][customer.row.id, default: []].append(state.now)
             state.shared.recordGlobalFire(d.name, now: state.now)
-            state.batch.promotionFires.append((d.name, customer.row.id, state.now))
+            state.batch.promotionFires.append((d.name, customer.row.id, state.now, limitKey))
             stat(id) { $0.hits += 1 }
             run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .hit,
                                           reason: actions.isEmpty ? "no actions" : "\(actions.count) action(s)", micros: micros))
@@ -70,8 +78,8 @@ extension Engine {
         return Double(hash % 10_000) < share * 10_000
     }
 
-    /// Why the host will not let a promotion act for this customer now, if it won't.
-    func suppression(_ d: RuleDeclaration, _ customer: CustomerState) -> String? {
+    /// Why the host will not let a promotion act for this customer (and key) now, if it won't.
+    func suppression(_ d: RuleDeclaration, _ customer: CustomerState, key: String? = nil) -> String? {
         let marketing = d.fields["marketing"] != .boolean(false)
         if marketing && customer.consent["marketing"] != true {
             return "no marketing consent"
@@ -79,13 +87,14 @@ extension Engine {
         if let blocked = customer.lastBlockAt, state.now - blocked < options.fraudBlockSuppression {
             return "fraud block on \(Timestamps.iso(blocked)) (promotions suppressed for \(options.fraudBlockSuppression / 86_400_000) days)"
         }
-        let fires = state.promotionFires(d.name, customer.row.id)
+        let fires = state.promotionFires(d.name, customer.row.id, key: key)
+        let forKey = key.map { " for key \($0)" } ?? ""
         if let limit = d.limit("per_customer")?.doubleValue, Double(fires.count) >= limit {
-            return "limit per_customer = \(JSONValue.double(limit).stringValue ?? "") reached"
+            return "limit per_customer = \(JSONValue.double(limit).stringValue ?? "") reached\(forKey)"
         }
         if let given = d.limit("cooldown"), let cooldown = ScheduleTiming.milliseconds(given),
            let last = fires.last, state.now - last < cooldown {
-            return "cooldown \(given.stringValue ?? given.display) since \(Timestamps.iso(last))"
+            return "cooldown \(given.stringValue ?? given.display) since \(Timestamps.iso(last))\(forKey)"
         }
         if let perDay = d.limit("per_day")?.doubleValue {
             let today = state.shared.globalPromotionFires(d.name, now: state.now)
@@ -130,11 +139,25 @@ extension Engine {
 }
 
 extension EngineState {
-    func promotionFires(_ promotion: String, _ customerId: String) -> [Int64] {
-        if let known = fires[promotion]?[customerId] { return known }
-        let loaded = freshStore ? [] : (try? store.promotionFires(promotion: promotion, customerId: customerId, since: Int64.min)) ?? []
-        fires[promotion, default: [:]][customerId] = loaded
+    /// When a promotion fired for a customer (for one key of a keyed promotion), loaded on first use.
+    func promotionFires(_ promotion: String, _ customerId: String, key: String? = nil) -> [Int64] {
+        let name = Self.firesName(promotion, key: key)
+        if let known = fires[name]?[customerId] { return known }
+        let loaded = freshStore ? [] : (try? store.promotionFires(promotion: promotion, customerId: customerId, key: key,
+                                                                   since: Int64.min)) ?? []
+        fires[name, default: [:]][customerId] = loaded
         return loaded
+    }
+
+    /// The entry of `fires` for a promotion, or for one key of a keyed promotion.
+    static func firesName(_ promotion: String, key: String?) -> String {
+        key.map { promotion + "\u{1F}" + $0 } ?? promotion
+    }
+
+    /// The promotion and key an entry of `fires` stands for.
+    static func promotionAndKey(_ firesName: String) -> (promotion: String, key: String?) {
+        guard let separator = firesName.firstIndex(of: "\u{1F}") else { return (firesName, nil) }
+        return (String(firesName[..<separator]), String(firesName[firesName.index(after: separator)...]))
     }
 
 }

@@ -9,7 +9,7 @@ local FIELDS = {
   segment = { description = "string", when = "function", mode = "string" },
   promotion = {
     description = "string", on = "string|table", when = "function", run = "function",
-    limit = "table", mode = "string", marketing = "boolean", holdout = "number",
+    limit = "table", key = "function", mode = "string", marketing = "boolean", holdout = "number",
   },
   fraud = { description = "string", on = "string|table", score = "function", mode = "string" },
   fraud_policy = { on = "string|table", review_at = "number", block_at = "number" },

@@ -103,7 +103,8 @@ function host_set_segments(segments) C.segments = segments end
 
 function host_segment(id) return functions[id](C) and true or false end
 
-function host_when(id) return functions[id](E, C) and true or false end
+-- Promotions, journeys and counters get the fraud rules' `ctx` too (counters and lists).
+function host_when(id) return functions[id](E, C, context) and true or false end
 
 function host_key(id)
   local key = functions[id](E, C)
