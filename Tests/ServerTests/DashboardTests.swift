@@ -41,8 +41,11 @@ struct DashboardTests {
         var items: [String] = []
         for (i, category) in ["makeup", "makeup", "skincare", "fragrance"].enumerated() {
             items.append(#"{"type":"identify","userId":"d\#(i)","traits":{"email":"d\#(i)@example.com"}}"#)
-            items.append(#"{"type":"track","userId":"d\#(i)","event":"Order Completed","properties":{"order_id":"do\#(i)","total":\#(100 * (i + 1)),"products":[{"sku":"S\#(i)","category":"\#(category)","price":\#(100 * (i + 1)),"quantity":1}]}}"#)
+            let (region, consultant) = (i % 2 == 0 ? "north" : "south", "c\(i % 3)")
+            items.append(#"{"type":"track","userId":"d\#(i)","event":"Order Completed","properties":{"order_id":"do\#(i)","total":\#(100 * (i + 1)),"region":"\#(region)","consultant":"\#(consultant)","products":[{"sku":"S\#(i)","category":"\#(category)","price":\#(100 * (i + 1)),"quantity":1}]}}"#)
         }
+        items.append(#"{"type":"track","anonymousId":"watch","event":"Competitor Price Observed","properties":{"sku":"S0","competitor":"acme","price":80,"our_price":100}}"#)
+        items.append(#"{"type":"track","anonymousId":"watch","event":"Competitor Price Observed","properties":{"sku":"S1","competitor":"acme","price":250,"our_price":200}}"#)
         #expect(try await server.request("POST", "/v1/batch", body: #"{"batch":[\#(items.joined(separator: ","))]}"#, headers: write).status == 200)
 
         #expect(try await server.request("GET", "/", headers: ["Authorization": "Bearer wrong"]).status == 401, "the dashboard needs the admin token")
@@ -53,7 +56,8 @@ struct DashboardTests {
         let dom = dump.stdout
         #expect(dom.contains("<title>Crescent</title>"))
         #expect(dom.contains(#"http-equiv="refresh""#), "it refreshes itself")
-        for chart in ["events-rate", "decisions", "segments", "revenue", "rules"] {
+        for chart in ["events-rate", "decisions", "segments", "revenue", "top-products", "revenue-by-region", "revenue-by-consultant",
+                      "undercut", "rules"] {
             #expect(dom.contains("<svg id=\"\(chart)\""), "chart \(chart) is drawn")
         }
         #expect(!dom.contains("<script"), "no script, nothing from a CDN")
@@ -75,6 +79,11 @@ struct DashboardTests {
         let decisions = Dictionary(uniqueKeysWithValues: (fraud["rows"] as! [[Any]]).map { ($0[0] as! String, $0[1] as! Double) })
         #expect(Self.bars(dom, chart: "decisions") == decisions)
         #expect(decisions["allow"] == 4)
+        // Sales by product, region and consultant, and the SKUs competitors undercut, as the reports say.
+        #expect(Self.bars(dom, chart: "top-products") == ["S3": 400, "S2": 300, "S1": 200, "S0": 100])
+        #expect(Self.bars(dom, chart: "revenue-by-region") == ["north": 400, "south": 600])
+        #expect(Self.bars(dom, chart: "revenue-by-consultant") == ["c0": 500, "c1": 200, "c2": 300])
+        #expect(Self.bars(dom, chart: "undercut") == ["S0 acme": 20], "S1 is dearer at acme: not undercut")
         #expect(dom.contains(#"id="orders-total" data-value="4""#))
 
         let shot = dir.appendingPathComponent("dashboard.png")

@@ -4,7 +4,8 @@ import Reports
 import Store
 
 /// The live dashboard at `/`: events per second, decisions, segment sizes,
-/// revenue by category, top rules, low stock and journey funnels, as one
+/// revenue by category, product, region and consultant, SKUs competitors
+/// undercut, top rules, low stock and journey funnels, as one
 /// HTML page with SVG charts drawn here; it reloads itself every 5 seconds.
 struct Dashboard {
     let engine: ShardedEngine
@@ -28,6 +29,19 @@ struct Dashboard {
         let inventory = try reports.run(.inventory, ReportQuery())[0]
         let lowStock: [(label: String, value: Double)] = inventory.rows.filter { ["out of stock", "high"].contains($0[6].display) }.prefix(10)
             .map { ("\($0[0].display) \($0[1].display)", $0[3].number ?? 0) }
+        let products = try reports.run(.sales, ReportQuery(by: "product"))[0]
+        let topProducts: [(label: String, value: Double)] = products.rows.prefix(10).map { row in
+            let (sku, name) = (row[0].display, row[1].display)
+            return (name.isEmpty ? sku : name.contains(sku) ? name : "\(sku) \(name)", row[4].number ?? 0)
+        }
+        let byRegion: [(label: String, value: Double)] = try reports.run(.consultants, ReportQuery(by: "region"))[0].rows
+            .map { ($0[0].display, $0[3].number ?? 0) }
+        let byConsultant: [(label: String, value: Double)] = try reports.run(.consultants, ReportQuery())[0].rows.prefix(10)
+            .map { ($0[0].display, $0[4].number ?? 0) }
+        // The SKUs competitors undercut most, by how many percent.
+        let undercut: [(label: String, value: Double)] = try reports.run(.competitors, ReportQuery())[0].rows
+            .filter { ($0[7].number ?? 0) < 0 }.prefix(10)
+            .map { ("\($0[0].display) \($0[5].display)", (-($0[7].number ?? 0) * 100).rounded()) }
         let funnels = try reports.run(.journeys, ReportQuery())[0].rows
         var journeyCharts = ""
         var journeyNames: [String] = []
@@ -62,6 +76,10 @@ struct Dashboard {
             <section><h2>Decisions</h2>\(SVGChart.bars("decisions", decisions))</section>
             <section><h2>Segment sizes</h2>\(SVGChart.bars("segments", segmentBars))</section>
             <section><h2>Revenue by category</h2>\(SVGChart.bars("revenue", revenue))</section>
+            <section><h2>Top products by revenue</h2>\(SVGChart.bars("top-products", topProducts))</section>
+            <section><h2>Revenue by region</h2>\(SVGChart.bars("revenue-by-region", byRegion))</section>
+            <section><h2>Revenue by consultant</h2>\(SVGChart.bars("revenue-by-consultant", byConsultant))</section>
+            <section><h2>Undercut by competitors (their cheapest price, % below ours)</h2>\(SVGChart.bars("undercut", undercut, unit: "%"))</section>
             <section><h2>Top rules (hits since start)</h2>\(SVGChart.bars("rules", Array(topRules.prefix(10))))</section>
             <section><h2>Low stock</h2>\(SVGChart.bars("low-stock", Array(lowStock), unit: " left"))</section>
             <section><h2>Journey funnels</h2>\(journeyCharts.isEmpty ? "<p class=\"empty\">no journey has run yet</p>" : journeyCharts)</section>
