@@ -108,6 +108,18 @@ public final class ReplSession {
             box.value.output(attempt.report + "\n")
             return [.string(LuaString(attempt.result.rawValue))]
         }
+        state.register("rule_eval", in: session) { args in
+            guard let code = args.first?.stringValue else {
+                throw LuaHostError("rule_eval(code, customer): give the Lua a rule would run, as a string: rule_eval(\"c:spent{ within = '365d' }\", \"ana\")")
+            }
+            do {
+                return try box.value.engine.evaluateAsRule(code, customer: args.dropFirst().first?.stringValue)
+            } catch let error as RuleInspectionError {
+                throw LuaHostError(error.description)
+            } catch let error as LuaError {
+                throw LuaHostError(error.description)
+            }
+        }
         state.register("rules", in: session) { _ in
             box.value.output(box.value.rulesReport())
             return []
@@ -169,6 +181,9 @@ public final class ReplSession {
           advance("2h")        move the clock on: due journey timers and schedules fire
           journey("ana", "abandoned_cart")   a customer's place in a journey
           sent("promotion:welcome")          actions in the outbox (all pending ones without a rule)
+          rule_eval("c:spent{ within = '365d' }", "ana")
+                               Lua run as a rule runs: c the customer, ctx, and every rule helper
+                               (catalog, competitor_prices, trending, lists, sentiment, duration, require)
           reload()             check, test and load the rule files again (the old version stays on failure)
           rules()              the rule set: hits, shadow hits, errors, disabled rules, reload problems
           help()               this text

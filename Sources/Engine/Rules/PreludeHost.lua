@@ -106,6 +106,12 @@ function host_segment(id) return functions[id](C) and true or false end
 -- Promotions, journeys and counters get the fraud rules' `ctx` too (counters and lists).
 function host_when(id) return functions[id](E, C, context) and true or false end
 
+-- `crescent repl`'s rule_eval: a compiled chunk called as a rule function would be.
+function host_inspect(chunk)
+  local results = table.pack(chunk(E, C, context))
+  return results.n, results
+end
+
 function host_key(id)
   local key = functions[id](E, C)
   if key == nil then return nil end

@@ -79,6 +79,7 @@ public final class RuleRuntime {
     let fraudBatch: LuaReference
     let branchCall: LuaReference
     let stepDataCall: LuaReference
+    let inspectCall: LuaReference
     let scheduleCall: LuaReference
 
     /// Loads the prelude and every `*.lua` file under `rulesDirectory`
@@ -114,6 +115,7 @@ public final class RuleRuntime {
         fraudBatch = try entry("host_fraud_all")
         branchCall = try entry("host_branch")
         stepDataCall = try entry("host_step_data")
+        inspectCall = try entry("host_inspect")
         scheduleCall = try entry("host_schedule")
         let declarationsCall = try entry("host_declarations")
 

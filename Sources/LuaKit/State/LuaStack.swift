@@ -19,6 +19,9 @@ public struct LuaStack {
 
     // MARK: Pushing
 
+    /// Pushes what a reference holds (a chunk's function, a stored value).
+    @inlinable public func push(_ reference: LuaReference) { crescent_get_ref(L, reference.ref) }
+
     @inlinable public func pushNil() { lua_pushnil(L) }
     @inlinable public func push(_ value: Bool) { lua_pushboolean(L, value ? 1 : 0) }
     @inlinable public func push(_ value: Int64) { lua_pushinteger(L, value) }
