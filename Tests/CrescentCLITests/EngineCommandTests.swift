@@ -46,6 +46,11 @@ struct EngineCommandTests {
             "rules/h3.lua": #"promotion "typo" { on = "Product Viewed", limit = { cooldwn = "7d" }, run = function() end }"#,
             "rules/h4.lua": #"counter "c" { on = "Order Completed", window = "a day", key = function(e) return e.user_id end }"#,
             "rules/h5.lua": #"promotion "ok" { on = "Product Viewed", limit = { cooldown = 3600, per_day = 10 }, run = function() end }"#,
+            "rules/h6.lua": """
+                promotion "per_cart" { on = "Product Added", key = function(e) return e.properties.cart_id end, run = function() end }
+                promotion "once_per_cart" { on = "Product Added", key = function(e) return e.properties.cart_id end,
+                  limit = { per_customer = 1 }, run = function() end }
+                """,
             "plugins/util.lua": "return {",
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -77,6 +82,9 @@ struct EngineCommandTests {
         #expect(lines.contains(#"rules/h3.lua:1: promotion "typo": unknown limit 'cooldwn' (per_customer, per_day, cooldown)"#))
         #expect(lines.contains(#"rules/h4.lua:1: counter "c": window must be a duration like "1d", not "a day""#))
         #expect(!lines.contains { $0.hasPrefix("rules/h5.lua") }, "a cooldown in seconds is a duration")
+        #expect(lines.filter { $0.hasPrefix("rules/h6.lua") } == [
+            #"rules/h6.lua:1: warning: promotion "per_cart" has a 'key' but no per_customer or cooldown limit for it to count by: it changes nothing"#,
+        ])
         #expect(lines.contains { $0.hasPrefix("rules/c.lua:1: unexpected symbol") })
         #expect(lines.contains { $0.hasPrefix("plugins/util.lua:1:") })
     }

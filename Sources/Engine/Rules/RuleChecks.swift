@@ -61,6 +61,11 @@ enum RuleChecks {
                 problems.append(RuleProblem(.warning, file: where_.file, line: where_.line,
                                             "\(label) listens to '\(name)', which is not a known event name"))
             }
+            if declaration.kind == .promotion, declaration.functions["key"] != nil,
+               declaration.limit("per_customer") == nil, declaration.limit("cooldown") == nil {
+                problems.append(RuleProblem(.warning, file: where_.file, line: where_.line,
+                                            "\(label) has a 'key' but no per_customer or cooldown limit for it to count by: it changes nothing"))
+            }
             kept.append(declaration)
         }
         let hasPolicy = kept.contains { $0.kind == .fraudPolicy }
