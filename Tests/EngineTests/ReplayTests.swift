@@ -1,6 +1,7 @@
 import Engine
 import EventGenerator
 import Foundation
+import GRDB
 import Store
 import TestSupport
 import Testing
@@ -35,6 +36,13 @@ struct ReplayTests {
         // A card-testing burst comes from one IP: its fifth order in the hour trips the IP velocity rule.
         #expect(summary.ruleHits["fraud:ip_velocity"] ?? 0 > 0)
         #expect(summary.segments["bronze"] ?? 0 > 0)
+        // The summary's actions are everything the replay put in the outbox, journey timers' and schedules' too.
+        let stored = try engine.store.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT action, COUNT(*) FROM outbox GROUP BY action")
+                .map { ($0[0] as String, $0[1] as Int) })
+        }
+        #expect(summary.actions == stored)
+        #expect(summary.actions["notify"] ?? 0 > summary.ruleHits["promotion:first_purchase_welcome"] ?? 0)
         // A competitor's weekly launch alerts pricing when the shop sells in that category (not menswear).
         #expect(manifest.competitorLaunches > manifest.launchesInOurCategories && manifest.launchesInOurCategories > 0)
         #expect(summary.ruleHits["promotion:competitor_launch_alert"] == manifest.launchesInOurCategories)

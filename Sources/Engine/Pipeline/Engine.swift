@@ -98,6 +98,9 @@ public final class Engine {
 
     /// What the clock did besides events: timers fired, schedules run, customers swept, and the time they took.
     public internal(set) var clockWork = ClockWork()
+    /// Actions put in the outbox so far, by kind (`notify`, `alert`, ...), whatever made them:
+    /// events, journey timers, schedules, sweeps.
+    public private(set) var actionsMade: [String: Int] = [:]
     public private(set) var declarations: [RuleDeclaration] = []
     /// The segment and fraud declarations, in file order.
     private(set) var segments: [RuleDeclaration] = []
@@ -273,6 +276,7 @@ public final class Engine {
         state.batch.itemPairDeltas = deltas.pairs
         state.batch.itemPopularityDeltas = deltas.popularity
         let batch = state.batch
+        for row in batch.outbox { actionsMade[row.action, default: 0] += 1 }
         state.batch = WriteBatch()
         pendingEvents = 0
         state.batchNumber += 1

@@ -277,6 +277,11 @@ public final class ShardedEngine: @unchecked Sendable {
     /// What the shards' clocks did besides events, summed.
     public var clockWork: ClockWork { workers.map { worker in worker.sync { $0.clockWork } }.reduce(ClockWork(), +) }
 
+    /// Actions the shards put in the outbox so far, by kind, summed.
+    public var actionsMade: [String: Int] {
+        workers.map { worker in worker.sync { $0.actionsMade } }.reduce(into: [:]) { sum, shard in sum.merge(shard, uniquingKeysWith: +) }
+    }
+
     /// What loading did to journey instances of earlier rule versions, summed over shards.
     public var journeyMigrations: [JourneyMigration] {
         JourneyMigration.merged(workers.flatMap { worker in worker.sync { $0.journeyMigrations } })

@@ -83,6 +83,7 @@ public struct Replayer {
         var lastTimestamp: Int64 = 0
         let clock = ContinuousClock()
         let started = clock.now
+        let actionsBefore = engine.actionsMade
         let reader = try LineReader(url: url)
         let fileSize = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
         var lineNumber = 0
@@ -173,6 +174,10 @@ public struct Replayer {
         }
         summary.disabledRules.sort()
         summary.clockWork = engine.clockWork
+        // Every action of the replay, the journey timers', schedules' and sweeps' too.
+        for (kind, made) in engine.actionsMade where made > (actionsBefore[kind] ?? 0) {
+            summary.actions[kind] = made - (actionsBefore[kind] ?? 0)
+        }
         summary.segments = try engine.store.segmentSizes()
         return summary
     }
@@ -197,7 +202,6 @@ public struct Replayer {
                     durations.append(outcome.micros)
                     partial.events += 1
                     if let decision = outcome.decision { partial.decisions[decision.verdict.rawValue, default: 0] += 1 }
-                    for action in outcome.actions { partial.actions[action.action, default: 0] += 1 }
                     for result in outcome.results where result.outcome == .error {
                         partial.ruleErrors[result.rule, default: 0] += 1
                         partial.errors += 1
@@ -215,7 +219,6 @@ public struct Replayer {
                 summary.events = partial.events
                 summary.duplicates = partial.duplicates
                 summary.decisions.merge(partial.decisions) { _, new in new }
-                summary.actions = partial.actions
                 summary.ruleErrors = partial.ruleErrors
                 summary.errors += partial.errors
             }
@@ -273,6 +276,8 @@ public protocol EventPipeline: AnyObject {
     func advance(to time: Int64) throws
     /// What the clock did besides events so far.
     var clockWork: ClockWork { get }
+    /// Actions put in the outbox so far, by kind, whatever made them.
+    var actionsMade: [String: Int] { get }
 }
 
 /// How far `--until` moves the clock after the last event.
