@@ -57,7 +57,9 @@ extension Reports {
 
     /// Decisions in the period by outcome; the fraud rules that hit most;
     /// flagged orders (review or block) against fraud labels (refunds naming
-    /// fraud or a chargeback, `Fraud Confirmed` events).
+    /// fraud or a chargeback, `Fraud Confirmed` events; not orders whose latest
+    /// review is `Fraud Cleared`). Flagged orders without a label nor a review
+    /// count as false positives, and apart as `unreviewed_false_positives`.
     func fraud(_ db: Database, _ q: ReportQuery) throws -> [ReportTable] {
         let outcomes = try Row.fetchAll(db, sql: """
             SELECT decision, COUNT(*), ROUND(AVG(score), 2) FROM decisions WHERE at >= ? AND at < ? GROUP BY decision
@@ -78,25 +80,29 @@ extension Reports {
         let labelled = try Row.fetchOne(db, sql: """
             WITH labels AS (
               SELECT id AS order_id FROM orders WHERE lower(refund_reason) LIKE '%fraud%' OR lower(refund_reason) LIKE '%chargeback%'
-              UNION SELECT json_extract(payload, '$.properties.order_id') FROM events WHERE name = 'Fraud Confirmed'),
+              UNION SELECT json_extract(payload, '$.properties.order_id') FROM events WHERE name = 'Fraud Confirmed'
+              EXCEPT \(CrescentStore.clearedOrdersSQL)),
+            reviewed AS (\(CrescentStore.reviewedOrdersSQL)),
             judged AS (
               SELECT order_id, MAX(decision != 'allow') AS flagged FROM decisions
               WHERE order_id IS NOT NULL AND at >= ? AND at < ? GROUP BY order_id)
             SELECT SUM(flagged AND order_id IN labels), SUM(flagged AND order_id NOT IN labels),
-                   SUM(NOT flagged AND order_id IN labels), SUM(NOT flagged AND order_id NOT IN labels)
+                   SUM(NOT flagged AND order_id IN labels), SUM(NOT flagged AND order_id NOT IN labels),
+                   SUM(flagged AND order_id NOT IN labels AND order_id NOT IN reviewed)
             FROM judged
             """, arguments: [q.from, q.to])
         let (tp, fp, fn, tn) = (Double(labelled?[0] as Int64? ?? 0), Double(labelled?[1] as Int64? ?? 0),
                                 Double(labelled?[2] as Int64? ?? 0), Double(labelled?[3] as Int64? ?? 0))
+        let open = Double(labelled?[4] as Int64? ?? 0)
         return [
             ReportTable(title: "Fraud decisions by outcome", columns: ["decision", "count", "share", "average_score"], rows: outcomeRows),
             ReportTable(title: "Fraud rules that hit most", columns: ["rule", "hits", "average_score", "in_flagged_decisions"],
                         rows: top.map(cells)),
             ReportTable(title: "Flagged orders against fraud labels",
                         columns: ["true_positives", "false_positives", "false_negatives", "true_negatives", "precision", "recall",
-                                  "false_positive_rate"],
+                                  "false_positive_rate", "unreviewed_false_positives"],
                         rows: [[.number(tp), .number(fp), .number(fn), .number(tn), Self.ratio(tp, tp + fp), Self.ratio(tp, tp + fn),
-                                Self.ratio(fp, fp + tn)]]),
+                                Self.ratio(fp, fp + tn), .number(open)]]),
         ]
     }
 

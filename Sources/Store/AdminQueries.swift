@@ -14,12 +14,17 @@ extension CrescentStore {
     }
 
     /// Decisions, newest first: about one order, one customer, with one verdict, or all (each filter given narrows them).
+    /// `reviewed`: true keeps decisions on orders with a review (``FraudReview``), false those on orders without one.
     public func decisions(orderId: String? = nil, customerId: String? = nil, verdict: String? = nil,
-                          limit: Int = 100) throws -> [DecisionRow] {
+                          reviewed: Bool? = nil, limit: Int = 100) throws -> [DecisionRow] {
         let filters = [("order_id", orderId), ("customer_id", customerId), ("decision", verdict)].compactMap { column, value in
             value.map { (column, $0) }
         }
-        let conditions = filters.isEmpty ? "" : "WHERE " + filters.map { "\($0.0) = ?" }.joined(separator: " AND ")
+        var clauses = filters.map { "\($0.0) = ?" }
+        if let reviewed {
+            clauses.append("order_id IS NOT NULL AND order_id \(reviewed ? "IN" : "NOT IN") (\(Self.reviewedOrdersSQL))")
+        }
+        let conditions = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         let arguments = StatementArguments(filters.map(\.1)) + [limit]
         return try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM decisions \(conditions) ORDER BY at DESC LIMIT ?", arguments: arguments).map {

@@ -9,7 +9,8 @@ public struct CustomerSnapshot: Sendable {
     public var segments: Set<String> = []
     /// Shadow-mode segments the customer would be in.
     public var shadowSegments: Set<String> = []
-    public var lastBlockAt: Int64?
+    /// Fraud blocks not cleared by a review since: the order (when the decision had one) and when.
+    public var blocks: [(order: String?, at: Int64)] = []
     public var wishlist: [String: Double] = [:]
     /// Event times of the 90 days before the customer was last seen, oldest first.
     public var eventTimes: [(name: String, at: Int64)] = []
@@ -49,8 +50,11 @@ extension CrescentStore {
                         body(&snapshots[id]!, row)
                     }
                 }
-                try each("SELECT customer_id, MAX(at) AS at FROM decisions WHERE customer_id IN (\(marks)) AND decision = 'block' GROUP BY customer_id") {
-                    $0.lastBlockAt = $1["at"]
+                try each("""
+                    SELECT customer_id, order_id, at FROM decisions WHERE customer_id IN (\(marks)) AND decision = 'block'
+                    AND (order_id IS NULL OR order_id NOT IN (\(Self.clearedOrdersSQL))) ORDER BY at
+                    """) {
+                    $0.blocks.append((order: $1["order_id"], at: $1["at"]))
                 }
                 try each("SELECT customer_id, rule, created_at FROM outbox WHERE customer_id IN (\(marks)) AND action = 'notify' ORDER BY id") {
                     let at: Int64 = $1["created_at"]

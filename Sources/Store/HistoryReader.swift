@@ -54,7 +54,8 @@ extension CrescentStore {
     }
 
     /// Orders known to be fraud: refunded with a reason that names fraud or a
-    /// chargeback, or named by a `Fraud Confirmed` event's `order_id`.
+    /// chargeback, or named by a `Fraud Confirmed` event's `order_id`; not
+    /// those whose latest review cleared them (`Fraud Cleared`).
     public func fraudLabels() throws -> Set<String> {
         try read { db in
             let refunded = try String.fetchAll(db, sql: """
@@ -64,7 +65,8 @@ extension CrescentStore {
                 SELECT json_extract(payload, '$.properties.order_id') FROM events
                 WHERE name = 'Fraud Confirmed' AND json_extract(payload, '$.properties.order_id') IS NOT NULL
                 """)
-            return Set(refunded + confirmed)
+            let cleared = try String.fetchAll(db, sql: Self.clearedOrdersSQL)
+            return Set(refunded + confirmed).subtracting(cleared)
         }
     }
 }

@@ -27,7 +27,10 @@ final class CustomerState {
     var carts: [String: (value: Double, items: Int)] = [:]
     /// Wishlisted product ids → price when added.
     var wishlist: [String: Double] = [:]
-    var lastBlockAt: Int64?
+    /// Fraud blocks a review has not cleared: the order (when the decision had one) and when.
+    var blocks: [(order: String?, at: Int64)] = []
+    /// The latest of them: promotions and journey messages are suppressed for a while after it.
+    var lastBlockAt: Int64? { blocks.last?.at }
     /// Marketing messages (`notify` actions) sent recently, oldest first, for frequency caps.
     var messages: [(rule: String, at: Int64)] = []
     /// False for a customer loaded for a journey timer only (row, last block,
@@ -73,7 +76,7 @@ final class CustomerState {
     static func loadMany(_ ids: [String], from store: CrescentStore, full: Bool = true) throws -> [String: CustomerState] {
         try store.customerSnapshots(ids: ids, full: full).mapValues { snapshot in
             let state = CustomerState(row: snapshot.row)
-            state.lastBlockAt = snapshot.lastBlockAt
+            state.blocks = snapshot.blocks
             state.messages = snapshot.messages
             state.complete = full
             if full { state.fill(from: snapshot) }

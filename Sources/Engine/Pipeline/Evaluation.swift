@@ -237,7 +237,10 @@ extension Engine {
         let verdict: FraudDecision.Verdict = total >= blockAt ? .block : total >= reviewAt ? .review : .allow
         let decision = FraudDecision(verdict: verdict, score: total, reasons: reasons, rules: ruleResults)
         run.decision = decision
-        if verdict == .block { run.customer.lastBlockAt = state.now }
+        if verdict == .block {
+            run.customer.blocks.append((run.order?.id, state.now))
+            if run.customer.blocks.count > 100 { run.customer.blocks.removeFirst() }
+        }
         state.batch.decisions.append(DecisionRow(
             messageId: run.event.messageId, customerId: run.customer.row.id, orderId: run.order?.id, decision: verdict.rawValue,
             score: total, reasons: JSONValue.array(reasons.map { .string($0) }).jsonText,

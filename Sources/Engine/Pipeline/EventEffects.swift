@@ -50,7 +50,7 @@ extension EngineState {
         into.viewed = Array((into.viewed + from.viewed).prefix(50))
         into.carts.merge(from.carts) { a, _ in a }
         into.wishlist.merge(from.wishlist) { a, _ in a }
-        into.lastBlockAt = [into.lastBlockAt, from.lastBlockAt].compactMap { $0 }.max()
+        into.blocks = (into.blocks + from.blocks).sorted { $0.at < $1.at }
         // Promotion limits follow the customer: the anonymous history's fires count for the user.
         for name in fires.keys {
             guard let moved = fires[name]?.removeValue(forKey: from.row.id) else { continue }
@@ -139,6 +139,9 @@ extension EngineState {
         case "Product Reviewed":
             batch.reviews.append((event.messageId, customer.row.id, event.property("product_id") ?? event.property("sku"),
                                   event.number("rating"), event.property("review_body") ?? event.property("text"), time))
+        case "Fraud Cleared":
+            // A review found the order legitimate: its block no longer holds promotions back.
+            if let order = event.property("order_id") { customer.blocks.removeAll { $0.order == order } }
         case "Competitor Price Observed":
             if let sku = event.property("sku") ?? event.property("product_id"), let price = event.number("price"),
                shared.market.observe(sku: sku, competitor: event.property("competitor") ?? "unknown", price: price, at: time) {

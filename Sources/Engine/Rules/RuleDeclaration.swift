@@ -95,6 +95,7 @@ public enum KnownEvents {
         "Order Refunded", "Order Cancelled", "Coupon Entered", "Coupon Applied", "Coupon Denied", "Coupon Removed",
         "Product Added to Wishlist", "Product Removed from Wishlist", "Wishlist Product Added to Cart", "Product Shared",
         "Cart Shared", "Product Reviewed", "Inventory Updated", "Competitor Price Observed", "Competitor Product Launched", "Fraud Confirmed",
+        "Fraud Cleared",
         "Ad Spend Recorded", "Consultant Feedback", "Segment Entered", "Segment Exited",
         // Segment's e-mail spec (an open arrives through the tracking pixel).
         "Email Delivered", "Email Opened", "Email Link Clicked", "Email Bounced", "Email Marked as Spam", "Unsubscribed",

@@ -4,7 +4,7 @@ import Hummingbird
 import Store
 
 /// The admin API (`Authorization: Bearer <admin token>`; 401 without):
-/// customers (read, export, correct, erase), segments, decisions, lists, rules, reports, the outbox and
+/// customers (read, export, correct, erase), segments, decisions and their reviews, lists, rules, reports, the outbox and
 /// the refused messages.
 struct AdminAPI: Sendable {
     let configuration: ServerConfiguration
@@ -51,8 +51,12 @@ struct AdminAPI: Sendable {
                 try self.decisions(order: request.uri.queryParameters.get("order_id"),
                                    customer: request.uri.queryParameters.get("customer_id"),
                                    verdict: request.uri.queryParameters.get("decision"),
+                                   review: request.uri.queryParameters.get("review"),
                                    limit: Self.count(request, "limit", default: 100, maximum: 1000))
             }
+        }
+        router.post("/v1/orders/:id/review") { request, context in
+            await self.review(try context.parameters.require("id"), request)
         }
         router.get("/v1/lists") { request, _ in
             try self.authorized(request) { self.lists() }

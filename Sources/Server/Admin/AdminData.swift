@@ -63,18 +63,24 @@ extension AdminAPI {
         return APIResponse.json(.ok, JSONValue.object(body).jsonText)
     }
 
-    func decisions(order: String?, customer: String?, verdict: String?, limit: Int) throws -> Response {
+    func decisions(order: String?, customer: String?, verdict: String?, review: String?, limit: Int) throws -> Response {
         if let verdict, FraudDecision.Verdict(rawValue: verdict) == nil {
             return APIProblem(.badRequest, "invalid_decision", "decision must be allow, review or block, not '\(verdict)'").response
         }
-        let rows = try gateway.engine.store.decisions(orderId: order, customerId: customer, verdict: verdict, limit: limit)
+        if let review, review != "open", review != "done" {
+            return APIProblem(.badRequest, "invalid_review", "review must be open (no review yet) or done, not '\(review)'").response
+        }
+        let store = gateway.engine.store
+        let rows = try store.decisions(orderId: order, customerId: customer, verdict: verdict,
+                                       reviewed: review.map { $0 == "done" }, limit: limit)
+        let reviews = try store.reviews(orderIds: rows.compactMap(\.orderId))
         let items: [JSONValue] = rows.map { row in
             .object([
                 "message_id": .string(row.messageId), "order_id": row.orderId.map(JSONValue.string) ?? .null,
                 "customer_id": row.customerId.map(JSONValue.string) ?? .null, "decision": .string(row.decision),
                 "score": .double(row.score), "reasons": (try? JSONValue.parse(Data(row.reasons.utf8))) ?? .array([]),
                 "rules": .string(row.rules), "ruleset_version": row.rulesetVersion.map(JSONValue.string) ?? .null,
-                "at": .string(Timestamps.iso(row.at)),
+                "at": .string(Timestamps.iso(row.at)), "review": Self.reviewJSON(row.orderId.flatMap { reviews[$0] }),
             ])
         }
         return APIResponse.json(.ok, JSONValue.object(["decisions": .array(items)]).jsonText)
