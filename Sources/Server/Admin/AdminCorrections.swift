@@ -10,6 +10,11 @@ extension AdminAPI {
     /// Largest correction body, as a tracking message.
     static let correctionLimit = 32 * 1024
 
+    /// A request's body of at most `limit` bytes; nil when it is larger.
+    static func collect(_ request: Request, upTo limit: Int) async -> ByteBuffer? {
+        try? await request.body.collect(upTo: limit)
+    }
+
     /// `{"traits": {...}}` becomes an `identify` from the admin for the
     /// customer's own ids, through the same pipeline as one from the shop:
     /// traits merge (`null` clears one), consent given as `consent` or
@@ -19,10 +24,7 @@ extension AdminAPI {
     /// which traits changed (names, not values).
     func correct(_ id: String, _ request: Request) async -> Response {
         guard isAuthorized(request) else { return Self.unauthorized }
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: Self.correctionLimit)
-        } catch {
+        guard let body = await Self.collect(request, upTo: Self.correctionLimit) else {
             return APIProblem(.badRequest, "message_too_large", "a correction is at most 32 KB").response
         }
         let traits: [String: JSONValue]

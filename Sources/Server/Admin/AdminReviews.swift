@@ -21,10 +21,7 @@ extension AdminAPI {
     /// Answered after commit; the audit log records it.
     func review(_ orderId: String, _ request: Request) async -> Response {
         guard isAuthorized(request) else { return Self.unauthorized }
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: Self.reviewLimit)
-        } catch {
+        guard let body = await Self.collect(request, upTo: Self.reviewLimit) else {
             return APIProblem(.badRequest, "message_too_large", "a review is at most 8 KB").response
         }
         let outcome: String
