@@ -48,6 +48,8 @@ struct AdminReviewTests {
             #expect(done.json["decision"] as? String == "block" && done.json["customer_id"] as? String == "zoe")
             #expect(try await decisions(client, "decision=block&review=open").isEmpty)
             let decided = try #require(try await decisions(client, "order_id=z1").first)
+            let results = try #require(decided["rules"] as? [[String: Any]], "each rule's result as JSON, as /v1/decide gives them")
+            #expect(results.contains { $0["rule"] as? String == "fraud:disposable_email" && $0["outcome"] as? String == "hit" })
             let shown = try #require(decided["review"] as? [String: Any])
             #expect(shown["outcome"] as? String == "fraud" && shown["note"] as? String == "chargeback from the bank")
             #expect(shown["analyst"] as? String == "marta")

@@ -79,7 +79,8 @@ extension AdminAPI {
                 "message_id": .string(row.messageId), "order_id": row.orderId.map(JSONValue.string) ?? .null,
                 "customer_id": row.customerId.map(JSONValue.string) ?? .null, "decision": .string(row.decision),
                 "score": .double(row.score), "reasons": (try? JSONValue.parse(Data(row.reasons.utf8))) ?? .array([]),
-                "rules": .string(row.rules), "ruleset_version": row.rulesetVersion.map(JSONValue.string) ?? .null,
+                // Each fraud rule's result, as /v1/decide answers them (stored as JSON text).
+                "rules": (try? JSONValue.parse(Data(row.rules.utf8))) ?? .array([]), "ruleset_version": row.rulesetVersion.map(JSONValue.string) ?? .null,
                 "at": .string(Timestamps.iso(row.at)), "review": Self.reviewJSON(row.orderId.flatMap { reviews[$0] }),
             ])
         }
