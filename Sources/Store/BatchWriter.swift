@@ -127,7 +127,7 @@ struct BatchWriter {
                 try insert.step()
             }
         }
-        try run("DELETE FROM list_entries WHERE list = ? AND value = ? AND source <> 'admin'",
+        try run("DELETE FROM list_entries WHERE list = ? AND value = ? AND source <> 'admin' AND source NOT LIKE 'rule:%'",
                 batch.listRemovals.map { [$0.list, $0.value] })
         try run("INSERT OR IGNORE INTO list_entries (list, value, source, added_at) VALUES (?, ?, ?, ?)",
                 batch.listAdditions.map { [$0.list, $0.value, $0.source, $0.at] })

@@ -179,15 +179,21 @@ public final class CrescentStore: Sendable {
     }
 
     /// Every list's entries, and those of them a rule file declared (list → value → file; not added through the admin API).
-    public func listEntries() throws -> (lists: [String: Set<String>], fromFiles: [String: [String: String]]) {
+    /// Sources: `admin` (the admin API), `rule:KIND:NAME` (a rule's `act:list_add`), else the declaring rule file.
+    public func listEntries() throws
+        -> (lists: [String: Set<String>], fromFiles: [String: [String: String]], fromRules: [String: Set<String>]) {
         try read { db in
-            var lists: [String: Set<String>] = [:], fromFiles: [String: [String: String]] = [:]
+            var lists: [String: Set<String>] = [:], fromFiles: [String: [String: String]] = [:], fromRules: [String: Set<String>] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT list, value, source FROM list_entries") {
                 lists[row["list"], default: []].insert(row["value"])
                 let source: String = row["source"]
-                if source != "admin" { fromFiles[row["list"], default: [:]][row["value"]] = source }
+                if source.hasPrefix("rule:") {
+                    fromRules[row["list"], default: []].insert(row["value"])
+                } else if source != "admin" {
+                    fromFiles[row["list"], default: [:]][row["value"]] = source
+                }
             }
-            return (lists, fromFiles)
+            return (lists, fromFiles, fromRules)
         }
     }
 

@@ -71,4 +71,23 @@ struct AdminReviewTests {
             #expect(try store.auditLog().filter { $0.action == "review" }.count == 2)
         }
     }
+
+    @Test("a card confirmed by review goes on the shipped blocked_cards list: the next order on it is blocked, from any account")
+    func confirmedCardBlocked() async throws {
+        let (server, _) = try makeServer()
+        try await Application(router: server.router()).test(.router) { client in
+            #expect(try await client.post("/v1/identify", #"{"userId":"ray","traits":{"email":"ray@example.com"}}"#).status == .ok)
+            #expect(try await client.post("/v1/track", #"{"userId":"ray","event":"Order Completed","properties":{"order_id":"r1","total":40,"card_fingerprint":"fp-ray"}}"#).status == .ok)
+            #expect(try await decisions(client, "order_id=r1").first?["decision"] as? String == "allow")
+            #expect(try await review(client, "r1", #"{"outcome":"fraud","note":"the card holder disputed it"}"#).status == .ok)
+
+            let lists = try await client.execute(uri: "/v1/lists", method: .get, headers: admin)
+            let blocked = try #require((lists.json["lists"] as? [[String: Any]])?.first { $0["name"] as? String == "blocked_cards" })
+            #expect(blocked["from_rules"] as? Int == 1 && blocked["from_admin"] as? Int == 0)
+
+            let next = try await client.post("/v1/decide", #"{"userId":"sam","event":"Order Completed","properties":{"order_id":"s1","total":20,"card_fingerprint":"fp-ray"}}"#)
+            #expect(next.json["decision"] as? String == "block", "\(next.text)")
+            #expect((next.json["reasons"] as? [String])?.contains("card fp-ray was confirmed as fraud") == true)
+        }
+    }
 }

@@ -139,9 +139,13 @@ extension EngineState {
         case "Product Reviewed":
             batch.reviews.append((event.messageId, customer.row.id, event.property("product_id") ?? event.property("sku"),
                                   event.number("rating"), event.property("review_body") ?? event.property("text"), time))
-        case "Fraud Cleared":
-            // A review found the order legitimate: its block no longer holds promotions back.
-            if let order = event.property("order_id") { customer.blocks.removeAll { $0.order == order } }
+        case "Fraud Confirmed", "Fraud Cleared":
+            // The reviewed order, as rules read it (`e.order`: its card, its items); unchanged.
+            if let id = event.property("order_id") {
+                order = try orders[id] ?? (freshStore ? nil : store.order(id: id))
+                // Found legitimate: its block no longer holds promotions back.
+                if event.name == "Fraud Cleared" { customer.blocks.removeAll { $0.order == id } }
+            }
         case "Competitor Price Observed":
             if let sku = event.property("sku") ?? event.property("product_id"), let price = event.number("price"),
                shared.market.observe(sku: sku, competitor: event.property("competitor") ?? "unknown", price: price, at: time) {

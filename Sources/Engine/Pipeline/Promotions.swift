@@ -52,7 +52,7 @@ extension Engine {
             var actions: [JSONValue] = []
             if case .array(let items)? = values.first { actions = items.map(JSONValue.init) }
             for (index, action) in actions.enumerated() {
-                apply(action, to: customer)
+                apply(action, to: customer, rule: id)
                 addAction(ActionRecord(rule: id, action: action["action"]?.stringValue ?? "unknown",
                                        channel: action["channel"]?.stringValue, payload: action,
                                        idempotencyKey: "\(event.messageId):\(id):\(index)",
@@ -84,7 +84,7 @@ extension Engine {
         if marketing && customer.consent["marketing"] != true {
             return "no marketing consent"
         }
-        if let blocked = customer.lastBlockAt, state.now - blocked < options.fraudBlockSuppression {
+        if marketing, let blocked = customer.lastBlockAt, state.now - blocked < options.fraudBlockSuppression {
             return "fraud block on \(Timestamps.iso(blocked)) (promotions suppressed for \(options.fraudBlockSuppression / 86_400_000) days)"
         }
         let fires = state.promotionFires(d.name, customer.row.id, key: key)
@@ -103,8 +103,8 @@ extension Engine {
         return nil
     }
 
-    /// Effects an action has on the customer at once (tags and traits).
-    private func apply(_ action: JSONValue, to customer: CustomerState) {
+    /// Effects an action has at once: tags and traits on the customer, a list entry for every rule.
+    private func apply(_ action: JSONValue, to customer: CustomerState, rule: String) {
         switch action["action"]?.stringValue {
         case "tag", "untag", "set_trait": state.invalidateSegments(of: customer)
         default: break
@@ -119,6 +119,10 @@ extension Engine {
             customer.traits["tags"] = .array(tags)
         case "set_trait":
             if let trait = action["trait"]?.stringValue { customer.traits[trait] = action["value"] ?? .null }
+        case "list_add":
+            guard let list = action["list"]?.stringValue, let value = action["value"]?.stringValue else { return }
+            if state.shared.addRuleListValue(list, value) { state.batch.listAdditions.append((list, value, "rule:" + rule, state.now)) }
+            return
         default:
             break
         }

@@ -362,11 +362,13 @@ public struct ListEntryDeclared: Error, Sendable, CustomStringConvertible {
 public struct ListSize: Sendable, Equatable {
     /// Entries in all.
     public var entries: Int
-    /// Of those, the ones a rule file's `list` declaration holds; the rest came through the admin API.
+    /// Of those, the ones a rule file's `list` declaration holds.
     public var fromFiles: Int
+    /// The ones rules added (`act:list_add`); the rest came through the admin API.
+    public var fromRules: Int
     /// Lookups that matched one of its entries since the process started.
     public var hits: Int
 
     /// A list declared with no entries.
-    public static let empty = ListSize(entries: 0, fromFiles: 0, hits: 0)
+    public static let empty = ListSize(entries: 0, fromFiles: 0, fromRules: 0, hits: 0)
 }

@@ -44,6 +44,8 @@ final class SharedState: @unchecked Sendable {
     /// The entries of `lists` a rule file declared (list → value → file), which a rule file alone removes.
     private var fileListValues: [String: [String: String]] = [:]
     private var listHits: [String: [String: Int]] = [:]
+    /// The entries of `lists` rules added (`act:list_add`): neither a file's nor the admin API's.
+    private var ruleListValues: [String: Set<String>] = [:]
     private var lastJourneyId: Int64 = 0
     /// Revenue and completed orders per hour (hour start → totals), for schedules.
     private var hourlySales: [Int64: (revenue: Double, orders: Int)]?
@@ -69,7 +71,7 @@ final class SharedState: @unchecked Sendable {
         self.market = try MarketSignals(store: store)
         self.catalog = try ProductCatalog(store: store)
         self.freshStore = try store.count("events") == 0
-        (self.lists, self.fileListValues) = try store.listEntries()
+        (self.lists, self.fileListValues, self.ruleListValues) = try store.listEntries()
     }
 
     // MARK: Identity
@@ -242,11 +244,21 @@ final class SharedState: @unchecked Sendable {
         lock.withLock { lists[list, default: []].insert(value).inserted }
     }
 
+    /// Adds a list value a rule's `act:list_add` gave; true when it is new.
+    func addRuleListValue(_ list: String, _ value: String) -> Bool {
+        lock.withLock {
+            guard lists[list, default: []].insert(value).inserted else { return false }
+            ruleListValues[list, default: []].insert(value)
+            return true
+        }
+    }
+
     /// Every list held: its entries, how many of them rule files declare, and the lookups they matched since start.
     func listSizes() -> [String: ListSize] {
         lock.withLock {
             lists.reduce(into: [:]) { sizes, list in
                 sizes[list.key] = ListSize(entries: list.value.count, fromFiles: fileListValues[list.key]?.count ?? 0,
+                                           fromRules: ruleListValues[list.key]?.intersection(list.value).count ?? 0,
                                            hits: listHits[list.key]?.values.reduce(0, +) ?? 0)
             }
         }

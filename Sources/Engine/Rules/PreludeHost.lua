@@ -58,6 +58,14 @@ function Act:tag(name) add(self, { action = "tag", tag = tostring(name) }) end
 function Act:untag(name) add(self, { action = "untag", tag = tostring(name) }) end
 function Act:set_trait(name, value) add(self, { action = "set_trait", trait = tostring(name), value = value }) end
 
+--- act:list_add("blocked_cards", fingerprint): adds a value to a list at once, for every rule.
+function Act:list_add(list, value)
+  if type(list) ~= "string" or list == "" or value == nil then
+    error("list_add needs a list name and a value: act:list_add(\"blocked_cards\", e.order.payment.card_fingerprint)", 2)
+  end
+  add(self, { action = "list_add", list = list, value = tostring(value) })
+end
+
 function Act:webhook(options)
   if type(options) ~= "table" or type(options.channel) ~= "string" then
     error("webhook needs { channel = \"name\", payload = { ... } }", 2)

@@ -97,7 +97,8 @@ extension AdminAPI {
             let size = sizes[name] ?? .empty
             let declaration = declared.first { $0.name == name }
             return .object(["name": .string(name), "entries": .int(Int64(size.entries)),
-                            "from_files": .int(Int64(size.fromFiles)), "from_admin": .int(Int64(size.entries - size.fromFiles)),
+                            "from_files": .int(Int64(size.fromFiles)), "from_rules": .int(Int64(size.fromRules)),
+                            "from_admin": .int(Int64(size.entries - size.fromFiles - size.fromRules)),
                             "hits": .int(Int64(size.hits)), "file": declaration.map { .string($0.file) } ?? .null,
                             "description": declaration?.string("description").map(JSONValue.string) ?? .null])
         }
