@@ -43,6 +43,10 @@ struct ReplayTests {
         }
         #expect(summary.actions == stored)
         #expect(summary.actions["notify"] ?? 0 > summary.ruleHits["promotion:first_purchase_welcome"] ?? 0)
+        // Each chargeback puts its order's card on the blocked list.
+        #expect(!manifest.fraudRefunds.isEmpty)
+        #expect(summary.ruleHits["promotion:block_confirmed_card"] == manifest.fraudRefunds.count)
+        #expect(try engine.store.listEntries().lists["blocked_cards"]?.count == manifest.fraudRefunds.count)
         // A competitor's weekly launch alerts pricing when the shop sells in that category (not menswear).
         #expect(manifest.competitorLaunches > manifest.launchesInOurCategories && manifest.launchesInOurCategories > 0)
         #expect(summary.ruleHits["promotion:competitor_launch_alert"] == manifest.launchesInOurCategories)

@@ -1,16 +1,23 @@
 -- Cards confirmed as fraud stay blocked. A review (POST /v1/orders/{id}/review
--- with "outcome": "fraud") or the shop's own chargeback feed sends
--- Fraud Confirmed for the order; its card goes on the list, and every later
--- order on that card is blocked, whichever account places it.
+-- with "outcome": "fraud") or the shop's own feed sends Fraud Confirmed for
+-- the order, or the order is refunded for a chargeback or fraud; its card goes
+-- on the list, and every later order on that card is blocked, whichever
+-- account places it.
 
 list "blocked_cards" {}
 
+local function confirms_fraud(e)
+  if e.name == "Fraud Confirmed" then return true end
+  local reason = string.lower(tostring(e.properties.reason or ""))
+  return reason:find("fraud", 1, true) ~= nil or reason:find("chargeback", 1, true) ~= nil
+end
+
 promotion "block_confirmed_card" {
-  description = "The card of an order confirmed as fraud goes on the blocked_cards list",
-  on = "Fraud Confirmed",
+  description = "The card of an order confirmed as fraud (a review, a chargeback) goes on the blocked_cards list",
+  on = { "Fraud Confirmed", "Order Refunded" },
   marketing = false,
   when = function(e)
-    return e.order ~= nil and e.order.payment ~= nil and e.order.payment.card_fingerprint ~= nil
+    return confirms_fraud(e) and e.order ~= nil and e.order.payment ~= nil and e.order.payment.card_fingerprint ~= nil
   end,
   run = function(e, c, act) act:list_add("blocked_cards", e.order.payment.card_fingerprint) end,
 }
