@@ -19,7 +19,11 @@ struct FuzzTests {
         let st = python.deletingLastPathComponent().appendingPathComponent("st")
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let server = try RunningServer(database: dir.appendingPathComponent("fuzz.db").path)
+        // A copy of the shipped rules: a rollback the fuzzer gets right rewrites the folder it serves.
+        for folder in ["rules", "plugins"] {
+            try FileManager.default.copyItem(at: Fixtures.packageRoot.appendingPathComponent(folder), to: dir.appendingPathComponent(folder))
+        }
+        let server = try RunningServer(database: dir.appendingPathComponent("fuzz.db").path, directory: dir)
         defer { server.stop() }
         let spec = Fixtures.packageRoot.appendingPathComponent("docs/openapi.yaml").path
         // Each operation takes the credentials its security scheme names, so one run covers

@@ -171,6 +171,11 @@ struct AdminReloadTests {
             #expect(unknown.json["message"] as? String == "no rule set version ffffffffffff in the database (see crescent rules history)")
             #expect(try await client.execute(uri: "/v1/rules/rollback", method: .post, headers: admin,
                                              body: ByteBuffer(string: "{}")).status == .badRequest)
+            // A number, or a prefix too short to name one version on purpose, is refused before any file is touched.
+            for body in [#"{"version":0}"#, #"{"version":"\#(original.prefix(1))"}"#] {
+                #expect(try await client.execute(uri: "/v1/rules/rollback", method: .post, headers: admin,
+                                                 body: ByteBuffer(string: body)).status == .badRequest, "\(body)")
+            }
 
             let rollback = try await client.execute(uri: "/v1/rules/rollback", method: .post, headers: admin,
                                                     body: ByteBuffer(string: #"{"version":"\#(original.prefix(8))"}"#))

@@ -45,9 +45,10 @@ extension AdminAPI {
     /// loaded after `crescent check` (its scenarios are not run: the version
     /// ran before, and the scenario files may describe the newer rules).
     func rollback(_ body: ByteBuffer) throws -> Response {
-        guard let object = try? JSONValue.parse(Data(buffer: body)).object, let version = object["version"]?.stringValue,
-              !version.isEmpty else {
-            return APIProblem(.badRequest, "invalid_body", "send {\"version\": \"<hash or unique prefix>\"}").response
+        // Text only, and at least 4 characters: a number (0) or a one-letter prefix would pick a version by accident.
+        guard let object = try? JSONValue.parse(Data(buffer: body)).object, case .string(let version)? = object["version"],
+              version.count >= 4 else {
+            return APIProblem(.badRequest, "invalid_body", "send {\"version\": \"<hash or unique prefix of at least 4 characters>\"}").response
         }
         let done: RulesetRollback
         do {
