@@ -23,10 +23,8 @@ struct RuleListTests {
 
     @Test("an entry a rule adds counts at once on every shard, stays through a reload and a restart, is the admin API's to remove")
     func ruleEntries() throws {
-        let folder = try Fixtures.temporaryDirectory(files: ["rules/lists.lua": Self.rules(domainScore: 90), "plugins/.keep": ""])
-        let rules = folder.appendingPathComponent("rules").path, plugins = folder.appendingPathComponent("plugins").path
-        let database = folder.appendingPathComponent("lists.db").path
-        var engine = try ShardedEngine(store: try CrescentStore(path: database), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        let folder = try RulesFolder(["lists.lua": Self.rules(domainScore: 90)])
+        var engine = try folder.engine()
         var orders = 0
         func score(_ domain: String) throws -> Double? {
             orders += 1
@@ -39,8 +37,8 @@ struct RuleListTests {
         #expect(try score("x.example") == 90)
 
         // A reload of the files (the list declaration unchanged, the score changed) keeps what the rule added.
-        try Data(Self.rules(domainScore: 95).utf8).write(to: folder.appendingPathComponent("rules/lists.lua"))
-        _ = try engine.reload(rulesDirectory: rules, pluginsDirectory: plugins)
+        try folder.write("lists.lua", Self.rules(domainScore: 95))
+        _ = try engine.reload(rulesDirectory: folder.rules, pluginsDirectory: folder.plugins)
         #expect(try score("x.example") == 95)
         let size = try #require(engine.listSizes()["blocked"])
         #expect((size.entries, size.fromFiles, size.fromRules, size.hits) == (1, 0, 1, 3))
@@ -50,7 +48,7 @@ struct RuleListTests {
         }
         #expect(source == "rule:promotion:learn")
 
-        engine = try ShardedEngine(store: try CrescentStore(path: database), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        engine = try folder.engine()
         #expect(try score("x.example") == 95, "read back after a restart")
         #expect(engine.listSizes()["blocked"]?.fromRules == 1)
         #expect(try engine.removeListEntry("blocked", "x.example"), "not a file's: the admin API may take it out")

@@ -63,10 +63,8 @@ struct RuleSwapTests {
 
     @Test("a value taken out of a list declaration leaves the live list at the reload, in memory and in the store; admin entries stay")
     func listDeclarationsFollowTheFiles() throws {
-        let folder = try Fixtures.temporaryDirectory(files: ["rules/lists.lua": Self.blockedList(#""a.example", "b.example""#), "plugins/.keep": ""])
-        let rules = folder.appendingPathComponent("rules").path, plugins = folder.appendingPathComponent("plugins").path
-        let database = folder.appendingPathComponent("lists.db").path
-        var engine = try ShardedEngine(store: try CrescentStore(path: database), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        let folder = try RulesFolder(["lists.lua": Self.blockedList(#""a.example", "b.example""#)])
+        var engine = try folder.engine()
         var orders = 0
         func score(_ domain: String) throws -> Double? {
             orders += 1
@@ -78,8 +76,8 @@ struct RuleSwapTests {
             try engine.removeListEntry("blocked", "a.example")
         }
 
-        try Data(Self.blockedList(#""b.example""#).utf8).write(to: folder.appendingPathComponent("rules/lists.lua"))
-        _ = try engine.reload(rulesDirectory: rules, pluginsDirectory: plugins)
+        try folder.write("lists.lua", Self.blockedList(#""b.example""#))
+        _ = try engine.reload(rulesDirectory: folder.rules, pluginsDirectory: folder.plugins)
         #expect(try score("a.example") == 0, "taken out of the file, out of the live list")
         #expect(try score("b.example") == 90)
         #expect(try score("c.example") == 90, "added through the admin API: not the file's to remove")
@@ -87,7 +85,7 @@ struct RuleSwapTests {
         #expect(try engine.store.listEntries().lists["blocked"] == ["b.example", "c.example"])
 
         // A restart reads the store: what the file dropped stays gone, and the file's values are still the file's.
-        engine = try ShardedEngine(store: try CrescentStore(path: database), rulesDirectory: rules, pluginsDirectory: plugins, shards: 2)
+        engine = try folder.engine()
         #expect(try score("a.example") == 0)
         #expect(throws: ListEntryDeclared.self) { try engine.removeListEntry("blocked", "b.example") }
         #expect(try engine.removeListEntry("blocked", "c.example"))
