@@ -197,13 +197,6 @@ public final class CrescentStore: Sendable {
         }
     }
 
-    /// The last fraud block recorded for a customer.
-    public func lastBlock(customerId: String) throws -> Int64? {
-        try read { db in
-            try Int64.fetchOne(db, sql: "SELECT MAX(at) FROM decisions WHERE customer_id = ? AND decision = 'block'", arguments: [customerId])
-        }
-    }
-
     /// What every rule did with one event.
     public func evaluation(messageId: String) throws -> EvaluationRow? {
         try read { db in
