@@ -105,6 +105,18 @@ struct ReplSessionTests {
         #expect(transcript.out == "zoe\t120.0\t120.0\n", "\(transcript.out)")
     }
 
+    @Test("customer() shows consent, when they were seen and where they came from: what decides whether a rule may fire")
+    func customerShowsConsentAndTouches() throws {
+        let (repl, transcript) = try session()
+        repl.feed(#"send{ userId = "ana", traits = { marketing_consent = false }, context = { campaign = { source = "newsletter", medium = "email" } } }"#)
+        repl.feed(#"send{ userId = "ana", event = "Order Completed", properties = { order_id = "o1", total = 20 } }"#)
+        transcript.out = ""
+        repl.feed(#"local c = customer("ana"); return c.consent.marketing, c.first_touch.source, c.last_order_at, c.first_seen"#)
+        let at = Timestamps.iso(EngineFixtures.time())
+        #expect(transcript.out == "false\tnewsletter\t\(at)\t\(at)\n", "\(transcript.out)")
+        #expect(repl.errors == 0)
+    }
+
     @Test("tables print with sorted keys, nested and indented when long")
     func printer() {
         #expect(ValuePrinter.show(.table(["b": 1, "a": .array([1, 2])])) == "{ a = { 1, 2 }, b = 1 }")

@@ -75,10 +75,18 @@ public final class EngineDriver {
         let traits = (try? JSONValue.parse(Data(row.traits.utf8))) ?? .object([:])
         var segments: [LuaValue: LuaValue] = [:]
         for name in try engine.store.segments(of: id) { segments[.string(LuaString(name))] = .boolean(true) }
-        return .table([
+        let consent = (try? JSONValue.parse(Data(row.consent.utf8))) ?? .object([:])
+        var fields: [LuaValue: LuaValue] = [
             "id": .string(LuaString(row.id)), "orders_count": .integer(Int64(row.ordersCount)), "total_spent": .number(row.totalSpent),
-            "segments": .table(segments), "traits": traits.luaValue,
-        ])
+            "segments": .table(segments), "traits": traits.luaValue, "consent": consent.luaValue,
+        ]
+        let times: [(String, Int64?)] = [("first_seen", row.firstSeen), ("last_seen", row.lastSeen), ("last_order_at", row.lastOrderAt)]
+        for (name, time) in times { if let time { fields[.string(LuaString(name))] = .string(LuaString(Timestamps.iso(time))) } }
+        let touches: [(String, String?)] = [("first_touch", row.firstTouch), ("last_touch", row.lastTouch)]
+        for (name, text) in touches {
+            if let text, let touch = try? JSONValue.parse(Data(text.utf8)) { fields[.string(LuaString(name))] = touch.luaValue }
+        }
+        return .table(fields)
     }
 
     public func journey(_ alias: String, _ name: String) throws -> LuaValue {
