@@ -138,7 +138,7 @@ public struct BacktestReport: Codable, Sendable {
     /// The report for a terminal.
     public var text: String {
         var lines = ["backtest of \(database): \(eventsInWindow) events from \(Timestamps.iso(since)) to \(Timestamps.iso(until)), "
-                     + "\(labelledOrders) orders labelled fraud"]
+                     + "\(labelledOrders) order\(labelledOrders == 1 ? "" : "s") labelled fraud"]
         lines.append("candidate \(candidate.rules) (\(candidate.version)) against current \(current.rules) (\(current.version))")
         lines.append("")
         lines.append(pad("rule", 40) + pad("candidate", 24) + pad("current", 24) + "change")
