@@ -44,10 +44,13 @@ enum RecommendationBenchmark {
         }
         try engine.flush()
         let popular = try engine.store.itemPopularity().filter { $0.0 == "all" }.sorted { $0.2 != $1.2 ? $0.2 > $1.2 : $0.1 < $1.1 }.map(\.1)
-        var users = 0, hits = 0, baselineHits = 0
+        var users = 0, hits = 0, baselineHits = 0, withoutConsent = 0
         for (user, skus) in bought where known.contains(user) {
+            let recommended = try engine.recommendations(for: user, n: 10)
+            // Only customers who consent to personalization get the item-to-item list.
+            guard recommended.personalized else { withoutConsent += 1; continue }
             users += 1
-            if try engine.recommendations(for: user, n: 10).contains(where: { skus.contains($0.sku) }) { hits += 1 }
+            if recommended.items.contains(where: { skus.contains($0.sku) }) { hits += 1 }
             let owned = Set(try engine.store.purchasedSkus(customerId: user, limit: 1000))
             if popular.filter({ !owned.contains($0) }).prefix(10).contains(where: { skus.contains($0) }) { baselineHits += 1 }
         }
@@ -55,5 +58,6 @@ enum RecommendationBenchmark {
         print(String(format: "  item-to-item + popularity fill  %5.1f%%  (%d of %d customers who ordered in the test span)",
                      100 * Double(hits) / Double(max(1, users)), hits, users))
         print(String(format: "  best sellers not yet owned      %5.1f%%", 100 * Double(baselineHits) / Double(max(1, users))))
+        print("  (\(withoutConsent) customers without consent to personalization left out: they are shown the best sellers)")
     }
 }

@@ -118,11 +118,19 @@ struct AdminReportsTests {
             #expect(try await client.execute(uri: "/v1/reports/sales?by=weekday", method: .get, headers: admin).status == .badRequest)
             #expect(try await client.execute(uri: "/v1/reports/sales?since=yesterday", method: .get, headers: admin).status == .badRequest)
 
-            // Recommendations for the customer: not what they bought; 404 for nobody.
+            // Recommendations: without consent to personalization, the best sellers, the same for everyone.
             _ = try await client.execute(uri: "/v1/track", method: .post, headers: [.authorization: basic("wk")], body: ByteBuffer(string:
                 #"{"userId":"eve","event":"Order Completed","properties":{"order_id":"r2","total":30,"products":[{"sku":"S2","price":30}]}}"#))
+            let anonymous = try await client.execute(uri: "/v1/customers/dee/recommendations?n=5", method: .get, headers: admin)
+            #expect(anonymous.status == .ok)
+            #expect(anonymous.json["personalized"] as? Bool == false)
+            #expect((anonymous.json["items"] as? [[String: Any]])?.map { $0["sku"] as? String } == ["S1", "S2"])
+            // Once dee consents: not what she bought.
+            _ = try await client.execute(uri: "/v1/identify", method: .post, headers: [.authorization: basic("wk")], body: ByteBuffer(string:
+                #"{"userId":"dee","traits":{"consent":{"personalization":true}}}"#))
             let recs = try await client.execute(uri: "/v1/customers/dee/recommendations?n=5", method: .get, headers: admin)
             #expect(recs.status == .ok)
+            #expect(recs.json["personalized"] as? Bool == true)
             let items = try #require(recs.json["items"] as? [[String: Any]])
             #expect(items.map { $0["sku"] as? String } == ["S2"], "S1 is dee's own; S2 is popular")
             #expect(items.first?["reason"] as? String == "popular")

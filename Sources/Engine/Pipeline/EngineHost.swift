@@ -41,7 +41,7 @@ extension Engine {
         }
         host.recommend = { id, n in
             state.noteVolatileRead()
-            return (try? state.recommend(id, n: n).map(\.sku)) ?? []
+            return (try? state.recommend(id, n: n).items.map(\.sku)) ?? []
         }
         host.trending = { n in
             state.noteVolatileRead()

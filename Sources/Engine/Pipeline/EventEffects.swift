@@ -93,6 +93,7 @@ extension EngineState {
             applyTraits(event.traits, to: customer)
             changed.formUnion([.traits, .consent])
         }
+        if applyConsentContext(event, to: customer) { changed.insert(.consent) }
         if applyAcquisition(event, to: customer) { changed.insert(.acquisition) }
         customer.record(event: event.name, at: time)
         switch event.name {
@@ -175,6 +176,21 @@ extension EngineState {
                 customer.traits[key] = value
             }
         }
+    }
+
+    /// Applies a consent management platform's answers, as Segment's consent
+    /// object carries them on any event (`context.consent.categoryPreferences`,
+    /// category → true or false): each category is the purpose of that name,
+    /// in lower case. True when it held any.
+    private func applyConsentContext(_ event: Event, to customer: CustomerState) -> Bool {
+        guard let preferences = event.context["consent"]?["categoryPreferences"]?.object, !preferences.isEmpty else { return false }
+        var applied = false
+        for (category, answer) in preferences {
+            guard case .bool(let granted) = answer else { continue }
+            customer.consent[category.lowercased()] = granted
+            applied = true
+        }
+        return applied
     }
 
     /// Records the event's campaign touch, if it has one (true then).

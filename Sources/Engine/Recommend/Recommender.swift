@@ -16,15 +16,38 @@ extension ItemGraph {
     }
 }
 
+/// Recommendations for one customer, and whether they are personal.
+public struct Recommendations: Sendable, Equatable {
+    public var items: [Recommendation]
+    /// False when the customer has not consented to personalization: the
+    /// items are then the shop's best sellers, the same for everyone.
+    public var personalized: Bool
+}
+
+extension CustomerState {
+    /// Whether the customer's history and traits may shape what they are
+    /// shown: their `personalization` consent, or, when they never answered
+    /// that purpose, their `marketing` consent. No answer at all is a no.
+    var consentsToPersonalization: Bool {
+        consent["personalization"] ?? consent["marketing"] ?? false
+    }
+}
+
 extension EngineState {
-    /// Recommendations for a customer: items that co-occur with what they
-    /// viewed (recent ones weigh more) and bought, normalized by both items'
-    /// popularity (so best sellers do not win by default); then what is
-    /// popular in their segments and demographic (cold start); then what is
-    /// popular overall. Items they already bought are left out.
-    func recommend(_ customerId: String, n: Int) throws -> [Recommendation] {
-        guard n > 0 else { return [] }
+    /// Recommendations for a customer who consents to personalization
+    /// (``CustomerState/consentsToPersonalization``): items that co-occur
+    /// with what they viewed (recent ones weigh more) and bought, normalized
+    /// by both items' popularity (so best sellers do not win by default);
+    /// then what is popular in their segments and demographic (cold start);
+    /// then what is popular overall. Items they already bought are left out.
+    /// Without consent: what is popular overall, and nothing of theirs is read.
+    func recommend(_ customerId: String, n: Int) throws -> Recommendations {
+        guard n > 0 else { return Recommendations(items: [], personalized: false) }
         let customer = try self.customer(customerId)
+        guard customer.consentsToPersonalization else {
+            let items = shared.items.popular("all", limit: n).map { Recommendation(sku: $0.sku, score: 0, reason: "popular") }
+            return Recommendations(items: Array(items.prefix(n)), personalized: false)
+        }
         if customer.storedPurchases == nil {
             customer.storedPurchases = freshStore ? [] : try store.purchasedSkus(customerId: customerId)
         }
@@ -57,20 +80,20 @@ extension EngineState {
                 result.append(Recommendation(sku: item.sku, score: 0, reason: label))
             }
         }
-        return result
+        return Recommendations(items: result, personalized: true)
     }
 }
 
 extension Engine {
     /// Recommendations for a customer (see ``EngineState/recommend(_:n:)``).
-    public func recommendations(for customerId: String, n: Int) throws -> [Recommendation] {
+    public func recommendations(for customerId: String, n: Int) throws -> Recommendations {
         try state.recommend(customerId, n: n)
     }
 }
 
 extension ShardedEngine {
     /// Recommendations for a customer, from the shard that holds them.
-    public func recommendations(for customerId: String, n: Int) throws -> [Recommendation] {
+    public func recommendations(for customerId: String, n: Int) throws -> Recommendations {
         try onShard(shard(of: customerId)) { try $0.recommendations(for: customerId, n: n) }
     }
 }

@@ -23,10 +23,13 @@ extension AdminAPI {
         guard try engine.store.customer(id: resolved) != nil else {
             return APIProblem(.notFound, "not_found", "no customer \(id)").response
         }
-        let items: [JSONValue] = try engine.recommendations(for: resolved, n: n).map {
+        let recommendations = try engine.recommendations(for: resolved, n: n)
+        let items: [JSONValue] = recommendations.items.map {
             .object(["sku": .string($0.sku), "score": .double($0.score), "reason": .string($0.reason)])
         }
-        return APIResponse.json(.ok, JSONValue.object(["customer": .string(resolved), "items": .array(items)]).jsonText)
+        return APIResponse.json(.ok, JSONValue.object([
+            "customer": .string(resolved), "personalized": .bool(recommendations.personalized), "items": .array(items),
+        ]).jsonText)
     }
 
     /// `DELETE /v1/customers/{id}`: erase personal data, keep anonymised aggregates, audit it.

@@ -1,0 +1,44 @@
+import Engine
+import Foundation
+import Store
+import TestSupport
+import Testing
+
+@Suite("Consent from a consent management platform")
+struct ConsentTests {
+    typealias F = EngineFixtures
+
+    static let thanks = """
+        promotion "thanks" { on = "Order Completed", run = function(e, c, act) act:notify{ template = "thanks" } end }
+        """
+
+    /// A page view carrying Segment's consent object, as analytics.js sends it when a CMP is wired in.
+    static func pageView(_ user: String, consent: [String: JSONValue], at offset: String) -> Event {
+        var event = F.track("Page Viewed", user: user, at: offset)
+        event.context["consent"] = .object(["categoryPreferences": .object(consent)])
+        return event
+    }
+
+    @Test("the categories of Segment's consent object, on any event, are the customer's consent purposes, kept across a restart")
+    func categoryPreferences() throws {
+        let store = try CrescentStore()
+        let engine = try F.engine(rules: ["p.lua": Self.thanks], store: store)
+        _ = try engine.process(Self.pageView("ana", consent: ["Marketing": true, "Personalization": false, "Analytics": "yes"], at: "0s"))
+        let granted = try engine.process(F.order("o1", user: "ana", total: 30, at: "1m"))
+        #expect(granted.actions.map(\.action) == ["notify"], "the CMP's yes to Marketing is marketing consent")
+        #expect(try !engine.recommendations(for: "ana", n: 3).personalized, "and its no to Personalization holds")
+        // Withdrawn on a later page: the next promotion is suppressed, for the recorded reason.
+        _ = try engine.process(Self.pageView("ana", consent: ["Marketing": false], at: "2m"))
+        // An event with an empty consent object changes nothing (as on Segment's profiles).
+        _ = try engine.process(Self.pageView("ana", consent: [:], at: "3m"))
+        let withdrawn = try engine.process(F.order("o2", user: "ana", total: 30, at: "4m"))
+        #expect(withdrawn.actions.isEmpty)
+        #expect(withdrawn.results.first { $0.rule == "promotion:thanks" }?.reason == "no marketing consent")
+        try engine.flush()
+        let row = try #require(try store.customer(id: "ana"))
+        let consent = try JSONSerialization.jsonObject(with: Data(row.consent.utf8)) as? [String: Bool]
+        #expect(consent == ["marketing": false, "personalization": false], "a category that is not true or false is ignored")
+        let restarted = try F.engine(rules: ["p.lua": Self.thanks], store: store)
+        #expect(try restarted.process(F.order("o3", user: "ana", total: 30, at: "5m")).actions.isEmpty)
+    }
+}
