@@ -147,6 +147,10 @@ extension EngineState {
                 // Found legitimate: its block no longer holds promotions back.
                 if event.name == "Fraud Cleared" { customer.blocks.removeAll { $0.order == id } }
             }
+        case "Unsubscribed", "Email Marked as Spam":
+            // The e-mail provider's word that the customer wants no more: marketing consent is withdrawn.
+            customer.consent["marketing"] = false
+            customer.changedInputs.insert(.consent)
         case "Competitor Price Observed":
             if let sku = event.property("sku") ?? event.property("product_id"), let price = event.number("price"),
                shared.market.observe(sku: sku, competitor: event.property("competitor") ?? "unknown", price: price, at: time) {

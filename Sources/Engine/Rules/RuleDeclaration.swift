@@ -97,6 +97,8 @@ public enum KnownEvents {
         "Cart Shared", "Product Reviewed", "Inventory Updated", "Competitor Price Observed", "Competitor Product Launched", "Fraud Confirmed",
         "Fraud Cleared",
         "Ad Spend Recorded", "Consultant Feedback", "Segment Entered", "Segment Exited",
+        // Sent by Segment's SDKs when a consent management platform's answers change.
+        "Segment Consent Preference Updated",
         // Segment's e-mail spec (an open arrives through the tracking pixel).
         "Email Delivered", "Email Opened", "Email Link Clicked", "Email Bounced", "Email Marked as Spam", "Unsubscribed",
     ]

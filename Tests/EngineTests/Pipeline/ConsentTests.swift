@@ -42,3 +42,30 @@ struct ConsentTests {
         #expect(try restarted.process(F.order("o3", user: "ana", total: 30, at: "5m")).actions.isEmpty)
     }
 }
+
+extension ConsentTests {
+    @Test("an unsubscribe or a spam complaint from the e-mail provider withdraws marketing consent; rules listening to it still run")
+    func unsubscribed() throws {
+        let engine = try F.engine(rules: ["p.lua": Self.thanks + """
+
+            segment "reachable" { when = function(c) return c.consent.marketing == true end }
+            promotion "unsubscribe_alert" {
+              on = "Unsubscribed", marketing = false,
+              run = function(e, c, act) act:alert{ channel = "crm", message = "unsubscribed" } end,
+            }
+            """])
+        for user in ["ana", "bo"] { _ = try engine.process(F.identify(user, traits: ["marketing_consent": true], at: "0s")) }
+        #expect(try engine.process(F.order("o1", user: "ana", total: 30, at: "1m")).actions.map(\.action) == ["notify"])
+        let unsubscribe = try engine.process(F.track("Unsubscribed", user: "ana", ["email_subject": "Spring"], at: "2m"))
+        #expect(unsubscribe.actions.map(\.action) == ["alert"], "an operational rule still hears of it")
+        #expect(unsubscribe.segmentChanges.map(\.segment) == ["reachable"], "segments reading consent see it withdrawn at once")
+        let after = try engine.process(F.order("o2", user: "ana", total: 30, at: "3m"))
+        #expect(after.actions.isEmpty)
+        #expect(after.results.first { $0.rule == "promotion:thanks" }?.reason == "no marketing consent")
+        _ = try engine.process(F.track("Email Marked as Spam", user: "bo", at: "4m"))
+        #expect(try engine.process(F.order("o3", user: "bo", total: 30, at: "5m")).actions.isEmpty)
+        // Consent given again later counts again.
+        _ = try engine.process(F.identify("ana", traits: ["marketing_consent": true], at: "6m"))
+        #expect(try engine.process(F.order("o4", user: "ana", total: 30, at: "7m")).actions.map(\.action) == ["notify"])
+    }
+}
