@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Store
 
 /// The `crescent` command line: the root command and its subcommands.
 public struct CrescentCommand: AsyncParsableCommand {
@@ -49,5 +50,18 @@ enum StandardStreams {
 
     static func writeError(_ text: String) {
         FileHandle.standardError.write(Data(text.utf8))
+    }
+}
+
+extension DatabaseOwnership {
+    /// Claims `database` for this command's engine, or prints why not (another
+    /// process's engine holds it) and exits with status 1.
+    static func claim(_ database: String, for holder: String) throws -> DatabaseOwnership {
+        do {
+            return try DatabaseOwnership(database: database, holder: holder)
+        } catch let error as DatabaseInUse {
+            StandardStreams.writeError("error: \(error)\n")
+            throw ExitCode(1)
+        }
     }
 }

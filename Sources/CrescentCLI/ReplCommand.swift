@@ -25,6 +25,8 @@ struct ReplCommand: ParsableCommand {
 
     func run() throws {
         try folders.requireRulesFolder()
+        let ownership = try db.map { try DatabaseOwnership.claim($0, for: "crescent repl") }
+        defer { withExtendedLifetime(ownership) {} }
         let store = try db.map { try CrescentStore(path: $0) } ?? CrescentStore()
         let rules = folders.rules, plugins = try folders.pluginsFolder()
         let engine = try Engine(store: store, rulesDirectory: rules, pluginsDirectory: plugins)

@@ -53,6 +53,8 @@ struct ReplayCommand: ParsableCommand {
             throw ExitCode(1)
         }
         try folders.requireRulesFolder()
+        let ownership = try DatabaseOwnership.claim(db, for: "crescent replay \(events)")
+        defer { withExtendedLifetime(ownership) {} }
         let store: CrescentStore
         do {
             store = try CrescentStore(path: db)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Store
 import Server
 
 /// `crescent serve`: the Segment-compatible ingest API, real-time decisions,
@@ -72,6 +73,8 @@ struct ServeCommand: AsyncParsableCommand {
             StandardStreams.writeError("error: \(settings.rules): no such rules folder (see --rules)\n")
             throw ExitCode(1)
         }
+        // One engine per database: a second server, or a replay into this file, would overwrite what this one keeps in memory.
+        let ownership = try DatabaseOwnership.claim(settings.database, for: "crescent serve on \(settings.host):\(settings.port)")
         let server = try CrescentServer(configuration: settings)
         for problem in server.gateway.engine.problems { StandardStreams.writeError("\(problem)\n") }
         let host = settings.host, database = settings.database
@@ -84,5 +87,6 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         StandardStreams.write(Array("crescent stopped; everything accepted is committed\n".utf8))
+        withExtendedLifetime(ownership) {}
     }
 }

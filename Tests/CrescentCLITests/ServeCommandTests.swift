@@ -1,4 +1,5 @@
 import Foundation
+import Store
 import TestSupport
 import Testing
 
@@ -33,5 +34,33 @@ struct ServeCommandTests {
         #expect(serving.status == 1)
         #expect(serving.stderr.contains("error: cannot listen on 127.0.0.1:\(port): the address is in use (another server? --port 0 picks a free port)"),
                 "\(serving.stderr)")
+    }
+
+    @Test("a database another process's engine holds is refused by serve, replay and repl, naming the holder; readers go on")
+    func databaseInUse() throws {
+        let dir = try Fixtures.temporaryDirectory(files: ["e.ndjson": #"{"type":"track","event":"Page Viewed","userId":"u1","messageId":"a"}"# + "\n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("shop.db").path
+        // The replay fills the database first, then ends and lets it go.
+        let first = try Fixtures.run(crescent, ["replay", dir.appendingPathComponent("e.ndjson").path, "--db", db], in: Fixtures.packageRoot)
+        #expect(first.status == 0, "\(first.stderr)")
+        // This process stands for a running server.
+        let holder = try DatabaseOwnership(database: db, holder: "crescent serve on 127.0.0.1:8080")
+        let expected = "error: \(db) is in use by another crescent process (pid \(getpid()): crescent serve on 127.0.0.1:8080, since "
+        let attempts: [[String]] = [
+            ["replay", dir.appendingPathComponent("e.ndjson").path, "--db", db],
+            ["repl", "--db", db],
+            ["serve", "--port", "0", "--db", db, "--no-watch"],
+        ]
+        for arguments in attempts {
+            // Bounded: a server that did start would be stopped after a minute (status 124).
+            let result = try Fixtures.run(URL(fileURLWithPath: "/usr/bin/timeout"), ["60", crescent.path] + arguments,
+                                          in: Fixtures.packageRoot, environment: ["CRESCENT_WRITE_KEYS": "wk"], input: "1\n")
+            #expect(result.status == 1, "\(arguments[0]): \(result.stderr)")
+            #expect(result.stderr.contains(expected), "\(arguments[0]): \(result.stderr)")
+        }
+        let report = try Fixtures.run(crescent, ["report", "sales", "--db", db], in: Fixtures.packageRoot)
+        #expect(report.status == 0, "reports only read: \(report.stderr)")
+        withExtendedLifetime(holder) {}
     }
 }
