@@ -29,7 +29,11 @@ public final class DatabaseOwnership: Sendable {
         self.database = database
         lockFile = database + "-lock"
         let directory = URL(fileURLWithPath: lockFile).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw DatabaseInUse(database: database, holder: nil, problem: error.localizedDescription)
+        }
         let descriptor = open(lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw DatabaseInUse(database: database, holder: nil, problem: "cannot open \(lockFile): \(String(cString: strerror(errno)))")
@@ -65,11 +69,12 @@ public struct DatabaseInUse: Error, CustomStringConvertible {
     public var database: String
     /// What the lock file says of the process holding it (`pid 42: crescent serve, since ...`).
     public var holder: String?
-    /// Set when the lock could not be taken for another reason than a holder.
+    /// Set when the lock could not be taken for another reason than a holder
+    /// (a folder that cannot be made, a lock file that cannot be opened).
     public var problem: String?
 
     public var description: String {
-        if let problem { return "\(database): cannot claim the database: \(problem)" }
+        if let problem { return "\(database): cannot open the database: \(problem)" }
         return "\(database) is in use by another crescent process (\(holder ?? "its lock file \(database)-lock says no more")): "
             + "two engines on one database would overwrite each other's customers, counters and journeys; "
             + "stop it first, or give another database"

@@ -17,7 +17,8 @@ struct EngineCommandTests {
             "rules/a.lua": "segment \"x\" {\n  whne = function(c) return true end,\n}",
             "rules/b.lua": "promotion \"p\" { on = \"Order Complete\", run = function() end }\npromotion \"p\" { on = \"Order Completed\", run = function() end }",
             "rules/c.lua": "local x = = 1",
-            "rules/d.lua": "promotion \"opened\" { on = \"Email Opened\", run = function() end }\npromotion \"typo\" { on = \"Email Openned\", run = function() end }",
+            "rules/d.lua": "promotion \"opened\" { on = \"Email Opened\", run = function() end }\npromotion \"typo\" { on = \"Email Openned\", run = function() end }"
+                + "\npromotion \"spend\" { on = { \"Ad Spend\", \"Unsubscribed\", \"Segment Consent Preference Updated\" }, run = function() end }",
             "rules/e.lua": """
                 list "blocked_ips" {}
                 fraud "ip" { on = "Order Completed", score = function(e, c, ctx)
@@ -62,6 +63,7 @@ struct EngineCommandTests {
         #expect(lines.contains("rules/b.lua:1: warning: promotion \"p\" listens to 'Order Complete', which is not a known event name"))
         #expect(lines.contains { $0.hasPrefix("rules/b.lua:2: warning: promotion \"p\" is declared again") })
         #expect(!lines.contains { $0.hasPrefix("rules/d.lua:1:") }, "Email Opened is Segment's e-mail spec (the tracking pixel)")
+        #expect(!lines.contains { $0.hasPrefix("rules/d.lua:3:") }, "the acquisition report's Ad Spend, the e-mail spec's Unsubscribed, Segment's consent event")
         #expect(lines.contains("rules/d.lua:2: warning: promotion \"typo\" listens to 'Email Openned', which is not a known event name"))
         let listWarnings = lines.filter { $0.hasPrefix("rules/e.lua") }
         #expect(listWarnings == ["rules/e.lua:4: warning: reads list \"blocked_ip\", which no file declares: it holds only what the admin API adds (declare it, even empty, with list \"blocked_ip\" {})"],

@@ -96,7 +96,7 @@ public enum KnownEvents {
         "Product Added to Wishlist", "Product Removed from Wishlist", "Wishlist Product Added to Cart", "Product Shared",
         "Cart Shared", "Product Reviewed", "Inventory Updated", "Competitor Price Observed", "Competitor Product Launched", "Fraud Confirmed",
         "Fraud Cleared",
-        "Ad Spend Recorded", "Consultant Feedback", "Segment Entered", "Segment Exited",
+        "Ad Spend", "Consultant Feedback", "Segment Entered", "Segment Exited",
         // Sent by Segment's SDKs when a consent management platform's answers change.
         "Segment Consent Preference Updated",
         // Segment's e-mail spec (an open arrives through the tracking pixel).
