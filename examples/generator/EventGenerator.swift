@@ -35,12 +35,18 @@ public struct EventGenerator {
         /// `Competitor Product Launched` events, and how many of them are in a category the shop sells.
         public var competitorLaunches = 0
         public var launchesInOurCategories = 0
+        /// `Ad Spend` events' amounts, by source.
+        public var adSpend: [String: Double] = [:]
     }
 
     static let categories = ["skincare", "makeup", "fragrance", "haircare", "bodycare"]
     static let channels: [(source: String, medium: String)] = [
         ("google", "cpc"), ("facebook", "paid_social"), ("instagram", "social"), ("newsletter", "email"),
         ("google", "organic"), ("direct", "none"),
+    ]
+    /// What the paid channels cost a week (the organic and direct ones cost nothing).
+    static let weeklySpend: [(channel: (source: String, medium: String), amount: Double)] = [
+        (("google", "cpc"), 180), (("facebook", "paid_social"), 140), (("instagram", "social"), 90), (("newsletter", "email"), 25),
     ]
     static let regions = ["north", "south", "east", "west"]
     static let competitors = ["rival.example", "glow.example"]
@@ -115,6 +121,17 @@ public struct EventGenerator {
                                                     "price": (product.price * factor * 100).rounded() / 100, "our_price": product.price]])
                 }
             }
+            // Marketing records each paid channel's spend weekly, for the acquisition report's cost per acquisition.
+            if day % 7 == 0 {
+                let week = day / 7
+                for (channel, weekly) in Self.weeklySpend {
+                    let amount = (weekly * (1 + 0.1 * Double(week % 3)) * 100).rounded() / 100
+                    emit(at + 4000, ["type": "track", "event": "Ad Spend", "anonymousId": "marketing",
+                                     "properties": ["source": channel.source, "medium": channel.medium,
+                                                    "campaign": "\(channel.source)-winter", "amount": amount]])
+                    manifest.adSpend[channel.source, default: 0] += amount
+                }
+            }
             // A competitor launches a product every week; every fourth launch is menswear, which the shop does not sell.
             if day % 7 == 3 {
                 let week = day / 7
@@ -147,7 +164,9 @@ public struct EventGenerator {
             let card = String(format: "card-%06d", customer)
             for session in 0..<sessions {
                 let campaign: [String: Any] = ["source": channel.source, "medium": channel.medium, "name": "\(channel.source)-winter"]
-                let context: [String: Any] = session == 0 ? ["campaign": campaign, "ip": "10.0.\(customer % 250).1"] : [:]
+                // Direct visits carry no campaign: the report counts them as `(direct)`.
+                var context: [String: Any] = session == 0 ? ["campaign": campaign, "ip": "10.0.\(customer % 250).1"] : [:]
+                if channel.source == "direct" { context["campaign"] = nil }
                 let ids: [String: Any] = identified ? ["userId": userId, "anonymousId": anonymousId] : ["anonymousId": anonymousId]
                 emit(at, ids.merging(["type": "page", "name": "Home", "context": context]) { a, _ in a })
                 at += 30_000
