@@ -65,7 +65,8 @@ extension ExplainCommand {
             print("(\(notListened) other event\(notListened == 1 ? "" : "s") it does not listen to left out)")
         }
         if !seenRule, !recent.isEmpty {
-            StandardStreams.writeError("warning: no rule set that judged these events has a rule '\(rule)' (rules are named kind:name)\n")
+            let hint = NameSuggestion.closest(to: rule, among: judged.rules).map { "did you mean \($0)?" } ?? "rules are named kind:name"
+            StandardStreams.writeError("warning: no rule set that judged these events has a rule '\(rule)' (\(hint))\n")
         }
     }
 
@@ -90,6 +91,9 @@ struct JudgedEvents {
     private var rulesByVersion: [String: [String]] = [:]
 
     init(store: CrescentStore) { self.store = store }
+
+    /// Every rule of the versions read so far.
+    var rules: Set<String> { Set(rulesByVersion.values.joined()) }
 
     /// The version, its rules and each result; nil for an event never evaluated.
     mutating func results(of event: EventRow) throws -> (version: String, rules: [String], results: [RuleResult])? {

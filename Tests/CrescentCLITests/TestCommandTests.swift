@@ -110,7 +110,7 @@ struct TestCommandTests {
         #expect(result.status == 1)
         let out = result.stdoutText
         #expect(out.contains("✔ right names"), "\(out)")
-        #expect(out.contains("rules/big_test.lua:9: no rule 'promotion:thank' in the rule set: the promotion rules are promotion:thanks"), "\(out)")
+        #expect(out.contains("rules/big_test.lua:9: no rule 'promotion:thank' in the rule set: did you mean promotion:thanks?"), "\(out)")
         #expect(out.contains("rules/big_test.lua:13: no rule 'big' in the rule set: did you mean segment:big?"), "\(out)")
         #expect(out.contains("rules/big_test.lua:16: no rule 'journey:welcome' in the rule set"), "\(out)")
         #expect(out.contains("1 passed, 3 failed"), "\(out)")

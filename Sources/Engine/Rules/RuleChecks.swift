@@ -59,7 +59,8 @@ enum RuleChecks {
             }
             for name in listened where !KnownEvents.names.contains(name) {
                 problems.append(RuleProblem(.warning, file: where_.file, line: where_.line,
-                                            "\(label) listens to '\(name)', which is not a known event name"))
+                                            "\(label) listens to '\(name)', which is not a known event name"
+                                            + NameSuggestion.hint(for: name, among: KnownEvents.names)))
             }
             if declaration.kind == .promotion, declaration.functions["key"] != nil,
                declaration.limit("per_customer") == nil, declaration.limit("cooldown") == nil {
@@ -109,7 +110,8 @@ enum RuleChecks {
                 }
             } else {
                 problems.append(RuleProblem(.warning, file: journey.file, line: journey.line,
-                                            "\(label), which no file declares: it never starts"))
+                                            "\(label), which no file declares: it never starts"
+                                            + NameSuggestion.hint(for: name, among: segments.keys, quote: "\"")))
             }
         }
     }
@@ -125,7 +127,8 @@ enum RuleChecks {
         where !declared.contains(name) {
             problems.append(RuleProblem(.warning, file: file, line: line,
                                         "reads list \"\(name)\", which no file declares: it holds only what the admin API adds "
-                                        + "(declare it, even empty, with list \"\(name)\" {})"))
+                                        + "(declare it, even empty, with list \"\(name)\" {})"
+                                        + NameSuggestion.hint(for: name, among: declared, quote: "\"")))
         }
     }
 
@@ -138,7 +141,8 @@ enum RuleChecks {
                      #/segments\[\s*["']([^"']+)["']\s*\]/#, #/properties\.segment\s*[=~]=\s*["']([^"']+)["']/#]
         for (file, line, name) in names(readBy: reads, in: sources) where !declared.contains(name) {
             problems.append(RuleProblem(.warning, file: file, line: line,
-                                        "reads segment \"\(name)\", which no file declares: no customer is ever in it"))
+                                        "reads segment \"\(name)\", which no file declares: no customer is ever in it"
+                                        + NameSuggestion.hint(for: name, among: declared, quote: "\"")))
         }
     }
 

@@ -117,7 +117,7 @@ public final class EngineDriver {
         if declared.contains(rule) { return nil }
         let name = rule.split(separator: ":", maxSplits: 1).last.map(String.init) ?? rule
         let hint: String
-        if let qualified = declared.first(where: { $0.hasSuffix(":" + name) }) {
+        if let qualified = declared.first(where: { $0.hasSuffix(":" + name) }) ?? NameSuggestion.closest(to: rule, among: declared) {
             hint = "did you mean \(qualified)?"
         } else if let kind = rule.split(separator: ":", maxSplits: 1).first, rule.contains(":") {
             let same = declared.filter { $0.hasPrefix(kind + ":") }.sorted()
