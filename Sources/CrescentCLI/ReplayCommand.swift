@@ -153,6 +153,12 @@ struct ReplayCommand: ParsableCommand {
                 out += "    \(String(repeating: " ", count: max(0, 8 - String(count).count)))\(count)  \(rule)\(last)\n"
             }
         }
+        if !s.maskedCardNumbers.isEmpty {
+            let total = s.maskedCardNumbers.values.reduce(0, +)
+            let fields = s.maskedCardNumbers.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            out += "  masked      \(total) card number\(total == 1 ? "" : "s") in the messages (\(fields)): stored masked; "
+                + "the sender should not send them\n"
+        }
         out += "  errors      \(s.errors)\n"
         return out
     }

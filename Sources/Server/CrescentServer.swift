@@ -18,6 +18,8 @@ public final class CrescentServer: Sendable {
     let metrics = ServerMetrics()
     /// The messages the ingest API refused, kept for `GET /v1/rejected`.
     let rejections: RejectedMessageLog
+    /// Card numbers masked at ingest, counted and logged once per field.
+    let maskedCardNumbers = MaskedCardNumbers { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
     /// Whether the clock is still catching up after a start (see ``startCatchUp(to:)``).
     let caughtUp = CatchUp()
 
@@ -59,7 +61,8 @@ public final class CrescentServer: Sendable {
     public func router() -> Router<BasicRequestContext> {
         // A `HEAD` on a path served with `GET` answers as the `GET` would, without the body.
         let router = Router(options: .autoGenerateHeadEndpoints)
-        TrackingAPI(configuration: configuration, gateway: gateway, metrics: metrics, rejections: rejections).register(on: router)
+        TrackingAPI(configuration: configuration, gateway: gateway, metrics: metrics, rejections: rejections,
+                    maskedCardNumbers: maskedCardNumbers).register(on: router)
         AdminAPI(configuration: configuration, gateway: gateway, reload: { self.reloadRules(scenarios: $0) },
                  reloader: reloader, rejections: rejections, readings: { await self.readings() },
                  metrics: metrics).register(on: router)

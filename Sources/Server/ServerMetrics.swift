@@ -96,6 +96,13 @@ final class ServerMetrics: Sendable {
         if count > 0 { counter.increment(by: Int64(count)) }
     }
 
+    /// Counts card numbers masked in messages (``MaskedCardNumbers``).
+    func cardNumbersMasked(_ count: Int) {
+        let counter = registry.makeCounter(descriptor: Self.name("card_numbers_masked", "total",
+                                                                 "Card numbers found in messages and masked before they were stored"))
+        if count > 0 { counter.increment(by: Int64(count)) }
+    }
+
     func decided(_ verdict: String, _ elapsed: Duration, evaluated: Duration, committed: Duration) {
         (decisions[verdict] ?? registry.makeCounter(descriptor: Self.decisionsName, labels: [("decision", verdict)])).increment()
         decideLatency.record(elapsed)

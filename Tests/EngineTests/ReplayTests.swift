@@ -171,4 +171,25 @@ struct RestartTests {
         let spend = "SELECT id || ':' || orders_count || ':' || printf('%.2f', total_spent) FROM customers ORDER BY id"
         #expect(try a.read { try String.fetchAll($0, sql: spend) } == b.read { try String.fetchAll($0, sql: spend) })
     }
+
+    @Test("card numbers in replayed messages are stored masked, counted by field; a refused line is kept masked too")
+    func cardNumbers() throws {
+        let dir = try Fixtures.temporaryDirectory(files: ["e.ndjson": """
+            {"type":"track","event":"Order Completed","userId":"ana","messageId":"c1","timestamp":"2026-01-01T10:00:00Z","properties":{"order_id":"o1","total":20,"card_number":"4111 1111 1111 1111"}}
+            {"type":"track","event":"Order Completed","userId":"bo","messageId":"c2","timestamp":"2026-01-01T11:00:00Z","properties":{"order_id":"o2","total":20,"card_number":5555555555554444}}
+            {"type":"track","userId":"cy","messageId":"c3","properties":{"card_number":"4111111111111111"}}
+
+            """])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let engine = try EngineFixtures.engine(rules: [:])
+        let summary = try Replayer().replay(dir.appendingPathComponent("e.ndjson"), into: engine)
+        #expect(summary.events == 2 && summary.rejected.count == 1)
+        #expect(summary.maskedCardNumbers == ["properties.card_number": 2])
+        let stored = try engine.store.read { db in try String.fetchAll(db, sql: "SELECT payload FROM events ORDER BY message_id") }
+        #expect(stored.count == 2)
+        #expect(stored.allSatisfy { !$0.contains("4111 1111") && !$0.contains("5555555555554444") }, "\(stored)")
+        #expect(stored[0].contains("411111******1111") && stored[1].contains("555555******4444"))
+        let refused = try engine.store.rejectedMessages()
+        #expect(refused.count == 1 && refused[0].payload.contains("411111******1111") && !refused[0].payload.contains("4111111111111111"))
+    }
 }

@@ -33,6 +33,10 @@ public struct Event: Sendable, Equatable {
     /// read, or the server's ``json`` text made on the request's thread
     /// (when nil, ``json`` is written when the event is recorded).
     public var raw: String?
+    /// Where the sender's message held card numbers, masked by the
+    /// normalizer (``CardNumbers``): `properties.card_number`. The message as
+    /// sent must then not be stored: only the masked event.
+    public var maskedCardNumbers: [String] = []
 
     public init(messageId: String, kind: Kind, name: String, userId: String? = nil, anonymousId: String? = nil,
                 previousId: String? = nil, groupId: String? = nil, properties: [String: JSONValue] = [:],

@@ -15,6 +15,9 @@ public enum Normalizer {
 
     /// Normalizes one message. `now` fills a missing timestamp.
     public static func normalize(_ message: JSONValue, now: Int64) throws(NormalizationError) -> Event {
+        // Card numbers sent by mistake are masked before anything reads the message.
+        let masking = CardNumbers.masked(message)
+        let message = masking?.value ?? message
         guard case .object(let fields) = message else {
             throw NormalizationError(field: "(message)", message: "a message must be a JSON object")
         }
@@ -71,9 +74,11 @@ public enum Normalizer {
         }
 
         let messageId = nonEmpty(fields["messageId"]?.stringValue) ?? derivedMessageId(message)
-        return Event(messageId: messageId, kind: kind, name: name, userId: userId, anonymousId: anonymousId,
-                     previousId: previousId, groupId: nonEmpty(fields["groupId"]?.stringValue), properties: properties,
-                     traits: traits, context: context, timestamp: timestamp)
+        var event = Event(messageId: messageId, kind: kind, name: name, userId: userId, anonymousId: anonymousId,
+                          previousId: previousId, groupId: nonEmpty(fields["groupId"]?.stringValue), properties: properties,
+                          traits: traits, context: context, timestamp: timestamp)
+        event.maskedCardNumbers = masking?.paths.sorted() ?? []
+        return event
     }
 
     private static func nonEmpty(_ text: String?) -> String? {

@@ -44,6 +44,8 @@ public struct ReplaySummary: Sendable, Codable {
     /// Time spent in each rule's functions, from the explanations (a segment
     /// kept `unchanged` did not run and is not counted).
     public var ruleTime: [String: RuleTime] = [:]
+    /// Card numbers found in messages and masked before they were stored, by field (``CardNumbers``).
+    public var maskedCardNumbers: [String: Int] = [:]
 
     /// One rule's evaluations and the microseconds they took in all.
     public struct RuleTime: Sendable, Codable, Equatable {
@@ -57,6 +59,7 @@ public struct ReplaySummary: Sendable, Codable {
         case eventsPerSecond = "events_per_second", p50Micros = "p50_micros", p99Micros = "p99_micros"
         case ruleHits = "rule_hits", ruleErrors = "rule_errors", ruleTime = "rule_time"
         case ruleLastErrors = "rule_last_errors", disabledRules = "disabled_rules"
+        case maskedCardNumbers = "masked_card_numbers"
     }
 }
 
@@ -137,7 +140,8 @@ public struct Replayer {
                     continue
                 }
                 lastTimestamp = max(lastTimestamp, event.timestamp)
-                if single { event.raw = String(decoding: line, as: UTF8.self) }
+                for field in event.maskedCardNumbers { summary.maskedCardNumbers[field, default: 0] += 1 }
+                if single && event.maskedCardNumbers.isEmpty { event.raw = String(decoding: line, as: UTF8.self) }
                 engine.submit(event) { tally.add($0) }
                 try tally.rethrow()
             }
@@ -228,8 +232,9 @@ public struct Replayer {
     /// A refused line (or one message of a batch line, `message`) as the store keeps it.
     private func refusal(_ url: URL, _ line: Int, code: String, reason: String, payload: ArraySlice<UInt8>, message: JSONValue?) -> RejectedMessage {
         let ids = (message ?? (try? JSONValue.parse(bytes: payload)))?.object
+        let text = message?.jsonText ?? String(decoding: payload, as: UTF8.self)
         return RejectedMessage(receivedAt: Int64(Date().timeIntervalSince1970 * 1000), source: "\(url.lastPathComponent):\(line)",
-                               code: code, reason: reason, payload: message?.jsonText ?? String(decoding: payload, as: UTF8.self),
+                               code: code, reason: reason, payload: CardNumbers.masked(text) ?? text, // kept, so never with a card number
                                userId: ids?["userId"]?.stringValue, anonymousId: ids?["anonymousId"]?.stringValue)
     }
 

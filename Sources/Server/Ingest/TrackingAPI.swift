@@ -17,6 +17,7 @@ struct TrackingAPI: Sendable {
     let gateway: IngestGateway
     let metrics: ServerMetrics
     let rejections: RejectedMessageLog
+    let maskedCardNumbers: MaskedCardNumbers
     /// Authorization headers whose write key was accepted already.
     let acceptedHeaders = AcceptedHeaders()
 
@@ -159,10 +160,12 @@ struct TrackingAPI: Sendable {
                 let source = request.uri.path + (kind == nil ? "[\(index)]" : "")
                 let ids = message.object
                 intake.rejected.append(Intake.Rejection(index: index, message: "\(label): \(error)", stored: RejectedMessage(
-                    receivedAt: now, source: source, code: "invalid_message", reason: "\(error)", payload: message.jsonText,
+                    receivedAt: now, source: source, code: "invalid_message", reason: "\(error)",
+                    payload: (CardNumbers.masked(message)?.value ?? message).jsonText, // kept, so never with a card number
                     userId: ids?["userId"]?.stringValue, anonymousId: ids?["anonymousId"]?.stringValue)))
             }
         }
+        maskedCardNumbers.report(intake.events, from: request.uri.path, metrics: metrics)
         if intake.events.isEmpty, let first = intake.rejected.first {
             // Nothing of the request is kept: refuse it whole.
             keepRejected(intake)
