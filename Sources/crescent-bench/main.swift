@@ -17,6 +17,7 @@ import LuaKit
 //   BENCH_ONLY=reload  run only the hot-reload benchmark
 //   BENCH_ONLY=recommend  run only the recommendation quality benchmark (BENCH_RECOMMEND_EVENTS, default 100,000)
 //   BENCH_ONLY=reports run only the report benchmark (BENCH_REPORT_EVENTS, default 1,000,000)
+//   BENCH_ONLY=normalize  what normalizing a generated message costs, and card-number masking's share (BENCH_EVENTS)
 
 let environment = ProcessInfo.processInfo.environment
 let iterations = Int(environment["BENCH_CALLS"] ?? "") ?? 2_000_000
@@ -56,6 +57,11 @@ if environment["BENCH_ONLY"] == "reload" {
 
 if environment["BENCH_ONLY"] == "timers" {
     try TimerBenchmark.run(instances: Int(environment["BENCH_TIMERS"] ?? "") ?? 1_000_000)
+    exit(0)
+}
+
+if environment["BENCH_ONLY"] == "normalize" {
+    try NormalizeBenchmark.run(events: Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000)
     exit(0)
 }
 

@@ -12,16 +12,17 @@ public enum CardNumbers {
     /// The message with every card number masked (nil when there was none),
     /// and where each was: `properties.card_number`, `properties.products[0].note`.
     public static func masked(_ value: JSONValue) -> (value: JSONValue, paths: [String])? {
-        var paths: [String] = []
-        guard let masked = mask(value, path: "", into: &paths) else { return nil }
-        return (masked, paths)
+        var walk = Walk()
+        guard let masked = walk.mask(value) else { return nil }
+        return (masked, walk.paths)
     }
 
     /// The text with every card number masked; nil when there was none.
     public static func masked(_ text: String) -> String? {
-        var digitCount = 0
-        for byte in text.utf8 where byte &- 48 < 10 { digitCount += 1 }
-        guard digitCount >= 13 else { return nil } // most text: no scan
+        // Most text has no run of 13 digits (a timestamp's longest is 8): one pass over the bytes in place, no copy.
+        guard text.utf8.count >= 13,
+              (text.utf8.withContiguousStorageIfAvailable(longestDigitRun) ?? longestDigitRun(Array(text.utf8))) >= 13
+        else { return nil }
         let bytes = Array(text.utf8)
         var output: [UInt8] = []
         var copied = 0, index = 0
@@ -72,39 +73,92 @@ public enum CardNumbers {
         return String(decoding: output, as: UTF8.self)
     }
 
-    private static func mask(_ value: JSONValue, path: String, into paths: inout [String]) -> JSONValue? {
-        switch value {
-        case .string(let text):
-            guard let masked = masked(text) else { return nil }
-            paths.append(path)
-            return .string(masked)
-        case .int(let number):
-            guard number >= 1_000_000_000_000 else { return nil }
-            let digits = Array(String(number).utf8)
-            guard isCardNumber(digits) else { return nil }
-            paths.append(path)
-            return .string(String(decoding: maskedDigits(digits), as: UTF8.self))
-        case .array(let items):
-            var changed: [JSONValue]?
-            for (offset, item) in items.enumerated() {
-                if let masked = mask(item, path: "\(path)[\(offset)]", into: &paths) {
-                    if changed == nil { changed = items }
-                    changed![offset] = masked
+    /// A walk through a message: where it is (built into a path only where a
+    /// card number is found), and the paths found.
+    private struct Walk {
+        enum Step { case key(String), index(Int) }
+        var steps: [Step] = []
+        var paths: [String] = []
+
+        mutating func mask(_ value: JSONValue) -> JSONValue? {
+            switch value {
+            case .string(let text):
+                guard let masked = CardNumbers.masked(text) else { return nil }
+                found()
+                return .string(masked)
+            case .int(let number):
+                guard number >= 1_000_000_000_000 else { return nil }
+                let digits = Array(String(number).utf8)
+                guard isCardNumber(digits) else { return nil }
+                found()
+                return .string(String(decoding: maskedDigits(digits), as: UTF8.self))
+            case .array(let items):
+                var changed: [JSONValue]?
+                for (offset, item) in items.enumerated() where Self.mayHold(item) {
+                    steps.append(.index(offset))
+                    defer { steps.removeLast() }
+                    if let masked = mask(item) {
+                        if changed == nil { changed = items }
+                        changed![offset] = masked
+                    }
                 }
-            }
-            return changed.map(JSONValue.array)
-        case .object(let fields):
-            var changed: [String: JSONValue]?
-            for (key, item) in fields {
-                if let masked = mask(item, path: path.isEmpty ? key : path + "." + key, into: &paths) {
-                    if changed == nil { changed = fields }
-                    changed![key] = masked
+                return changed.map(JSONValue.array)
+            case .object(let fields):
+                var changed: [String: JSONValue]?
+                for (key, item) in fields where Self.mayHold(item) {
+                    steps.append(.key(key))
+                    defer { steps.removeLast() }
+                    if let masked = mask(item) {
+                        if changed == nil { changed = fields }
+                        changed![key] = masked
+                    }
                 }
+                return changed.map(JSONValue.object)
+            case .null, .bool, .double:
+                return nil
             }
-            return changed.map(JSONValue.object)
-        case .null, .bool, .double:
-            return nil
         }
+
+        /// False for a value that cannot hold a card number: short text, a small number, true, false, null.
+        @inline(__always)
+        static func mayHold(_ value: JSONValue) -> Bool {
+            switch value {
+            case .string(let text): text.utf8.count >= 13
+            case .int(let number): number >= 1_000_000_000_000
+            case .array, .object: true
+            case .null, .bool, .double: false
+            }
+        }
+
+        private mutating func found() {
+            var path = ""
+            for step in steps {
+                switch step {
+                case .key(let key): path += path.isEmpty ? key : "." + key
+                case .index(let index): path += "[\(index)]"
+                }
+            }
+            paths.append(path)
+        }
+    }
+
+    /// The most digits in one run of digit groups (single spaces or dashes between them).
+    private static func longestDigitRun(_ bytes: some Collection<UInt8>) -> Int {
+        var longest = 0, current = 0
+        var afterDigit = false
+        for byte in bytes {
+            if isDigit(byte) {
+                current += 1
+                afterDigit = true
+                if current > longest { longest = current }
+            } else if afterDigit, byte == 32 || byte == 45 {
+                afterDigit = false // a separator: the run goes on if a digit follows
+            } else {
+                current = 0
+                afterDigit = false
+            }
+        }
+        return longest
     }
 
     /// 13–19 ASCII digits, a card network's first digits, and the Luhn check.
@@ -132,7 +186,7 @@ public enum CardNumbers {
         return sum % 10 == 0
     }
 
-    private static func maskedDigits(_ digits: [UInt8]) -> [UInt8] {
+    fileprivate static func maskedDigits(_ digits: [UInt8]) -> [UInt8] {
         Array(digits.prefix(6)) + [UInt8](repeating: UInt8(ascii: "*"), count: digits.count - 10) + Array(digits.suffix(4))
     }
 
