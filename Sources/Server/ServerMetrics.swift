@@ -18,6 +18,7 @@ final class ServerMetrics: Sendable {
     private let ingestedByType: [String: Counter]
     private let duplicates: Counter
     private let decisions: [String: Counter]
+    private let maskedCardNumbers: Counter
 
     init() {
         decideLatency = registry.makeDurationHistogram(
@@ -37,6 +38,8 @@ final class ServerMetrics: Sendable {
             (kind.rawValue, registry.makeCounter(descriptor: Self.ingestedName, labels: [("type", kind.rawValue)]))
         })
         duplicates = registry.makeCounter(descriptor: Self.name("events_duplicate", "total", "Messages skipped as already processed"))
+        maskedCardNumbers = registry.makeCounter(descriptor: Self.name("card_numbers_masked", "total",
+                                                                       "Card numbers found in messages and masked before they were stored"))
         decisions = Dictionary(uniqueKeysWithValues: FraudDecision.Verdict.allCases.map { verdict in
             (verdict.rawValue, registry.makeCounter(descriptor: Self.decisionsName, labels: [("decision", verdict.rawValue)]))
         })
@@ -98,9 +101,7 @@ final class ServerMetrics: Sendable {
 
     /// Counts card numbers masked in messages (``MaskedCardNumbers``).
     func cardNumbersMasked(_ count: Int) {
-        let counter = registry.makeCounter(descriptor: Self.name("card_numbers_masked", "total",
-                                                                 "Card numbers found in messages and masked before they were stored"))
-        if count > 0 { counter.increment(by: Int64(count)) }
+        if count > 0 { maskedCardNumbers.increment(by: Int64(count)) }
     }
 
     func decided(_ verdict: String, _ elapsed: Duration, evaluated: Duration, committed: Duration) {
