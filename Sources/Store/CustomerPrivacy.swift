@@ -132,11 +132,34 @@ extension CrescentStore {
         }
     }
 
-    /// The audit log, newest first.
-    public func auditLog(limit: Int = 100) throws -> [(at: Int64, action: String, subject: String, detail: String)] {
+    /// The audit log, newest first: entries with an id below `before`, of
+    /// one `action` and one `subject` when given.
+    public func auditLog(before: Int64 = .max, action: String? = nil, subject: String? = nil, limit: Int = 100) throws -> [AuditEntry] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT at, action, subject, detail FROM audit_log ORDER BY id DESC LIMIT ?", arguments: [limit])
-                .map { ($0["at"], $0["action"], $0["subject"], $0["detail"]) }
+            var sql = "SELECT id, at, action, subject, detail FROM audit_log WHERE id < ?"
+            var arguments: StatementArguments = [before]
+            if let action {
+                sql += " AND action = ?"
+                arguments += [action]
+            }
+            if let subject {
+                sql += " AND subject = ?"
+                arguments += [subject]
+            }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY id DESC LIMIT ?", arguments: arguments + [limit]).map {
+                AuditEntry(id: $0["id"], at: $0["at"], action: $0["action"], subject: $0["subject"], detail: $0["detail"])
+            }
         }
     }
+}
+
+/// One administrative act in the audit log: what (`erase`, `correct`,
+/// `review`, `list_add`, `list_remove`, `rules_reload`, `rules_rollback`),
+/// on whom or what, when, and its details as JSON text.
+public struct AuditEntry: Sendable, Equatable {
+    public var id: Int64
+    public var at: Int64
+    public var action: String
+    public var subject: String
+    public var detail: String
 }

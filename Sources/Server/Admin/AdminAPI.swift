@@ -4,8 +4,8 @@ import Hummingbird
 import Store
 
 /// The admin API (`Authorization: Bearer <admin token>`; 401 without):
-/// customers (read, export, correct, erase), segments, decisions and their reviews, lists, rules, reports, the outbox and
-/// the refused messages.
+/// customers (read, export, correct, erase), segments, decisions and their reviews, lists, rules, reports, the outbox,
+/// the refused messages and the audit log of what this API changed.
 struct AdminAPI: Sendable {
     let configuration: ServerConfiguration
     let gateway: IngestGateway
@@ -80,7 +80,7 @@ struct AdminAPI: Sendable {
             return self.rules(staleAfter: window ?? 30 * 86_400_000, readings: await self.readings())
         }
         router.post("/v1/rules/reload") { request, _ in
-            try self.authorized(request) { self.reloadNow() }
+            try self.authorized(request) { try self.reloadNow() }
         }
         router.post("/v1/rules/rollback") { request, context in
             let body = try await request.body.collect(upTo: 64 * 1024)
@@ -98,6 +98,14 @@ struct AdminAPI: Sendable {
                 let q = request.uri.queryParameters
                 return try self.rejected(before: Self.position(request, "before"),
                                          limit: Self.count(request, "limit", default: 100, maximum: 1000))
+            }
+        }
+        router.get("/v1/audit") { request, _ in
+            try self.authorized(request) {
+                let q = request.uri.queryParameters
+                return try self.audit(before: Self.position(request, "before"), action: q.get("action").map { String($0) },
+                                      subject: q.get("subject").map { String($0) },
+                                      limit: Self.count(request, "limit", default: 100, maximum: 1000))
             }
         }
         router.get("/v1/outbox") { request, _ in

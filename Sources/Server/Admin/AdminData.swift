@@ -125,6 +125,7 @@ extension AdminAPI {
         } catch let declared as ListEntryDeclared {
             return APIProblem(.conflict, "declared_in_rules", declared.description).response
         }
+        if changed { try recordAudit(add ? "list_add" : "list_remove", subject: "list:" + name, ["value": .string(value)]) }
         return APIResponse.json(.ok, JSONValue.object(["list": .string(name), "value": .string(value),
                                                        add ? "added" : "removed": .bool(changed)]).jsonText)
     }

@@ -35,8 +35,10 @@ extension AdminAPI {
     }
 
     /// `POST /v1/rules/reload`: check, test and swap in the files now; 422 when rejected.
-    func reloadNow() -> Response {
+    func reloadNow() throws -> Response {
         let attempt = reload(nil)
+        try recordAudit("rules_reload", subject: "rules", ["result": .string(attempt.result.rawValue),
+                                                             "version": attempt.version.map(JSONValue.string) ?? .null, "running": .string(attempt.running)])
         return APIResponse.json(attempt.result == .rejected ? .unprocessableContent : .ok, Self.json(attempt).jsonText)
     }
 
@@ -57,6 +59,8 @@ extension AdminAPI {
             return APIProblem(.notFound, "unknown_version", failure.description).response
         }
         let attempt = reload(false)
+        try recordAudit("rules_rollback", subject: "rules", ["version": .string(done.version), "backup": .string(done.backup),
+                                                               "result": .string(attempt.result.rawValue)])
         let result: JSONValue = .object([
             "version": .string(done.version), "files_written": .int(Int64(done.written)), "files_removed": .int(Int64(done.removed)),
             "backup": .string(done.backup), "reload": Self.json(attempt),
