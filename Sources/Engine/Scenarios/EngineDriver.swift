@@ -100,7 +100,8 @@ public final class EngineDriver {
             "key": .string(LuaString(row.key)),
         ]
         if let reason = row.exitReason { fields["exit_reason"] = .string(LuaString(reason)) }
-        if let wake = row.wakeAt { fields["wake_at"] = .integer(wake) }
+        if let wake = row.wakeAt { fields["wake_at"] = .string(LuaString(Timestamps.iso(wake))) }
+        if let note = row.note { fields["note"] = .string(LuaString(note)) } // why a message waits: quiet hours, a cap
         return .table(fields)
     }
 
