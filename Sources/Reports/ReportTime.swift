@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 /// Times given to reports: an ISO 8601 date or date-time, or a duration
 /// back from now (`30d`, `12h`).
@@ -7,6 +8,8 @@ public enum ReportTime {
     public static let earliest: Int64 = -62_135_596_800_000
 
     public static func parse(_ text: String, now: Date = Date()) -> Int64? {
+        // Foundation rolls a day the month does not have (February 30) into the next month: refused instead.
+        guard CalendarDate.startsWithValidDate(text) else { return nil }
         let iso = ISO8601DateFormatter()
         for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate]] {
             iso.formatOptions = options

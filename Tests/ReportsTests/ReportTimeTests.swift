@@ -22,6 +22,9 @@ struct ReportTimeTests {
         #expect(ReportTime.parse("infd", now: Self.now) == nil)
         #expect(ReportTime.parse("-3d", now: Self.now) == nil)
         #expect(ReportTime.parse("yesterday", now: Self.now) == nil)
+        #expect(ReportTime.parse("2026-02-30", now: Self.now) == nil, "not rolled over into March")
+        #expect(ReportTime.parse("2026-13-01T00:00:00Z", now: Self.now) == nil)
+        #expect(ReportTime.parse("2024-02-29", now: Self.now) != nil, "a leap day")
         #expect(ReportTime.parse("", now: Self.now) == nil)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 /// Turns Segment messages into ``Event``s.
 ///
@@ -151,7 +152,7 @@ public enum Timestamps {
         if b.count >= 19, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 32, b[13] == 58, b[16] == 58,
            let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
            let hour = digits(11, 2), let minute = digits(14, 2), let second = digits(17, 2),
-           (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 {
+           (1...12).contains(month), (1...CalendarDate.days(inMonth: month, of: year)).contains(day), hour < 24, minute < 60, second < 61 {
             var index = 19
             var millis = 0
             if index < b.count, b[index] == 46 {
@@ -188,6 +189,8 @@ public enum Timestamps {
                 return seconds * 1000 + Int64(millis)
             }
         }
+        // Foundation rolls a day the month does not have into the next month: refused instead.
+        guard CalendarDate.startsWithValidDate(text) else { return nil }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970 * 1000) }

@@ -46,6 +46,10 @@ struct NormalizerTests {
         (#"{"type":"track","event":"x","userId":"u","timestamp":1e300}"#, "timestamp"),
         (#"{"type":"track","event":"x","userId":"u","timestamp":-9223372036854775}"#, "timestamp"),
         (#"{"type":"track","event":"x","userId":"u","sentAt":1e300}"#, "sentAt"),
+        // Days the month does not have, which parsers roll into the next month.
+        (#"{"type":"track","event":"x","userId":"u","timestamp":"2026-02-30T10:00:00Z"}"#, "timestamp"),
+        (#"{"type":"track","event":"x","userId":"u","timestamp":"2026-04-31T10:00:00+02:00"}"#, "timestamp"),
+        (#"{"type":"track","event":"x","userId":"u","timestamp":"2025-02-29T10:00:00.5Z"}"#, "timestamp"),
         (#"[1,2]"#, "(message)"),
     ])
     func rejected(text: String, field: String) throws {
