@@ -43,7 +43,9 @@ extension EngineState {
         into.row.lastTouch = into.row.lastTouch ?? from.row.lastTouch
         into.row.anonymousId = into.row.anonymousId ?? from.row.anonymousId ?? from.row.id
         into.traits = from.traits.merging(into.traits) { _, user in user }
-        into.consent = from.consent.merging(into.consent) { _, user in user }
+        // Two identities answering one purpose differently: the no wins, so a withdrawal made on either is never lost
+        // (an answer given with the merging identify, or on a later event, applies after this).
+        into.consent = from.consent.merging(into.consent) { anonymous, user in anonymous && user }
         into.orders = (from.orders + into.orders).sorted { $0.at < $1.at }
         into.orderTotals.merge(from.orderTotals) { a, _ in a }
         for (name, times) in from.eventTimes { into.eventTimes[name, default: []] += times }

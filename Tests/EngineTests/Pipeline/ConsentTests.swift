@@ -69,3 +69,23 @@ extension ConsentTests {
         #expect(try engine.process(F.order("o4", user: "ana", total: 30, at: "7m")).actions.map(\.action) == ["notify"])
     }
 }
+
+extension ConsentTests {
+    @Test("merging identities that answered differently keeps the no: a withdrawal made before logging in is not lost")
+    func mergeKeepsTheNo() throws {
+        let engine = try F.engine(rules: ["p.lua": Self.thanks])
+        _ = try engine.process(F.identify("ana", traits: ["marketing_consent": true], at: "0s"))
+        #expect(try engine.process(F.order("o1", user: "ana", total: 30, at: "1m")).actions.map(\.action) == ["notify"])
+        // On another device, before logging in, she declines marketing in the consent banner.
+        var declined = F.track("Page Viewed", user: nil, anonymous: "device-2", at: "2m")
+        declined.context["consent"] = .object(["categoryPreferences": .object(["Marketing": false])])
+        _ = try engine.process(declined)
+        _ = try engine.process(F.identify("ana", anonymous: "device-2", traits: [:], at: "3m"))
+        let after = try engine.process(F.order("o2", user: "ana", total: 30, at: "4m"))
+        #expect(after.actions.isEmpty)
+        #expect(after.results.first { $0.rule == "promotion:thanks" }?.reason == "no marketing consent")
+        // Consent given again, as an answer of its own, counts.
+        _ = try engine.process(F.identify("ana", traits: ["marketing_consent": true], at: "5m"))
+        #expect(try engine.process(F.order("o3", user: "ana", total: 30, at: "6m")).actions.map(\.action) == ["notify"])
+    }
+}
