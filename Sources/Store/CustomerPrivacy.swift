@@ -31,6 +31,9 @@ extension CrescentStore {
                 items += try Row.fetchAll(db, sql: "SELECT * FROM order_items WHERE order_id = ?", arguments: [order]).map(Self.jsonObject)
             }
             document["order_items"] = items
+            // What the admin API did about them (a correction, a review): theirs to see as well.
+            document["audit_log"] = try Row.fetchAll(db, sql: "SELECT * FROM audit_log WHERE subject = ? ORDER BY id", arguments: [id])
+                .map(Self.jsonObject)
             let refs = try Self.identifiers(of: id, db)
             let marks = Array(repeating: "?", count: refs.count).joined(separator: ",")
             document["rejected_messages"] = try Row.fetchAll(db, sql: """

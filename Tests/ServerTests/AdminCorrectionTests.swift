@@ -35,6 +35,10 @@ struct AdminCorrectionTests {
             #expect(audit.subject == "cy")
             #expect(audit.detail.contains(#"["email","marketing_consent","plan"]"#))
             #expect(!audit.detail.contains("new.example"), "the audit log names traits, not their values")
+            // The customer's export shows what was done about them.
+            let export = try await client.execute(uri: "/v1/customers/cy/export", method: .get, headers: admin)
+            let audited = try #require(export.json["audit_log"] as? [[String: Any]])
+            #expect(audited.map { $0["action"] as? String } == ["correct"])
 
             // An anonymous customer is corrected under their anonymous id: nobody new appears.
             let anonymous = try await client.execute(uri: "/v1/customers/anon-zed", method: .patch, headers: admin,
