@@ -50,6 +50,13 @@ struct ReplayTests {
         // A competitor's weekly launch alerts pricing when the shop sells in that category (not menswear).
         #expect(manifest.competitorLaunches > manifest.launchesInOurCategories && manifest.launchesInOurCategories > 0)
         #expect(summary.ruleHits["promotion:competitor_launch_alert"] == manifest.launchesInOurCategories)
+        // The card numbers a checkout leaked are masked, counted, and stored nowhere whole.
+        #expect(manifest.leakedCardNumbers > 0)
+        #expect(summary.maskedCardNumbers == ["properties.card_number": manifest.leakedCardNumbers])
+        let whole = try engine.store.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE payload LIKE '%4111 1111%' OR payload LIKE '%5555555555554444%'")
+        }
+        #expect(whole == 0)
         // Replaying the same file again changes nothing.
         let again = try Replayer().replay(file, into: engine)
         #expect(again.events == 0 && again.duplicates == manifest.lines)

@@ -35,6 +35,8 @@ public struct EventGenerator {
         /// `Competitor Product Launched` events, and how many of them are in a category the shop sells.
         public var competitorLaunches = 0
         public var launchesInOurCategories = 0
+        /// Orders whose `card_number` property holds a card number a checkout leaked (the engine masks them).
+        public var leakedCardNumbers = 0
         /// `Ad Spend` events' amounts, by source.
         public var adSpend: [String: Double] = [:]
     }
@@ -49,6 +51,8 @@ public struct EventGenerator {
         (("google", "cpc"), 180), (("facebook", "paid_social"), 140), (("instagram", "social"), 90), (("newsletter", "email"), 25),
     ]
     static let regions = ["north", "south", "east", "west"]
+    /// The card networks' published test numbers, as a leaking checkout would send them.
+    static let testCardNumbers = ["4111 1111 1111 1111", "5555555555554444", "3782-822463-10005"]
     static let competitors = ["rival.example", "glow.example"]
     static let launchNames = ["skincare": ["Velvet Glow Serum", "Vitamin C Brightening Drops"],
                               "makeup": ["Silk Matte Lip Ink", "Lash Lift Mascara"], "fragrance": ["Amber Night Eau de Parfum"],
@@ -214,16 +218,21 @@ public struct EventGenerator {
                     orders += 1
                     let orderId = "order-\(customer)-\(orders)"
                     let total = cart.reduce(0) { $0 + $1.price }
+                    var properties: [String: Any] = [
+                        "order_id": orderId, "cart_id": cartId, "total": (total * 100).rounded() / 100, "currency": "EUR",
+                        "products": cart.map { ["sku": $0.sku, "product_id": $0.sku, "price": $0.price, "quantity": 1,
+                                                "category": $0.category] },
+                        "payment_method": "card", "card_fingerprint": card, "billing_country": country,
+                        "shipping_country": country, "ip_country": country,
+                        "consultant": consultant, "region": Self.regions[customer % 4],
+                    ]
+                    // A misconfigured checkout plugin leaks the card number on some first orders (no randomness drawn).
+                    if customer % 97 == 0 && orders == 1 {
+                        properties["card_number"] = Self.testCardNumbers[(customer / 97) % Self.testCardNumbers.count]
+                        manifest.leakedCardNumbers += 1
+                    }
                     emit(at, ["type": "track", "event": "Order Completed", "userId": userId, "anonymousId": anonymousId,
-                              "context": ["ip": "10.0.\(customer % 250).1"],
-                              "properties": [
-                                "order_id": orderId, "cart_id": cartId, "total": (total * 100).rounded() / 100, "currency": "EUR",
-                                "products": cart.map { ["sku": $0.sku, "product_id": $0.sku, "price": $0.price, "quantity": 1,
-                                                        "category": $0.category] },
-                                "payment_method": "card", "card_fingerprint": card, "billing_country": country,
-                                "shipping_country": country, "ip_country": country,
-                                "consultant": consultant, "region": Self.regions[customer % 4],
-                              ]])
+                              "context": ["ip": "10.0.\(customer % 250).1"], "properties": properties])
                     if (customer / 20) % 4 == 0 { // a quarter rate their consultant two hours after buying
                         emit(at + 7_200_000, ["type": "track", "event": "Consultant Rated", "userId": userId,
                                               "properties": ["consultant": consultant, "rating": [5, 4, 5, 3, 2, 4, 5][(customer / 20) % 7]]])
