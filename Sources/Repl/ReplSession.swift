@@ -177,9 +177,9 @@ public final class ReplSession {
         Lua with the engine loaded. Globals persist; an unfinished chunk continues on the next line.
           send{ userId = "ana", event = "Order Completed", properties = { order_id = "o1", total = 80 } }
                                run one event through the pipeline; prints every rule that did not miss
-          customer("ana")      the customer as stored: traits, segments, orders_count, total_spent
+          customer("ana")      the customer as stored: traits, consent, segments, orders_count, total_spent, seen, touches
           advance("2h")        move the clock on: due journey timers and schedules fire
-          journey("ana", "abandoned_cart")   a customer's place in a journey
+          journey("ana", "abandoned_cart")   a customer's place in a journey, and why a message waits
           sent("promotion:welcome")          actions in the outbox (all pending ones without a rule)
           rule_eval("c:spent{ within = '365d' }", "ana")
                                Lua run as a rule runs: c the customer, ctx, and every rule helper
