@@ -4,7 +4,7 @@ import Foundation
 import Reports
 import Store
 
-/// `crescent report NAME`: sales, acquisition, retention, promotions, inventory, consultants, fraud, journeys, competitors.
+/// `crescent report NAME`: sales, acquisition, retention, promotions, inventory, consultants, fraud, journeys, competitors, privacy.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",

@@ -6,7 +6,7 @@ import Store
 /// `GET /v1/reports/{name}`). Each is a few SQL aggregates over indexed
 /// tables the engine keeps up to date, so none replays events.
 public enum ReportName: String, CaseIterable, Sendable {
-    case sales, acquisition, retention, promotions, inventory, consultants, fraud, journeys, competitors
+    case sales, acquisition, retention, promotions, inventory, consultants, fraud, journeys, competitors, privacy
 
     /// What `--by` accepts (the first is the default); empty when the report has no grouping.
     public var groupings: [String] {
@@ -67,6 +67,7 @@ public struct Reports: Sendable {
             case .fraud: return try fraud(db, query)
             case .journeys: return [try journeys(db)]
             case .competitors: return try competitors(db, query, by: grouping!)
+            case .privacy: return try privacy(db, query)
             }
         }
     }
