@@ -7,14 +7,7 @@ import Foundation
 /// then normalized, and masked alone, best of three rounds each.
 enum NormalizeBenchmark {
     static func run(events: Int) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let folder = root.appendingPathComponent(".build/bench")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let file = folder.appendingPathComponent("events-\(events).ndjson")
-        if !FileManager.default.fileExists(atPath: file.path) {
-            print("generating \(events) events into \(file.path)…")
-            _ = try EventGenerator(seed: 42, events: events).write(to: file)
-        }
+        let file = try BenchFiles.events(events, announce: true).file
         let text = try String(contentsOf: file, encoding: .utf8)
         let messages = try text.split(separator: "\n").map { try JSONValue.parse(bytes: Array($0.utf8)) }
         func best(_ body: () throws -> Int) rethrows -> (seconds: Double, count: Int) {

@@ -10,11 +10,8 @@ import Store
 /// baseline: the ten best sellers they do not own yet.
 enum RecommendationBenchmark {
     static func run(events count: Int) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let folder = root.appendingPathComponent(".build/bench")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let file = folder.appendingPathComponent("events-\(count).ndjson")
-        if !FileManager.default.fileExists(atPath: file.path) { _ = try EventGenerator(seed: 42, events: count).write(to: file) }
+        let root = BenchFiles.root
+        let file = try BenchFiles.events(count).file
         var messages: [(time: Int64, json: JSONValue)] = []
         for line in try String(contentsOf: file, encoding: .utf8).split(separator: "\n") {
             guard let json = try? JSONValue.parse(bytes: Array(line.utf8)) else { continue }

@@ -7,15 +7,9 @@ import Store
 /// file, then inserts the same events with no rules (the storage limit).
 enum ReplayBenchmark {
     static func run(events: Int) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let folder = root.appendingPathComponent(".build/bench")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let file = folder.appendingPathComponent("events-\(events).ndjson")
-        if !FileManager.default.fileExists(atPath: file.path) {
-            print("generating \(events) events into \(file.path)…")
-            _ = try EventGenerator(seed: 42, events: events).write(to: file)
-            PeakMemory.reset() // the replay's peak, not the generator's
-        }
+        let root = BenchFiles.root, folder = try BenchFiles.folder()
+        let (file, generated) = try BenchFiles.events(events, announce: true)
+        if generated { PeakMemory.reset() } // the replay's peak, not the generator's
         print("Replay of \(file.lastPathComponent) (examples generator, seed 42) with the shipped rules:")
 
         // 1. The whole pipeline.

@@ -8,17 +8,14 @@ import Store
 /// traffic (kept in .build/bench/reports-N.db): the best of three runs each.
 enum ReportBenchmark {
     static func run(events: Int) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let folder = root.appendingPathComponent(".build/bench")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let root = BenchFiles.root, folder = try BenchFiles.folder()
         let database = folder.appendingPathComponent("reports-\(events).db").path
         // Built in place, and marked complete once committed: the shards close their
         // connections on their own threads, so the file is not moved while they may be open.
         let complete = database + ".complete"
         if !FileManager.default.fileExists(atPath: complete) {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
-            let file = folder.appendingPathComponent("events-\(events).ndjson")
-            if !FileManager.default.fileExists(atPath: file.path) { _ = try EventGenerator(seed: 42, events: events).write(to: file) }
+            let file = try BenchFiles.events(events).file
             print("building \(database) from \(file.lastPathComponent) (once)…")
             do {
                 let engine = try ShardedEngine(store: try CrescentStore(path: database),

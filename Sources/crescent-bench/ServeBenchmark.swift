@@ -9,11 +9,8 @@ import NIOCore
 /// rules, then `/v1/decide` at a fixed rate with latency percentiles.
 enum ServeBenchmark {
     static func run(events count: Int, decideRate: Int, decideSeconds: Int) async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let folder = root.appendingPathComponent(".build/bench")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let file = folder.appendingPathComponent("events-\(count).ndjson")
-        if !FileManager.default.fileExists(atPath: file.path) { _ = try EventGenerator(seed: 42, events: count).write(to: file) }
+        let root = BenchFiles.root, folder = try BenchFiles.folder()
+        let file = try BenchFiles.events(count).file
         // Live traffic: the server stamps each event with its arrival time.
         var messages: [String] = []
         for line in try String(contentsOf: file, encoding: .utf8).split(separator: "\n") {
@@ -42,7 +39,6 @@ enum ServeBenchmark {
             server = started
         }
         let port = boundPort
-        let client = HTTPClient.shared
         let auth = "Basic " + Data("bench:".utf8).base64EncodedString()
         print("crescent serve on 127.0.0.1:\(port) (its own process), shipped rules, load from this process:")
 
