@@ -3,7 +3,9 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import Server
+@testable import Server
+import Engine
+import Synchronization
 import Testing
 
 @Suite("Card numbers at ingest")
@@ -28,5 +30,21 @@ struct MaskedCardNumbersTests {
             let metrics = try await client.execute(uri: "/metrics", method: .get)
             #expect(metrics.text.contains("crescent_card_numbers_masked_total 2"), "\(metrics.text.prefix(2000))")
         }
+    }
+
+    @Test("each field is logged once, and at most 100 fields: a sender inventing field names cannot flood the log")
+    func boundedLog() {
+        let lines = Mutex<[String]>([])
+        let masked = MaskedCardNumbers { line in lines.withLock { $0.append(line) } }
+        let events = (0..<150).map { i -> Event in
+            var event = Event(messageId: "m\(i)", kind: .track, name: "X", userId: "u", timestamp: 0)
+            event.maskedCardNumbers = ["properties.f\(i)"]
+            return event
+        }
+        masked.report(events, from: "/v1/batch", metrics: ServerMetrics())
+        masked.report(Array(events.prefix(3)), from: "/v1/batch", metrics: ServerMetrics())
+        let logged = lines.withLock { $0 }
+        #expect(logged.count == MaskedCardNumbers.loggedFields)
+        #expect(logged.first?.contains("properties.f0 of message m0 (/v1/batch)") == true)
     }
 }
