@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # Every target installs the Debian packages it needs first (as root, when missing).
 
 SWIFT ?= swift
-APT_PACKAGES := liblua5.4-dev lua5.4 libsqlite3-dev libedit-dev pkg-config zlib1g-dev
+APT_PACKAGES := liblua5.4-dev lua5.4 libsqlite3-dev libedit-dev libjemalloc-dev pkg-config zlib1g-dev
 # The tests also drive a terminal (tmux, for the REPL) and a browser (headless Chromium, for the dashboard).
 TEST_APT_PACKAGES := tmux chromium
 BIN := .build/debug/crescent

@@ -76,11 +76,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "crescent", dependencies: ["CrescentCLI"]),
+        // Both executables allocate with jemalloc (Debian's libjemalloc-dev) instead of glibc's malloc: a
+        // long-running server's heap stays fast to allocate from (docs/performance.md, "The allocator").
+        .executableTarget(name: "crescent", dependencies: ["CrescentCLI"], linkerSettings: [.linkedLibrary("jemalloc")]),
         // Benchmarks: the C reference loop and the runner behind `make bench`.
         .target(name: "CBenchLoop", dependencies: ["CLua", "CLuaShim"]),
         .executableTarget(name: "crescent-bench", dependencies: ["LuaKit", "CBenchLoop", "Engine", "Store", "EventGenerator", "Reports",
-                                                                .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+                                                                .product(name: "AsyncHTTPClient", package: "async-http-client")],
+                          linkerSettings: [.linkedLibrary("jemalloc")]),
         // Shared fixtures for every test target.
         .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store", "EventGenerator"], path: "Tests/TestSupport"),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),

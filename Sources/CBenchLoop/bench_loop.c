@@ -1,4 +1,6 @@
+#include <dlfcn.h>
 #include <malloc.h>
+#include <stddef.h>
 #include "bench_loop.h"
 
 #include <lauxlib.h>
@@ -38,7 +40,17 @@ long long crescent_bench_c_loop(lua_State *L, int ref, long long iterations) {
     return hits;
 }
 
+/* jemalloc's control call, when jemalloc is the allocator (found at run
+ * time, so this file needs no jemalloc header). */
+typedef int (*crescent_mallctl_fn)(const char *, void *, size_t *, void *, size_t);
+
 void crescent_bench_trim_heap(void) {
+    crescent_mallctl_fn mallctl = (crescent_mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl");
+    if (mallctl) {
+        /* Every arena (MALLCTL_ARENAS_ALL is 4096) hands its unused pages back now. */
+        mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
+        return;
+    }
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif

@@ -5,8 +5,8 @@ import Foundation
 /// unlike `getrusage`'s can be reset between phases: the replay's figure
 /// then leaves out the memory that generating its events file took.
 enum PeakMemory {
-    /// Hands the heap the allocator keeps free back to the system (glibc's
-    /// `malloc_trim`), then starts a new peak from the current resident set
+    /// Hands the heap the allocator keeps free back to the system (jemalloc's
+    /// arena purge; glibc's `malloc_trim` without jemalloc), then starts a new peak from the current resident set
     /// (`echo 5 > /proc/self/clear_refs`). Without the trim, a million
     /// generated events left about 200 MiB of freed heap resident, counted
     /// in the replay's peak.

@@ -111,20 +111,25 @@ enum ServeBenchmark {
         let total = decideRate * decideSeconds
         let interval = Duration.seconds(1) / decideRate
         let begin = ContinuousClock.now
-        let latencies = try await withThrowingTaskGroup(of: Double.self) { group in
+        let timed = try await withThrowingTaskGroup(of: (start: Double, latency: Double).self) { group in
             for i in 0..<total {
                 try await Task.sleep(until: begin + interval * i, clock: .continuous)
                 group.addTask {
-                    try await decide(port: port, auth: auth, userId: "bench-\(i % 500)", messageId: "decide-\(i)", total: 20 + i % 300)
+                    let start = seconds(ContinuousClock.now - begin)
+                    let latency = try await decide(port: port, auth: auth, userId: "bench-\(i % 500)", messageId: "decide-\(i)",
+                                                   total: 20 + i % 300)
+                    return (start, latency)
                 }
             }
-            var all: [Double] = []
-            for try await latency in group { all.append(latency) }
-            return all.sorted()
+            var all: [(start: Double, latency: Double)] = []
+            for try await answer in group { all.append(answer) }
+            return all
         }
+        let latencies = timed.map(\.latency).sorted()
         func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         print(String(format: "  decide       %d requests at %d/s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (answered after commit)",
                      total, decideRate, percentile(0.5), percentile(0.99), latencies.last ?? 0))
+        printSlowDecisions(timed)
         let histogramsAfter = try await exposition(port: port)
         // The server's own view (histogram bucket bounds): the whole answer, then its two phases.
         func phase(_ name: String, _ phase: String) -> [(bound: String, count: Double)] {
@@ -142,6 +147,24 @@ enum ServeBenchmark {
             kill(server.process.processIdentifier, SIGTERM)
             server.process.waitUntilExit()
         }
+    }
+
+    /// When the decisions slower than 5 ms were sent: stalls show up as runs of them.
+    static func printSlowDecisions(_ timed: [(start: Double, latency: Double)]) {
+        let slow = timed.filter { $0.latency > 5 }.sorted { $0.start < $1.start }
+        guard !slow.isEmpty else { return }
+        var stalls: [(from: Double, to: Double, count: Int, worst: Double)] = []
+        for request in slow {
+            if let last = stalls.last, request.start - last.to < 0.05 {
+                stalls[stalls.count - 1] = (last.from, request.start, last.count + 1, max(last.worst, request.latency))
+            } else {
+                stalls.append((request.start, request.start, 1, request.latency))
+            }
+        }
+        let listed = stalls.sorted { $0.count > $1.count }.prefix(5).map {
+            String(format: "%d sent at %.2f–%.2f s (worst %.1f ms)", $0.count, $0.from, $0.to, $0.worst)
+        }
+        print("  decide slower than 5 ms: \(slow.count) in \(stalls.count) runs; largest: \(listed.joined(separator: "; "))")
     }
 
     /// The server's `/metrics` text.

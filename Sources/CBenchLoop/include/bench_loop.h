@@ -10,8 +10,9 @@
  * or -1 on the first error. */
 long long crescent_bench_c_loop(lua_State *L, int ref, long long iterations);
 
-/* Returns the heap the allocator keeps free to the system (glibc's
- * malloc_trim), so a later peak of the resident set is a phase's own. */
+/* Returns the heap the allocator keeps free to the system (jemalloc's
+ * arena purge, or glibc's malloc_trim), so a later peak of the resident set
+ * is a phase's own. */
 void crescent_bench_trim_heap(void);
 
 #endif
