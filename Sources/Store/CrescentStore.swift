@@ -12,6 +12,8 @@ public final class CrescentStore: Sendable {
     let writer: any DatabaseWriter
     /// The database file, or nil for an in-memory store.
     public let path: String?
+    /// The write-ahead log's length, for a server's log restarts (``restartLogIfLong()``).
+    let logLength = LogLength()
 
     /// Opens (creating and migrating when needed) the database at `path`.
     public init(path: String) throws {

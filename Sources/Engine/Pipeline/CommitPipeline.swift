@@ -87,6 +87,8 @@ final class CommitPipeline: @unchecked Sendable {
                     observer(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
                 }
                 for waiter in waiters { waiter(.success(())) }
+                // A server's log starts over now and then (BackgroundCheckpoints); after the answers, not before.
+                _ = try? store.restartLogIfLong()
             } catch {
                 lock.withLock { failure = error }
                 for waiter in waiters { waiter(.failure(error)) }
