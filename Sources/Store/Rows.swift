@@ -151,6 +151,14 @@ public struct ProductRow: Sendable, Equatable {
         self.price = price
         self.updatedAt = updatedAt
     }
+
+    /// This row over an earlier one of the same product: each field this
+    /// row leaves out keeps the earlier value (a `Product Added` without a
+    /// name does not erase the name a `Product Viewed` gave just before).
+    public func overlaid(on earlier: ProductRow) -> ProductRow {
+        ProductRow(sku: sku, name: name ?? earlier.name, category: category ?? earlier.category, brand: brand ?? earlier.brand,
+                   price: price ?? earlier.price, updatedAt: max(updatedAt, earlier.updatedAt))
+    }
 }
 
 /// A segment entry or exit.

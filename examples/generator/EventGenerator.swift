@@ -111,7 +111,8 @@ public struct EventGenerator {
                 let product = priced(listed, at: at)
                 let region = Self.regions[(index + day) % Self.regions.count]
                 emit(at, ["type": "track", "event": "Inventory Updated", "anonymousId": "inventory-feed",
-                          "properties": ["sku": product.sku, "region": region, "quantity": Int(rng.next() % 40)]])
+                          "properties": ["sku": product.sku, "name": "Product \(product.sku)", "category": product.category,
+                                         "region": region, "quantity": Int(rng.next() % 40)]])
                 if index % 20 == 0 {
                     let competitor = (product.price * (0.8 + rng.unit() * 0.3) * 100).rounded() / 100
                     emit(at + 1000, ["type": "track", "event": "Competitor Price Observed", "anonymousId": "price-watch",

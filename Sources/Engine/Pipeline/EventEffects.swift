@@ -107,7 +107,8 @@ extension EngineState {
         }
         customer.changedInputs.formUnion(changed)
         for product in products(in: event) {
-            batch.products[product.sku] = product
+            // Several events of one batch may describe a product, each with some of its fields.
+            batch.products[product.sku] = batch.products[product.sku].map(product.overlaid(on:)) ?? product
             shared.catalog.learn(product)
         }
 
@@ -229,6 +230,12 @@ extension EngineState {
                                     brand: p["brand"]?.stringValue, price: p["price"]?.doubleValue, updatedAt: event.timestamp))
         }
         if event.name.hasPrefix("Product") && event.name != "Products Searched" { product(event.properties) }
+        // A stock feed names the products it counts (an ERP's feed does); its price, if any, is not a selling price.
+        if event.name == "Inventory Updated", ["name", "category", "brand"].contains(where: { event.properties[$0] != nil }) {
+            var stocked = event.properties
+            stocked["price"] = nil
+            product(stocked)
+        }
         if case .array(let items)? = event.properties["products"] {
             for item in items { if let p = item.object { product(p) } }
         }

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import GRDB
 import Store
 import TestSupport
 import Testing
@@ -46,5 +47,24 @@ struct ProductCatalogTests {
         _ = try second.process(F.track("Probe", user: "ops", ["sku": "S3", "category": "skincare"], at: "7m"))
         #expect(second.log.contains("product Night Cream/skincare/40.0"))
         #expect(second.log.contains("category 2 20.0-40.0 avg 30.0"))
+    }
+
+    @Test("the stored catalog keeps what each event of a batch says: a name from a view, a category from the stock feed, no price from it")
+    func storedAcrossOneBatch() throws {
+        let store = try CrescentStore()
+        let engine = try F.engine(rules: ["probe.lua": Self.probe], store: store)
+        _ = try engine.process(F.track("Product Viewed", user: "a", ["sku": "S1", "name": "Day Cream", "category": "skincare", "price": 20], at: "0s"))
+        _ = try engine.process(F.track("Product Added", user: "a", ["sku": "S1", "price": 20, "quantity": 1, "cart_id": "c1"], at: "1m"))
+        _ = try engine.process(F.track("Inventory Updated", user: "feed", ["sku": "S9", "name": "Hair Oil", "category": "haircare",
+                                                                            "price": 999, "quantity": 4, "region": "east"], at: "2m"))
+        // A feed line with only a count teaches the catalog nothing.
+        _ = try engine.process(F.track("Inventory Updated", user: "feed", ["sku": "S8", "quantity": 2, "region": "east"], at: "3m"))
+        try engine.flush()
+        let stored = try store.read { db in
+            try Row.fetchAll(db, sql: "SELECT sku, name, category, price FROM products ORDER BY sku").map {
+                "\($0["sku"] as String) \(($0["name"] as String?) ?? "-") \(($0["category"] as String?) ?? "-") \(($0["price"] as Double?).map { "\($0)" } ?? "-")"
+            }
+        }
+        #expect(stored == ["S1 Day Cream skincare 20.0", "S9 Hair Oil haircare -"])
     }
 }
