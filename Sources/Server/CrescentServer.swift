@@ -107,7 +107,8 @@ public final class CrescentServer: Sendable {
             let readings = await self.readings()
             let text = self.metrics.exposition(readings: readings, catchingUp: !self.caughtUp.isDone,
                                                pending: self.gateway.pending, reloads: self.reloader,
-                                               outbox: (try engine.store.outboxCounts(), health.lag, health.failedAttempts))
+                                               outbox: (try engine.store.outboxCounts(), health.lag, health.failedAttempts),
+                                               storeSizes: engine.store.fileSizes())
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }

@@ -114,8 +114,15 @@ final class ServerMetrics: Sendable {
     /// The text exposition, with the engine's readings (per-rule statistics,
     /// clock work, version; perhaps the last ones taken) and the queue depth read now.
     func exposition(readings: EngineReadings, catchingUp: Bool, pending: Int, reloads: RuleReloader,
-                    outbox: (counts: [String: Int], lag: Int64, failedAttempts: Int)) -> String {
+                    outbox: (counts: [String: Int], lag: Int64, failedAttempts: Int),
+                    storeSizes: (database: Int64, log: Int64)? = nil) -> String {
         let rules = readings.ruleIds, stats = readings.stats
+        if let storeSizes {
+            for (file, bytes) in [("database", storeSizes.database), ("log", storeSizes.log)] {
+                registry.makeGauge(descriptor: Self.name("store_size", "bytes", "Bytes on disk of the database file and of its write-ahead log"),
+                                   labels: [("file", file)]).set(Double(bytes))
+            }
+        }
         registry.makeGauge(descriptor: Self.name("catching_up", "", "1 while the clock catches up after a start (GET /ready is 503)"))
             .set(Double(catchingUp ? 1 : 0))
         registry.makeGauge(descriptor: Self.name("sweep_waiting", "customers",

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 import Synchronization
@@ -44,5 +45,17 @@ extension CrescentStore {
         try writer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
         logLength.frames.store(0, ordering: .relaxed)
         return true
+    }
+
+    /// Bytes on disk of the database file and of its write-ahead log (0
+    /// when there is none now); nil for an in-memory store. For operators
+    /// watching the disk: a server's log stays near 64 MiB (see
+    /// ``BackgroundCheckpoints``).
+    public func fileSizes() -> (database: Int64, log: Int64)? {
+        guard let path else { return nil }
+        func size(_ file: String) -> Int64 {
+            ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        return (size(path), size(path + "-wal"))
     }
 }

@@ -92,6 +92,13 @@ struct AdminAPITests {
             #expect(metrics.text.contains(#"crescent_rule_duration_seconds_bucket{rule="segment:bronze",le="+Inf"} 2"#))
             #expect(metrics.text.contains(#"crescent_outbox_entries{status="pending"}"#))
             #expect(metrics.text.contains("crescent_outbox_lag_seconds"))
+            // The disk the store takes: the file holds the schema at least, the log the commits above.
+            func bytes(_ file: String) -> Int {
+                metrics.text.split(separator: "\n").first { $0.hasPrefix(#"crescent_store_size_bytes{file="\#(file)"} "#) }
+                    .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }.map { Int($0) } ?? -1
+            }
+            #expect(bytes("database") >= 4096)
+            #expect(bytes("log") > 0)
         }
     }
 }
