@@ -85,7 +85,8 @@ let package = Package(
                                                                 .product(name: "AsyncHTTPClient", package: "async-http-client")],
                           linkerSettings: [.linkedLibrary("jemalloc")]),
         // Shared fixtures for every test target.
-        .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store", "EventGenerator"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["LuaKit", "Engine", "Store", "EventGenerator",
+                                                   .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                                                       .product(name: "GRDBSQLite", package: "GRDB.swift")]),

@@ -8,16 +8,6 @@ import Testing
 /// system calls, and nothing a reader can see changes.
 @Suite("Gathered write-ahead-log writes")
 struct LogWriteBufferTests {
-    static func events(_ range: Range<Int>, prefix: String) -> WriteBatch {
-        var batch = WriteBatch()
-        let payload = String(repeating: "x", count: 300)
-        for i in range {
-            batch.events.append(EventRow(messageId: "\(prefix)-\(i)", customerId: "c\(i % 97)", type: "track",
-                                         name: "Product Viewed", timestamp: Int64(i), payload: #"{"p":"\#(payload)"}"#))
-        }
-        return batch
-    }
-
     @Test("a large commit reaches the log in few writes, and another connection reads every row of it at once")
     func largeCommit() throws {
         let dir = try Fixtures.temporaryDirectory()
@@ -26,7 +16,7 @@ struct LogWriteBufferTests {
         let store = try CrescentStore(path: path)
         let before = CrescentStore.savedLogWrites
         // About 3 MiB of log: many times the 124 KiB the buffer passes on per call.
-        try store.commit(Self.events(0..<6000, prefix: "m"))
+        try store.commit(StoreFixtures.events(0..<6000, prefix: "m"))
         #expect(CrescentStore.savedLogWrites - before > 1000)
 
         // A separate connection, as another process would open it.
@@ -45,7 +35,7 @@ struct LogWriteBufferTests {
         var total = 0
         for round in 0..<12 {
             let size = round % 3 == 0 ? 1500 : 40 // large and small commits, as a server makes them
-            try store.commit(Self.events(total..<(total + size), prefix: "r"))
+            try store.commit(StoreFixtures.events(total..<(total + size), prefix: "r"))
             total += size
             #expect(try other.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") } == total)
             // Copy the log into the file and empty it: the next commit writes the log from its start again.
