@@ -42,11 +42,14 @@ extension CrescentStore {
         }
     }
 
-    /// Age of the oldest pending entry at `now` (ms; 0 when none) and the failed attempts so far.
+    /// Age at `now` (ms; 0 when none) of the oldest among the first 1,000
+    /// pending entries in delivery order, and the failed attempts so far.
+    /// Both read indexes only, so a scrape costs the same however many
+    /// actions the outbox has kept.
     public func outboxHealth(now: Int64) throws -> (lag: Int64, failedAttempts: Int) {
         try read { db in
-            let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(created_at) FROM outbox WHERE status = 'pending'")
-            let failed = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(attempts - (status = 'delivered')), 0) FROM outbox") ?? 0
+            let oldest = try Int64.fetchOne(db, sql: OutboxQueries.oldestPending)
+            let failed = try Int.fetchOne(db, sql: OutboxQueries.failedAttempts) ?? 0
             return (oldest.map { max(0, now - $0) } ?? 0, failed)
         }
     }
@@ -92,4 +95,16 @@ extension CrescentStore {
             }
         }
     }
+}
+
+/// The outbox's health reads for `/metrics`, which must not grow with the outbox.
+enum OutboxQueries {
+    /// Entries with failed attempts: every attempt but a delivery failed.
+    static let hasFailures = "attempts > (status = 'delivered')"
+    /// Through the partial index `outbox_retried`, which holds only those entries.
+    static let failedAttempts = "SELECT COALESCE(SUM(attempts - (status = 'delivered')), 0) FROM outbox WHERE \(hasFailures)"
+    /// The head of the delivery queue (`outbox_by_status`), not every pending entry.
+    static let oldestPending = """
+        SELECT MIN(created_at) FROM (SELECT created_at FROM outbox WHERE status = 'pending' ORDER BY id LIMIT 1000)
+        """
 }

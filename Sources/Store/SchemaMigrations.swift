@@ -80,5 +80,11 @@ extension Schema {
             // A promotion with a `key` counts its limits per customer and key (a cart, a SKU and region).
             try db.execute(sql: "ALTER TABLE promotion_fires ADD COLUMN fire_key TEXT")
         }
+        migrator.registerMigration("v14-outbox-retried") { db in
+            // The entries with failed attempts, for /metrics: summing them read the whole outbox on every
+            // scrape (86 ms at 172,000 entries, growing with every action ever made). A new entry has none,
+            // so the outbox's inserts never touch this index.
+            try db.execute(sql: "CREATE INDEX outbox_retried ON outbox(status, attempts) WHERE \(OutboxQueries.hasFailures)")
+        }
     }
 }
