@@ -6,14 +6,8 @@ import Store
 /// Accepts what real SDKs send: `null` ids, ids and amounts sent as numbers
 /// or strings, unicode, fields nobody asked for. Rejects what cannot be an
 /// event, naming the field: no `type`, an unknown type, no id at all, a
-/// track without `event`.
+/// track without `event`, an order's amount that is no number (``Amounts``).
 public enum Normalizer {
-    /// Numeric e-commerce properties that SDKs sometimes send as strings.
-    static let numericProperties: Set<String> = [
-        "total", "revenue", "subtotal", "value", "price", "quantity", "amount", "discount", "shipping", "tax",
-        "rating", "position", "quantity_on_hand",
-    ]
-
     /// Normalizes one message. `now` fills a missing timestamp.
     public static func normalize(_ message: JSONValue, now: Int64) throws(NormalizationError) -> Event {
         // Card numbers sent by mistake are masked before anything reads the message.
@@ -52,12 +46,7 @@ public enum Normalizer {
         case .alias: name = "Alias"
         }
 
-        var properties = fields["properties"]?.object ?? [:]
-        for key in numericProperties {
-            if case .string(let text)? = properties[key], let number = Double(text.trimmingCharacters(in: .whitespaces)) {
-                properties[key] = number == number.rounded() && abs(number) < 1e15 && !text.contains(".") ? .int(Int64(number)) : .double(number)
-            }
-        }
+        var properties = try Amounts.normalized(fields["properties"]?.object ?? [:], event: name)
         if kind == .page || kind == .screen, let pageName = fields["name"]?.stringValue, properties["name"] == nil {
             properties["name"] = .string(pageName)
         }

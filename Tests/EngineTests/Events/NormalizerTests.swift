@@ -51,11 +51,39 @@ struct NormalizerTests {
         (#"{"type":"track","event":"x","userId":"u","timestamp":"2026-04-31T10:00:00+02:00"}"#, "timestamp"),
         (#"{"type":"track","event":"x","userId":"u","timestamp":"2025-02-29T10:00:00.5Z"}"#, "timestamp"),
         (#"[1,2]"#, "(message)"),
+        // Amounts of a commerce event that are no numbers: read as none, they would pass a fraud rule's threshold.
+        (#"{"type":"track","event":"Order Completed","userId":"u","properties":{"total":"1.234,50"}}"#, "properties.total"),
+        (#"{"type":"track","event":"Order Completed","userId":"u","properties":{"total":"NaN"}}"#, "properties.total"),
+        (#"{"type":"track","event":"Checkout Started","userId":"u","properties":{"revenue":"Infinity"}}"#, "properties.revenue"),
+        (#"{"type":"track","event":"Order Completed","userId":"u","properties":{"total":true}}"#, "properties.total"),
+        (#"{"type":"track","event":"Product Added","userId":"u","properties":{"price":"0x10"}}"#, "properties.price"),
+        (#"{"type":"track","event":"Order Completed","userId":"u","properties":{"total":10,"products":[{"price":5},{"price":"5 EUR"}]}}"#,
+         "properties.products[1].price"),
     ])
     func rejected(text: String, field: String) throws {
         #expect { _ = try Normalizer.normalize(try parse(text), now: 0) } throws: { error in
             (error as? NormalizationError)?.field == field
         }
+    }
+
+    @Test("amounts sent as strings become numbers, in order items too; other events keep text that is no number")
+    func amounts() throws {
+        let order = try Normalizer.normalize(try parse("""
+            {"type":"track","event":"Order Completed","userId":"u","properties":{"total":" 30 ","discount":null,
+             "products":[{"sku":"a","price":"12.50","quantity":"2"},{"sku":"b","price":5}]}}
+            """), now: 0)
+        #expect(order.properties["total"] == .int(30))
+        #expect(order.properties["discount"] == .null)
+        func item(_ index: Int, _ key: String) -> JSONValue? {
+            guard case .array(let items)? = order.properties["products"], index < items.count else { return nil }
+            return items[index][key]
+        }
+        #expect(item(0, "price") == .double(12.5))
+        #expect(item(0, "quantity") == .int(2))
+        #expect(item(1, "price") == .int(5))
+        let survey = try Normalizer.normalize(try parse(#"{"type":"track","event":"Survey Answered","userId":"u","properties":{"value":"yes","amount":"12"}}"#), now: 0)
+        #expect(survey.properties["value"] == "yes")
+        #expect(survey.properties["amount"] == .int(12))
     }
 
     @Test("a message without messageId gets a stable id from its content")
