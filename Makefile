@@ -49,9 +49,10 @@ sdk-venv:
 	fi
 
 # The server on the embedded defaults: shipped rules, crescent.db, port 8080.
-# Keys come from CRESCENT_WRITE_KEYS / CRESCENT_ADMIN_TOKEN, else these development ones.
+# Keys come from CRESCENT_WRITE_KEYS / CRESCENT_BROWSER_WRITE_KEYS / CRESCENT_ADMIN_TOKEN, else these development ones.
 serve: build
-	CRESCENT_WRITE_KEYS="$${CRESCENT_WRITE_KEYS:-dev-write-key}" CRESCENT_ADMIN_TOKEN="$${CRESCENT_ADMIN_TOKEN:-dev-admin-token}" \
+	CRESCENT_WRITE_KEYS="$${CRESCENT_WRITE_KEYS:-dev-write-key}" CRESCENT_BROWSER_WRITE_KEYS="$${CRESCENT_BROWSER_WRITE_KEYS:-dev-browser-key}" \
+	CRESCENT_ADMIN_TOKEN="$${CRESCENT_ADMIN_TOKEN:-dev-admin-token}" \
 	  $(BIN) serve --rules rules --plugins plugins --db crescent.db
 
 test: test-deps sdk-venv

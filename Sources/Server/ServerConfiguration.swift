@@ -41,8 +41,10 @@ public struct ServerConfiguration: Sendable {
     public var publicURL: URL?
     /// Webhook channels by name (`default` takes channels without their own).
     public var channels: [String: WebhookChannel] = [:]
-    /// Digests of the accepted write keys.
+    /// Digests of the accepted server write keys (``WriteKeyKind/server``).
     public private(set) var writeKeyDigests: [Data] = []
+    /// Digests of the write keys for the shop's pages and apps (``WriteKeyKind/browser``).
+    public private(set) var browserWriteKeyDigests: [Data] = []
     /// Digest of the admin token; nil disables the admin API.
     public private(set) var adminTokenDigest: Data?
 
@@ -57,12 +59,22 @@ public struct ServerConfiguration: Sendable {
         adminTokenDigest = token.isEmpty ? nil : Self.digest(token)
     }
 
-    /// Whether `key` is one of the write keys (every digest compared, in constant time).
-    public func acceptsWriteKey(_ key: String) -> Bool {
+    /// Adds write keys for the shop's pages and apps (stored as digests).
+    public mutating func addBrowserWriteKeys(_ keys: [String]) {
+        for key in keys where !key.isEmpty { browserWriteKeyDigests.append(Self.digest(key)) }
+    }
+
+    /// Whether `key` is one of the write keys, of either kind.
+    public func acceptsWriteKey(_ key: String) -> Bool { writeKeyKind(key) != nil }
+
+    /// The kind of write key `key` is; nil when it is none (every digest
+    /// compared, in constant time). A key listed as both is a browser key.
+    public func writeKeyKind(_ key: String) -> WriteKeyKind? {
         let candidate = Self.digest(key)
-        var accepted = false
-        for digest in writeKeyDigests where Self.constantTimeEqual(digest, candidate) { accepted = true }
-        return accepted
+        var server = false, browser = false
+        for digest in writeKeyDigests where Self.constantTimeEqual(digest, candidate) { server = true }
+        for digest in browserWriteKeyDigests where Self.constantTimeEqual(digest, candidate) { browser = true }
+        return browser ? .browser : server ? .server : nil
     }
 
     public func acceptsAdminToken(_ token: String) -> Bool {
@@ -87,7 +99,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Applies a JSON configuration file: `{"host", "port", "db", "rules", "plugins", "shards",
-    /// "write_keys": [...], "admin_token", "max_in_flight", "historical_after", "public_url", ...}`. Unknown keys are an error naming the key.
+    /// "write_keys": [...], "browser_write_keys": [...], "admin_token", "max_in_flight", "historical_after", "public_url", ...}`. Unknown keys are an error naming the key.
     public mutating func apply(file path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("\(path): cannot read the configuration file")
@@ -117,6 +129,7 @@ public struct ServerConfiguration: Sendable {
                 }
                 historicalAfter = ms
             case ("write_keys", let v as [String]): addWriteKeys(v)
+            case ("browser_write_keys", let v as [String]): addBrowserWriteKeys(v)
             case ("admin_token", let v as String): setAdminToken(v)
             case ("public_url", let v as String):
                 guard let url = Self.publicURL(v) else {
@@ -134,7 +147,7 @@ public struct ServerConfiguration: Sendable {
                     channels[name] = WebhookChannel(url: url, secret: secret, maxAttempts: spec["max_attempts"] as? Int ?? 8)
                 }
             case ("host", _), ("port", _), ("db", _), ("rules", _), ("plugins", _), ("shards", _), ("max_in_flight", _), ("watch_rules", _), ("reload_runs_scenarios", _), ("historical_after", _),
-                 ("write_keys", _), ("admin_token", _), ("channels", _), ("public_url", _):
+                 ("write_keys", _), ("browser_write_keys", _), ("admin_token", _), ("channels", _), ("public_url", _):
                 throw ConfigurationError("\(path): \"\(key)\" has the wrong type")
             default:
                 throw ConfigurationError("\(path): unknown key \"\(key)\"")
@@ -142,12 +155,15 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
-    /// Applies `CRESCENT_WRITE_KEYS` (comma-separated), `CRESCENT_ADMIN_TOKEN`,
+    /// Applies `CRESCENT_WRITE_KEYS` and `CRESCENT_BROWSER_WRITE_KEYS` (comma-separated), `CRESCENT_ADMIN_TOKEN`,
     /// `CRESCENT_PUBLIC_URL`, and `CRESCENT_WEBHOOK_URL` with
     /// `CRESCENT_WEBHOOK_SECRET` (the `default` channel).
     public mutating func apply(environment: [String: String]) throws {
         if let keys = environment["CRESCENT_WRITE_KEYS"] {
             addWriteKeys(keys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        }
+        if let keys = environment["CRESCENT_BROWSER_WRITE_KEYS"] {
+            addBrowserWriteKeys(keys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         }
         if let token = environment["CRESCENT_ADMIN_TOKEN"] { setAdminToken(token) }
         if let text = environment["CRESCENT_PUBLIC_URL"] {
@@ -160,6 +176,17 @@ public struct ServerConfiguration: Sendable {
             channels["default"] = WebhookChannel(url: url, secret: secret)
         }
     }
+}
+
+/// Who holds a write key, and so which events it may send.
+public enum WriteKeyKind: Sendable, Equatable {
+    /// The shop's servers: a secret, trusted with every event.
+    case server
+    /// The shop's pages and apps: public by nature (anyone can read it in
+    /// a page), so it may not send the events that change orders, stock,
+    /// prices, ad spend or fraud labels (``ServerOnlyEvents``), nor ask
+    /// for decisions.
+    case browser
 }
 
 /// A configuration problem, with the file or variable named.

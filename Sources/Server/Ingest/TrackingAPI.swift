@@ -87,7 +87,8 @@ struct TrackingAPI: Sendable {
             return .failure(APIProblem(.badRequest, "invalid_json", "the body must be a JSON object"))
         }
         let header = request.headers[.authorization]
-        if header == nil || !acceptedHeaders.contains(header!) {
+        var keyKind = header.flatMap(acceptedHeaders.kind)
+        if keyKind == nil {
             let fromHeader = header.flatMap(Self.basicUser)
             // navigator.sendBeacon cannot set headers: RudderStack's beacon puts the key in the query.
             let fromQuery = request.uri.path.hasPrefix("/beacon/") ? request.uri.queryParameters.get("writeKey") : nil
@@ -95,10 +96,11 @@ struct TrackingAPI: Sendable {
                 return .failure(APIProblem(.unauthorized, "missing_write_key",
                                            "no write key: send it as the Basic auth user name or as \"writeKey\" in the body"))
             }
-            guard configuration.acceptsWriteKey(key) else {
+            guard let kind = configuration.writeKeyKind(key) else {
                 return .failure(APIProblem(.unauthorized, "invalid_write_key", "the write key is not valid"))
             }
-            if let header, fromHeader != nil { acceptedHeaders.insert(header) }
+            keyKind = kind
+            if let header, fromHeader != nil { acceptedHeaders.insert(header, kind: kind) }
         }
         var items: [JSONValue]
         if let kind {
@@ -128,7 +130,7 @@ struct TrackingAPI: Sendable {
                 return .object(message)
             }
         }
-        var intake = Intake()
+        var intake = Intake(keyKind: keyKind ?? .server)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         // A batch's `sentAt` (the device's clock when it sent) stands for its messages without their own.
         let batchSentAt = kind == nil ? fields["sentAt"] : nil
@@ -145,6 +147,7 @@ struct TrackingAPI: Sendable {
             }
             do {
                 var event = try Normalizer.normalize(message, now: now)
+                if intake.keyKind == .browser, let refusal = ServerOnlyEvents.refusal(event.name) { throw refusal }
                 let corrected = Timestamps.skewCorrected(event.timestamp, sentAt: message["sentAt"] ?? batchSentAt,
                                                          receivedAt: now, tolerance: configuration.clockSkewTolerance)
                 if corrected != event.timestamp {
@@ -159,8 +162,9 @@ struct TrackingAPI: Sendable {
             } catch {
                 let source = request.uri.path + (kind == nil ? "[\(index)]" : "")
                 let ids = message.object
+                let code = error is ServerOnlyEvent ? "server_only_event" : "invalid_message"
                 intake.rejected.append(Intake.Rejection(index: index, message: "\(label): \(error)", stored: RejectedMessage(
-                    receivedAt: now, source: source, code: "invalid_message", reason: "\(error)",
+                    receivedAt: now, source: source, code: code, reason: "\(error)",
                     payload: (CardNumbers.masked(message)?.value ?? message).jsonText, // kept, so never with a card number
                     userId: ids?["userId"]?.stringValue, anonymousId: ids?["anonymousId"]?.stringValue)))
             }
@@ -170,7 +174,8 @@ struct TrackingAPI: Sendable {
             // Nothing of the request is kept: refuse it whole.
             keepRejected(intake)
             let more = intake.rejected.count > 1 ? " (all \(intake.rejected.count) messages refused; GET /v1/rejected lists them)" : ""
-            return .failure(APIProblem(.badRequest, "invalid_message", first.message + more))
+            let code = first.stored.code
+            return .failure(APIProblem(code == "server_only_event" ? .forbidden : .badRequest, code, first.message + more))
         }
         return .success(intake)
     }
@@ -192,6 +197,8 @@ struct TrackingAPI: Sendable {
             var message: String
             var stored: RejectedMessage
         }
+        /// The kind of write key the request came with.
+        var keyKind: WriteKeyKind
         var events: [Event] = []
         var rejected: [Rejection] = []
         /// Messages whose time was ahead of the server's clock and was corrected.
@@ -242,6 +249,11 @@ struct TrackingAPI: Sendable {
             metrics.rejected(problem.code)
             return problem.response
         case .success(let intake):
+            guard intake.keyKind == .server else {
+                metrics.rejected("browser_write_key")
+                return APIProblem(.forbidden, "browser_write_key",
+                                  "/v1/decide is for the shop's servers (a browser write key is public): call it with a server write key").response
+            }
             let events = intake.events
             let started = ContinuousClock.now
             do {
@@ -340,15 +352,16 @@ struct TrackingAPI: Sendable {
 /// `limit`; forgotten all at once beyond). Refused headers are not kept.
 final class AcceptedHeaders: @unchecked Sendable {
     private let lock = NSLock()
-    private var headers: Set<String> = []
+    private var headers: [String: WriteKeyKind] = [:]
     private let limit = 256
 
-    func contains(_ header: String) -> Bool { lock.withLock { headers.contains(header) } }
+    /// The kind of key an accepted header carries; nil when not accepted yet.
+    func kind(_ header: String) -> WriteKeyKind? { lock.withLock { headers[header] } }
 
-    func insert(_ header: String) {
+    func insert(_ header: String, kind: WriteKeyKind) {
         lock.withLock {
             if headers.count >= limit { headers.removeAll() }
-            headers.insert(header)
+            headers[header] = kind
         }
     }
 }
