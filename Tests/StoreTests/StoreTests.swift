@@ -151,7 +151,8 @@ struct MigrationTests {
         try store.markWithheld(id: pending.id, reason: "marketing consent withdrawn before delivery")
         #expect(try store.outboxCounts() == ["dead": 1, "withheld": 1])
         let indexes = try store.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name") }
-        #expect(indexes == ["outbox_by_customer", "outbox_by_status"])
+        #expect(indexes == ["outbox_by_customer", "outbox_by_status", "outbox_retried"])
+        #expect(try store.outboxHealth(now: 3000).failedAttempts == 8 + 1, "v14 indexes the older file's failed attempts")
         var batch = WriteBatch()
         batch.outbox.append(OutboxRow(idempotencyKey: "k1", messageId: "m9", customerId: "ana", rule: "r", action: "notify",
                                       channel: nil, payload: "{}", createdAt: 9))
