@@ -91,7 +91,8 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                                                       .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "Store", "TestSupport",
-                                                        .product(name: "HummingbirdTesting", package: "hummingbird")],
+                                                        .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                                        .product(name: "Crypto", package: "swift-crypto")],
                     exclude: ["sdk_client.py"]), // run by the SDK tests with the real Python clients
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Engine", "Store", "EventGenerator", "TestSupport",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),

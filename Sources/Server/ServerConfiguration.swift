@@ -45,6 +45,9 @@ public struct ServerConfiguration: Sendable {
     public private(set) var writeKeyDigests: [Data] = []
     /// Digests of the write keys for the shop's pages and apps (``WriteKeyKind/browser``).
     public private(set) var browserWriteKeyDigests: [Data] = []
+    /// The shop's identity secret: when set, a browser key's message naming a
+    /// user id must carry that id's HMAC-SHA256 under it (``IdentityVerification``).
+    public var identitySecret: String?
     /// Digest of the admin token; nil disables the admin API.
     public private(set) var adminTokenDigest: Data?
 
@@ -99,7 +102,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Applies a JSON configuration file: `{"host", "port", "db", "rules", "plugins", "shards",
-    /// "write_keys": [...], "browser_write_keys": [...], "admin_token", "max_in_flight", "historical_after", "public_url", ...}`. Unknown keys are an error naming the key.
+    /// "write_keys": [...], "browser_write_keys": [...], "identity_secret", "admin_token", "max_in_flight", "historical_after", "public_url", ...}`. Unknown keys are an error naming the key.
     public mutating func apply(file path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("\(path): cannot read the configuration file")
@@ -130,6 +133,7 @@ public struct ServerConfiguration: Sendable {
                 historicalAfter = ms
             case ("write_keys", let v as [String]): addWriteKeys(v)
             case ("browser_write_keys", let v as [String]): addBrowserWriteKeys(v)
+            case ("identity_secret", let v as String): identitySecret = v.isEmpty ? nil : v
             case ("admin_token", let v as String): setAdminToken(v)
             case ("public_url", let v as String):
                 guard let url = Self.publicURL(v) else {
@@ -147,7 +151,7 @@ public struct ServerConfiguration: Sendable {
                     channels[name] = WebhookChannel(url: url, secret: secret, maxAttempts: spec["max_attempts"] as? Int ?? 8)
                 }
             case ("host", _), ("port", _), ("db", _), ("rules", _), ("plugins", _), ("shards", _), ("max_in_flight", _), ("watch_rules", _), ("reload_runs_scenarios", _), ("historical_after", _),
-                 ("write_keys", _), ("browser_write_keys", _), ("admin_token", _), ("channels", _), ("public_url", _):
+                 ("write_keys", _), ("browser_write_keys", _), ("identity_secret", _), ("admin_token", _), ("channels", _), ("public_url", _):
                 throw ConfigurationError("\(path): \"\(key)\" has the wrong type")
             default:
                 throw ConfigurationError("\(path): unknown key \"\(key)\"")
@@ -155,7 +159,7 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
-    /// Applies `CRESCENT_WRITE_KEYS` and `CRESCENT_BROWSER_WRITE_KEYS` (comma-separated), `CRESCENT_ADMIN_TOKEN`,
+    /// Applies `CRESCENT_WRITE_KEYS` and `CRESCENT_BROWSER_WRITE_KEYS` (comma-separated), `CRESCENT_IDENTITY_SECRET`, `CRESCENT_ADMIN_TOKEN`,
     /// `CRESCENT_PUBLIC_URL`, and `CRESCENT_WEBHOOK_URL` with
     /// `CRESCENT_WEBHOOK_SECRET` (the `default` channel).
     public mutating func apply(environment: [String: String]) throws {
@@ -165,6 +169,7 @@ public struct ServerConfiguration: Sendable {
         if let keys = environment["CRESCENT_BROWSER_WRITE_KEYS"] {
             addBrowserWriteKeys(keys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         }
+        if let secret = environment["CRESCENT_IDENTITY_SECRET"], !secret.isEmpty { identitySecret = secret }
         if let token = environment["CRESCENT_ADMIN_TOKEN"] { setAdminToken(token) }
         if let text = environment["CRESCENT_PUBLIC_URL"] {
             guard let url = Self.publicURL(text) else {

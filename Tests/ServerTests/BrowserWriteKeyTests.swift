@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -75,5 +76,46 @@ struct BrowserWriteKeyTests {
         #expect(configuration.writeKeyKind("nope") == nil && !configuration.acceptsWriteKey("nope"))
         configuration.addBrowserWriteKeys(["sk"])
         #expect(configuration.writeKeyKind("sk") == .browser, "listed as both, the key is public")
+    }
+
+    @Test("with an identity secret, a browser key speaks for a user only with the shop's hash of their id, which is not kept")
+    func identityVerification() async throws {
+        let (server, _) = try makeServer {
+            $0.addBrowserWriteKeys(["pk"])
+            $0.identitySecret = "shop-secret"
+        }
+        // What the shop's server computes for the page of the user it logged in.
+        let proof = Self.hmac("ana", secret: "shop-secret")
+        try await Application(router: server.router()).test(.router) { client in
+            let page: HTTPFields = [.authorization: basic("pk")]
+            let batch = try await client.execute(uri: "/v1/batch", method: .post, headers: page, body: ByteBuffer(string: """
+                {"batch":[{"type":"track","userId":"ana","event":"Product Viewed","context":{"user_hash":"\(proof)"},"messageId":"a-1"},
+                          {"type":"track","userId":"ana","event":"Unsubscribed","messageId":"a-2"},
+                          {"type":"track","userId":"ana","event":"Unsubscribed","context":{"user_hash":"\(Self.hmac("ana", secret: "guess"))"},"messageId":"a-3"},
+                          {"type":"track","anonymousId":"visitor-1","event":"Product Viewed","messageId":"a-4"}]}
+                """))
+            #expect(batch.status == .ok)
+            let refused = try #require(batch.json["rejected"] as? [[String: Any]])
+            #expect(refused.map { $0["index"] as? Int } == [1, 2])
+            #expect(refused.allSatisfy { $0["code"] as? String == "unverified_user_id" })
+            #expect((refused[0]["message"] as? String)?.contains("field 'context.user_hash': is required") == true)
+            let store = server.gateway.engine.store
+            #expect(try store.event(messageId: "a-1") != nil && store.event(messageId: "a-4") != nil)
+            #expect(try store.event(messageId: "a-2") == nil && store.event(messageId: "a-3") == nil, "no stranger unsubscribes ana")
+            #expect(try store.event(messageId: "a-1")?.payload.contains("user_hash") == false, "the proof is a credential: not kept")
+
+            // The shop's own server needs no hash.
+            let shop = try await client.execute(uri: "/v1/track", method: .post, headers: [.authorization: basic("wk")],
+                                                body: ByteBuffer(string: #"{"userId":"ana","event":"Order Completed","properties":{"order_id":"o1","total":10},"messageId":"a-5"}"#))
+            #expect(shop.status == .ok)
+            let alone = try await client.execute(uri: "/v1/identify", method: .post, headers: page,
+                                                 body: ByteBuffer(string: #"{"userId":"bo","anonymousId":"v2","messageId":"a-6"}"#))
+            #expect(alone.status == .forbidden && alone.json["code"] as? String == "unverified_user_id")
+        }
+    }
+
+    static func hmac(_ userId: String, secret: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(userId.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+            .map { String(format: "%02x", $0) }.joined()
     }
 }

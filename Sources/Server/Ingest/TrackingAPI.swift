@@ -20,6 +20,8 @@ struct TrackingAPI: Sendable {
     let maskedCardNumbers: MaskedCardNumbers
     /// Authorization headers whose write key was accepted already.
     let acceptedHeaders = AcceptedHeaders()
+    /// Checks the user ids of browser keys' messages, when the shop set an identity secret.
+    var identityVerification: IdentityVerification? { configuration.identitySecret.map(IdentityVerification.init) }
 
     static let messageLimit = 32 * 1024
     static let batchLimit = 500 * 1024
@@ -131,6 +133,7 @@ struct TrackingAPI: Sendable {
             }
         }
         var intake = Intake(keyKind: keyKind ?? .server)
+        let verification = intake.keyKind == .browser ? identityVerification : nil
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         // A batch's `sentAt` (the device's clock when it sent) stands for its messages without their own.
         let batchSentAt = kind == nil ? fields["sentAt"] : nil
@@ -146,6 +149,7 @@ struct TrackingAPI: Sendable {
                 message = .object(fields)
             }
             do {
+                if let verification { message = try verification.verified(message) }
                 var event = try Normalizer.normalize(message, now: now)
                 if intake.keyKind == .browser, let refusal = ServerOnlyEvents.refusal(event.name) { throw refusal }
                 let corrected = Timestamps.skewCorrected(event.timestamp, sentAt: message["sentAt"] ?? batchSentAt,
@@ -162,7 +166,7 @@ struct TrackingAPI: Sendable {
             } catch {
                 let source = request.uri.path + (kind == nil ? "[\(index)]" : "")
                 let ids = message.object
-                let code = error is ServerOnlyEvent ? "server_only_event" : "invalid_message"
+                let code = error is ServerOnlyEvent ? "server_only_event" : error is UnverifiedUserId ? "unverified_user_id" : "invalid_message"
                 intake.rejected.append(Intake.Rejection(index: index, message: "\(label): \(error)", stored: RejectedMessage(
                     receivedAt: now, source: source, code: code, reason: "\(error)",
                     payload: (CardNumbers.masked(message)?.value ?? message).jsonText, // kept, so never with a card number
@@ -175,7 +179,7 @@ struct TrackingAPI: Sendable {
             keepRejected(intake)
             let more = intake.rejected.count > 1 ? " (all \(intake.rejected.count) messages refused; GET /v1/rejected lists them)" : ""
             let code = first.stored.code
-            return .failure(APIProblem(code == "server_only_event" ? .forbidden : .badRequest, code, first.message + more))
+            return .failure(APIProblem(code == "invalid_message" ? .badRequest : .forbidden, code, first.message + more))
         }
         return .success(intake)
     }

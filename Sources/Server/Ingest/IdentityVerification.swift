@@ -1,0 +1,74 @@
+import Crypto
+import Engine
+import Foundation
+
+/// Identity verification for browser write keys: with the shop's identity
+/// secret set, a message sent with a browser key that names a `userId`
+/// carries `context.user_hash`, the hex HMAC-SHA256 of that user id under
+/// the secret, which only the shop's server can compute (it puts it in the
+/// page of the user it logged in). A message without it, or with a wrong
+/// one, is refused, so a stranger holding the page's public key cannot
+/// speak for a customer: unsubscribe them, fill their history, or push
+/// their counters. Anonymous messages need none. The hash is a credential:
+/// it is taken out of the message before anything stores it.
+struct IdentityVerification: Sendable {
+    /// The shop's identity secret.
+    let secret: Data
+
+    init(secret: String) { self.secret = Data(secret.utf8) }
+
+    /// The hash the shop's server gives the page of `userId`.
+    static func userHash(_ userId: String, secret: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(userId.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+            .map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Checks a browser key's message; returns it without its hash.
+    func verified(_ message: JSONValue) throws(UnverifiedUserId) -> JSONValue {
+        guard case .object(var fields) = message else { return message }
+        var context = fields["context"]?.object ?? [:]
+        let hash = context.removeValue(forKey: "user_hash")?.stringValue
+        if fields["context"] != nil { fields["context"] = .object(context) }
+        let userId = fields["userId"]?.stringValue ?? fields["user_id"]?.stringValue
+        if let userId, !userId.isEmpty {
+            guard let hash, let code = Self.bytes(hex: hash),
+                  HMAC<SHA256>.isValidAuthenticationCode(code, authenticating: Data(userId.utf8), using: SymmetricKey(data: secret)) else {
+                throw UnverifiedUserId(userId: userId, given: hash != nil)
+            }
+        }
+        return .object(fields)
+    }
+
+    private static func bytes(hex: String) -> Data? {
+        let digits = Array(hex.utf8)
+        guard digits.count == 64 else { return nil }
+        var data = Data(capacity: 32)
+        var index = 0
+        while index < digits.count {
+            guard let high = Self.nibble(digits[index]), let low = Self.nibble(digits[index + 1]) else { return nil }
+            data.append(high << 4 | low)
+            index += 2
+        }
+        return data
+    }
+
+    private static func nibble(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+/// A browser key's message that names a user without the shop's proof.
+struct UnverifiedUserId: Error, CustomStringConvertible {
+    var userId: String
+    /// Whether a hash came, and was wrong.
+    var given: Bool
+    var description: String {
+        "field 'context.user_hash': \(given ? "is not" : "is required as") the HMAC-SHA256 of the user id '\(userId.prefix(64))' "
+            + "under the shop's identity secret (identity verification is on for browser write keys)"
+    }
+}
