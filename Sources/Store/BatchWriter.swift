@@ -127,6 +127,7 @@ struct BatchWriter {
                 try insert.step()
             }
         }
+        try run("DELETE FROM counter_hits WHERE counter = ? AND at < ?", batch.counterPrunes.map { [$0.counter, $0.before] })
         try run("DELETE FROM list_entries WHERE list = ? AND value = ? AND source <> 'admin' AND source NOT LIKE 'rule:%'",
                 batch.listRemovals.map { [$0.list, $0.value] })
         try run("INSERT OR IGNORE INTO list_entries (list, value, source, added_at) VALUES (?, ?, ?, ?)",

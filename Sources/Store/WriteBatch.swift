@@ -23,6 +23,8 @@ public struct WriteBatch: Sendable {
     /// Would-be entries and exits of shadow-mode segments (no history, no events).
     public var shadowSegmentChanges: [SegmentChangeRow] = []
     public var counterHits: [(counter: String, key: String, at: Int64, value: String?)] = []
+    /// Counter hits past their counter's window, which no count reads again: deleted.
+    public var counterPrunes: [(counter: String, before: Int64)] = []
     public var listAdditions: [(list: String, value: String, source: String, at: Int64)] = []
     /// Entries a rule file declared and no longer does (an entry added through the admin API stays).
     public var listRemovals: [(list: String, value: String)] = []

@@ -45,6 +45,29 @@ struct RecentMemoryTests {
         #expect(falsePositives < 100, "\(falsePositives) of 10,000")
     }
 
+    @Test("once a day of the engine's clock, counter hits past their counter's window are deleted; counts do not change")
+    func countersPruned() throws {
+        let rules = Self.rules.replacingOccurrences(of: "return e.properties.card end }", with: "return e.properties.card end, window = \"1h\" }")
+        var options = EngineOptions()
+        options.batchSize = 1
+        let store = try CrescentStore()
+        let engine = try F.engine(rules: ["fraud.lua": rules], options: options, store: store)
+        for (n, at) in ["0s", "1m", "2m"].enumerated() {
+            _ = try engine.process(F.order("a\(n)", user: "ana", total: 10, at: at, ["card": "A"]))
+        }
+        try engine.flush()
+        #expect(try store.count("counter_hits") == 3)
+        // Two days later: card A's hits are past the 1-hour window, and the day's first commit deletes them.
+        let later = try engine.process(F.order("b1", user: "bo", total: 10, at: "2d", ["card": "B"]))
+        _ = try engine.process(F.order("a9", user: "ana", total: 10, at: "2d1m", ["card": "A"]))
+        try engine.flush()
+        #expect(try store.count("counter_hits") == 2, "B's and A's new hit")
+        #expect(later.decision?.verdict == .allow)
+        let fresh = try F.engine(rules: ["fraud.lua": rules], store: store)
+        let again = try fresh.process(F.order("a10", user: "ana", total: 10, at: "2d2m", ["card": "A"]))
+        #expect(again.result("fraud:card_velocity")?.outcome == .miss, "A counts 2 in the last hour, as before the deletion")
+    }
+
     @Test("ids and counter keys stay bounded; a forgotten id is still a duplicate, a forgotten counter still counts")
     func boundedEngine() throws {
         var options = EngineOptions()

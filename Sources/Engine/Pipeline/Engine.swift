@@ -125,6 +125,8 @@ public final class Engine {
     var stagedRules: RuleRuntime?
     /// This engine's shard (schedules with `run` execute on shard 0 only), and which customers it owns.
     let shard: Int
+    /// The engine's time when counter hits past their windows were last deleted.
+    var lastCounterPrune: Int64 = 0
     let sweepOwns: (String) -> Bool
     /// Problems of journey, schedule and messaging declarations found after loading.
     var definitionProblems: [RuleProblem] = []
@@ -272,6 +274,11 @@ public final class Engine {
             state.batch.journeyStepCounts[JourneyStepKey(def.name, def.steps[key.step].name, key.metric.rawValue), default: 0] += n
         }
         state.stepCounts.removeAll(keepingCapacity: true)
+        // Once a day of the engine's clock, shard 0 deletes the counter hits no count reads again.
+        if shard == 0, state.now > 0, state.now - lastCounterPrune >= 86_400_000 {
+            state.batch.counterPrunes = state.shared.counterPrunes(now: state.now)
+            lastCounterPrune = state.now
+        }
         let deltas = state.shared.items.takeDeltas()
         state.batch.itemPairDeltas = deltas.pairs
         state.batch.itemPopularityDeltas = deltas.popularity

@@ -174,6 +174,11 @@ final class SharedState: @unchecked Sendable {
         return loaded
     }
 
+    /// For each declared counter, the time before which its hits are past its window at `now`.
+    func counterPrunes(now: Int64) -> [(counter: String, before: Int64)] {
+        lock.withLock { counterRetention.map { ($0.key, now - $0.value) }.sorted { $0.counter < $1.counter } }
+    }
+
     func count(_ counter: String, _ key: String, window: Int64, now: Int64) -> Int {
         lock.withLock {
             let since = window < 0 ? Int64.min : now - window
