@@ -86,5 +86,23 @@ extension Schema {
             // so the outbox's inserts never touch this index.
             try db.execute(sql: "CREATE INDEX outbox_retried ON outbox(status, attempts) WHERE \(OutboxQueries.hasFailures)")
         }
+        migrator.registerMigration("v15-outbox-counts") { db in
+            // The entries by status, kept as they change, for /metrics and the dashboard: counting them read
+            // the whole status index on every scrape, growing with every action ever made.
+            try db.execute(sql: """
+                CREATE TABLE outbox_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+                INSERT INTO outbox_counts (status, n) SELECT status, COUNT(*) FROM outbox GROUP BY status;
+                CREATE TRIGGER outbox_counted AFTER INSERT ON outbox BEGIN
+                    INSERT INTO outbox_counts (status, n) VALUES (NEW.status, 1) ON CONFLICT (status) DO UPDATE SET n = n + 1;
+                END;
+                CREATE TRIGGER outbox_recounted AFTER UPDATE OF status ON outbox WHEN OLD.status IS NOT NEW.status BEGIN
+                    UPDATE outbox_counts SET n = n - 1 WHERE status = OLD.status;
+                    INSERT INTO outbox_counts (status, n) VALUES (NEW.status, 1) ON CONFLICT (status) DO UPDATE SET n = n + 1;
+                END;
+                CREATE TRIGGER outbox_uncounted AFTER DELETE ON outbox BEGIN
+                    UPDATE outbox_counts SET n = n - 1 WHERE status = OLD.status;
+                END;
+                """)
+        }
     }
 }

@@ -45,4 +45,25 @@ struct OutboxHealthTests {
             #expect(plan.contains { $0.contains("INDEX outbox_retried") || $0.contains("INDEX outbox_by_status") }, "\(plan)")
         }
     }
+
+    @Test("counts by status follow every entry in, through delivery, death and withholding, and out with an erasure")
+    func countsFollowChanges() throws {
+        let store = try CrescentStore()
+        var batch = WriteBatch()
+        batch.outbox = (1...4).map { Self.action($0, at: Int64($0) * 1000) }
+        batch.outbox.append(Self.action(1, at: 9000)) // the same idempotency key: ignored, not counted
+        batch.customers["c"] = CustomerRow(id: "c")
+        try store.commit(batch)
+        #expect(try store.outboxCounts() == ["pending": 4])
+        try store.markDelivered(id: 1, at: 5000)
+        try store.markFailed(id: 2, error: "410", retryAt: nil)
+        try store.markWithheld(id: 3, reason: "marketing consent withdrawn")
+        try store.markFailed(id: 4, error: "503", retryAt: 9000) // still pending
+        #expect(try store.outboxCounts() == ["pending": 1, "delivered": 1, "dead": 1, "withheld": 1])
+        // Forgetting the customer takes their pending action out.
+        _ = try store.eraseCustomer("c", at: 10_000)
+        #expect(try store.outboxCounts() == ["delivered": 1, "dead": 1, "withheld": 1])
+        let counted = try store.read { db in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status") }
+        #expect(try Dictionary(uniqueKeysWithValues: counted.map { ($0["status"] as String, $0["n"] as Int) }) == store.outboxCounts())
+    }
 }

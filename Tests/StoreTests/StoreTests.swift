@@ -149,7 +149,7 @@ struct MigrationTests {
         let pending = try #require(try store.dueOutbox(now: 3000, limit: 10).first)
         #expect(pending.row.idempotencyKey == "k2" && pending.attempts == 1)
         try store.markWithheld(id: pending.id, reason: "marketing consent withdrawn before delivery")
-        #expect(try store.outboxCounts() == ["dead": 1, "withheld": 1])
+        #expect(try store.outboxCounts() == ["dead": 1, "withheld": 1], "v15 counted the older file's entries")
         let indexes = try store.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name") }
         #expect(indexes == ["outbox_by_customer", "outbox_by_status", "outbox_retried"])
         #expect(try store.outboxHealth(now: 3000).failedAttempts == 8 + 1, "v14 indexes the older file's failed attempts")
