@@ -2,7 +2,7 @@
 /// quantities), which SDKs sometimes send as strings.
 ///
 /// A string that is a finite number becomes that number, on any event and in
-/// each item of `properties.products`. On the spec's commerce events (orders,
+/// each item of `properties.products`; an empty one is as no amount (`null`). On the spec's commerce events (orders,
 /// checkouts, products, carts, coupons) such a field must be a number: text
 /// that is none (`"abc"`, `"1,234.50"`, `"NaN"`, `"Infinity"`), a boolean, an
 /// object or an array is refused with the field named. Read as no amount, it
@@ -49,6 +49,8 @@ enum Amounts {
             case .string(let text):
                 if let number = number(text) {
                     fields[key] = number
+                } else if text.trimmingCharacters(in: .whitespaces).isEmpty {
+                    fields[key] = .null // a form's empty field: no amount given
                 } else if strict {
                     throw refusal(path, key, "is not a number ('\(text.prefix(40))')")
                 }

@@ -69,11 +69,12 @@ struct NormalizerTests {
     @Test("amounts sent as strings become numbers, in order items too; other events keep text that is no number")
     func amounts() throws {
         let order = try Normalizer.normalize(try parse("""
-            {"type":"track","event":"Order Completed","userId":"u","properties":{"total":" 30 ","discount":null,
+            {"type":"track","event":"Order Completed","userId":"u","properties":{"total":" 30 ","discount":null,"tax":"",
              "products":[{"sku":"a","price":"12.50","quantity":"2"},{"sku":"b","price":5}]}}
             """), now: 0)
         #expect(order.properties["total"] == .int(30))
         #expect(order.properties["discount"] == .null)
+        #expect(order.properties["tax"] == .null, "an empty field is no amount, not a refusal")
         func item(_ index: Int, _ key: String) -> JSONValue? {
             guard case .array(let items)? = order.properties["products"], index < items.count else { return nil }
             return items[index][key]
