@@ -17,9 +17,9 @@ struct IdentityVerification: Sendable {
 
     init(secret: String) { self.secret = Data(secret.utf8) }
 
-    /// The hash the shop's server gives the page of `userId`.
-    static func userHash(_ userId: String, secret: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(userId.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+    /// The hash the shop's server gives the page of `userId`: hex HMAC-SHA256 under the secret.
+    func userHash(_ userId: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(userId.utf8), using: SymmetricKey(data: secret))
             .map { String(format: "%02x", $0) }.joined()
     }
 
@@ -31,34 +31,11 @@ struct IdentityVerification: Sendable {
         if fields["context"] != nil { fields["context"] = .object(context) }
         let userId = fields["userId"]?.stringValue ?? fields["user_id"]?.stringValue
         if let userId, !userId.isEmpty {
-            guard let hash, let code = Self.bytes(hex: hash),
-                  HMAC<SHA256>.isValidAuthenticationCode(code, authenticating: Data(userId.utf8), using: SymmetricKey(data: secret)) else {
+            guard let hash, ServerConfiguration.constantTimeEqual(Data(hash.lowercased().utf8), Data(userHash(userId).utf8)) else {
                 throw UnverifiedUserId(userId: userId, given: hash != nil)
             }
         }
         return .object(fields)
-    }
-
-    private static func bytes(hex: String) -> Data? {
-        let digits = Array(hex.utf8)
-        guard digits.count == 64 else { return nil }
-        var data = Data(capacity: 32)
-        var index = 0
-        while index < digits.count {
-            guard let high = Self.nibble(digits[index]), let low = Self.nibble(digits[index + 1]) else { return nil }
-            data.append(high << 4 | low)
-            index += 2
-        }
-        return data
-    }
-
-    private static func nibble(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 
