@@ -8,17 +8,53 @@ import Testing
 /// the file off the commit path, and it never grows without bound.
 @Suite("Background checkpoints")
 struct BackgroundCheckpointsTests {
-    @Test("a writer that never pauses still starts the log over once it holds restartAfterFrames frames")
+    @Test("the writer starts a long log over once the background checkpoints have caught up with it, not before")
+    func writerWaitsForTheBackground() throws {
+        try StoreFixtures.withServerStore(restartAfterFrames: 100) { store, path, checkpoints in
+            var round = 0
+            func commit() throws {
+                try store.commit(StoreFixtures.events(round * 20..<(round + 1) * 20, prefix: "w"))
+                round += 1
+            }
+            // Past the bound, short of twice it: the background has not caught up, so the writer leaves the log alone.
+            while store.logFrameCount < 100 { try commit() }
+            #expect(store.logFrameCount < 200)
+            #expect(try store.restartLogIfLong() == false)
+            // The background catches up (its checkpoints, the file's sync); the writer's checkpoint then runs.
+            try checkpoints.checkpointNow()
+            #expect(try store.restartLogIfLong() == true)
+            try commit() // starts the log over
+            #expect(try store.logFrameCount < 40 && StoreFixtures.logFrames(path) < 40)
+            #expect(try store.restartLogIfLong() == false) // a short log again
+            #expect(try store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") } == round * 20)
+            #expect(try store.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") } == "ok")
+        }
+    }
+
+    @Test("a writer that never pauses, with no background catching up, still starts the log over at twice the bound")
     func logStaysBounded() throws {
-        try StoreFixtures.withServerStore(restartAfterFrames: 100) { store, path in
+        try StoreFixtures.withServerStore(restartAfterFrames: 100) { store, path, _ in
+            var longest = 0
             for round in 0..<300 {
                 try store.commit(StoreFixtures.events(round * 20..<(round + 1) * 20, prefix: "b"))
+                longest = max(longest, store.logFrameCount)
                 try store.restartLogIfLong() // as the commit pipeline does after each commit
             }
-            // 300 commits wrote well over a thousand frames; the log holds the last restart's few.
-            #expect(try StoreFixtures.logFrames(path) < 200)
+            // 300 commits wrote thousands of frames; the log never held much more than twice the bound.
+            #expect(longest >= 200 && longest < 260)
+            #expect(try StoreFixtures.logFrames(path) < 260)
             #expect(try store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") } == 6000)
             #expect(try store.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") } == "ok")
+        }
+    }
+
+    @Test("a server's database file grows by whole chunks of 8 MiB, so a checkpoint's sync rarely records a new size")
+    func fileGrowsInChunks() throws {
+        try StoreFixtures.withServerStore(restartAfterFrames: 100_000) { store, path, checkpoints in
+            for round in 0..<20 { try store.commit(StoreFixtures.events(round * 20..<(round + 1) * 20, prefix: "g")) }
+            try checkpoints.checkpointNow()
+            let size = try #require(store.fileSizes()).database
+            #expect(size > 0 && size % (8 << 20) == 0)
         }
     }
 }

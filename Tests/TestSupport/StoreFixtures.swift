@@ -26,10 +26,11 @@ public enum StoreFixtures {
 
     /// A file store checkpointed as `crescent serve` does it
     /// (``BackgroundCheckpoints``), with the thread's own checkpoints an hour
-    /// apart, so that only the writer's log restarts after `restartAfterFrames`
-    /// frames bound the log. `body` gets the store and its path; the folder
-    /// is removed after.
-    public static func withServerStore<T>(restartAfterFrames: Int, _ body: (CrescentStore, String) throws -> T) throws -> T {
+    /// apart: a test runs them (``BackgroundCheckpoints/checkpointNow()``)
+    /// when it wants them. `body` gets the store, its path and the
+    /// checkpoints; the folder is removed after.
+    public static func withServerStore<T>(restartAfterFrames: Int,
+                                          _ body: (CrescentStore, String, BackgroundCheckpoints) throws -> T) throws -> T {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("crescent.db").path
@@ -38,6 +39,6 @@ public enum StoreFixtures {
             throw CocoaError(.fileNoSuchFile)
         }
         defer { checkpoints.stop() }
-        return try body(store, path)
+        return try body(store, path, checkpoints)
     }
 }
