@@ -25,6 +25,8 @@ public struct JourneyInstanceRow: Sendable, Equatable, Codable, FetchableRecord 
     public var exitReason: String?
     /// Why the instance waits now (a deferral), or what a live edit did.
     public var note: String?
+    /// The rule set version whose step list `position` indexes: the one it
+    /// entered under, or the live edit that last changed its journey's steps.
     public var rulesetVersion: String
     /// Steps run so far (part of the outbox idempotency keys).
     public var runs: Int

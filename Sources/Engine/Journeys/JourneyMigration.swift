@@ -108,6 +108,12 @@ extension Engine {
                 oldSteps[cacheKey] = .some(try store.journeySteps(version: row.rulesetVersion, journey: row.journey))
             }
             let previous = oldSteps[cacheKey] ?? nil
+            if let def = journeyByName[row.journey], let previous, previous == def.steps.map(\.name) {
+                // The journey's steps did not change: its position still means the same step, so
+                // the row keeps the version it names (an edit elsewhere rewrites no instance).
+                state.journeys.add(instance)
+                continue
+            }
             var entry = report[row.journey] ?? JourneyMigration(journey: row.journey)
             instance.row.rulesetVersion = version
             defer {
@@ -117,10 +123,6 @@ extension Engine {
             guard let def = journeyByName[row.journey] else {
                 end(instance, reason: "journey removed in rule set \(version)")
                 entry.ended += 1
-                continue
-            }
-            if let previous, previous == def.steps.map(\.name) {
-                state.journeys.add(instance) // the journey's steps did not change
                 continue
             }
             if let position = def.positions[row.step] {

@@ -154,8 +154,15 @@ public final class RuleRuntime {
         self.sources = sources
         var pluginSources: [String: String] = [:]
         if let pluginsDirectory {
-            for file in RuleRuntime.ruleFiles(in: pluginsDirectory, includeTests: true) {
-                pluginSources[file] = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            // Named from the plugin folder down, as rule files are: the version is the same
+            // whether the server was started with `--plugins plugins` or with its absolute path.
+            let pluginBase = (pluginsDirectory as NSString).standardizingPath
+            let pluginLabel = (pluginBase as NSString).lastPathComponent
+            for path in RuleRuntime.ruleFiles(in: pluginsDirectory, includeTests: true) {
+                let standardized = (path as NSString).standardizingPath
+                let file = standardized.hasPrefix(pluginBase + "/")
+                    ? pluginLabel + "/" + standardized.dropFirst(pluginBase.count + 1) : path
+                pluginSources[file] = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
             }
         }
         version = RuleRuntime.hash(sources.merging(pluginSources) { a, _ in a })

@@ -83,6 +83,33 @@ struct LiveEditTests {
         #expect(try store.activeJourneyInstances().isEmpty)
     }
 
+    @Test("an edit that leaves a journey's steps alone rewrites none of its instances; a later step edit still maps them by name")
+    func editElsewhere() throws {
+        let store = try CrescentStore()
+        let old = try EngineFixtures.engine(rules: ["journeys/onboarding.lua": Self.v1], store: store)
+        _ = try old.process(EngineFixtures.identify("u1", traits: ["marketing_consent": true], at: "0s"))
+        _ = try old.process(EngineFixtures.track("Signed Up", user: "u1", at: "0s"))
+        try old.advance(to: EngineFixtures.time("2h")) // u1 now waits in "pause"
+        try old.flush()
+        let before = try #require(try store.journeyInstances(customerId: "u1").first { $0.journey == "onboarding" })
+
+        // A new alert file: a new rule set version, the same journeys.
+        let alert = #"promotion "hello" { on = "Signed Up", run = function(e, c, act) act:notify{ template = "hi" } end }"#
+        let edited = try EngineFixtures.engine(rules: ["journeys/onboarding.lua": Self.v1, "promotions/hello.lua": alert], store: store)
+        #expect(edited.problems.filter { $0.severity == .error }.isEmpty)
+        #expect(edited.journeyMigrations.isEmpty)
+        try edited.flush()
+        let after = try #require(try store.journeyInstances(customerId: "u1").first { $0.journey == "onboarding" })
+        #expect(after == before, "the stored instance is not rewritten")
+
+        // Then the journey itself changes ("pause" becomes "breather"): the instance, still naming the
+        // first version, continues at the next surviving step, as any instance of that version would.
+        let changed = try EngineFixtures.engine(rules: ["journeys/onboarding.lua": Self.v2, "promotions/hello.lua": alert], store: store)
+        #expect(changed.journeyMigrations.first { $0.journey == "onboarding" }?.moved == 1)
+        try changed.advance(to: EngineFixtures.time("5d"))
+        #expect(try templates(changed, "onboarding", customer: "u1") == ["tips", "survey"])
+    }
+
     @Test("sharded: each shard fires its own customers' timers; a merge carries the instance")
     func sharded() throws {
         let root = try Fixtures.temporaryDirectory(files: ["rules/journeys/cart.lua": abandonedCart, "plugins/.keep": ""])
