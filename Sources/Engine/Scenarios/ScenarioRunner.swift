@@ -1,6 +1,7 @@
 import Foundation
 import LuaKit
 import Store
+import Synchronization
 
 /// One scenario's result.
 public struct ScenarioResult: Sendable {
@@ -22,8 +23,9 @@ public struct ScenarioResult: Sendable {
 
 /// Runs scenario files (`*_test.lua`) against a rule set: each scenario gets
 /// a fresh engine over an in-memory store and a virtual clock starting at
-/// 2026-01-01T00:00:00Z. Scenario files run in the sandbox like rules.
-public struct ScenarioRunner {
+/// 2026-01-01T00:00:00Z. Scenario files run in the sandbox like rules,
+/// several at a time (one per core): each has its own Lua state and store.
+public struct ScenarioRunner: Sendable {
     public var rulesDirectory: String
     public var pluginsDirectory: String?
     public static let start: Int64 = 1_767_225_600_000
@@ -43,11 +45,19 @@ public struct ScenarioRunner {
         return RuleRuntime.ruleFiles(in: path, includeTests: true).filter { $0.hasSuffix("_test.lua") }
     }
 
-    /// Runs every scenario of the files; a file that does not load is one failed result.
+    /// Runs every scenario of the files, the files side by side (a hot
+    /// reload waits for them all: 8 shipped files took 626–672 ms one after
+    /// another); results in the files' order. A file that does not load is
+    /// one failed result.
     public func run(files: [String]) throws -> [ScenarioResult] {
+        let outcomes = Mutex<[Int: Result<[ScenarioResult], any Error>]>([:])
+        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+            let outcome = Result { try run(file: files[index]) }
+            outcomes.withLock { $0[index] = outcome }
+        }
         var results: [ScenarioResult] = []
-        for file in files {
-            results += try run(file: file)
+        for index in files.indices {
+            results += try outcomes.withLock { $0[index] }?.get() ?? []
         }
         return results
     }
