@@ -63,7 +63,7 @@ final class ServerMetrics: Sendable {
     ]
 
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "crescent", metricName: metric, unitName: unit.isEmpty ? nil : unit, helpText: help)
+        MetricNameDescriptor(namespace: "crescent", metricName: metric, unitName: unit, helpText: help) // an empty unit adds no suffix
     }
 
     static var ingestedName: MetricNameDescriptor { name("events_ingested", "total", "Events accepted and committed, by message type") }

@@ -95,8 +95,7 @@ struct AdminAPI: Sendable {
         }
         router.get("/v1/rejected") { request, _ in
             try self.authorized(request) {
-                let q = request.uri.queryParameters
-                return try self.rejected(before: Self.position(request, "before"),
+                try self.rejected(before: Self.position(request, "before"),
                                          limit: Self.count(request, "limit", default: 100, maximum: 1000))
             }
         }
