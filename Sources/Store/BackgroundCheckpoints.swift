@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Write-ahead-log checkpoints off the commit path, for a server: SQLite's
 /// automatic checkpoint runs inside whichever commit crosses the threshold
@@ -29,7 +30,6 @@ import GRDB
 /// 15–35 ms each, every 0.8 s, before they waited for it.
 public final class BackgroundCheckpoints: @unchecked Sendable {
     private let connection: DatabaseQueue
-    private let path: String
     private let logLength: LogLength
     /// Frames left to copy under which the log counts as caught up.
     private let caughtUpWithin: Int
@@ -44,7 +44,6 @@ public final class BackgroundCheckpoints: @unchecked Sendable {
     /// each restart.
     public init?(store: CrescentStore, interval: TimeInterval = 0.05, restartAfterFrames: Int = 14_000) throws {
         guard let path = store.path else { return nil }
-        self.path = path
         var configuration = Configuration()
         configuration.prepareDatabase { db in CrescentStore.growInChunks(db) }
         connection = try DatabaseQueue(path: path, configuration: configuration)
@@ -105,13 +104,18 @@ public final class BackgroundCheckpoints: @unchecked Sendable {
         }
     }
 
-    /// `fdatasync` of the database file: writes back the pages the
-    /// checkpoints copied into it (any descriptor of a file syncs all of it).
+    /// Syncs the database file through this connection's own handle (its
+    /// VFS's `xSync`, an `fdatasync`): it writes back the pages the
+    /// checkpoints copied into it. Not through a descriptor of our own:
+    /// closing one would drop every POSIX lock this process holds on the
+    /// file, SQLite's included.
     private func syncDatabaseFile() {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        _ = fdatasync(descriptor)
-        close(descriptor)
+        try? connection.writeWithoutTransaction { db in
+            var file: UnsafeMutablePointer<sqlite3_file>?
+            guard sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK,
+                  let file, let sync = file.pointee.pMethods?.pointee.xSync else { return }
+            _ = sync(file, SQLITE_SYNC_NORMAL | SQLITE_SYNC_DATAONLY)
+        }
     }
 
     /// Ends the thread after a last checkpoint.

@@ -38,6 +38,7 @@ extension CrescentStore {
         let context = Unmanaged.passRetained(logLength).toOpaque()
         try writer.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            CrescentStore.growInChunks(db)
             sqlite3_wal_hook(db.sqliteConnection, { context, _, _, frames in
                 if let context {
                     Unmanaged<LogLength>.fromOpaque(context).takeUnretainedValue().frames.store(Int(frames), ordering: .relaxed)
