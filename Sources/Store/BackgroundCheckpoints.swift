@@ -68,27 +68,33 @@ public final class BackgroundCheckpoints: @unchecked Sendable {
     /// the log has reached its bound, the catch-up that lets the writer
     /// start it over (``CrescentStore/restartLogIfLong()``) cheaply: more
     /// checkpoints until at most `caughtUpWithin` frames are left to copy
-    /// (eight at most: a writer that never pauses outruns them), then the
+    /// (four at most: a writer that never pauses outruns them), then the
     /// file's sync. SQLite syncs the file only in a checkpoint that copies
     /// the whole log, which under steady commits only the writer's does, so
     /// every page copied since its last restart waited for that one (5–13 ms
     /// of the writer's time on this project's machine). Synced here, off
     /// the commit path, twice (what was copied during the first sync is
-    /// little), the writer's own sync has only its few frames.
+    /// little), the writer's own sync has only its few frames. A writer
+    /// that never pauses outruns the checkpoints; then they do not sync.
     public func checkpointNow() throws {
         guard var (length, copied) = try passiveCheckpoint() else { return }
         let bound = logLength.restartAt.load(ordering: .relaxed)
         guard bound > 0, logLength.frames.load(ordering: .relaxed) >= bound,
               !logLength.caughtUp.load(ordering: .acquiring) else { return }
         var passes = 1
-        while length - copied > caughtUpWithin && passes < 8 {
+        while length - copied > caughtUpWithin && passes < 4 {
             guard let pass = try passiveCheckpoint() else { return }
             (length, copied) = pass
             passes += 1
         }
-        for _ in 0..<2 {
-            syncDatabaseFile()
-            guard try passiveCheckpoint() != nil else { return }
+        // Converging (the writer pauses between commits): sync here. Not under a
+        // writer that never pauses (an ingest at full speed): the syncs would
+        // only add to its own, which has as much to write either way.
+        if length - copied <= 8 * caughtUpWithin {
+            for _ in 0..<2 {
+                syncDatabaseFile()
+                guard try passiveCheckpoint() != nil else { return }
+            }
         }
         // (Unless the writer started the log over meanwhile.)
         if logLength.frames.load(ordering: .relaxed) >= bound { logLength.caughtUp.store(true, ordering: .releasing) }
