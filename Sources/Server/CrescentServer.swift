@@ -108,7 +108,7 @@ public final class CrescentServer: Sendable {
             let text = self.metrics.exposition(readings: readings, catchingUp: !self.caughtUp.isDone,
                                                pending: self.gateway.pending, reloads: self.reloader,
                                                outbox: (try engine.store.outboxCounts(), health.lag, health.failedAttempts),
-                                               storeSizes: engine.store.fileSizes())
+                                               storeSizes: engine.store.fileSizes(), logRestarts: engine.store.logRestarts)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }

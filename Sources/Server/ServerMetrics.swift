@@ -115,13 +115,23 @@ final class ServerMetrics: Sendable {
     /// clock work, version; perhaps the last ones taken) and the queue depth read now.
     func exposition(readings: EngineReadings, catchingUp: Bool, pending: Int, reloads: RuleReloader,
                     outbox: (counts: [String: Int], lag: Int64, failedAttempts: Int),
-                    storeSizes: (database: Int64, log: Int64)? = nil) -> String {
+                    storeSizes: (database: Int64, log: Int64)? = nil,
+                    logRestarts: (count: Int, seconds: Double, longest: Double)? = nil) -> String {
         let rules = readings.ruleIds, stats = readings.stats
         if let storeSizes {
             for (file, bytes) in [("database", storeSizes.database), ("log", storeSizes.log)] {
                 registry.makeGauge(descriptor: Self.name("store_size", "bytes", "Bytes on disk of the database file and of its write-ahead log"),
                                    labels: [("file", file)]).set(Double(bytes))
             }
+        }
+        if let logRestarts {
+            registry.makeGauge(descriptor: Self.name("store_log_restarts", "total", "Times the commit thread started the write-ahead log over"))
+                .set(Double(logRestarts.count))
+            registry.makeGauge(descriptor: Self.name("store_log_restart_seconds", "total",
+                                                     "Seconds the commit thread spent starting the log over, commits waiting meanwhile"))
+                .set(logRestarts.seconds)
+            registry.makeGauge(descriptor: Self.name("store_log_restart_seconds", "max", "The longest log restart since start"))
+                .set(logRestarts.longest)
         }
         registry.makeGauge(descriptor: Self.name("catching_up", "", "1 while the clock catches up after a start (GET /ready is 503)"))
             .set(Double(catchingUp ? 1 : 0))

@@ -15,6 +15,10 @@ final class LogLength: Sendable {
     /// but the last few frames of a long log, so the writer's own
     /// checkpoint has little left to copy and sync; cleared by the writer's.
     let caughtUp = Atomic<Bool>(false)
+    /// The writer's restart checkpoints so far, their time in all and the longest (nanoseconds).
+    let restarts = Atomic<Int>(0)
+    let restartNanos = Atomic<Int>(0)
+    let longestRestartNanos = Atomic<Int>(0)
 
     /// Whether the writer should checkpoint now to start the log over: the
     /// log is long and the background checkpoints have caught up with it,
@@ -63,10 +67,25 @@ extension CrescentStore {
     @discardableResult
     public func restartLogIfLong() throws -> Bool {
         guard logLength.restartDue() else { return false }
+        let started = DispatchTime.now().uptimeNanoseconds
         try writer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+        let nanos = Int(DispatchTime.now().uptimeNanoseconds - started)
         logLength.frames.store(0, ordering: .relaxed)
         logLength.caughtUp.store(false, ordering: .releasing)
+        logLength.restarts.add(1, ordering: .relaxed)
+        logLength.restartNanos.add(nanos, ordering: .relaxed)
+        logLength.longestRestartNanos.max(nanos, ordering: .relaxed)
         return true
+    }
+
+    /// The writer's log restarts since the store opened (``restartLogIfLong()``):
+    /// how many, their seconds in all, and the longest. The commits queued
+    /// behind one wait for it, so an operator watches the longest
+    /// (`crescent_store_log_restart_seconds_max` in `/metrics`).
+    public var logRestarts: (count: Int, seconds: Double, longest: Double) {
+        (logLength.restarts.load(ordering: .relaxed),
+         Double(logLength.restartNanos.load(ordering: .relaxed)) / 1e9,
+         Double(logLength.longestRestartNanos.load(ordering: .relaxed)) / 1e9)
     }
 
     /// Frames in the write-ahead log after the writer's last commit, for a

@@ -143,6 +143,19 @@ enum ServeBenchmark {
         }
         let commits = phase("crescent_commit_duration_seconds", "")
         print("  group commits (server side, during the decisions): p50 ≤ \(bound(commits, 0.5)), p99 ≤ \(bound(commits, 0.99))")
+        // The write-ahead log's restarts (the commits behind one wait for it): before the decisions, and during them.
+        func gauge(_ text: String, _ name: String) -> Double {
+            text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { $0.split(separator: " ").last }
+                .flatMap { Double($0) } ?? 0
+        }
+        let restartsBefore = gauge(histogramsBefore, "crescent_store_log_restarts_total")
+        let secondsBefore = gauge(histogramsBefore, "crescent_store_log_restart_seconds_total")
+        let restartsDuring = gauge(histogramsAfter, "crescent_store_log_restarts_total") - restartsBefore
+        let secondsDuring = gauge(histogramsAfter, "crescent_store_log_restart_seconds_total") - secondsBefore
+        print(String(format: "  log restarts %.0f before the decisions (%.1f ms each on average), %.0f during them (%.1f ms); longest %.1f ms",
+                     restartsBefore, restartsBefore > 0 ? secondsBefore / restartsBefore * 1000 : 0,
+                     restartsDuring, restartsDuring > 0 ? secondsDuring / restartsDuring * 1000 : 0,
+                     gauge(histogramsAfter, "crescent_store_log_restart_seconds_max") * 1000))
         if let server {
             kill(server.process.processIdentifier, SIGTERM)
             server.process.waitUntilExit()

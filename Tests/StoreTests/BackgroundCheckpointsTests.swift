@@ -22,7 +22,10 @@ struct BackgroundCheckpointsTests {
             #expect(try store.restartLogIfLong() == false)
             // The background catches up (its checkpoints, the file's sync); the writer's checkpoint then runs.
             try checkpoints.checkpointNow()
+            #expect(store.logRestarts.count == 0)
             #expect(try store.restartLogIfLong() == true)
+            #expect(store.logRestarts.count == 1 && store.logRestarts.seconds > 0)
+            #expect(store.logRestarts.longest == store.logRestarts.seconds)
             try commit() // starts the log over
             #expect(try store.logFrameCount < 40 && StoreFixtures.logFrames(path) < 40)
             #expect(try store.restartLogIfLong() == false) // a short log again
