@@ -123,13 +123,10 @@ public final class RuleRuntime {
         var sources: [String: String] = [:]
         var loadedCount = 0
         var accepted: [RuleDeclaration] = []
-        let base = (rulesDirectory as NSString).standardizingPath
-        let label = (base as NSString).lastPathComponent
         for path in files {
             // Chunks are named from the rule folder down (`rules/fraud/velocity.lua`):
             // short enough for Lua's 60-character source names, and what authors see.
-            let standardized = (path as NSString).standardizingPath
-            let file = standardized.hasPrefix(base + "/") ? label + "/" + standardized.dropFirst(base.count + 1) : path
+            let file = RuleRuntime.name(path, from: rulesDirectory)
             guard let data = FileManager.default.contents(atPath: path) else {
                 problems.append(RuleProblem(.error, file: file, line: nil, "cannot read the file"))
                 continue
@@ -156,13 +153,8 @@ public final class RuleRuntime {
         if let pluginsDirectory {
             // Named from the plugin folder down, as rule files are: the version is the same
             // whether the server was started with `--plugins plugins` or with its absolute path.
-            let pluginBase = (pluginsDirectory as NSString).standardizingPath
-            let pluginLabel = (pluginBase as NSString).lastPathComponent
             for path in RuleRuntime.ruleFiles(in: pluginsDirectory, includeTests: true) {
-                let standardized = (path as NSString).standardizingPath
-                let file = standardized.hasPrefix(pluginBase + "/")
-                    ? pluginLabel + "/" + standardized.dropFirst(pluginBase.count + 1) : path
-                pluginSources[file] = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+                pluginSources[RuleRuntime.name(path, from: pluginsDirectory)] = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
             }
         }
         version = RuleRuntime.hash(sources.merging(pluginSources) { a, _ in a })
@@ -194,6 +186,15 @@ public final class RuleRuntime {
             files.append(directory == "." ? relative : (directory as NSString).appendingPathComponent(relative))
         }
         return files.sorted()
+    }
+
+    /// A file's name from its folder down (`rules/fraud/velocity.lua`),
+    /// however the folder's path was spelled; the path itself when outside it.
+    static func name(_ path: String, from directory: String) -> String {
+        let base = (directory as NSString).standardizingPath
+        let standardized = (path as NSString).standardizingPath
+        guard standardized.hasPrefix(base + "/") else { return path }
+        return (base as NSString).lastPathComponent + "/" + standardized.dropFirst(base.count + 1)
     }
 
     static func hash(_ sources: [String: String]) -> String {

@@ -96,7 +96,7 @@ struct AdminAPI: Sendable {
         router.get("/v1/rejected") { request, _ in
             try self.authorized(request) {
                 try self.rejected(before: Self.position(request, "before"),
-                                         limit: Self.count(request, "limit", default: 100, maximum: 1000))
+                                  limit: Self.count(request, "limit", default: 100, maximum: 1000))
             }
         }
         router.get("/v1/audit") { request, _ in
