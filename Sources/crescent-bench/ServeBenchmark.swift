@@ -67,7 +67,7 @@ enum ServeBenchmark {
                 var i = 0
                 while counter.lock.withLock({ counter.sendersLeft > 0 }) {
                     let latency = try await decide(port: port, auth: auth, userId: "burst-\(i)", messageId: "burst-\(i)", total: 25,
-                                                   client: checkout)
+                                                   client: checkout).latency
                     counter.lock.withLock { counter.duringIngest.append(latency) }
                     i += 1
                     try await Task.sleep(for: .milliseconds(50))
@@ -107,28 +107,51 @@ enum ServeBenchmark {
 
         // 2. Decisions at a fixed rate (open loop: each request starts on schedule). The server's
         //    histograms are read before and after, so that its figures below are this phase's alone.
+        // A checkout service keeps its connections open: one client of its own, its connections opened
+        // before the clock starts (the shared client's pool opened them during the first requests).
+        var checkoutPool = HTTPClient.Configuration()
+        checkoutPool.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
+        let checkout = HTTPClient(eventLoopGroupProvider: .singleton, configuration: checkoutPool)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<32 {
+                group.addTask {
+                    _ = try await decide(port: port, auth: auth, userId: "warm-\(i)", messageId: "warm-\(i)", total: 20,
+                                         client: checkout)
+                }
+            }
+            try await group.waitForAll()
+        }
         let histogramsBefore = try await exposition(port: port)
         let total = decideRate * decideSeconds
         let interval = Duration.seconds(1) / decideRate
         let begin = ContinuousClock.now
-        let timed = try await withThrowingTaskGroup(of: (start: Double, latency: Double).self) { group in
+        let timed = try await withThrowingTaskGroup(of: TimedDecision.self) { group in
             for i in 0..<total {
                 try await Task.sleep(until: begin + interval * i, clock: .continuous)
                 group.addTask {
                     let start = seconds(ContinuousClock.now - begin)
-                    let latency = try await decide(port: port, auth: auth, userId: "bench-\(i % 500)", messageId: "decide-\(i)",
-                                                   total: 20 + i % 300)
-                    return (start, latency)
+                    let answer = try await decide(port: port, auth: auth, userId: "bench-\(i % 500)", messageId: "decide-\(i)",
+                                                  total: 20 + i % 300, client: checkout)
+                    return TimedDecision(start: start, latency: answer.latency, server: answer.server)
                 }
             }
-            var all: [(start: Double, latency: Double)] = []
+            var all: [TimedDecision] = []
             for try await answer in group { all.append(answer) }
             return all
         }
+        try await checkout.shutdown()
         let latencies = timed.map(\.latency).sorted()
-        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+        func percentile(_ values: [Double], _ p: Double) -> Double { values[min(values.count - 1, Int(Double(values.count) * p))] }
         print(String(format: "  decide       %d requests at %d/s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (answered after commit)",
-                     total, decideRate, percentile(0.5), percentile(0.99), latencies.last ?? 0))
+                     total, decideRate, percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.last ?? 0))
+        // Each answer's Server-Timing: the server's own time, from the request's arrival to its answer.
+        let inServer = timed.compactMap(\.server).sorted()
+        if !inServer.isEmpty {
+            let outside = timed.compactMap { decision in decision.server.map { decision.latency - $0 } }.sorted()
+            print(String(format: "  decide in server (Server-Timing): p50 %.2f ms, p99 %.2f ms, max %.2f ms; outside it (client, network, HTTP) p50 %.2f ms, p99 %.2f ms",
+                         percentile(inServer, 0.5), percentile(inServer, 0.99), inServer.last ?? 0,
+                         percentile(outside, 0.5), percentile(outside, 0.99)))
+        }
         printSlowDecisions(timed)
         let histogramsAfter = try await exposition(port: port)
         // The server's own view (histogram bucket bounds): the whole answer, then its two phases.
@@ -162,8 +185,17 @@ enum ServeBenchmark {
         }
     }
 
-    /// When the decisions slower than 5 ms were sent: stalls show up as runs of them.
-    static func printSlowDecisions(_ timed: [(start: Double, latency: Double)]) {
+    /// One decision of the fixed-rate phase: when it was sent (seconds into
+    /// the phase), how long the client waited, and the server's own share.
+    struct TimedDecision: Sendable {
+        var start: Double
+        var latency: Double
+        var server: Double?
+    }
+
+    /// When the decisions slower than 5 ms were sent (stalls show up as runs
+    /// of them), and how many of them spent less than 5 ms in the server.
+    static func printSlowDecisions(_ timed: [TimedDecision]) {
         let slow = timed.filter { $0.latency > 5 }.sorted { $0.start < $1.start }
         guard !slow.isEmpty else { return }
         var stalls: [(from: Double, to: Double, count: Int, worst: Double)] = []
@@ -177,7 +209,8 @@ enum ServeBenchmark {
         let listed = stalls.sorted { $0.count > $1.count }.prefix(5).map {
             String(format: "%d sent at %.2f–%.2f s (worst %.1f ms)", $0.count, $0.from, $0.to, $0.worst)
         }
-        print("  decide slower than 5 ms: \(slow.count) in \(stalls.count) runs; largest: \(listed.joined(separator: "; "))")
+        let quick = slow.filter { ($0.server ?? .infinity) <= 5 }.count
+        print("  decide slower than 5 ms: \(slow.count) in \(stalls.count) runs, \(quick) of them under 5 ms in the server; largest: \(listed.joined(separator: "; "))")
     }
 
     /// The server's `/metrics` text.
@@ -190,7 +223,7 @@ enum ServeBenchmark {
 
     /// One `/v1/decide` of an `Order Completed`; its latency in milliseconds, client side.
     static func decide(port: Int, auth: String, userId: String, messageId: String, total: Int,
-                       client: HTTPClient = .shared) async throws -> Double {
+                       client: HTTPClient = .shared) async throws -> (latency: Double, server: Double?) {
         let body = #"{"userId":"\#(userId)","event":"Order Completed","messageId":"\#(messageId)","#
             + #""properties":{"order_id":"o-\#(messageId)","total":\#(total),"card_fingerprint":"fp\#(total % 97)"}}"#
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/decide")
@@ -200,7 +233,19 @@ enum ServeBenchmark {
         let sent = ContinuousClock.now
         let response = try await client.execute(request, deadline: .now() + .seconds(10))
         _ = try await response.body.collect(upTo: 1 << 16)
-        return seconds(ContinuousClock.now - sent) * 1000
+        let latency = seconds(ContinuousClock.now - sent) * 1000
+        return (latency, response.headers.first(name: "Server-Timing").flatMap { serverTotal($0) })
+    }
+
+    /// The `total` duration (milliseconds) of a `Server-Timing` header.
+    static func serverTotal(_ header: String) -> Double? {
+        for metric in header.split(separator: ",") {
+            let parts = metric.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.first == "total", let duration = parts.dropFirst().first(where: { $0.hasPrefix("dur=") }) {
+                return Double(duration.dropFirst(4))
+            }
+        }
+        return nil
     }
 
     /// Cumulative bucket counts of one labelled Prometheus histogram, by upper bound.

@@ -40,8 +40,8 @@ struct ThreadTimes {
             }
         }
         let perEvent = { (seconds: Double) in events > 0 ? seconds * 1e6 / Double(events) : 0 }
-        let parts = named.sorted { ($0.key == "commit" ? 1 : 0, $0.key) < ($1.key == "commit" ? 1 : 0, $1.key) }.map { String(format: "%@ %.1f s (%.0f µs/event)", $0.key, $0.value, perEvent($0.value)) }
-            + [String(format: "other threads %.1f s (%.0f µs/event)", others, perEvent(others))]
+        let parts = named.sorted { ($0.key == "commit" ? 1 : 0, $0.key) < ($1.key == "commit" ? 1 : 0, $1.key) }.map { String(format: "%@ %.2f s (%.1f µs/event)", $0.key, $0.value, perEvent($0.value)) }
+            + [String(format: "other threads %.2f s (%.1f µs/event)", others, perEvent(others))]
         return parts.joined(separator: ", ")
     }
 }

@@ -319,6 +319,17 @@ struct TrackingAPITests {
             #expect(rules.contains { $0["rule"] as? String == "fraud:high_value_first_order" && $0["outcome"] as? String == "hit" })
             #expect(!(json["reasons"] as? [String] ?? []).isEmpty)
             #expect(try server.gateway.engine.store.decision(messageId: "d1") != nil, "decided means committed")
+            // Where the time went, for the checkout's own monitoring: the shard, the commit, the whole answer.
+            let timing = try #require(response.headers[HTTPField.Name("Server-Timing")!], "a Server-Timing header")
+            var spent: [String: Double] = [:]
+            for metric in timing.split(separator: ",") {
+                let parts = metric.trimmingCharacters(in: .whitespaces).split(separator: ";")
+                if parts.count == 2, parts[1].hasPrefix("dur=") { spent[String(parts[0])] = Double(parts[1].dropFirst(4)) }
+            }
+            #expect(Set(spent.keys) == ["evaluate", "commit", "total"], "\(timing)")
+            let total = try #require(spent["total"]), evaluate = try #require(spent["evaluate"]), commit = try #require(spent["commit"])
+            #expect(evaluate >= 0 && commit >= 0 && total > 0)
+            #expect(total + 0.002 >= evaluate + commit, "the whole answer holds both phases: \(timing)")
             // The checkout retries (a timeout on its side): the same decision, not a fresh "allow".
             let retry = try await client.execute(uri: "/v1/decide", method: .post, headers: [.authorization: basic("wk")],
                                                  body: ByteBuffer(string: order)).json
