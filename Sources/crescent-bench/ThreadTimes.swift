@@ -13,17 +13,32 @@ struct ThreadTimes {
         let folder = "/proc/\(pid)/task"
         var times = ThreadTimes()
         for task in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-            guard let id = Int(task),
-                  let stat = try? String(contentsOfFile: "\(folder)/\(task)/stat", encoding: .utf8),
+            guard let id = Int(task), let stat = read("\(folder)/\(task)/stat"),
                   let close = stat.lastIndex(of: ")") else { continue }
             // After "pid (name) ": state is field 3; utime and stime are fields 14 and 15.
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
-            let name = (try? String(contentsOfFile: "\(folder)/\(task)/comm", encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let name = read("\(folder)/\(task)/comm")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             times.threads[id] = (name, (user + system) / tick)
         }
         return times
+    }
+
+    /// A small `/proc` file's text, read with `read(2)` until its end (a
+    /// `/proc` file reports no size, and a read by size sometimes came back
+    /// empty, leaving a thread without its name).
+    private static func read(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += chunk[..<n]
+        }
+        return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
     }
 
     /// One line: CPU seconds and microseconds per event of each shard thread,

@@ -56,7 +56,9 @@ final class EngineState {
     var dirty: Set<String> = []
     /// Orders touched in this run, by id.
     var orders: [String: OrderRow] = [:]
-    /// promotion → customer → times it fired.
+    /// customer → promotion (with its key, see ``firesName(_:key:)``) →
+    /// times it fired. By customer first, so a merge, a hand-over or an
+    /// eviction touches only that customer's entries.
     var fires: [String: [String: [Int64]]] = [:]
     var batch = WriteBatch()
     /// The most recent log lines (see ``log(_:)``), at most twice ``logLinesKept``.
@@ -131,10 +133,7 @@ final class EngineState {
         if dirty.remove(id) != nil, let customer = customers[id] { batch.customers[id] = customer.syncedRow() }
         let handed = orders.values.filter { $0.customerId == id }
         for order in handed { orders[order.id] = nil }
-        var handedFires: [String: [Int64]] = [:]
-        for promotion in fires.keys {
-            if let times = fires[promotion]?.removeValue(forKey: id) { handedFires[promotion] = times }
-        }
+        let handedFires = fires.removeValue(forKey: id) ?? [:]
         return (customers.removeValue(forKey: id), handed, handedFires, journeys.surrender(id))
     }
 
@@ -203,6 +202,6 @@ final class EngineState {
         evictedAny = true
         evictions += gone.count
         orders = orders.filter { order in order.value.customerId.map { !gone.contains($0) } ?? true }
-        for promotion in fires.keys { fires[promotion] = fires[promotion]?.filter { !gone.contains($0.key) } }
+        for id in gone { fires[id] = nil }
     }
 }

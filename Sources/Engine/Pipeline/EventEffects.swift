@@ -54,11 +54,10 @@ extension EngineState {
         into.wishlist.merge(from.wishlist) { a, _ in a }
         into.blocks = (into.blocks + from.blocks).sorted { $0.at < $1.at }
         // Promotion limits follow the customer: the anonymous history's fires count for the user.
-        for name in fires.keys {
-            guard let moved = fires[name]?.removeValue(forKey: from.row.id) else { continue }
+        for (name, moved) in fires.removeValue(forKey: from.row.id) ?? [:] {
             let (promotion, key) = Self.promotionAndKey(name)
             let existing = promotionFires(promotion, into.row.id, key: key)
-            fires[name]?[into.row.id] = (existing + moved).sorted()
+            fires[into.row.id, default: [:]][name] = (existing + moved).sorted()
         }
         for instance in journeys.reassign(from: from.row.id, to: into.row.id, at: now) {
             batch.journeyInstances[instance.id] = instance.row

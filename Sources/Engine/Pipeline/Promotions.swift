@@ -33,7 +33,7 @@ extension Engine {
             }
             if let share = d.fields["holdout"]?.doubleValue, share > 0, Self.heldOut(customer.row.id, from: d.name, share: share) {
                 // Recorded like a fire (limits apply alike) under "holdout:<name>", so reports can measure uplift.
-                state.fires[firesName, default: [:]][customer.row.id, default: []].append(state.now)
+                state.fires[customer.row.id, default: [:]][firesName, default: []].append(state.now)
                 state.batch.promotionFires.append(("holdout:" + d.name, customer.row.id, state.now, limitKey))
                 let percent = JSONValue.double(min(share, 1) * 100).stringValue ?? ""
                 run.results.append(RuleResult(rule: id, kind: "promotion", outcome: .suppressed,
@@ -56,9 +56,9 @@ extension Engine {
                 addAction(ActionRecord(rule: id, action: action["action"]?.stringValue ?? "unknown",
                                        channel: action["channel"]?.stringValue, payload: action,
                                        idempotencyKey: "\(event.messageId):\(id):\(index)",
-                                       consentPurpose: d.fields["marketing"] == .boolean(false) ? nil : "marketing"), &run)
+                                       consentPurpose: d.isMarketing ? "marketing" : nil), &run)
             }
-            state.fires[firesName, default: [:]][customer.row.id, default: []].append(state.now)
+            state.fires[customer.row.id, default: [:]][firesName, default: []].append(state.now)
             state.shared.recordGlobalFire(d.name, now: state.now)
             state.batch.promotionFires.append((d.name, customer.row.id, state.now, limitKey))
             stat(id) { $0.hits += 1 }
@@ -80,7 +80,7 @@ extension Engine {
 
     /// Why the host will not let a promotion act for this customer (and key) now, if it won't.
     func suppression(_ d: RuleDeclaration, _ customer: CustomerState, key: String? = nil) -> String? {
-        let marketing = d.fields["marketing"] != .boolean(false)
+        let marketing = d.isMarketing
         if marketing && customer.consent["marketing"] != true {
             return "no marketing consent"
         }
@@ -89,14 +89,13 @@ extension Engine {
         }
         let fires = state.promotionFires(d.name, customer.row.id, key: key)
         let forKey = key.map { " for key \($0)" } ?? ""
-        if let limit = d.limit("per_customer")?.doubleValue, Double(fires.count) >= limit {
+        if let limit = d.limits.perCustomer, Double(fires.count) >= limit {
             return "limit per_customer = \(JSONValue.double(limit).stringValue ?? "") reached\(forKey)"
         }
-        if let given = d.limit("cooldown"), let cooldown = ScheduleTiming.milliseconds(given),
-           let last = fires.last, state.now - last < cooldown {
-            return "cooldown \(given.stringValue ?? given.display) since \(Timestamps.iso(last))\(forKey)"
+        if let cooldown = d.limits.cooldown, let last = fires.last, state.now - last < cooldown {
+            return "cooldown \(d.limits.cooldownText ?? "") since \(Timestamps.iso(last))\(forKey)"
         }
-        if let perDay = d.limit("per_day")?.doubleValue {
+        if let perDay = d.limits.perDay {
             let today = state.shared.globalPromotionFires(d.name, now: state.now)
             if Double(today) >= perDay { return "limit per_day = \(JSONValue.double(perDay).stringValue ?? "") reached" }
         }
@@ -146,10 +145,10 @@ extension EngineState {
     /// When a promotion fired for a customer (for one key of a keyed promotion), loaded on first use.
     func promotionFires(_ promotion: String, _ customerId: String, key: String? = nil) -> [Int64] {
         let name = Self.firesName(promotion, key: key)
-        if let known = fires[name]?[customerId] { return known }
+        if let known = fires[customerId]?[name] { return known }
         let loaded = freshStore ? [] : (try? store.promotionFires(promotion: promotion, customerId: customerId, key: key,
                                                                    since: Int64.min)) ?? []
-        fires[name, default: [:]][customerId] = loaded
+        fires[customerId, default: [:]][name] = loaded
         return loaded
     }
 

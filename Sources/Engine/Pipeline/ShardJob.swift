@@ -17,7 +17,7 @@ struct ShardJob: @unchecked Sendable {
             if let adopted, let owner = job.route.mergeFrom {
                 adopted.addPending(to: &engine.state.batch)
                 for order in adopted.orders { engine.state.orders[order.id] = order }
-                for (promotion, times) in adopted.fires { engine.state.fires[promotion, default: [:]][owner] = times }
+                for (promotion, times) in adopted.fires { engine.state.fires[owner, default: [:]][promotion] = times }
                 for instance in adopted.instances { engine.state.journeys.add(instance) }
             }
             let result = Result { try engine.process(job.event, route: job.route, adopted: adopted?.customer) }

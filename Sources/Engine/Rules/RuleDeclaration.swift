@@ -27,6 +27,14 @@ public final class RuleDeclaration: Sendable {
     /// Event names this declaration listens to (`on`), if it has any.
     public let triggers: [String]?
 
+    /// Whether a promotion is marketing (the default; `marketing = false`
+    /// for operational alerts), so the host asks for marketing consent.
+    public let isMarketing: Bool
+
+    /// A promotion's `limit` table, read once: `per_customer`, `per_day`,
+    /// and `cooldown` as given and in milliseconds.
+    public let limits: PromotionLimits
+
     public init(kind: RuleKind, name: String, file: String, line: Int, fields: [String: LuaValue], functions: [String: Int64]) {
         self.kind = kind
         self.name = name
@@ -36,6 +44,17 @@ public final class RuleDeclaration: Sendable {
         self.functions = functions
         self.ruleId = "\(kind.rawValue):\(name)"
         self.isShadow = fields["mode"]?.stringValue == "shadow"
+        self.isMarketing = fields["marketing"] != .boolean(false)
+        var limits = PromotionLimits()
+        if case .table(let t)? = fields["limit"] {
+            limits.perCustomer = t[.string(LuaString("per_customer"))]?.doubleValue
+            limits.perDay = t[.string(LuaString("per_day"))]?.doubleValue
+            if let cooldown = t[.string(LuaString("cooldown"))] {
+                limits.cooldownText = cooldown.stringValue ?? cooldown.display
+                limits.cooldown = ScheduleTiming.milliseconds(cooldown)
+            }
+        }
+        self.limits = limits
         switch fields["on"] {
         case .string(let s)?: triggers = [s.description]
         case .array(let items)?: triggers = items.compactMap(\.stringValue)
@@ -102,4 +121,16 @@ public enum KnownEvents {
         // Segment's e-mail spec (an open arrives through the tracking pixel).
         "Email Delivered", "Email Opened", "Email Link Clicked", "Email Bounced", "Email Marked as Spam", "Unsubscribed",
     ]
+}
+
+/// A promotion's limits, as its `limit` table gives them.
+public struct PromotionLimits: Sendable {
+    /// At most this many fires per customer (and key).
+    public var perCustomer: Double?
+    /// At most this many fires a day, for all customers.
+    public var perDay: Double?
+    /// Milliseconds between two fires for the same customer (and key).
+    public var cooldown: Int64?
+    /// The cooldown as the rule wrote it, for explanations.
+    public var cooldownText: String?
 }
