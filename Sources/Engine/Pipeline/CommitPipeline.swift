@@ -18,6 +18,10 @@ final class CommitPipeline: @unchecked Sendable {
     private let depth: Int
     private let lock = NSLock()
     private var failure: (any Error)?
+    /// Committed batches, handed back so the thread that built them frees
+    /// them: a free on another thread locks the builder's malloc arena, and
+    /// two threads fighting over it cost more than the commit itself.
+    private var retired: [BatchBox] = []
     /// Told how long each commit took (seconds), on the commit thread.
     private var observer: (@Sendable (Double) -> Void)?
     /// Batches submitted and not yet committed.
@@ -52,15 +56,18 @@ final class CommitPipeline: @unchecked Sendable {
             throw error
         }
         slots.wait()
-        lock.withLock { inFlight += 1 }
-        // Freed on the commit thread once committed: with jemalloc (each
-        // thread returns what it frees through its own cache) that no longer
-        // costs the shard, as glibc's arena lock did.
+        let done = lock.withLock { () -> [BatchBox] in
+            inFlight += 1
+            defer { retired.removeAll(keepingCapacity: true) }
+            return retired
+        }
+        _ = done // freed here, on the submitting thread
         let box = BatchBox(batch)
         queue.async { [self] in
             defer {
                 // Done with this batch, committed or not: shards waiting for the pipeline to go idle go on.
                 let idle: [@Sendable () -> Void] = lock.withLock {
+                    retired.append(box)
                     inFlight -= 1
                     guard inFlight == 0 else { return [] }
                     defer { idleWaiters.removeAll() }
