@@ -61,6 +61,7 @@ public final class BackgroundCheckpoints: @unchecked Sendable {
                 try? checkpointNow()
             }
         }
+        thread.name = "checkpoint"
         thread.start()
     }
 

@@ -25,8 +25,7 @@ struct ThreadTimes {
     }
 
     /// A small `/proc` file's text, read with `read(2)` until its end (a
-    /// `/proc` file reports no size, and a read by size sometimes came back
-    /// empty, leaving a thread without its name).
+    /// `/proc` file reports no size).
     private static func read(_ path: String) -> String? {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return nil }

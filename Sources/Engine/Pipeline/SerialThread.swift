@@ -18,6 +18,7 @@ final class SerialThread: @unchecked Sendable {
             Thread.current.name = String(name.prefix(15)) // (Linux names only the running thread)
             while let next = take() { next() }
         }
+        thread.name = String(name.prefix(15)) // and before it starts: a start racing the line above could leave it unnamed
         thread.start()
     }
 

@@ -104,6 +104,7 @@ final class ShardWorker: @unchecked Sendable {
             }
         }
         thread.stackSize = 8 << 20
+        thread.name = "shard-\(index)" // and before it starts: a start racing the line inside could leave it unnamed
         thread.start()
         ready.wait()
         if let error = startup.error { throw error }

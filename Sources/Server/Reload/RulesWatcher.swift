@@ -28,6 +28,7 @@ final class RulesWatcher: @unchecked Sendable {
             Thread.current.name = "rules-watcher" // (Linux names only the running thread)
             loop()
         }
+        thread.name = "rules-watcher"
         thread.start()
     }
 
