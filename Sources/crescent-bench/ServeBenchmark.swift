@@ -47,7 +47,7 @@ enum ServeBenchmark {
         final class Counter: @unchecked Sendable {
             let lock = NSLock()
             var next = 0, refused = 0, sendersLeft = 0
-            var duringIngest: [Double] = []
+            var duringIngest: [DecideTiming] = []
             func take(_ limit: Int) -> Int? { lock.withLock { defer { next += 1 }; return next < limit ? next : nil } }
         }
         let counter = Counter()
@@ -66,9 +66,9 @@ enum ServeBenchmark {
                 let checkout = HTTPClient(eventLoopGroupProvider: .singleton)
                 var i = 0
                 while counter.lock.withLock({ counter.sendersLeft > 0 }) {
-                    let latency = try await decide(port: port, auth: auth, userId: "burst-\(i)", messageId: "burst-\(i)", total: 25,
-                                                   client: checkout).latency
-                    counter.lock.withLock { counter.duringIngest.append(latency) }
+                    let answer = try await decide(port: port, auth: auth, userId: "burst-\(i)", messageId: "burst-\(i)", total: 25,
+                                                  client: checkout)
+                    counter.lock.withLock { counter.duringIngest.append(answer) }
                     i += 1
                     try await Task.sleep(for: .milliseconds(50))
                 }
@@ -98,11 +98,20 @@ enum ServeBenchmark {
             let after = ThreadTimes.now(pid: server.process.processIdentifier)
             print("  server CPU during the ingest: " + after.summary(since: serverThreadsBefore, events: messages.count))
         }
-        let burst = counter.duringIngest.sorted()
+        let burst = counter.duringIngest.map(\.latency).sorted()
         if !burst.isEmpty {
             let at = { (p: Double) in burst[min(burst.count - 1, Int(Double(burst.count) * p))] }
             print(String(format: "  decide during the ingest: %d requests, one every 50 ms: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
                          burst.count, at(0.5), at(0.99), burst.last ?? 0))
+            // Where they waited, from their Server-Timing: for the shard (the ingest job it was running) or for the commit.
+            let median = { (metric: String) -> Double? in
+                let values = counter.duringIngest.compactMap { $0.server[metric] }.sorted()
+                return values.isEmpty ? nil : values[values.count / 2]
+            }
+            if let evaluate = median("evaluate"), let commit = median("commit"), let inServer = median("total") {
+                print(String(format: "    in the server (Server-Timing), medians: %.2f ms, of which evaluate %.2f ms, commit %.2f ms",
+                             inServer, evaluate, commit))
+            }
         }
 
         // 2. Decisions at a fixed rate (open loop: each request starts on schedule). The server's
@@ -132,7 +141,7 @@ enum ServeBenchmark {
                     let start = seconds(ContinuousClock.now - begin)
                     let answer = try await decide(port: port, auth: auth, userId: "bench-\(i % 500)", messageId: "decide-\(i)",
                                                   total: 20 + i % 300, client: checkout)
-                    return TimedDecision(start: start, latency: answer.latency, server: answer.server)
+                    return TimedDecision(start: start, latency: answer.latency, server: answer.server["total"])
                 }
             }
             var all: [TimedDecision] = []
@@ -221,9 +230,16 @@ enum ServeBenchmark {
         return String(buffer: try await response.body.collect(upTo: 1 << 24))
     }
 
-    /// One `/v1/decide` of an `Order Completed`; its latency in milliseconds, client side.
+    /// One decision's latency in milliseconds, client side, and its
+    /// `Server-Timing` metrics (`evaluate`, `commit`, `total`; milliseconds).
+    struct DecideTiming: Sendable {
+        var latency: Double
+        var server: [String: Double]
+    }
+
+    /// One `/v1/decide` of an `Order Completed`, timed.
     static func decide(port: Int, auth: String, userId: String, messageId: String, total: Int,
-                       client: HTTPClient = .shared) async throws -> (latency: Double, server: Double?) {
+                       client: HTTPClient = .shared) async throws -> DecideTiming {
         let body = #"{"userId":"\#(userId)","event":"Order Completed","messageId":"\#(messageId)","#
             + #""properties":{"order_id":"o-\#(messageId)","total":\#(total),"card_fingerprint":"fp\#(total % 97)"}}"#
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/decide")
@@ -234,18 +250,19 @@ enum ServeBenchmark {
         let response = try await client.execute(request, deadline: .now() + .seconds(10))
         _ = try await response.body.collect(upTo: 1 << 16)
         let latency = seconds(ContinuousClock.now - sent) * 1000
-        return (latency, response.headers.first(name: "Server-Timing").flatMap { serverTotal($0) })
+        return DecideTiming(latency: latency, server: response.headers.first(name: "Server-Timing").map(serverTiming) ?? [:])
     }
 
-    /// The `total` duration (milliseconds) of a `Server-Timing` header.
-    static func serverTotal(_ header: String) -> Double? {
+    /// The durations (milliseconds) of a `Server-Timing` header, by metric name.
+    static func serverTiming(_ header: String) -> [String: Double] {
+        var durations: [String: Double] = [:]
         for metric in header.split(separator: ",") {
             let parts = metric.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-            if parts.first == "total", let duration = parts.dropFirst().first(where: { $0.hasPrefix("dur=") }) {
-                return Double(duration.dropFirst(4))
+            if let name = parts.first, let duration = parts.dropFirst().first(where: { $0.hasPrefix("dur=") }) {
+                durations[name] = Double(duration.dropFirst(4))
             }
         }
-        return nil
+        return durations
     }
 
     /// Cumulative bucket counts of one labelled Prometheus histogram, by upper bound.
