@@ -51,7 +51,7 @@ public final class BackgroundCheckpoints: @unchecked Sendable {
         caughtUpWithin = max(1, restartAfterFrames / 256)
         try store.restartLog(after: restartAfterFrames)
         let thread = Thread { [self] in
-            Thread.current.name = "checkpoint" // (Linux names only the running thread)
+            ThreadName.set("checkpoint")
             while true {
                 condition.lock()
                 if !stopped { condition.wait(until: Date().addingTimeInterval(interval)) }
@@ -61,7 +61,6 @@ public final class BackgroundCheckpoints: @unchecked Sendable {
                 try? checkpointNow()
             }
         }
-        thread.name = "checkpoint"
         thread.start()
     }
 

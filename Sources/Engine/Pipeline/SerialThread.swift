@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 /// A thread of its own that runs the closures handed to it one at a time, in
 /// order: a serial queue whose work always runs on the same, named thread
@@ -15,10 +16,9 @@ final class SerialThread: @unchecked Sendable {
     /// Starts the thread; `name` is cut to the 15 characters Linux keeps.
     init(name: String) {
         let thread = Thread { [self] in
-            Thread.current.name = String(name.prefix(15)) // (Linux names only the running thread)
+            ThreadName.set(name) // (not Foundation's `name`, which can miss a thread just started)
             while let next = take() { next() }
         }
-        thread.name = String(name.prefix(15)) // and before it starts: a start racing the line above could leave it unnamed
         thread.start()
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 /// A thread that owns one ``Engine`` (and so one Lua state) for its whole
 /// life and runs jobs on it in order, from a bounded queue.
@@ -27,9 +28,7 @@ final class ShardWorker: @unchecked Sendable {
         final class Startup: @unchecked Sendable { var error: (any Error)? }
         let startup = Startup()
         let thread = Thread { [self] in
-            // Named from inside: Foundation on Linux names only the running
-            // thread, and the kernel keeps 15 characters (`top -H`, `perf`).
-            Thread.current.name = "shard-\(index)"
+            ThreadName.set("shard-\(index)") // (`top -H`, `perf`; not Foundation's `name`, which can miss a thread just started)
             let engine: Engine
             do {
                 engine = try make()
@@ -104,7 +103,6 @@ final class ShardWorker: @unchecked Sendable {
             }
         }
         thread.stackSize = 8 << 20
-        thread.name = "shard-\(index)" // and before it starts: a start racing the line inside could leave it unnamed
         thread.start()
         ready.wait()
         if let error = startup.error { throw error }

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import Store
 
 /// Watches folders (and every folder below them) with inotify and calls
 /// `onChange` once the files have been quiet for `settle`, so an editor's
@@ -25,10 +26,9 @@ final class RulesWatcher: @unchecked Sendable {
         guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         rescan()
         let thread = Thread { [self] in
-            Thread.current.name = "rules-watcher" // (Linux names only the running thread)
+            ThreadName.set("rules-watcher")
             loop()
         }
-        thread.name = "rules-watcher"
         thread.start()
     }
 
