@@ -100,6 +100,9 @@ local EventMeta = {
 
 function host_declarations() return declarations end
 
+-- `crescent check` reads what a rule function declares (its parameters).
+function host_function(id) return functions[id] end
+
 function host_begin(event, customer)
   if E ~= nil then setmetatable(E, nil) end
   E = setmetatable(event, EventMeta)

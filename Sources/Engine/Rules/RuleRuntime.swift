@@ -118,6 +118,7 @@ public final class RuleRuntime {
         inspectCall = try entry("host_inspect")
         scheduleCall = try entry("host_schedule")
         let declarationsCall = try entry("host_declarations")
+        let functionCall = try entry("host_function")
 
         let files = RuleRuntime.ruleFiles(in: rulesDirectory)
         var sources: [String: String] = [:]
@@ -159,6 +160,10 @@ public final class RuleRuntime {
         }
         version = RuleRuntime.hash(sources.merging(pluginSources) { a, _ in a })
         declarations = RuleChecks.validate(accepted, problems: &problems)
+        RuleSignatures.check(declarations, problems: &problems) { handle in
+            (try? state.call(functionCall, arguments: 1, results: 1, push: { $0.push(handle) },
+                             read: { $0.signature(ofFunctionAt: -1) })) ?? nil
+        }
         RuleChecks.checkListReads(sources: sources, declarations: declarations, problems: &problems)
         RuleChecks.checkSegmentReads(sources: sources, declarations: declarations, problems: &problems)
     }

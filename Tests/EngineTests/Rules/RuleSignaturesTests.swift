@@ -1,0 +1,67 @@
+import Engine
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("crescent check reads the parameters rule functions declare")
+struct RuleSignaturesTests {
+    private func warnings(_ source: String) throws -> [String] {
+        let dir = try Fixtures.temporaryDirectory(files: ["rules/r.lua": source])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let check = try RuleSetCheck.run(rulesDirectory: dir.appendingPathComponent("rules").path, pluginsDirectory: nil)
+        #expect(check.errors.isEmpty, "\(check.errors)")
+        return check.warnings.map(\.description)
+    }
+
+    @Test("a segment written as when(e, c) gets the customer as e and nil as c: warned at the function's line")
+    func segmentWithEventParameter() throws {
+        let found = try warnings("""
+            segment "big_spenders" {
+              description = "spent a lot",
+              when = function(e, c)
+                return c.total_spent > 500
+              end,
+            }
+            """)
+        #expect(found == [
+            #"rules/r.lua:3: warning: segment "big_spenders": when is called as when(c): 'e' receives the customer, not the event; 'c' is always nil"#,
+        ])
+    }
+
+    @Test("a promotion's when(c), a run with a parameter too many, a schedule's run(act) and a journey step's when(e, c) are each warned")
+    func eachKindOfFunction() throws {
+        let found = try warnings("""
+            promotion "p" {
+              on = "Order Completed",
+              when = function(c) return c.total_spent > 100 end,
+              run = function(e, c, act, extra) end,
+            }
+            schedule "s" { every = "1h", run = function(act) end }
+            journey "j" {
+              on = "Order Completed",
+              steps = {
+                branch { when = function(e, c) return true end, wait "1h" },
+                send { channel = "email", template = "x", data = function(c, j, e) return {} end },
+              },
+            }
+            """)
+        #expect(found == [
+            #"rules/r.lua:3: warning: promotion "p": when is called as when(e, c, ctx): 'c' receives the event, not the customer"#,
+            #"rules/r.lua:4: warning: promotion "p": run is called as run(e, c, act): 'extra' is always nil"#,
+            #"rules/r.lua:6: warning: schedule "s": run is called as run(ctx, act): 'act' receives the context, not the actions"#,
+            #"rules/r.lua:10: warning: journey "j": step "branch_1"'s when is called as when(c, j, e): 'e' receives the customer, not the event; 'c' receives the journey instance, not the customer"#,
+        ], "\(found)")
+    }
+
+    @Test("fewer parameters than passed, other names, `...` and the documented forms are not warned")
+    func acceptedForms() throws {
+        let found = try warnings("""
+            segment "a" { when = function(customer) return customer.orders_count > 0 end }
+            segment "b" { when = function(x) return x.orders_count > 1 end }
+            promotion "p" { on = "Order Completed", when = function(e) return e.order ~= nil end, run = function(...) end }
+            fraud "f" { on = "Order Completed", score = function(event, customer, context) return 0 end }
+            counter "n" { on = "Order Completed", key = function(_, c) return c.id end }
+            """)
+        #expect(found.isEmpty, "\(found)")
+    }
+}
