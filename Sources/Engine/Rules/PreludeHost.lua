@@ -100,8 +100,20 @@ local EventMeta = {
 
 function host_declarations() return declarations end
 
--- `crescent check` reads what a rule function declares (its parameters).
+-- `crescent check` reads what a rule function declares (its parameters),
+-- and which fields a customer and an event have.
 function host_function(id) return functions[id] end
+
+-- What `Engine.push(_:_:)` sets on every event, then the fields fetched on first read.
+local PLAIN_EVENT_FIELDS = { "name", "type", "message_id", "timestamp", "internal", "user_id", "anonymous_id" }
+function host_known_fields()
+  local customer, event = {}, {}
+  for field in pairs(INPUT_OF) do customer[#customer + 1] = field end
+  for method in pairs(Customer) do customer[#customer + 1] = method end
+  for _, field in ipairs(PLAIN_EVENT_FIELDS) do event[#event + 1] = field end
+  for field in pairs(LAZY_EVENT_FIELDS) do event[#event + 1] = field end
+  return customer, event
+end
 
 function host_begin(event, customer)
   if E ~= nil then setmetatable(E, nil) end

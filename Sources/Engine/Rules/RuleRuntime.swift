@@ -160,12 +160,20 @@ public final class RuleRuntime {
         }
         version = RuleRuntime.hash(sources.merging(pluginSources) { a, _ in a })
         declarations = RuleChecks.validate(accepted, problems: &problems)
-        RuleSignatures.check(declarations, problems: &problems) { handle in
+        let fields = (try? state.call(try entry("host_known_fields"), [])) ?? []
+        let known = fields.count == 2 ? RuleSignatures.KnownFields(customer: Self.strings(fields[0]), event: Self.strings(fields[1])) : nil
+        RuleSignatures.check(declarations, sources: sources, known: known, problems: &problems) { handle in
             (try? state.call(functionCall, arguments: 1, results: 1, push: { $0.push(handle) },
                              read: { $0.signature(ofFunctionAt: -1) })) ?? nil
         }
         RuleChecks.checkListReads(sources: sources, declarations: declarations, problems: &problems)
         RuleChecks.checkSegmentReads(sources: sources, declarations: declarations, problems: &problems)
+    }
+
+    /// The strings of a Lua list.
+    private static func strings(_ value: LuaValue) -> Set<String> {
+        guard case .array(let items) = value else { return [] }
+        return Set(items.compactMap(\.stringValue))
     }
 
     /// The rule language: Prelude.lua, PreludeCustomer.lua, PreludeHost.lua,

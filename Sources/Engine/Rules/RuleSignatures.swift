@@ -45,34 +45,114 @@ enum RuleSignatures {
     /// A journey step's `when` and `data` functions: `(c, j, e)`.
     static let stepArguments: [Argument] = [.customer, .journey, .event]
 
+    /// The fields a customer (`c`) and an event (`e`) have, as the prelude lists them.
+    struct KnownFields {
+        var customer: Set<String>
+        var event: Set<String>
+    }
+
     /// Warns, at each function's own line, about parameters that can never
     /// receive what their names say: past the arguments passed (always nil)
-    /// or named for another argument than the one in their place.
-    /// `signature` reads a function by its handle.
-    static func check(_ declarations: [RuleDeclaration], problems: inout [RuleProblem],
-                      signature: (Int64) -> LuaFunctionSignature?) {
+    /// or named for another argument than the one in their place; and, with
+    /// `known`, at the line of the read, about a field of the customer or the
+    /// event that they do not have (`c.total_spnt`), unless some rule sets it.
+    /// `signature` reads a function by its handle; `sources` are the rule
+    /// and plugin files by chunk name.
+    static func check(_ declarations: [RuleDeclaration], sources: [String: String], known: KnownFields?,
+                      problems: inout [RuleProblem], signature: (Int64) -> LuaFunctionSignature?) {
+        let lines = sources.mapValues { $0.split(separator: "\n", omittingEmptySubsequences: false).map(code) }
+        let assigned = known == nil ? [] : assigned(in: lines)
         for d in declarations {
-            var found: [RuleProblem] = []
+            var functions: [(field: String, label: String, found: LuaFunctionSignature, passed: [Argument])] = []
             for (field, handle) in d.functions {
-                guard let passed = arguments(d.kind, field), let declared = signature(handle) else { continue }
-                found += problem(d, field, label: field, declared, passed)
+                guard let passed = arguments(d.kind, field), let found = signature(handle) else { continue }
+                functions.append((field, field, found, passed))
             }
             if d.kind == .journey, case .array(let steps)? = d.fields["steps"] {
                 for case .table(let step) in steps {
                     let name = step["name"]?.stringValue ?? "?"
                     for (key, field) in [("when", "when"), ("data_function", "data")] {
                         guard case .table(let handle)? = step[.string(LuaString(key))],
-                              case .integer(let id)? = handle["__function"], let declared = signature(id) else { continue }
-                        found += problem(d, field, label: "step \"\(name)\"'s \(field)", declared, stepArguments)
+                              case .integer(let id)? = handle["__function"], let found = signature(id) else { continue }
+                        functions.append((field, "step \"\(name)\"'s \(field)", found, stepArguments))
                     }
+                }
+            }
+            var found: [RuleProblem] = []
+            for function in functions {
+                // A function defined in a plugin is reported in the plugin's file.
+                let file = function.found.chunk.isEmpty ? d.file : function.found.chunk
+                found += problem(d, function.field, label: function.label, file: file, function.found, function.passed)
+                if let known, let body = lines[function.found.chunk] {
+                    found += unknownReads(d, file: file, body, function.found, function.passed, known, assigned)
                 }
             }
             problems += found.sorted { ($0.line ?? 0) < ($1.line ?? 0) }
         }
     }
 
-    private static func problem(_ d: RuleDeclaration, _ field: String, label: String, _ found: LuaFunctionSignature,
-                                _ passed: [Argument]) -> [RuleProblem] {
+    /// A line without its `--` comment.
+    private static func code(_ line: Substring) -> Substring {
+        line.range(of: "--").map { line[..<$0.lowerBound] } ?? line
+    }
+
+    /// `name.field` in `line`, where `name` stands alone (not `x.name.field`,
+    /// not `myname.field`); with whether each is assigned (`name.field = ...`).
+    private static func reads(of name: String, in line: Substring) -> [(field: String, assigned: Bool)] {
+        var found: [(field: String, assigned: Bool)] = []
+        var rest = line[...]
+        while let range = rest.range(of: name + ".") {
+            defer { rest = rest[range.upperBound...] }
+            if range.lowerBound > line.startIndex {
+                let before = line[line.index(before: range.lowerBound)]
+                if before.isLetter || before.isNumber || before == "_" || before == "." || before == ":" { continue }
+            }
+            let field = rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            guard let first = field.first, !first.isNumber else { continue }
+            let after = rest[field.endIndex...].drop { $0 == " " || $0 == "\t" }
+            found.append((String(field), after.first == "=" && after.dropFirst().first != "="))
+        }
+        return found
+    }
+
+    /// Fields some rule sets on `c` or `e` (`c.score = 1`): reading them is no typo.
+    private static func assigned(in lines: [String: [Substring]]) -> Set<String> {
+        var set: Set<String> = []
+        for line in lines.values.joined() {
+            for name in conventional.keys {
+                for read in reads(of: name, in: line) where read.assigned { set.insert(read.field) }
+            }
+        }
+        return set
+    }
+
+    private static func unknownReads(_ d: RuleDeclaration, file: String, _ lines: [Substring], _ found: LuaFunctionSignature,
+                                     _ passed: [Argument], _ known: KnownFields, _ assigned: Set<String>) -> [RuleProblem] {
+        var problems: [RuleProblem] = []
+        for (position, name) in found.parameters.prefix(passed.count).enumerated() {
+            // A parameter named for another argument is warned about as such already.
+            if let meant = conventional[name], meant != passed[position] { continue }
+            let (fields, noun): (Set<String>, String)
+            switch passed[position] {
+            case .customer: (fields, noun) = (known.customer, "a customer")
+            case .event: (fields, noun) = (known.event, "an event")
+            default: continue
+            }
+            for number in max(found.line, 1)...max(found.lastLine, found.line) where number <= lines.count {
+                var named: Set<String> = []
+                for read in reads(of: name, in: lines[number - 1])
+                where !read.assigned && !fields.contains(read.field) && !assigned.contains(read.field) && named.insert(read.field).inserted {
+                    problems.append(RuleProblem(.warning, file: file, line: number,
+                                                "\(d.kind.rawValue) \"\(d.name)\": reads \(name).\(read.field), which \(noun) does not have"
+                                                + NameSuggestion.hint(for: read.field, among: fields, quote: "")))
+                }
+            }
+        }
+        return problems
+    }
+
+    private static func problem(_ d: RuleDeclaration, _ field: String, label: String, file: String,
+                                _ found: LuaFunctionSignature, _ passed: [Argument]) -> [RuleProblem] {
         var findings: [String] = []
         for (position, name) in found.parameters.enumerated() {
             if position >= passed.count {
@@ -83,7 +163,7 @@ enum RuleSignatures {
         }
         guard !findings.isEmpty else { return [] }
         let call = "\(field)(\(passed.map(\.rawValue).joined(separator: ", ")))"
-        return [RuleProblem(.warning, file: d.file, line: found.line > 0 ? found.line : d.line,
+        return [RuleProblem(.warning, file: file, line: found.line > 0 ? found.line : d.line,
                             "\(d.kind.rawValue) \"\(d.name)\": \(label) is called as \(call): "
                             + findings.joined(separator: "; "))]
     }

@@ -10,11 +10,17 @@ public struct LuaFunctionSignature: Sendable, Equatable {
     public var isVararg: Bool
     /// The line of the source where `function` is written.
     public var line: Int
+    /// The line where the function's `end` is.
+    public var lastLine: Int
+    /// The name of the chunk it was compiled from (a rule file's, as loaded).
+    public var chunk: String
 
-    public init(parameters: [String], isVararg: Bool, line: Int) {
+    public init(parameters: [String], isVararg: Bool, line: Int, lastLine: Int, chunk: String) {
         self.parameters = parameters
         self.isVararg = isVararg
         self.line = line
+        self.lastLine = lastLine
+        self.chunk = chunk
     }
 }
 
@@ -38,6 +44,10 @@ extension LuaStack {
             guard let name = lua_getlocal(L, nil, position + 1) else { break }
             names.append(String(cString: name))
         }
-        return LuaFunctionSignature(parameters: names, isVararg: debug.isvararg != 0, line: Int(debug.linedefined))
+        // A chunk's name as given to `load`, after Lua's "@" (a file) or "=" (as is) mark.
+        var chunk = debug.source.map { String(cString: $0) } ?? ""
+        if chunk.first == "@" || chunk.first == "=" { chunk.removeFirst() }
+        return LuaFunctionSignature(parameters: names, isVararg: debug.isvararg != 0, line: Int(debug.linedefined),
+                                    lastLine: Int(debug.lastlinedefined), chunk: chunk)
     }
 }

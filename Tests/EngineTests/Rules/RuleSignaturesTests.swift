@@ -64,4 +64,25 @@ struct RuleSignaturesTests {
             """)
         #expect(found.isEmpty, "\(found)")
     }
+
+    @Test("a misspelt field of the customer or the event is warned at the line that reads it, with the field meant")
+    func misspeltFields() throws {
+        let found = try warnings("""
+            segment "big_spenders" {
+              when = function(customer)
+                return customer.total_spnt > 500 and customer.orders_count > 1 -- customer.in_a_comment
+              end,
+            }
+            promotion "p" {
+              on = "Order Completed",
+              when = function(e, c) return e.propeties.total > 10 and c:spent{ within = "7d" } > 0 and c.lifetime_value > 0 end,
+              run = function(e, c, act) c.flagged = true; act:tag("x") end,
+            }
+            fraud "f" { on = "Order Completed", score = function(e, c) return c.flagged and 10 or 0, e.message_id end }
+            """)
+        #expect(found == [
+            #"rules/r.lua:3: warning: segment "big_spenders": reads customer.total_spnt, which a customer does not have (did you mean total_spent?)"#,
+            #"rules/r.lua:8: warning: promotion "p": reads e.propeties, which an event does not have (did you mean properties?)"#,
+        ], "a field some rule sets (c.flagged), a method and a comment are not flagged: \(found)")
+    }
 }

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Reading a Lua function's parameters")
 struct LuaFunctionSignatureTests {
-    @Test("names, `...` and the defining line come from the compiled function; the stack is left as it was")
+    @Test("names, `...`, the lines and the chunk come from the compiled function; the stack is left as it was")
     func parameters() throws {
         let state = try Fixtures.state()
         let chunk = try state.load("""
@@ -19,9 +19,9 @@ struct LuaFunctionSignatureTests {
         func signature(_ name: String) throws -> LuaFunctionSignature? {
             try read(try #require(state.function(name, in: chunk)), state)
         }
-        #expect(try signature("f") == LuaFunctionSignature(parameters: ["e", "c", "ctx"], isVararg: false, line: 1))
-        #expect(try signature("g") == LuaFunctionSignature(parameters: ["a"], isVararg: true, line: 3))
-        #expect(try signature("h") == LuaFunctionSignature(parameters: [], isVararg: false, line: 6))
+        #expect(try signature("f") == LuaFunctionSignature(parameters: ["e", "c", "ctx"], isVararg: false, line: 1, lastLine: 1, chunk: "sig.lua"))
+        #expect(try signature("g") == LuaFunctionSignature(parameters: ["a"], isVararg: true, line: 3, lastLine: 5, chunk: "sig.lua"))
+        #expect(try signature("h") == LuaFunctionSignature(parameters: [], isVararg: false, line: 6, lastLine: 6, chunk: "sig.lua"))
     }
 
     @Test("a C function or a value that is not a function has no signature")
