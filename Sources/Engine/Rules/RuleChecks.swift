@@ -132,6 +132,40 @@ enum RuleChecks {
         }
     }
 
+    /// Warns where a rule reads a counter by a literal name (`ctx:count("orders_per_card", ...)`,
+    /// `ctx:distinct(...)`) that no counter declares, so it always answers 0; reads distinct
+    /// values of a plain counter, which keeps none; or asks for a longer window than the
+    /// counter keeps its hits, so it counts less than it says.
+    static func checkCounterReads(sources: [String: String], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
+        var counters: [String: RuleDeclaration] = [:]
+        for d in declarations where d.kind == .counter || d.kind == .distinctCounter { counters[d.name] = d }
+        for (file, source) in sources.sorted(by: { $0.key < $1.key }) {
+            for (index, line) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let code = line.range(of: "--").map { line[..<$0.lowerBound] } ?? line[...]
+                for match in code.matches(of: #/:(count|distinct)\(\s*["']([^"']+)["']([^)]*)\)/#) {
+                    let (method, name) = (String(match.1), String(match.2))
+                    var warning: String?
+                    if let counter = counters[name] {
+                        let kept = counter.fields["window"].flatMap(ScheduleTiming.milliseconds) ?? 30 * 86_400_000
+                        let keptText = counter.fields["window"].map { $0.stringValue ?? $0.display } ?? "30d (the default)"
+                        if method == "distinct" && counter.kind == .counter {
+                            warning = "reads distinct values of counter \"\(name)\", which keeps none: it always answers 0 "
+                                + "(declare it as a distinct_counter with a 'value')"
+                        } else if let asked = match.3.firstMatch(of: #/,\s*["']([^"']+)["']\s*$/#)?.1,
+                                  let window = DurationText.milliseconds(String(asked)), window > kept {
+                            warning = "asks counter \"\(name)\" for \(asked), but it keeps hits for \(keptText) (its window): "
+                                + "it counts at most that"
+                        }
+                    } else {
+                        warning = "reads counter \"\(name)\", which no file declares: it always answers 0"
+                            + NameSuggestion.hint(for: name, among: counters.keys, quote: "\"")
+                    }
+                    if let warning { problems.append(RuleProblem(.warning, file: file, line: index + 1, warning)) }
+                }
+            }
+        }
+    }
+
     /// Warns where a rule reads a segment by a literal name that no `segment`
     /// declaration has (`c:in_segment("golld")`, `c.segments.Gold`,
     /// `e.properties.segment == "silvr"`): a typo would silently never match.

@@ -167,6 +167,7 @@ public final class RuleRuntime {
                              read: { $0.signature(ofFunctionAt: -1) })) ?? nil
         }
         RuleChecks.checkListReads(sources: sources, declarations: declarations, problems: &problems)
+        RuleChecks.checkCounterReads(sources: sources, declarations: declarations, problems: &problems)
         RuleChecks.checkSegmentReads(sources: sources, declarations: declarations, problems: &problems)
     }
 
