@@ -138,7 +138,9 @@ enum RuleSignatures {
             case .event: (fields, noun) = (known.event, "an event")
             default: continue
             }
-            for number in max(found.line, 1)...max(found.lastLine, found.line) where number <= lines.count {
+            let body = max(found.line, 1)...min(max(found.lastLine, found.line), lines.count)
+            guard !body.isEmpty, !rebinds(name, in: body.map { lines[$0 - 1] }) else { continue }
+            for number in body {
                 var named: Set<String> = []
                 for read in reads(of: name, in: lines[number - 1])
                 where !read.assigned && !fields.contains(read.field) && !assigned.contains(read.field) && named.insert(read.field).inserted {
@@ -149,6 +151,26 @@ enum RuleSignatures {
             }
         }
         return problems
+    }
+
+    /// Whether the function's body (its header line first) declares `name`
+    /// again (`local c`, `for _, c in`, a nested `function(c)`): its reads may
+    /// then be of something else, so none is reported.
+    private static func rebinds(_ name: String, in body: [Substring]) -> Bool {
+        guard let patterns = try? [
+            Regex("\\blocal\\s+[A-Za-z0-9_,\\s]*\\b\(name)\\b"),
+            Regex("\\bfor\\s+[A-Za-z0-9_,\\s]*\\b\(name)\\b"),
+            Regex("\\bfunction\\b[A-Za-z0-9_.:\\s]*\\([A-Za-z0-9_,.\\s]*\\b\(name)\\b"),
+        ] else { return true }
+        for (index, line) in body.enumerated() {
+            // The header's own parameter list is not a second declaration.
+            var text = line
+            if index == 0, let start = text.range(of: "function"), let close = text[start.upperBound...].firstIndex(of: ")") {
+                text = text[text.index(after: close)...]
+            }
+            if patterns.contains(where: { text.contains($0) }) { return true }
+        }
+        return false
     }
 
     private static func problem(_ d: RuleDeclaration, _ field: String, label: String, file: String,

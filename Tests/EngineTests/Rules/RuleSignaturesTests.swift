@@ -79,10 +79,16 @@ struct RuleSignaturesTests {
               run = function(e, c, act) c.flagged = true; act:tag("x") end,
             }
             fraud "f" { on = "Order Completed", score = function(e, c) return c.flagged and 10 or 0, e.message_id end }
+            segment "recent_big_order" {
+              when = function(c)
+                for _, c in ipairs(c.orders) do if c.total > 500 and c.at > 0 then return true end end
+                return false
+              end,
+            }
             """)
         #expect(found == [
             #"rules/r.lua:3: warning: segment "big_spenders": reads customer.total_spnt, which a customer does not have (did you mean total_spent?)"#,
             #"rules/r.lua:8: warning: promotion "p": reads e.propeties, which an event does not have (did you mean properties?)"#,
-        ], "a field some rule sets (c.flagged), a method and a comment are not flagged: \(found)")
+        ], "a field some rule sets (c.flagged), a method, a comment and a name declared again (for _, c in) are not flagged: \(found)")
     }
 }
