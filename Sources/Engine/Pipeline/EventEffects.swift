@@ -70,6 +70,12 @@ extension EngineState {
         dirty.insert(from.row.id)
     }
 
+    /// The events that carry an order for rules (`e.order`), as ``apply(_:to:)``
+    /// finds one: the order events, and a fraud review naming an `order_id`.
+    static let orderEventNames: Set<String> = [
+        "Order Completed", "Order Updated", "Order Cancelled", "Order Refunded", "Fraud Confirmed", "Fraud Cleared",
+    ]
+
     /// Applies the event's effects; returns the order it concerns, if any,
     /// and whether the event is an `Order Completed` for an order already
     /// completed (a checkout retried under a new messageId, or one order sent

@@ -55,7 +55,8 @@ enum RuleSignatures {
     /// receive what their names say: past the arguments passed (always nil)
     /// or named for another argument than the one in their place; and, with
     /// `known`, at the line of the read, about a field of the customer or the
-    /// event that they do not have (`c.total_spnt`), unless some rule sets it.
+    /// event that they do not have (`c.total_spnt`), unless some rule sets it,
+    /// and about `e.order` read on events that never carry one.
     /// `signature` reads a function by its handle; `sources` are the rule
     /// and plugin files by chunk name.
     static func check(_ declarations: [RuleDeclaration], sources: [String: String], known: KnownFields?,
@@ -63,10 +64,11 @@ enum RuleSignatures {
         let lines = sources.mapValues { $0.split(separator: "\n", omittingEmptySubsequences: false).map(code) }
         let assigned = known == nil ? [] : assigned(in: lines)
         for d in declarations {
-            var functions: [(field: String, label: String, found: LuaFunctionSignature, passed: [Argument])] = []
+            // The events a function runs on, when they are the declaration's `on` (not a journey step's).
+            var functions: [(field: String, label: String, found: LuaFunctionSignature, passed: [Argument], triggers: [String]?)] = []
             for (field, handle) in d.functions {
                 guard let passed = arguments(d.kind, field), let found = signature(handle) else { continue }
-                functions.append((field, field, found, passed))
+                functions.append((field, field, found, passed, d.triggers))
             }
             if d.kind == .journey, case .array(let steps)? = d.fields["steps"] {
                 for case .table(let step) in steps {
@@ -74,7 +76,7 @@ enum RuleSignatures {
                     for (key, field) in [("when", "when"), ("data_function", "data")] {
                         guard case .table(let handle)? = step[.string(LuaString(key))],
                               case .integer(let id)? = handle["__function"], let found = signature(id) else { continue }
-                        functions.append((field, "step \"\(name)\"'s \(field)", found, stepArguments))
+                        functions.append((field, "step \"\(name)\"'s \(field)", found, stepArguments, nil))
                     }
                 }
             }
@@ -84,7 +86,8 @@ enum RuleSignatures {
                 let file = function.found.chunk.isEmpty ? d.file : function.found.chunk
                 found += problem(d, function.field, label: function.label, file: file, function.found, function.passed)
                 if let known, let body = lines[function.found.chunk] {
-                    found += unknownReads(d, file: file, body, function.found, function.passed, known, assigned)
+                    found += unknownReads(d, file: file, body, function.found, function.passed, triggers: function.triggers,
+                                          known, assigned)
                 }
             }
             problems += found.sorted { ($0.line ?? 0) < ($1.line ?? 0) }
@@ -127,7 +130,8 @@ enum RuleSignatures {
     }
 
     private static func unknownReads(_ d: RuleDeclaration, file: String, _ lines: [Substring], _ found: LuaFunctionSignature,
-                                     _ passed: [Argument], _ known: KnownFields, _ assigned: Set<String>) -> [RuleProblem] {
+                                     _ passed: [Argument], triggers: [String]?, _ known: KnownFields,
+                                     _ assigned: Set<String>) -> [RuleProblem] {
         var problems: [RuleProblem] = []
         for (position, name) in found.parameters.prefix(passed.count).enumerated() {
             // A parameter named for another argument is warned about as such already.
@@ -142,11 +146,18 @@ enum RuleSignatures {
             guard !body.isEmpty, !rebinds(name, in: body.map { lines[$0 - 1] }) else { continue }
             for number in body {
                 var named: Set<String> = []
-                for read in reads(of: name, in: lines[number - 1])
-                where !read.assigned && !fields.contains(read.field) && !assigned.contains(read.field) && named.insert(read.field).inserted {
-                    problems.append(RuleProblem(.warning, file: file, line: number,
-                                                "\(d.kind.rawValue) \"\(d.name)\": reads \(name).\(read.field), which \(noun) does not have"
-                                                + NameSuggestion.hint(for: read.field, among: fields, quote: "")))
+                for read in reads(of: name, in: lines[number - 1]) where !read.assigned && named.insert(read.field).inserted {
+                    if !fields.contains(read.field) && !assigned.contains(read.field) {
+                        problems.append(RuleProblem(.warning, file: file, line: number,
+                                                    "\(d.kind.rawValue) \"\(d.name)\": reads \(name).\(read.field), which \(noun) does not have"
+                                                    + NameSuggestion.hint(for: read.field, among: fields, quote: "")))
+                    } else if passed[position] == .event, read.field == "order", let triggers, !triggers.isEmpty,
+                              !triggers.contains(where: EngineState.orderEventNames.contains) {
+                        problems.append(RuleProblem(.warning, file: file, line: number,
+                                                    "\(d.kind.rawValue) \"\(d.name)\": reads \(name).order, which is nil on "
+                                                    + triggers.map { "'\($0)'" }.joined(separator: " and ")
+                                                    + " (only order events and fraud reviews naming an order carry one)"))
+                    }
                 }
             }
         }

@@ -91,4 +91,23 @@ struct RuleSignaturesTests {
             #"rules/r.lua:8: warning: promotion "p": reads e.propeties, which an event does not have (did you mean properties?)"#,
         ], "a field some rule sets (c.flagged), a method, a comment and a name declared again (for _, c in) are not flagged: \(found)")
     }
+
+    @Test("e.order read by a rule listening only to events that carry no order is warned; on order events and in journey steps it is not")
+    func orderOnOtherEvents() throws {
+        let found = try warnings("""
+            promotion "big_checkout" {
+              on = "Checkout Started",
+              when = function(e) return e.order.total > 500 end,
+              run = function(e, c, act) act:tag("big") end,
+            }
+            promotion "big_order" { on = { "Checkout Started", "Order Completed" }, when = function(e) return e.order ~= nil end, run = function() end }
+            journey "after_checkout" {
+              on = "Checkout Started",
+              steps = { wait "1d", branch { when = function(c, j, e) return e ~= nil and e.order ~= nil end, wait "1h" } },
+            }
+            """)
+        #expect(found == [
+            #"rules/r.lua:3: warning: promotion "big_checkout": reads e.order, which is nil on 'Checkout Started' (only order events and fraud reviews naming an order carry one)"#,
+        ], "\(found)")
+    }
 }
