@@ -193,8 +193,7 @@ public final class Engine {
                     listValues += values.compactMap(\.stringValue).map { (declaration.name, $0, declaration.file) }
                 }
             case .counter, .distinctCounter:
-                let window = declaration.fields["window"].flatMap(ScheduleTiming.milliseconds) ?? 30 * 86_400_000
-                shared.counterRetention[declaration.name] = window
+                shared.counterRetention[declaration.name] = declaration.counterWindow
             default:
                 break
             }

@@ -167,7 +167,7 @@ final class SharedState: @unchecked Sendable {
     private func hitsLocked(_ counter: String, _ key: String, now: Int64) -> [(at: Int64, value: String?)] {
         let id = CounterKey(counter: counter, key: key)
         if let known = counters.value(id) { return known }
-        let retention = counterRetention[counter] ?? 30 * 86_400_000
+        let retention = counterRetention[counter] ?? RuleDeclaration.defaultCounterWindow
         let loaded = freshStore && !counters.hasDropped
             ? [] : (try? store.counterHits(counter: counter, key: key, since: now - retention)) ?? []
         counters.set(id, loaded)
@@ -196,7 +196,7 @@ final class SharedState: @unchecked Sendable {
     func addHit(_ counter: String, _ key: String, value: String?, now: Int64) {
         lock.withLock {
             _ = hitsLocked(counter, key, now: now)
-            let retention = counterRetention[counter] ?? 30 * 86_400_000
+            let retention = counterRetention[counter] ?? RuleDeclaration.defaultCounterWindow
             counters.modify(CounterKey(counter: counter, key: key)) { list in
                 list.append((now, value))
                 if let first = list.first, first.at < now - retention { list.removeAll { $0.at < now - retention } }

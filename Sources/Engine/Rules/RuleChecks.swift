@@ -140,13 +140,12 @@ enum RuleChecks {
         var counters: [String: RuleDeclaration] = [:]
         for d in declarations where d.kind == .counter || d.kind == .distinctCounter { counters[d.name] = d }
         for (file, source) in sources.sorted(by: { $0.key < $1.key }) {
-            for (index, line) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let code = line.range(of: "--").map { line[..<$0.lowerBound] } ?? line[...]
+            for (index, code) in codeLines(source).enumerated() {
                 for match in code.matches(of: #/:(count|distinct)\(\s*["']([^"']+)["']([^)]*)\)/#) {
                     let (method, name) = (String(match.1), String(match.2))
                     var warning: String?
                     if let counter = counters[name] {
-                        let kept = counter.fields["window"].flatMap(ScheduleTiming.milliseconds) ?? 30 * 86_400_000
+                        let kept = counter.counterWindow
                         let keptText = counter.fields["window"].map { $0.stringValue ?? $0.display } ?? "30d (the default)"
                         if method == "distinct" && counter.kind == .counter {
                             warning = "reads distinct values of counter \"\(name)\", which keeps none: it always answers 0 "
@@ -180,14 +179,20 @@ enum RuleChecks {
         }
     }
 
+    /// A rule file's lines without their `--` comments, for the checks that scan the text.
+    static func codeLines(_ source: String) -> [Substring] {
+        source.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.range(of: "--").map { line[..<$0.lowerBound] } ?? line
+        }
+    }
+
     /// The names the `reads` patterns capture in the rule files, outside
     /// `--` comments: each once per line, by file and line.
     private static func names(readBy reads: [Regex<(Substring, Substring)>], in sources: [String: String])
         -> [(file: String, line: Int, name: String)] {
         var found: [(file: String, line: Int, name: String)] = []
         for (file, source) in sources.sorted(by: { $0.key < $1.key }) {
-            for (index, line) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let code = line.range(of: "--").map { line[..<$0.lowerBound] } ?? line[...]
+            for (index, code) in codeLines(source).enumerated() {
                 var named: [String] = []
                 for read in reads {
                     for match in code.matches(of: read) where !named.contains(String(match.1)) { named.append(String(match.1)) }

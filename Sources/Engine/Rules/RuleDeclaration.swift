@@ -82,6 +82,16 @@ public final class RuleDeclaration: Sendable {
 }
 
 /// A problem found while loading or checking rules: `path:line: message`.
+extension RuleDeclaration {
+    /// How long a counter keeps its hits when it names no `window`.
+    public static let defaultCounterWindow: Int64 = 30 * 86_400_000
+
+    /// A counter's `window` in milliseconds (the default when it has none).
+    var counterWindow: Int64 {
+        fields["window"].flatMap(ScheduleTiming.milliseconds) ?? Self.defaultCounterWindow
+    }
+}
+
 public struct RuleProblem: Sendable, Equatable, CustomStringConvertible {
     /// An error fails `crescent check` (exit 1) and blocks a reload; a warning only informs.
     public enum Severity: String, Sendable { case error, warning }

@@ -119,6 +119,7 @@ public final class RuleRuntime {
         scheduleCall = try entry("host_schedule")
         let declarationsCall = try entry("host_declarations")
         let functionCall = try entry("host_function")
+        let knownFieldsCall = try entry("host_known_fields")
 
         let files = RuleRuntime.ruleFiles(in: rulesDirectory)
         var sources: [String: String] = [:]
@@ -160,7 +161,7 @@ public final class RuleRuntime {
         }
         version = RuleRuntime.hash(sources.merging(pluginSources) { a, _ in a })
         declarations = RuleChecks.validate(accepted, problems: &problems)
-        let fields = (try? state.call(try entry("host_known_fields"), [])) ?? []
+        let fields = (try? state.call(knownFieldsCall, [])) ?? []
         let known = fields.count == 2 ? RuleSignatures.KnownFields(customer: Self.strings(fields[0]), event: Self.strings(fields[1])) : nil
         RuleSignatures.check(declarations, sources: sources, known: known, problems: &problems) { handle in
             (try? state.call(functionCall, arguments: 1, results: 1, push: { $0.push(handle) },

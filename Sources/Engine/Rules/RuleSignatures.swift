@@ -61,7 +61,7 @@ enum RuleSignatures {
     /// and plugin files by chunk name.
     static func check(_ declarations: [RuleDeclaration], sources: [String: String], known: KnownFields?,
                       problems: inout [RuleProblem], signature: (Int64) -> LuaFunctionSignature?) {
-        let lines = sources.mapValues { $0.split(separator: "\n", omittingEmptySubsequences: false).map(code) }
+        let lines = sources.mapValues(RuleChecks.codeLines)
         let assigned = known == nil ? [] : assigned(in: lines)
         for d in declarations {
             // The events a function runs on, when they are the declaration's `on` (not a journey step's).
@@ -92,11 +92,6 @@ enum RuleSignatures {
             }
             problems += found.sorted { ($0.line ?? 0) < ($1.line ?? 0) }
         }
-    }
-
-    /// A line without its `--` comment.
-    private static func code(_ line: Substring) -> Substring {
-        line.range(of: "--").map { line[..<$0.lowerBound] } ?? line
     }
 
     /// `name.field` in `line`, where `name` stands alone (not `x.name.field`,
