@@ -123,7 +123,8 @@ enum RuleChecks {
     /// answers the warning.
     static func checkListReads(sources: [String: String], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
         let declared = Set(declarations.filter { $0.kind == .list }.map(\.name))
-        for (file, line, name) in names(readBy: [#/(?:lists\.contains|in_list)\(\s*["']([^"']+)["']/#], in: sources)
+        for (file, line, name) in names(readBy: [#/(?:lists\.contains|in_list)\(\s*["']([^"']+)["']/#], onLinesWith: ["lists.contains", "in_list"],
+                                             in: sources)
         where !declared.contains(name) {
             problems.append(RuleProblem(.warning, file: file, line: line,
                                         "reads list \"\(name)\", which no file declares: it holds only what the admin API adds "
@@ -139,9 +140,13 @@ enum RuleChecks {
     static func checkCounterReads(sources: [String: String], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
         var counters: [String: RuleDeclaration] = [:]
         for d in declarations where d.kind == .counter || d.kind == .distinctCounter { counters[d.name] = d }
+        // Built once: a regex literal is compiled each time it is evaluated, and
+        // this runs on every rule set load, once per shard.
+        let read = #/:(count|distinct)\(\s*["']([^"']+)["']([^)]*)\)/#
+        let lastArgument = #/,\s*["']([^"']+)["']\s*$/#
         for (file, source) in sources.sorted(by: { $0.key < $1.key }) {
-            for (index, code) in codeLines(source).enumerated() {
-                for match in code.matches(of: #/:(count|distinct)\(\s*["']([^"']+)["']([^)]*)\)/#) {
+            for (index, code) in codeLines(source).enumerated() where code.contains(":count(") || code.contains(":distinct(") {
+                for match in code.matches(of: read) {
                     let (method, name) = (String(match.1), String(match.2))
                     var warning: String?
                     if let counter = counters[name] {
@@ -150,7 +155,7 @@ enum RuleChecks {
                         if method == "distinct" && counter.kind == .counter {
                             warning = "reads distinct values of counter \"\(name)\", which keeps none: it always answers 0 "
                                 + "(declare it as a distinct_counter with a 'value')"
-                        } else if let asked = match.3.firstMatch(of: #/,\s*["']([^"']+)["']\s*$/#)?.1,
+                        } else if let asked = match.3.firstMatch(of: lastArgument)?.1,
                                   let window = DurationText.milliseconds(String(asked)), window > kept {
                             warning = "asks counter \"\(name)\" for \(asked), but it keeps hits for \(keptText) (its window): "
                                 + "it counts at most that"
@@ -172,27 +177,50 @@ enum RuleChecks {
         let declared = Set(declarations.filter { $0.kind == .segment }.map(\.name))
         let reads = [#/in_segment\(\s*["']([^"']+)["']/#, #/segments\.([A-Za-z_][A-Za-z0-9_]*)/#,
                      #/segments\[\s*["']([^"']+)["']\s*\]/#, #/properties\.segment\s*[=~]=\s*["']([^"']+)["']/#]
-        for (file, line, name) in names(readBy: reads, in: sources) where !declared.contains(name) {
+        for (file, line, name) in names(readBy: reads, onLinesWith: ["segment"], in: sources) where !declared.contains(name) {
             problems.append(RuleProblem(.warning, file: file, line: line,
                                         "reads segment \"\(name)\", which no file declares: no customer is ever in it"
                                         + NameSuggestion.hint(for: name, among: declared, quote: "\"")))
         }
     }
 
-    /// A rule file's lines without their `--` comments, for the checks that scan the text.
-    static func codeLines(_ source: String) -> [Substring] {
+    /// A rule file's lines without their `--` comments, for the checks that
+    /// scan the text (a `--` inside a quoted string is not a comment). With
+    /// `blankingStrings`, what quoted strings hold is blanked too, so that
+    /// `"see c.total"` in a message is not read as code.
+    static func codeLines(_ source: String, blankingStrings: Bool = false) -> [Substring] {
         source.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.range(of: "--").map { line[..<$0.lowerBound] } ?? line
+            let bytes = line.utf8
+            var quote: UInt8?
+            var escaped = false
+            var kept: [UInt8] = []
+            var index = bytes.startIndex
+            while index < bytes.endIndex {
+                let byte = bytes[index]
+                let next = bytes.index(after: index)
+                if let open = quote {
+                    if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == open { quote = nil }
+                    if blankingStrings { kept.append(quote == nil ? byte : UInt8(ascii: " ")) }
+                } else if byte == UInt8(ascii: "-"), next < bytes.endIndex, bytes[next] == UInt8(ascii: "-") {
+                    return blankingStrings ? Substring(String(decoding: kept, as: UTF8.self)) : line[..<index]
+                } else {
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") { quote = byte }
+                    if blankingStrings { kept.append(byte) }
+                }
+                index = next
+            }
+            return blankingStrings ? Substring(String(decoding: kept, as: UTF8.self)) : line
         }
     }
 
     /// The names the `reads` patterns capture in the rule files, outside
-    /// `--` comments: each once per line, by file and line.
-    private static func names(readBy reads: [Regex<(Substring, Substring)>], in sources: [String: String])
-        -> [(file: String, line: Int, name: String)] {
+    /// `--` comments: each once per line, by file and line. Only lines with
+    /// one of `hints` in them are matched (a regex match costs microseconds a line).
+    private static func names(readBy reads: [Regex<(Substring, Substring)>], onLinesWith hints: [String],
+                              in sources: [String: String]) -> [(file: String, line: Int, name: String)] {
         var found: [(file: String, line: Int, name: String)] = []
         for (file, source) in sources.sorted(by: { $0.key < $1.key }) {
-            for (index, code) in codeLines(source).enumerated() {
+            for (index, code) in codeLines(source).enumerated() where hints.contains(where: { code.contains($0) }) {
                 var named: [String] = []
                 for read in reads {
                     for match in code.matches(of: read) where !named.contains(String(match.1)) { named.append(String(match.1)) }

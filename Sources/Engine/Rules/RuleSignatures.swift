@@ -61,8 +61,9 @@ enum RuleSignatures {
     /// and plugin files by chunk name.
     static func check(_ declarations: [RuleDeclaration], sources: [String: String], known: KnownFields?,
                       problems: inout [RuleProblem], signature: (Int64) -> LuaFunctionSignature?) {
-        let lines = sources.mapValues(RuleChecks.codeLines)
+        let lines = sources.mapValues { RuleChecks.codeLines($0, blankingStrings: true) }
         let assigned = known == nil ? [] : assigned(in: lines)
+        var rebindPatterns: [String: [Regex<Substring>]] = [:]
         for d in declarations {
             // The events a function runs on, when they are the declaration's `on` (not a journey step's).
             var functions: [(field: String, label: String, found: LuaFunctionSignature, passed: [Argument], triggers: [String]?)] = []
@@ -87,7 +88,7 @@ enum RuleSignatures {
                 found += problem(d, function.field, label: function.label, file: file, function.found, function.passed)
                 if let known, let body = lines[function.found.chunk] {
                     found += unknownReads(d, file: file, body, function.found, function.passed, triggers: function.triggers,
-                                          known, assigned)
+                                          known, assigned, &rebindPatterns)
                 }
             }
             problems += found.sorted { ($0.line ?? 0) < ($1.line ?? 0) }
@@ -126,7 +127,8 @@ enum RuleSignatures {
 
     private static func unknownReads(_ d: RuleDeclaration, file: String, _ lines: [Substring], _ found: LuaFunctionSignature,
                                      _ passed: [Argument], triggers: [String]?, _ known: KnownFields,
-                                     _ assigned: Set<String>) -> [RuleProblem] {
+                                     _ assigned: Set<String>, _ rebindPatterns: inout [String: [Regex<Substring>]])
+        -> [RuleProblem] {
         var problems: [RuleProblem] = []
         for (position, name) in found.parameters.prefix(passed.count).enumerated() {
             // A parameter named for another argument is warned about as such already.
@@ -138,7 +140,7 @@ enum RuleSignatures {
             default: continue
             }
             let body = max(found.line, 1)...min(max(found.lastLine, found.line), lines.count)
-            guard !body.isEmpty, !rebinds(name, in: body.map { lines[$0 - 1] }) else { continue }
+            guard !body.isEmpty, !rebinds(name, in: body.map { lines[$0 - 1] }, &rebindPatterns) else { continue }
             for number in body {
                 var named: Set<String> = []
                 for read in reads(of: name, in: lines[number - 1]) where !read.assigned && named.insert(read.field).inserted {
@@ -161,14 +163,23 @@ enum RuleSignatures {
 
     /// Whether the function's body (its header line first) declares `name`
     /// again (`local c`, `for _, c in`, a nested `function(c)`): its reads may
-    /// then be of something else, so none is reported.
-    private static func rebinds(_ name: String, in body: [Substring]) -> Bool {
-        guard let patterns = try? [
-            Regex("\\blocal\\s+[A-Za-z0-9_,\\s]*\\b\(name)\\b"),
-            Regex("\\bfor\\s+[A-Za-z0-9_,\\s]*\\b\(name)\\b"),
-            Regex("\\bfunction\\b[A-Za-z0-9_.:\\s]*\\([A-Za-z0-9_,.\\s]*\\b\(name)\\b"),
-        ] else { return true }
-        for (index, line) in body.enumerated() {
+    /// then be of something else, so none is reported. `patterns` keeps the
+    /// regexes built for each name: building one costs far more than running it.
+    private static func rebinds(_ name: String, in body: [Substring], _ patterns: inout [String: [Regex<Substring>]]) -> Bool {
+        // Each pattern needs the name and one of its keywords on the line.
+        let candidates = body.enumerated().filter { line in
+            line.element.contains(name) && ["local", "for", "function"].contains { line.element.contains($0) }
+        }
+        guard !candidates.isEmpty else { return false }
+        if patterns[name] == nil {
+            patterns[name] = (try? [
+                Regex("\\blocal\\s+[A-Za-z0-9_,\\s]*\\b\(name)\\b"),
+                Regex("\\bfor\\s+[A-Za-z0-9_,\\s]*\\b\(name)\\b"),
+                Regex("\\bfunction\\b[A-Za-z0-9_.:\\s]*\\([A-Za-z0-9_,.\\s]*\\b\(name)\\b"),
+            ]) ?? []
+        }
+        guard let patterns = patterns[name], !patterns.isEmpty else { return true }
+        for (index, line) in candidates {
             // The header's own parameter list is not a second declaration.
             var text = line
             if index == 0, let start = text.range(of: "function"), let close = text[start.upperBound...].firstIndex(of: ")") {

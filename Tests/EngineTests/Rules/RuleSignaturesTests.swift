@@ -110,4 +110,20 @@ struct RuleSignaturesTests {
             #"rules/r.lua:3: warning: promotion "big_checkout": reads e.order, which is nil on 'Checkout Started' (only order events and fraud reviews naming an order carry one)"#,
         ], "\(found)")
     }
+
+    @Test("text inside quoted strings is not read as code, and a -- inside a string does not hide the code after it")
+    func quotedStrings() throws {
+        let found = try warnings("""
+            promotion "p" {
+              on = "Order Completed",
+              when = function(e, c) return c.orders_count > 0 end,
+              run = function(e, c, act)
+                act:notify("email", { text = "see c.total_spnt and e.propeties -- it's \\"c.nope\\"" }); return c.lifetime_valu
+              end,
+            }
+            """)
+        #expect(found == [
+            #"rules/r.lua:5: warning: promotion "p": reads c.lifetime_valu, which a customer does not have (did you mean lifetime_value?)"#,
+        ], "\(found)")
+    }
 }
