@@ -58,6 +58,12 @@ public struct EngineOptions: Sendable {
     public var logSink: (@Sendable (String) -> Void)?
     /// Log lines each shard keeps in memory (``Engine/log``), the latest.
     public var logLinesKept = 1_000
+    /// Whether loading a rule set also reads its source text for the
+    /// warnings `crescent check` gives (misnamed parameters, misspelt
+    /// fields, undeclared counters, lists and segments), kept in
+    /// ``Engine/problems``. Only shard 0 does; a scenario's engine, whose
+    /// rule set `crescent check` has just read, need not.
+    public var checksRuleText = true
 
     public init() {}
 }
@@ -156,7 +162,7 @@ public final class Engine {
         let host = Self.ruleHost(state: state, shared: shared)
         self.host = host
         rules = try RuleRuntime(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
-                                limits: options.limits, host: host)
+                                limits: options.limits, host: host, checksText: options.checksRuleText && shard == 0)
         install(rules)
         try loadJourneys(owns: owns)
     }

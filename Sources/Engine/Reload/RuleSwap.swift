@@ -11,7 +11,7 @@ extension Engine {
     /// (unused) until ``activateStaged()`` or ``discardStaged()``.
     func stage(rulesDirectory: String, pluginsDirectory: String?) throws -> StagedRuleSet {
         let runtime = try RuleRuntime(rulesDirectory: rulesDirectory, pluginsDirectory: pluginsDirectory,
-                                      limits: options.limits, host: host)
+                                      limits: options.limits, host: host, checksText: options.checksRuleText && shard == 0)
         stagedRules = runtime
         return StagedRuleSet(version: runtime.version,
                              problems: runtime.problems + Self.automationProblems(runtime.declarations))

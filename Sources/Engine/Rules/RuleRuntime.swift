@@ -83,8 +83,12 @@ public final class RuleRuntime {
     let scheduleCall: LuaReference
 
     /// Loads the prelude and every `*.lua` file under `rulesDirectory`
-    /// (except `*_test.lua` scenario files), in path order.
-    public init(rulesDirectory: String, pluginsDirectory: String?, limits: LuaLimits = .default, host: RuleHost) throws {
+    /// (except `*_test.lua` scenario files), in path order. With
+    /// `checksText` it also reads the files' text for `crescent check`'s
+    /// warnings (``RuleSignatures``, counter, list and segment reads);
+    /// declarations are validated either way.
+    public init(rulesDirectory: String, pluginsDirectory: String?, limits: LuaLimits = .default, host: RuleHost,
+                checksText: Bool = true) throws {
         let state = try LuaState(limits: limits, pluginDirectory: pluginsDirectory)
         self.state = state
         let prelude = try state.load(try RuleRuntime.preludeSource(), name: "crescent/prelude.lua")
@@ -161,6 +165,7 @@ public final class RuleRuntime {
         }
         version = RuleRuntime.hash(sources.merging(pluginSources) { a, _ in a })
         declarations = RuleChecks.validate(accepted, problems: &problems)
+        guard checksText else { return }
         let fields = (try? state.call(knownFieldsCall, [])) ?? []
         let known = fields.count == 2 ? RuleSignatures.KnownFields(customer: Self.strings(fields[0]), event: Self.strings(fields[1])) : nil
         RuleSignatures.check(declarations, sources: sources, known: known, problems: &problems) { handle in

@@ -98,18 +98,27 @@ enum RuleSignatures {
     /// `name.field` in `line`, where `name` stands alone (not `x.name.field`,
     /// not `myname.field`); with whether each is assigned (`name.field = ...`).
     private static func reads(of name: String, in line: Substring) -> [(field: String, assigned: Bool)] {
+        // On the UTF-8 bytes: this runs for every line and every conventional
+        // name on each load, and Lua names are ASCII.
+        func isName(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: "_") || byte >= 0x80 || (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A)
+        }
         var found: [(field: String, assigned: Bool)] = []
-        var rest = line[...]
-        while let range = rest.range(of: name + ".") {
-            defer { rest = rest[range.upperBound...] }
-            if range.lowerBound > line.startIndex {
-                let before = line[line.index(before: range.lowerBound)]
-                if before.isLetter || before.isNumber || before == "_" || before == "." || before == ":" { continue }
-            }
-            let field = rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
-            guard let first = field.first, !first.isNumber else { continue }
-            let after = rest[field.endIndex...].drop { $0 == " " || $0 == "\t" }
-            found.append((String(field), after.first == "=" && after.dropFirst().first != "="))
+        let bytes = Array(line.utf8), needle = Array(name.utf8)
+        var at = 0
+        while at + needle.count < bytes.count {
+            defer { at += 1 }
+            guard bytes[at + needle.count] == UInt8(ascii: "."), bytes[at..<at + needle.count].elementsEqual(needle) else { continue }
+            if at > 0, isName(bytes[at - 1]) || bytes[at - 1] == UInt8(ascii: ".") || bytes[at - 1] == UInt8(ascii: ":") { continue }
+            let start = at + needle.count + 1
+            var end = start
+            while end < bytes.count && isName(bytes[end]) { end += 1 }
+            guard end > start, !(bytes[start] >= 0x30 && bytes[start] <= 0x39) else { continue }
+            var next = end
+            while next < bytes.count && (bytes[next] == UInt8(ascii: " ") || bytes[next] == UInt8(ascii: "\t")) { next += 1 }
+            let assigned = next < bytes.count && bytes[next] == UInt8(ascii: "=")
+                && !(next + 1 < bytes.count && bytes[next + 1] == UInt8(ascii: "="))
+            found.append((String(decoding: bytes[start..<end], as: UTF8.self), assigned))
         }
         return found
     }

@@ -160,7 +160,10 @@ final class ScenarioSession {
 
     /// A fresh engine and clock for the next scenario.
     func reset() throws {
-        driver.engine = try Engine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins)
+        // `crescent check` (and a reload's check) reads the rule text once; every scenario need not.
+        var options = EngineOptions()
+        options.checksRuleText = false
+        driver.engine = try Engine(store: try CrescentStore(), rulesDirectory: rules, pluginsDirectory: plugins, options: options)
         driver.clock = ScenarioRunner.start
         driver.bound = ClockBound(start: ScenarioRunner.start, span: ScenarioRunner.span, subject: "a scenario")
         driver.lastExplanation = []
