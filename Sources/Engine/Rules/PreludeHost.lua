@@ -98,7 +98,13 @@ local EventMeta = {
   end,
 }
 
-function host_declarations() return declarations end
+-- The declarations made after the first `from` (a file's own, read after
+-- it loads: reading them all again after every file cost quadratic time).
+function host_declarations(from)
+  local fresh = {}
+  for i = (from or 0) + 1, #declarations do fresh[#fresh + 1] = declarations[i] end
+  return fresh, #declarations
+end
 
 -- `crescent check` reads what a rule function declares (its parameters),
 -- and which fields a customer and an event have.

@@ -144,10 +144,10 @@ public final class RuleRuntime {
             } catch {
                 problems.append(RuleProblem(.error, file: error.chunk ?? file, line: error.line, error.message))
             }
-            let all = try state.call(declarationsCall, [])
-            guard case .array(let items)? = all.first else { continue }
-            let fresh = items.dropFirst(loadedCount)
-            loadedCount = items.count
+            let answer = try state.call(declarationsCall, [.integer(Int64(loadedCount))])
+            if answer.count == 2, case .integer(let total) = answer[1] { loadedCount = Int(total) }
+            // An empty Lua table reads back as an empty object, not an array.
+            guard case .array(let fresh)? = answer.first else { continue }
             // A file that failed contributes nothing.
             if problems.last?.file == file && problems.last?.severity == .error { continue }
             for item in fresh {
