@@ -155,8 +155,7 @@ public final class CrescentServer: Sendable {
     /// Runs until SIGTERM or SIGINT, then commits everything accepted.
     /// `onListening` gets the bound port (useful with port 0).
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
-        var logger = Logger(label: "crescent")
-        logger.logLevel = .warning
+        let logger = Logger(label: "crescent") { ServerLogHandler(label: $0) }
         let app = Application(
             router: router(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "crescent"),
