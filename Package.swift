@@ -81,7 +81,8 @@ let package = Package(
         .executableTarget(name: "crescent", dependencies: ["CrescentCLI"], linkerSettings: [.linkedLibrary("jemalloc")]),
         // Benchmarks: the C reference loop and the runner behind `make bench`.
         .target(name: "CBenchLoop", dependencies: ["CLua", "CLuaShim"]),
-        .executableTarget(name: "crescent-bench", dependencies: ["LuaKit", "CBenchLoop", "Engine", "Store", "EventGenerator", "Reports",
+        .target(name: "CLoadGenerator"),
+        .executableTarget(name: "crescent-bench", dependencies: ["LuaKit", "CBenchLoop", "CLoadGenerator", "Engine", "Store", "EventGenerator", "Reports",
                                                                 .product(name: "AsyncHTTPClient", package: "async-http-client")],
                           linkerSettings: [.linkedLibrary("jemalloc")]),
         // Shared fixtures for every test target.

@@ -116,43 +116,18 @@ enum ServeBenchmark {
 
         // 2. Decisions at a fixed rate (open loop: each request starts on schedule). The server's
         //    histograms are read before and after, so that its figures below are this phase's alone.
-        // A checkout service keeps its connections open: one client of its own, its connections opened
-        // before the clock starts (the shared client's pool opened them during the first requests).
-        var checkoutPool = HTTPClient.Configuration()
-        checkoutPool.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
-        let checkout = HTTPClient(eventLoopGroupProvider: .singleton, configuration: checkoutPool)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<32 {
-                group.addTask {
-                    _ = try await decide(port: port, auth: auth, userId: "warm-\(i)", messageId: "warm-\(i)", total: 20,
-                                         client: checkout)
-                }
-            }
-            try await group.waitForAll()
-        }
+        // A checkout service keeps its connections open: the load generator opens 32 and sends one
+        // decision on each before the clock starts (those 32 count in the server's histograms too).
+        // It is lean C on one thread: the load shares the two cores with the server.
         let histogramsBefore = try await exposition(port: port)
-        let total = decideRate * decideSeconds
-        let interval = Duration.seconds(1) / decideRate
-        let begin = ContinuousClock.now
-        let timed = try await withThrowingTaskGroup(of: TimedDecision.self) { group in
-            for i in 0..<total {
-                try await Task.sleep(until: begin + interval * i, clock: .continuous)
-                group.addTask {
-                    let start = seconds(ContinuousClock.now - begin)
-                    let answer = try await decide(port: port, auth: auth, userId: "bench-\(i % 500)", messageId: "decide-\(i)",
-                                                  total: 20 + i % 300, client: checkout)
-                    return TimedDecision(start: start, latency: answer.latency, server: answer.server["total"])
-                }
-            }
-            var all: [TimedDecision] = []
-            for try await answer in group { all.append(answer) }
-            return all
-        }
-        try await checkout.shutdown()
+        let (timed, generatorCPU) = try await FixedRateDecisions.run(port: port, auth: auth, rate: decideRate,
+                                                                     total: decideRate * decideSeconds)
+        let total = timed.count
         let latencies = timed.map(\.latency).sorted()
         func percentile(_ values: [Double], _ p: Double) -> Double { values[min(values.count - 1, Int(Double(values.count) * p))] }
         print(String(format: "  decide       %d requests at %d/s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (answered after commit)",
                      total, decideRate, percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.last ?? 0))
+        print(String(format: "    load generator (C, one thread): %.1f µs of CPU a request", generatorCPU * 1e6 / Double(max(1, total))))
         // Each answer's Server-Timing: the server's own time, from the request's arrival to its answer.
         let inServer = timed.compactMap(\.server).sorted()
         if !inServer.isEmpty {
@@ -240,8 +215,7 @@ enum ServeBenchmark {
     /// One `/v1/decide` of an `Order Completed`, timed.
     static func decide(port: Int, auth: String, userId: String, messageId: String, total: Int,
                        client: HTTPClient = .shared) async throws -> DecideTiming {
-        let body = #"{"userId":"\#(userId)","event":"Order Completed","messageId":"\#(messageId)","#
-            + #""properties":{"order_id":"o-\#(messageId)","total":\#(total),"card_fingerprint":"fp\#(total % 97)"}}"#
+        let body = FixedRateDecisions.body(userId: userId, messageId: messageId, total: total)
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/decide")
         request.method = .POST
         request.headers.add(name: "Authorization", value: auth)

@@ -114,6 +114,12 @@ public struct RuleResult: Sendable, Equatable, Codable {
 
     /// Appends the decimal digits of `value`.
     private static func append(_ value: Int, to out: inout [UInt8]) {
+        // Most values are a rule's index or its microseconds: one or two digits.
+        if value >= 0 && value < 100 {
+            if value >= 10 { out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / 10)) }
+            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value % 10))
+            return
+        }
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
         var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
