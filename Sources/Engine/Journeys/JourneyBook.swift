@@ -33,6 +33,12 @@ final class JourneyBook {
     /// "journey␟customer␟key" → when that key last entered (this run, or loaded).
     private var lastEntries: [String: Int64] = [:]
 
+    /// Every event some instance was parked waiting for (`wait_until`),
+    /// since the book began: an event not in it, nor a journey's exit or
+    /// goal, concerns no instance, and the journeys phase skips the
+    /// customer's instances.
+    private(set) var awaitedEvents: Set<String> = []
+
     var activeCount: Int { instances.count }
 
     /// Adds an active instance and its timer, if it has one.
@@ -40,7 +46,7 @@ final class JourneyBook {
         instances[instance.id] = instance
         byCustomer[instance.row.customerId, default: []].append(instance.id)
         noteEntry(instance.row)
-        if let at = instance.row.wakeAt { timers.insert(at: at, id: instance.id) }
+        arm(instance)
     }
 
     /// Takes every active instance out, oldest first, with their timers (a
@@ -64,6 +70,7 @@ final class JourneyBook {
     /// Arms the instance's timer (call after setting `wakeAt`).
     func arm(_ instance: JourneyInstance) {
         if let at = instance.row.wakeAt { timers.insert(at: at, id: instance.id) }
+        if let event = instance.row.waitingFor { awaitedEvents.insert(event) }
     }
 
     /// A customer's active instances, oldest first.

@@ -23,7 +23,9 @@ extension Engine {
         guard !journeyByName.isEmpty else { return }
         let customerId = run.customer.row.id
         var eventKeys: [String: String?] = [:]
-        for instance in state.journeys.active(customerId) {
+        // Most events end, convert or wake no instance: then the customer's instances are not looked at.
+        let concerns = journeyEndEvents.contains(event.name) || state.journeys.awaitedEvents.contains(event.name)
+        for instance in concerns ? state.journeys.active(customerId) : [] {
             guard let def = journeyByName[instance.row.journey] else { continue }
             let exits = def.exitOn.contains(event.name), reachesGoal = def.goal == event.name
             let wakes = instance.row.waitingFor == event.name

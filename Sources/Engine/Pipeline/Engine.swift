@@ -124,6 +124,8 @@ public final class Engine {
     /// Journeys by name and by the event that starts them; the messaging policy; schedules.
     private(set) var journeys: [JourneyDefinition] = []
     private(set) var journeyByName: [String: JourneyDefinition] = [:]
+    /// The events that end an instance of some journey (`exit_on`, `goal`).
+    private(set) var journeyEndEvents: Set<String> = []
     private(set) var journeysByEntry: [String: [JourneyDefinition]] = [:]
     private(set) var messaging = MessagingPolicy()
     private(set) var schedules: [ScheduleDefinition] = []
@@ -188,6 +190,10 @@ public final class Engine {
         journeys = automation.journeys
         journeyByName = Dictionary(automation.journeys.map { ($0.name, $0) }) { first, _ in first }
         journeysByEntry = Dictionary(grouping: automation.journeys, by: \.entryEvent)
+        journeyEndEvents = automation.journeys.reduce(into: []) { names, def in
+            names.formUnion(def.exitOn)
+            if let goal = def.goal { names.insert(goal) }
+        }
         messaging = automation.messaging
         schedules = automation.schedules
         definitionProblems = automation.problems
