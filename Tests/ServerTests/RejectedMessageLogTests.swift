@@ -1,17 +1,11 @@
 import Foundation
 @testable import Server
 import Store
+import TestSupport
 import Testing
 
 @Suite("Refused messages: kept off the request's path, bounded, summarized in the log")
 struct RejectedMessageLogTests {
-    final class Lines: @unchecked Sendable {
-        private let lock = NSLock()
-        private var lines: [String] = []
-        func add(_ line: String) { lock.withLock { lines.append(line) } }
-        var all: [String] { lock.withLock { lines } }
-    }
-
     static func refused(_ reason: String) -> RejectedMessage {
         RejectedMessage(receivedAt: 0, source: "/v1/track", code: "invalid_message", reason: reason, payload: "{}")
     }
@@ -19,14 +13,14 @@ struct RejectedMessageLogTests {
     @Test("every refused message is stored; the log says so at most once per interval")
     func storedAndSummarized() throws {
         let store = try CrescentStore()
-        let lines = Lines()
-        let log = RejectedMessageLog(store: store, logEvery: .seconds(3600), log: { lines.add($0) })
+        let lines = Collected<String>()
+        let log = RejectedMessageLog(store: store, logEvery: .seconds(3600), log: { lines.append($0) })
         log.record([Self.refused("no event")])
         log.flush()
-        #expect(lines.all == ["refused 1 message (latest: /v1/track: no event); GET /v1/rejected lists them"])
+        #expect(lines.values == ["refused 1 message (latest: /v1/track: no event); GET /v1/rejected lists them"])
         log.record([Self.refused("no id"), Self.refused("no type")])
         log.flush()
-        #expect(lines.all.count == 1, "the next line waits for the interval")
+        #expect(lines.values.count == 1, "the next line waits for the interval")
         #expect(try store.rejectedMessages().map(\.reason) == ["no type", "no id", "no event"])
     }
 

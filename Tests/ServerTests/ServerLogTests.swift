@@ -55,23 +55,15 @@ struct ServerLogTests {
 /// The server's own log handler (``ServerLogHandler``).
 @Suite("crescent serve's log lines")
 struct ServerLogHandlerTests {
-    /// The lines a handler wrote.
-    final class Lines: @unchecked Sendable {
-        private let lock = NSLock()
-        private var lines: [String] = []
-        func add(_ line: String) { lock.withLock { lines.append(line) } }
-        var all: [String] { lock.withLock { lines } }
-    }
-
     @Test("a line below the level is not written; one at it carries the level, label, metadata by key, source and message")
     func lineFormat() {
-        let lines = Lines()
-        var logger = Logger(label: "crescent") { ServerLogHandler(label: $0, write: lines.add) }
+        let lines = Collected<String>()
+        var logger = Logger(label: "crescent") { ServerLogHandler(label: $0, write: lines.append) }
         logger[metadataKey: "hb.request.id"] = "42"
         logger.info("not written")
         logger.warning("disk almost full", metadata: ["free": "3%"])
-        #expect(lines.all.count == 1)
-        let line = lines.all.first ?? ""
+        #expect(lines.values.count == 1)
+        let line = lines.values.first ?? ""
         #expect(line.hasSuffix(" warning crescent: free=3% hb.request.id=42 [ServerTests] disk almost full\n"), "\(line)")
     }
 }
