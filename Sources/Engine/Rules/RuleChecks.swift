@@ -121,10 +121,10 @@ enum RuleChecks {
     /// `blocked_ips`): such a list holds only what the admin API adds, so a
     /// typo would silently never match. Declaring the list, even empty,
     /// answers the warning.
-    static func checkListReads(sources: [String: String], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
+    static func checkListReads(code: [String: [Substring]], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
         let declared = Set(declarations.filter { $0.kind == .list }.map(\.name))
         for (file, line, name) in names(readBy: [#/(?:lists\.contains|in_list)\(\s*["']([^"']+)["']/#], onLinesWith: ["lists.contains", "in_list"],
-                                             in: sources)
+                                             in: code)
         where !declared.contains(name) {
             problems.append(RuleProblem(.warning, file: file, line: line,
                                         "reads list \"\(name)\", which no file declares: it holds only what the admin API adds "
@@ -137,15 +137,15 @@ enum RuleChecks {
     /// `ctx:distinct(...)`) that no counter declares, so it always answers 0; reads distinct
     /// values of a plain counter, which keeps none; or asks for a longer window than the
     /// counter keeps its hits, so it counts less than it says.
-    static func checkCounterReads(sources: [String: String], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
+    static func checkCounterReads(code: [String: [Substring]], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
         var counters: [String: RuleDeclaration] = [:]
         for d in declarations where d.kind == .counter || d.kind == .distinctCounter { counters[d.name] = d }
         // Built once: a regex literal is compiled each time it is evaluated, and
         // this runs on every rule set load, once per shard.
         let read = #/:(count|distinct)\(\s*["']([^"']+)["']([^)]*)\)/#
         let lastArgument = #/,\s*["']([^"']+)["']\s*$/#
-        for (file, source) in sources.sorted(by: { $0.key < $1.key }) {
-            for (index, code) in codeLines(source).enumerated() where code.contains(":count(") || code.contains(":distinct(") {
+        for (file, lines) in code.sorted(by: { $0.key < $1.key }) {
+            for (index, code) in lines.enumerated() where code.contains(":count(") || code.contains(":distinct(") {
                 for match in code.matches(of: read) {
                     let (method, name) = (String(match.1), String(match.2))
                     var warning: String?
@@ -173,43 +173,14 @@ enum RuleChecks {
     /// Warns where a rule reads a segment by a literal name that no `segment`
     /// declaration has (`c:in_segment("golld")`, `c.segments.Gold`,
     /// `e.properties.segment == "silvr"`): a typo would silently never match.
-    static func checkSegmentReads(sources: [String: String], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
+    static func checkSegmentReads(code: [String: [Substring]], declarations: [RuleDeclaration], problems: inout [RuleProblem]) {
         let declared = Set(declarations.filter { $0.kind == .segment }.map(\.name))
         let reads = [#/in_segment\(\s*["']([^"']+)["']/#, #/segments\.([A-Za-z_][A-Za-z0-9_]*)/#,
                      #/segments\[\s*["']([^"']+)["']\s*\]/#, #/properties\.segment\s*[=~]=\s*["']([^"']+)["']/#]
-        for (file, line, name) in names(readBy: reads, onLinesWith: ["segment"], in: sources) where !declared.contains(name) {
+        for (file, line, name) in names(readBy: reads, onLinesWith: ["segment"], in: code) where !declared.contains(name) {
             problems.append(RuleProblem(.warning, file: file, line: line,
                                         "reads segment \"\(name)\", which no file declares: no customer is ever in it"
                                         + NameSuggestion.hint(for: name, among: declared, quote: "\"")))
-        }
-    }
-
-    /// A rule file's lines without their `--` comments, for the checks that
-    /// scan the text (a `--` inside a quoted string is not a comment). With
-    /// `blankingStrings`, what quoted strings hold is blanked too, so that
-    /// `"see c.total"` in a message is not read as code.
-    static func codeLines(_ source: String, blankingStrings: Bool = false) -> [Substring] {
-        source.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            let bytes = line.utf8
-            var quote: UInt8?
-            var escaped = false
-            var kept: [UInt8] = []
-            var index = bytes.startIndex
-            while index < bytes.endIndex {
-                let byte = bytes[index]
-                let next = bytes.index(after: index)
-                if let open = quote {
-                    if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == open { quote = nil }
-                    if blankingStrings { kept.append(quote == nil ? byte : UInt8(ascii: " ")) }
-                } else if byte == UInt8(ascii: "-"), next < bytes.endIndex, bytes[next] == UInt8(ascii: "-") {
-                    return blankingStrings ? Substring(String(decoding: kept, as: UTF8.self)) : line[..<index]
-                } else {
-                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") { quote = byte }
-                    if blankingStrings { kept.append(byte) }
-                }
-                index = next
-            }
-            return blankingStrings ? Substring(String(decoding: kept, as: UTF8.self)) : line
         }
     }
 
@@ -217,10 +188,10 @@ enum RuleChecks {
     /// `--` comments: each once per line, by file and line. Only lines with
     /// one of `hints` in them are matched (a regex match costs microseconds a line).
     private static func names(readBy reads: [Regex<(Substring, Substring)>], onLinesWith hints: [String],
-                              in sources: [String: String]) -> [(file: String, line: Int, name: String)] {
+                              in code: [String: [Substring]]) -> [(file: String, line: Int, name: String)] {
         var found: [(file: String, line: Int, name: String)] = []
-        for (file, source) in sources.sorted(by: { $0.key < $1.key }) {
-            for (index, code) in codeLines(source).enumerated() where hints.contains(where: { code.contains($0) }) {
+        for (file, lines) in code.sorted(by: { $0.key < $1.key }) {
+            for (index, code) in lines.enumerated() where hints.contains(where: { code.contains($0) }) {
                 var named: [String] = []
                 for read in reads {
                     for match in code.matches(of: read) where !named.contains(String(match.1)) { named.append(String(match.1)) }

@@ -172,9 +172,11 @@ public final class RuleRuntime {
             (try? state.call(functionCall, arguments: 1, results: 1, push: { $0.push(handle) },
                              read: { $0.signature(ofFunctionAt: -1) })) ?? nil
         }
-        RuleChecks.checkListReads(sources: sources, declarations: declarations, problems: &problems)
-        RuleChecks.checkCounterReads(sources: sources, declarations: declarations, problems: &problems)
-        RuleChecks.checkSegmentReads(sources: sources, declarations: declarations, problems: &problems)
+        // The files' code without comments, read once for the three checks of names read by literal.
+        let code = sources.mapValues { RuleChecks.codeLines($0) }
+        RuleChecks.checkListReads(code: code, declarations: declarations, problems: &problems)
+        RuleChecks.checkCounterReads(code: code, declarations: declarations, problems: &problems)
+        RuleChecks.checkSegmentReads(code: code, declarations: declarations, problems: &problems)
     }
 
     /// The strings of a Lua list.

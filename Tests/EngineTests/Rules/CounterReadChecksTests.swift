@@ -18,6 +18,9 @@ struct CounterReadChecksTests {
                 local b = ctx:count("orders_per_card", e.properties.card_fingerprint, "7d")
                 local d = ctx:distinct("orders_per_card", c.id, "1h")
                 -- ctx:count("in_a_comment", c.id)
+                --[==[ an old version, kept for reference:
+                local old = ctx:count("orders_per_crd", c.id) ]] still inside
+                ]==] local after = ctx:count("ordrs_per_card", c.id)
                 local fine = ctx:count("orders_per_card", e.properties.card_fingerprint, "12h")
                   + ctx:count("orders_per_card", e.properties.card_fingerprint)
                   + ctx:distinct("cards_per_customer", c.id, "30d")
@@ -32,6 +35,7 @@ struct CounterReadChecksTests {
             #"rules/r.lua:7: warning: reads counter "orders_per_crd", which no file declares: it always answers 0 (did you mean "orders_per_card"?)"#,
             #"rules/r.lua:8: warning: asks counter "orders_per_card" for 7d, but it keeps hits for 1d (its window): it counts at most that"#,
             #"rules/r.lua:9: warning: reads distinct values of counter "orders_per_card", which keeps none: it always answers 0 (declare it as a distinct_counter with a 'value')"#,
-        ], "a window within the kept one, no window, the default 30 days and a comment are not warned")
+            #"rules/r.lua:13: warning: reads counter "ordrs_per_card", which no file declares: it always answers 0 (did you mean "orders_per_card"?)"#,
+        ], "a window within the kept one, no window, the default 30 days and comments (a block over lines too) are not warned")
     }
 }

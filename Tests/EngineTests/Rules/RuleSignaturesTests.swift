@@ -111,7 +111,7 @@ struct RuleSignaturesTests {
         ], "\(found)")
     }
 
-    @Test("text inside quoted strings is not read as code, and a -- inside a string does not hide the code after it")
+    @Test("text inside strings and comments (long ones over lines too) is not read as code; a -- inside a string hides nothing")
     func quotedStrings() throws {
         let found = try warnings("""
             promotion "p" {
@@ -121,9 +121,16 @@ struct RuleSignaturesTests {
                 act:notify("email", { text = "see c.total_spnt and e.propeties -- it's \\"c.nope\\"" }); return c.lifetime_valu
               end,
             }
+            segment "s" {
+              when = function(c)
+                local note = [[ c.in_long_string ]] --[[ c.in_a_block
+                  comment over lines: c.total_spnt ]] return c.orders_count > 0 and c.total_spnt_after > 0
+              end,
+            }
             """)
         #expect(found == [
             #"rules/r.lua:5: warning: promotion "p": reads c.lifetime_valu, which a customer does not have (did you mean lifetime_value?)"#,
+            #"rules/r.lua:11: warning: segment "s": reads c.total_spnt_after, which a customer does not have"#,
         ], "\(found)")
     }
 }
