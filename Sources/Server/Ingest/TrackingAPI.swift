@@ -144,7 +144,7 @@ struct TrackingAPI: Sendable {
                 return .failure(APIProblem(.badRequest, "message_too_large", "\(label) is over 32 KB"))
             }
             var message = item
-            if case .object(var fields) = item {
+            if case .object(var fields) = item, fields["writeKey"] != nil {
                 fields["writeKey"] = nil // a secret, not part of the event
                 message = .object(fields)
             }
