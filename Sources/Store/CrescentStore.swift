@@ -33,9 +33,10 @@ public final class CrescentStore: Sendable {
             // that many commits rewrite (an index's) is copied into the file
             // once per checkpoint, and checkpoints, which sync, are rare. At a
             // million events this took the replay from 14.9 k to 18 k events/s
-            // (docs/performance-history.md). The log file is cut back to 64 MiB after.
+            // (docs/performance-history.md). The log file is cut back to 192 MiB after
+            // (a server starts it over at 173 MiB: ``BackgroundCheckpoints``).
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 100000")
-            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+            try db.execute(sql: "PRAGMA journal_size_limit = 201326592")
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

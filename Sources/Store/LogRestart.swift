@@ -94,7 +94,7 @@ extension CrescentStore {
 
     /// Bytes on disk of the database file and of its write-ahead log (0
     /// when there is none now); nil for an in-memory store. For operators
-    /// watching the disk: a server's log stays near 64 MiB (see
+    /// watching the disk: a server's log stays under 192 MiB (see
     /// ``BackgroundCheckpoints``).
     public func fileSizes() -> (database: Int64, log: Int64)? {
         guard let path else { return nil }
