@@ -110,15 +110,18 @@ int crescent_load_fixed_rate(int port, int connections, double rate,
         all[opened].request = -2;
         if (send_all(fd, warmups[opened], warmup_lengths[opened]) < 0) { opened++; result = fail(error, error_size, "send"); goto done; }
     }
-    for (int i = 0; i < count; i++) results[i] = (crescent_load_result){ .scheduled_s = i / rate, .server_ms = -1 };
+    /* A rate of 0 or less: every request is due at the start (a closed loop over the connections). */
+    int closed_loop = rate <= 0;
+    for (int i = 0; i < count; i++) results[i] = (crescent_load_result){ .scheduled_s = closed_loop ? 0 : i / rate, .server_ms = -1 };
     double begin = 0, deadline = 0, cpu_begin = 0;
     *cpu_seconds = 0;
     int warming = connections, due = 0, sent = 0, answered = 0;
     while (warming > 0 || answered < count) {
         double now = now_s();
         if (warming == 0) {
-            if (begin == 0) { begin = now; deadline = begin + count / rate + 30; cpu_begin = cpu_s(); }
+            if (begin == 0) { begin = now; deadline = begin + (closed_loop ? 0 : count / rate) + 30; cpu_begin = cpu_s(); }
             if (now > deadline) break;
+            if (closed_loop) due = count;
             while (due < count && begin + due / rate <= now) due++;
             while (sent < due && idle_count > 0) {
                 connection *c = &all[idle[--idle_count]];
@@ -154,6 +157,7 @@ int crescent_load_fixed_rate(int port, int connections, double rate,
                 r->server_ms = server_ms;
                 r->status = status;
                 answered++;
+                if (closed_loop) deadline = at + 30; /* 30 s without an answer fails */
             } else {
                 warming--;
             }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CLoadGenerator
 import Engine
 import EventGenerator
 import Foundation
@@ -42,70 +43,65 @@ enum ServeBenchmark {
         let auth = "Basic " + Data("bench:".utf8).base64EncodedString()
         print("crescent serve on 127.0.0.1:\(port) (its own process), shipped rules, load from this process:")
 
-        // 1. Ingest: concurrent senders (8, or BENCH_SERVE_SENDERS), 100 events per request, each answered after commit.
-        let senders = max(1, Int(ProcessInfo.processInfo.environment["BENCH_SERVE_SENDERS"] ?? "") ?? 8)
-        final class Counter: @unchecked Sendable {
+        // 1. Ingest: concurrent senders (8, or BENCH_SERVE_SENDERS), 100 events per request, each answered after
+        //    commit. They are the C load generator's connections, in a closed loop (a request in flight on each),
+        //    so that they take little of the server's two cores; each sends one of the batches before the clock.
+        let senders = min(bodies.count, max(1, Int(ProcessInfo.processInfo.environment["BENCH_SERVE_SENDERS"] ?? "") ?? 8))
+        let batches = bodies.map { LoadGenerator.request("/v1/batch", port: port, auth: auth, body: $0) }
+        final class Checkout: @unchecked Sendable {
             let lock = NSLock()
-            var next = 0, refused = 0, sendersLeft = 0
+            var ingesting = true
             var duringIngest: [DecideTiming] = []
-            func take(_ limit: Int) -> Int? { lock.withLock { defer { next += 1 }; return next < limit ? next : nil } }
         }
-        let counter = Counter()
-        counter.sendersLeft = senders
-        // One connection per sender (AsyncHTTPClient's pool holds 8 per host by default, which capped
-        // earlier runs at 8 requests in flight whatever the number of senders).
-        var pool = HTTPClient.Configuration()
-        pool.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: senders)
-        let senderClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: pool)
+        let checkout = Checkout()
         let serverThreadsBefore = server.map { ThreadTimes.now(pid: $0.process.processIdentifier) }
         let started = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let ingest = try await withThrowingTaskGroup(of: (results: [crescent_load_result], cpuSeconds: Double)?.self) { group in
             // A checkout meanwhile: a decision every 50 ms while the senders send (it goes before their queued events),
             // on a client of its own (not queued behind the senders' connections).
             group.addTask {
-                let checkout = HTTPClient(eventLoopGroupProvider: .singleton)
+                let client = HTTPClient(eventLoopGroupProvider: .singleton)
                 var i = 0
-                while counter.lock.withLock({ counter.sendersLeft > 0 }) {
+                while checkout.lock.withLock({ checkout.ingesting }) {
                     let answer = try await decide(port: port, auth: auth, userId: "burst-\(i)", messageId: "burst-\(i)", total: 25,
-                                                  client: checkout)
-                    counter.lock.withLock { counter.duringIngest.append(answer) }
+                                                  client: client)
+                    checkout.lock.withLock { checkout.duringIngest.append(answer) }
                     i += 1
                     try await Task.sleep(for: .milliseconds(50))
                 }
-                try await checkout.shutdown()
+                try await client.shutdown()
+                return nil
             }
-            for _ in 0..<senders {
-                group.addTask {
-                    defer { counter.lock.withLock { counter.sendersLeft -= 1 } }
-                    while let index = counter.take(bodies.count) {
-                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/batch")
-                        request.method = .POST
-                        request.headers.add(name: "Authorization", value: auth)
-                        request.body = .bytes(ByteBuffer(string: bodies[index]))
-                        let response = try await senderClient.execute(request, deadline: .now() + .seconds(60))
-                        _ = try await response.body.collect(upTo: 1 << 16)
-                        if response.status.code != 200 { counter.lock.withLock { counter.refused += 1 } }
-                    }
-                }
+            group.addTask {
+                defer { checkout.lock.withLock { checkout.ingesting = false } }
+                return try await LoadGenerator.run(port: port, rate: 0, warmups: Array(batches.prefix(senders)),
+                                                   requests: Array(batches.dropFirst(senders)))
             }
-            try await group.waitForAll()
+            var ingest: (results: [crescent_load_result], cpuSeconds: Double)?
+            for try await finished in group { if let finished { ingest = finished } }
+            return ingest
         }
         let ingestSeconds = seconds(ContinuousClock.now - started)
-        try await senderClient.shutdown()
+        let answered = ingest?.results ?? []
+        let refused = answered.filter { $0.status == 429 }.count
+        let failed = answered.filter { $0.status != 200 && $0.status != 429 }.count
+        guard failed == 0 else { throw LoadGenerator.LoadError(description: "\(failed) batches got neither 200 nor 429") }
         print(String(format: "  ingest       %8.0f events/s  (%d events in %d requests of 100 from %d senders, %.1f s; %d refused with 429)",
-                     Double(messages.count) / ingestSeconds, messages.count, bodies.count, senders, ingestSeconds, counter.refused))
+                     Double(messages.count) / ingestSeconds, messages.count, bodies.count, senders, ingestSeconds, refused))
+        print(String(format: "    load generator (C, one thread): %.1f µs of CPU a request",
+                     (ingest?.cpuSeconds ?? 0) * 1e6 / Double(max(1, answered.count))))
         if let server, let serverThreadsBefore {
             let after = ThreadTimes.now(pid: server.process.processIdentifier)
             print("  server CPU during the ingest: " + after.summary(since: serverThreadsBefore, events: messages.count))
         }
-        let burst = counter.duringIngest.map(\.latency).sorted()
+        let burst = checkout.duringIngest.map(\.latency).sorted()
         if !burst.isEmpty {
             let at = { (p: Double) in burst[min(burst.count - 1, Int(Double(burst.count) * p))] }
             print(String(format: "  decide during the ingest: %d requests, one every 50 ms: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
                          burst.count, at(0.5), at(0.99), burst.last ?? 0))
             // Where they waited, from their Server-Timing: for the shard (the ingest job it was running) or for the commit.
             let median = { (metric: String) -> Double? in
-                let values = counter.duringIngest.compactMap { $0.server[metric] }.sorted()
+                let values = checkout.duringIngest.compactMap { $0.server[metric] }.sorted()
                 return values.isEmpty ? nil : values[values.count / 2]
             }
             if let evaluate = median("evaluate"), let commit = median("commit"), let inServer = median("total") {

@@ -26,9 +26,12 @@ typedef struct {
  * whole HTTP/1.1 request, keep-alive) when it is due, at i / `rate` seconds
  * from the start, on a connection with no request in flight (or as soon as
  * one is free), and records it in results[i]. A request unanswered 30 s after
- * the last is due fails (status 0). `cpu_seconds` gets the CPU time the
- * generator's thread used from the start of the clock. Returns 0, or -1
- * with a message in `error` when a connection cannot be opened or breaks. */
+ * the last is due fails (status 0). A `rate` of 0 or less sends as fast as
+ * the connections are answered (a closed loop: each connection a sender
+ * with one request in flight); then 30 s without any answer fails.
+ * `cpu_seconds` gets the CPU time the generator's thread used from the
+ * start of the clock. Returns 0, or -1 with a message in `error` when a
+ * connection cannot be opened or breaks. */
 int crescent_load_fixed_rate(int port, int connections, double rate,
                              const char *const *warmups, const size_t *warmup_lengths,
                              const char *const *requests, const size_t *lengths, int count,
