@@ -67,7 +67,8 @@ public final class JourneyDefinition: Sendable {
     /// The event that makes an instance: the trigger, or `Segment Entered`.
     var entryEvent: String { segment != nil ? "Segment Entered" : trigger ?? "" }
 
-    var ruleId: String { "journey:\(name)" }
+    /// `journey:NAME`: the declaration's own, not a new string at each read.
+    var ruleId: String { declaration.ruleId }
 
     /// Reads a declaration; throws a message naming the field when it is wrong.
     init(_ d: RuleDeclaration, index: Int = 0) throws(DefinitionError) {
