@@ -159,6 +159,11 @@ int crescent_load_fixed_rate(int port, int connections, double rate,
                 answered++;
                 if (closed_loop) deadline = at + 30; /* 30 s without an answer fails */
             } else {
+                if (status != 200) {
+                    snprintf(error, error_size, "a warm-up request was answered with status %d", status);
+                    result = -1;
+                    goto done;
+                }
                 warming--;
             }
             c->request = -1;

@@ -31,7 +31,7 @@ typedef struct {
  * with one request in flight); then 30 s without any answer fails.
  * `cpu_seconds` gets the CPU time the generator's thread used from the
  * start of the clock. Returns 0, or -1 with a message in `error` when a
- * connection cannot be opened or breaks. */
+ * connection cannot be opened or breaks, or a warm-up is not answered 200. */
 int crescent_load_fixed_rate(int port, int connections, double rate,
                              const char *const *warmups, const size_t *warmup_lengths,
                              const char *const *requests, const size_t *lengths, int count,
