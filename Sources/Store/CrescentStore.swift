@@ -3,6 +3,7 @@ import CWALBuffer
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
 /// Crescent's durable state in one SQLite file (WAL), through GRDB.
 ///
@@ -14,6 +15,11 @@ public final class CrescentStore: Sendable {
     public let path: String?
     /// The write-ahead log's length, for a server's log restarts (``restartLogIfLong()``).
     let logLength = LogLength()
+    /// Customers asked of ``customerSnapshots(ids:full:)`` so far.
+    let customersRead = Atomic<Int>(0)
+    /// How many customers the engine has read back from this store so far
+    /// (each id asked of ``customerSnapshots(ids:full:)``, found or not).
+    public var customerReads: Int { customersRead.load(ordering: .relaxed) }
 
     /// Opens (creating and migrating when needed) the database at `path`.
     public init(path: String) throws {

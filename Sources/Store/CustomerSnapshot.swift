@@ -34,6 +34,7 @@ extension CrescentStore {
     /// orders stay empty).
     public func customerSnapshots(ids: [String], full: Bool = true) throws -> [String: CustomerSnapshot] {
         var snapshots: [String: CustomerSnapshot] = [:]
+        customersRead.add(ids.count, ordering: .relaxed)
         try read { db in
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let chunk = Array(ids[start..<min(ids.count, start + 500)])

@@ -51,4 +51,21 @@ struct CustomerCacheTests {
         #expect(try engine.store.customer(id: "u0")?.ordersCount == 2)
         #expect(try engine.store.outbox(rule: "promotion:welcome").count == 10)
     }
+
+    @Test("past the cache's bound, a new customer costs no store read; an evicted one is read back")
+    func newCustomersAfterEviction() throws {
+        var options = EngineOptions()
+        options.customerCacheLimit = 3
+        options.batchSize = 1
+        let engine = try F.engine(rules: ["rules.lua": Self.rules], options: options)
+        for n in 0..<20 {
+            _ = try engine.process(F.identify("new-\(n)", traits: ["marketing_consent": true], at: "\(n)m"))
+            _ = try engine.process(F.order("o-new-\(n)", user: "new-\(n)", total: 30, at: "\(n)m"))
+        }
+        #expect(engine.evictedCustomers >= 10)
+        #expect(engine.store.customerReads == 0, "every customer was new to a store that held nothing at start")
+        let back = try engine.process(F.order("o-new-0-2", user: "new-0", total: 10, at: "1h"))
+        #expect(engine.store.customerReads >= 1)
+        #expect(back.result("promotion:welcome")?.outcome == .suppressed, "the evicted customer came back with their first order")
+    }
 }

@@ -114,7 +114,7 @@ extension Engine {
 
     private func lastEntry(_ journey: String, _ customerId: String, _ key: String) -> Int64? {
         if let known = state.journeys.lastEntry(journey: journey, customerId: customerId, key: key) { return known }
-        if state.freshStore { return nil }
+        if !state.mayBeStored(customer: customerId) { return nil }
         return (try? store.lastJourneyEntry(journey: journey, customerId: customerId, key: key)) ?? nil
     }
 

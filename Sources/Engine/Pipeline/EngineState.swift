@@ -89,6 +89,19 @@ final class EngineState {
     var evictedAny = false
     /// Customers evicted from memory so far.
     var evictions = 0
+    /// The ids of the customers evicted so far (made at the first eviction):
+    /// when the store held no event at start, a customer not in memory and
+    /// not among them is new, and costs no store read. Without it, a stream
+    /// of new customers past the cache's bound read the store once each, to
+    /// find nothing: a million journey entries took 306 s instead of 24.
+    private var evictedCustomers: StringBloomFilter?
+
+    /// Whether the store may hold something of customer `id` that memory
+    /// does not: not when the store was fresh and `id` was never evicted.
+    func mayBeStored(customer id: String) -> Bool {
+        guard shared.freshStore else { return true }
+        return evictedCustomers?.mightContain(id) ?? false
+    }
 
     /// Writes a line to the engine's log: a rule's `log(...)`, a rule
     /// disabled after repeated errors, a failed schedule run, journey
@@ -116,7 +129,7 @@ final class EngineState {
             }
             return cached
         }
-        let stored = freshStore ? nil : try CustomerState.loadMany([id], from: store)[id]
+        let stored = mayBeStored(customer: id) ? try CustomerState.loadMany([id], from: store)[id] : nil
         let loaded = stored ?? CustomerState(row: CustomerRow(id: id))
         if stored == nil { loaded.bornInBatch = batchNumber }
         loaded.lastUsedBatch = batchNumber
@@ -200,6 +213,8 @@ final class EngineState {
         }
         guard !gone.isEmpty else { return }
         evictedAny = true
+        if evictedCustomers == nil { evictedCustomers = StringBloomFilter(bits: 1 << 24) } // 2 MiB
+        for id in gone { evictedCustomers?.insert(id) }
         evictions += gone.count
         orders = orders.filter { order in order.value.customerId.map { !gone.contains($0) } ?? true }
         for id in gone { fires[id] = nil }

@@ -146,8 +146,8 @@ extension EngineState {
     func promotionFires(_ promotion: String, _ customerId: String, key: String? = nil) -> [Int64] {
         let name = Self.firesName(promotion, key: key)
         if let known = fires[customerId]?[name] { return known }
-        let loaded = freshStore ? [] : (try? store.promotionFires(promotion: promotion, customerId: customerId, key: key,
-                                                                   since: Int64.min)) ?? []
+        let loaded = !mayBeStored(customer: customerId) ? [] : (try? store.promotionFires(promotion: promotion, customerId: customerId,
+                                                                                          key: key, since: Int64.min)) ?? []
         fires[customerId, default: [:]][name] = loaded
         return loaded
     }

@@ -49,7 +49,7 @@ extension EngineState {
             return Recommendations(items: Array(items.prefix(n)), personalized: false)
         }
         if customer.storedPurchases == nil {
-            customer.storedPurchases = freshStore ? [] : try store.purchasedSkus(customerId: customerId)
+            customer.storedPurchases = mayBeStored(customer: customerId) ? try store.purchasedSkus(customerId: customerId) : []
         }
         var purchased = customer.recentPurchases
         for sku in customer.storedPurchases ?? [] where !purchased.contains(sku) { purchased.append(sku) }
