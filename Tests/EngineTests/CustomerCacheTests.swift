@@ -25,12 +25,17 @@ struct CustomerCacheTests {
         }
         """
 
-    @Test("customers beyond the limit leave memory and come back whole: orders, carts, views, segments, limits")
-    func evictAndReload() throws {
+    /// An engine that keeps at most three customers in memory and commits every event.
+    static func smallCacheEngine() throws -> Engine {
         var options = EngineOptions()
         options.customerCacheLimit = 3
         options.batchSize = 1
-        let engine = try F.engine(rules: ["rules.lua": Self.rules], options: options)
+        return try F.engine(rules: ["rules.lua": Self.rules], options: options)
+    }
+
+    @Test("customers beyond the limit leave memory and come back whole: orders, carts, views, segments, limits")
+    func evictAndReload() throws {
+        let engine = try Self.smallCacheEngine()
         for n in 0..<10 {
             let user = "u\(n)"
             _ = try engine.process(F.identify(user, traits: ["marketing_consent": true], at: "\(n)m"))
@@ -54,10 +59,7 @@ struct CustomerCacheTests {
 
     @Test("past the cache's bound, a new customer costs no store read; an evicted one is read back")
     func newCustomersAfterEviction() throws {
-        var options = EngineOptions()
-        options.customerCacheLimit = 3
-        options.batchSize = 1
-        let engine = try F.engine(rules: ["rules.lua": Self.rules], options: options)
+        let engine = try Self.smallCacheEngine()
         for n in 0..<20 {
             _ = try engine.process(F.identify("new-\(n)", traits: ["marketing_consent": true], at: "\(n)m"))
             _ = try engine.process(F.order("o-new-\(n)", user: "new-\(n)", total: 30, at: "\(n)m"))
