@@ -41,7 +41,8 @@ enum ServeBenchmark {
         }
         let port = boundPort
         let auth = "Basic " + Data("bench:".utf8).base64EncodedString()
-        print("crescent serve on 127.0.0.1:\(port) (its own process), shipped rules, load from this process:")
+        let which = server == nil ? "already running, given by BENCH_SERVE_PORT" : "its own process, shipped rules"
+        print("crescent serve on 127.0.0.1:\(port) (\(which)), load from this process:")
 
         // 1. Ingest: concurrent senders (8, or BENCH_SERVE_SENDERS), 100 events per request, each answered after
         //    commit. They are the C load generator's connections, in a closed loop (a request in flight on each),

@@ -36,45 +36,52 @@ func rate(_ count: Int, _ seconds: Double) -> String {
 let rule = "function(e) return e.amount > 100 and e.country ~= e.ip_country end"
 
 if environment["BENCH_ONLY"] == "serve" {
-    try await ServeBenchmark.run(events: Int(environment["BENCH_SERVE_EVENTS"] ?? "") ?? 100_000, decideRate: 1000, decideSeconds: 10)
+    await BenchFailure.guarding("serve") {
+        try await ServeBenchmark.run(events: Int(environment["BENCH_SERVE_EVENTS"] ?? "") ?? 100_000, decideRate: 1000, decideSeconds: 10)
+    }
     exit(0)
 }
 
 if environment["BENCH_ONLY"] == "recommend" {
-    try RecommendationBenchmark.run(events: Int(environment["BENCH_RECOMMEND_EVENTS"] ?? "") ?? 100_000)
+    await BenchFailure.guarding("recommendation") {
+        try RecommendationBenchmark.run(events: Int(environment["BENCH_RECOMMEND_EVENTS"] ?? "") ?? 100_000)
+    }
     exit(0)
 }
 
 if environment["BENCH_ONLY"] == "reports" {
-    try ReportBenchmark.run(events: Int(environment["BENCH_REPORT_EVENTS"] ?? "") ?? 1_000_000)
+    await BenchFailure.guarding("report") { try ReportBenchmark.run(events: Int(environment["BENCH_REPORT_EVENTS"] ?? "") ?? 1_000_000) }
     exit(0)
 }
 
 if environment["BENCH_ONLY"] == "reload" {
-    try await ReloadBenchmark.run(rounds: 10)
+    await BenchFailure.guarding("reload") { try await ReloadBenchmark.run(rounds: 10) }
     exit(0)
 }
 
 if environment["BENCH_ONLY"] == "timers" {
-    try TimerBenchmark.run(instances: Int(environment["BENCH_TIMERS"] ?? "") ?? 1_000_000)
+    await BenchFailure.guarding("journey timer") { try TimerBenchmark.run(instances: Int(environment["BENCH_TIMERS"] ?? "") ?? 1_000_000) }
     exit(0)
 }
 
 if environment["BENCH_ONLY"] == "normalize" {
-    try NormalizeBenchmark.run(events: Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000)
+    await BenchFailure.guarding("normalize") { try NormalizeBenchmark.run(events: Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000) }
     exit(0)
 }
 
 if environment["BENCH_ONLY"] == "replay" {
-    try ReplayBenchmark.run(events: Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000)
+    await BenchFailure.guarding("replay") { try ReplayBenchmark.run(events: Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000) }
     exit(0)
 }
 
 // LuaKit: a sandboxed state with the default per-call limits (10 M instructions, 1 s).
-let state = try LuaState(limits: .default)
-let chunk = try state.load("f = " + rule, name: "bench.lua")
-_ = try state.call(chunk.function, [])
-guard let function = state.function("f", in: chunk) else { fatalError("no rule function") }
+let (state, function) = await BenchFailure.guarding("rule call") { () throws -> (LuaState, LuaReference) in
+    let state = try LuaState(limits: .default)
+    let chunk = try state.load("f = " + rule, name: "bench.lua")
+    _ = try state.call(chunk.function, [])
+    guard let function = state.function("f", in: chunk) else { throw BenchError("the rule defines no function f") }
+    return (state, function)
+}
 
 func luaKitFastPath(_ state: LuaState, _ function: LuaReference) throws -> Int {
     var hits = 0
@@ -120,13 +127,15 @@ let ref = crescent_make_ref(plain)
 // Rounds alternate between the loops so that machine noise hits both alike.
 var bestC = Double.infinity, bestFast = Double.infinity, bestValues = Double.infinity
 var cHits: Int64 = 0, fastHits = 0
-for _ in 0..<rounds {
-    bestC = min(bestC, seconds { cHits = crescent_bench_c_loop(plain, ref, Int64(iterations)) })
-    bestFast = min(bestFast, try seconds { fastHits = try luaKitFastPath(state, function) })
-    bestValues = min(bestValues, try seconds { try luaKitValues(state, function) })
+await BenchFailure.guarding("rule call") {
+    for _ in 0..<rounds {
+        bestC = min(bestC, seconds { cHits = crescent_bench_c_loop(plain, ref, Int64(iterations)) })
+        bestFast = min(bestFast, try seconds { fastHits = try luaKitFastPath(state, function) })
+        bestValues = min(bestValues, try seconds { try luaKitValues(state, function) })
+    }
 }
 lua_close(plain)
-precondition(cHits == Int64(fastHits), "the loops disagree: \(cHits) vs \(fastHits)")
+if cHits != Int64(fastHits) { BenchFailure.stop("rule call", "the loops disagree: \(cHits) vs \(fastHits) hits") }
 
 print("Rule call with a 10-field event (\(iterations) calls per round, best of \(rounds) rounds):")
 print("  C API loop, plain state          \(rate(iterations, bestC))")
@@ -154,18 +163,24 @@ func timeProcess(_ executable: String, _ arguments: [String]) throws -> (Double,
             output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
         }
-        guard process.terminationStatus == 0 else { fatalError("\(executable) \(arguments) failed") }
+        guard process.terminationStatus == 0 else {
+            throw BenchError("\(executable) \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus)")
+        }
         best = min(best, elapsed)
     }
     return (best, output.trimmingCharacters(in: .whitespacesAndNewlines))
 }
 
-let (stock, stockOutput) = try timeProcess("/usr/bin/lua5.4", [script])
-let (unlimited, unlimitedOutput) = try timeProcess(
-    crescent.path, ["eval", "--instructions", "0", "--timeout", "0", "--memory", "0", script])
-let (hooked, hookedOutput) = try timeProcess(
-    crescent.path, ["eval", "--instructions", "1000000000000", "--timeout", "3600", "--memory", "1024", script])
-precondition(stockOutput == unlimitedOutput && stockOutput == hookedOutput, "outputs differ")
+let (stock, stockOutput) = await BenchFailure.guarding("sandbox") { try timeProcess("/usr/bin/lua5.4", [script]) }
+let (unlimited, unlimitedOutput) = await BenchFailure.guarding("sandbox") {
+    try timeProcess(crescent.path, ["eval", "--instructions", "0", "--timeout", "0", "--memory", "0", script])
+}
+let (hooked, hookedOutput) = await BenchFailure.guarding("sandbox") {
+    try timeProcess(crescent.path, ["eval", "--instructions", "1000000000000", "--timeout", "3600", "--memory", "1024", script])
+}
+if stockOutput != unlimitedOutput || stockOutput != hookedOutput {
+    BenchFailure.stop("sandbox", "crescent eval printed something else than lua5.4 for \(script)")
+}
 print("CPU-bound script (examples/bench/cpu.lua, whole process, best of 3):")
 print(String(format: "  lua5.4 interpreter                      %6.3f s", stock))
 print(String(format: "  crescent eval, limits off (0/0/0)       %6.3f s  %.2fx the interpreter's speed", unlimited, stock / unlimited))
@@ -173,17 +188,21 @@ print(String(format: "  crescent eval, limits raised (hook on)  %6.3f s  %.2fx t
 }
 
 let replayEvents = Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000
-if replayEvents > 0 { try ReplayBenchmark.run(events: replayEvents) }
+if replayEvents > 0 { await BenchFailure.guarding("replay") { try ReplayBenchmark.run(events: replayEvents) } }
 
 let timerInstances = Int(environment["BENCH_TIMERS"] ?? "") ?? 1_000_000
-if timerInstances > 0 { try TimerBenchmark.run(instances: timerInstances) }
+if timerInstances > 0 { await BenchFailure.guarding("journey timer") { try TimerBenchmark.run(instances: timerInstances) } }
 
 let serveEvents = Int(environment["BENCH_SERVE_EVENTS"] ?? "") ?? 100_000
-if serveEvents > 0 { try await ServeBenchmark.run(events: serveEvents, decideRate: 1000, decideSeconds: 10) }
+if serveEvents > 0 {
+    await BenchFailure.guarding("serve") { try await ServeBenchmark.run(events: serveEvents, decideRate: 1000, decideSeconds: 10) }
+}
 
-try await ReloadBenchmark.run(rounds: 10)
+await BenchFailure.guarding("reload") { try await ReloadBenchmark.run(rounds: 10) }
 
-try RecommendationBenchmark.run(events: Int(environment["BENCH_RECOMMEND_EVENTS"] ?? "") ?? 100_000)
+await BenchFailure.guarding("recommendation") {
+    try RecommendationBenchmark.run(events: Int(environment["BENCH_RECOMMEND_EVENTS"] ?? "") ?? 100_000)
+}
 
 let reportEvents = Int(environment["BENCH_REPORT_EVENTS"] ?? "") ?? 1_000_000
-if reportEvents > 0 { try ReportBenchmark.run(events: reportEvents) }
+if reportEvents > 0 { await BenchFailure.guarding("report") { try ReportBenchmark.run(events: reportEvents) } }
