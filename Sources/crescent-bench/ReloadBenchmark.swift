@@ -7,15 +7,20 @@ struct ServerProcess {
     let process: Process
     let port: Int
 
-    /// Starts `crescent serve --port 0` with more arguments; nil (and a message) when it does not come up.
-    static func start(_ arguments: [String], environment: [String: String]) throws -> ServerProcess? {
+    /// Starts `crescent serve --port 0` with more arguments; throws, with
+    /// what the server said on standard error, when it does not come up.
+    static func start(_ arguments: [String], environment: [String: String]) throws -> ServerProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("crescent")
         process.arguments = ["serve", "--port", "0"] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        // Its log goes to a file, not a pipe that nobody drains while it runs.
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("crescent-bench-serve-\(getpid()).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
         var line = Data()
         while !line.contains(10) {
@@ -27,8 +32,10 @@ struct ServerProcess {
         guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
               let port = Int(text[range].split(separator: ":").last ?? "") else {
             process.terminate()
-            print("  crescent serve did not start: \(text)")
-            return nil
+            process.waitUntilExit()
+            let said = ((try? String(contentsOf: log, encoding: .utf8)) ?? "") + text
+            let reason = said.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw BenchError("crescent serve did not start" + (reason.isEmpty ? "" : ": " + reason))
         }
         return ServerProcess(process: process, port: port)
     }
@@ -51,10 +58,10 @@ enum ReloadBenchmark {
         for name in ["rules", "plugins"] {
             try FileManager.default.copyItem(at: root.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
-        guard let server = try ServerProcess.start(
+        let server = try ServerProcess.start(
             ["--db", folder.appendingPathComponent("reload.db").path, "--rules", folder.appendingPathComponent("rules").path,
              "--plugins", folder.appendingPathComponent("plugins").path],
-            environment: ["CRESCENT_ADMIN_TOKEN": "bench"]) else { return }
+            environment: ["CRESCENT_ADMIN_TOKEN": "bench"])
         defer { server.stop() }
         var live: [Double] = [], inside: [Double] = []
         for round in 1...rounds {
