@@ -15,7 +15,7 @@ enum BenchFailure {
 
     /// Reports that benchmark `name` failed and why, then exits with status 1.
     static func stop(_ name: String, _ reason: String) -> Never {
-        FileHandle.standardOutput.synchronizeFile() // what was measured before stays above the message
+        fflush(nil) // what was measured before is printed above the message
         FileHandle.standardError.write(Data("crescent-bench: the \(name) benchmark failed: \(reason)\n".utf8))
         exit(1)
     }
