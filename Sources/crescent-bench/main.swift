@@ -171,12 +171,10 @@ func timeProcess(_ executable: String, _ arguments: [String]) throws -> (Double,
     return (best, output.trimmingCharacters(in: .whitespacesAndNewlines))
 }
 
-let (stock, stockOutput) = await BenchFailure.guarding("sandbox") { try timeProcess("/usr/bin/lua5.4", [script]) }
-let (unlimited, unlimitedOutput) = await BenchFailure.guarding("sandbox") {
-    try timeProcess(crescent.path, ["eval", "--instructions", "0", "--timeout", "0", "--memory", "0", script])
-}
-let (hooked, hookedOutput) = await BenchFailure.guarding("sandbox") {
-    try timeProcess(crescent.path, ["eval", "--instructions", "1000000000000", "--timeout", "3600", "--memory", "1024", script])
+let ((stock, stockOutput), (unlimited, unlimitedOutput), (hooked, hookedOutput)) = await BenchFailure.guarding("sandbox") {
+    (try timeProcess("/usr/bin/lua5.4", [script]),
+     try timeProcess(crescent.path, ["eval", "--instructions", "0", "--timeout", "0", "--memory", "0", script]),
+     try timeProcess(crescent.path, ["eval", "--instructions", "1000000000000", "--timeout", "3600", "--memory", "1024", script]))
 }
 if stockOutput != unlimitedOutput || stockOutput != hookedOutput {
     BenchFailure.stop("sandbox", "crescent eval printed something else than lua5.4 for \(script)")
