@@ -135,6 +135,16 @@ struct ReplayCommand: ParsableCommand {
                               time.evaluations, Double(time.micros) / Double(max(1, time.evaluations)))
             }
         }
+        if !s.eventTime.isEmpty {
+            out += "  event time  (the \(min(5, s.eventTime.count)) costliest event names in all; every one's with --json)\n"
+            let costliest = s.eventTime.sorted { $0.value.micros != $1.value.micros ? $0.value.micros > $1.value.micros : $0.key < $1.key }
+            let total = max(1, s.eventTime.values.reduce(0) { $0 + $1.micros })
+            for (name, time) in costliest.prefix(5) {
+                out += String(format: "    %6.0f ms  %3.0f%%  %@  (%d events, %.1f µs each)\n", Double(time.micros) / 1000,
+                              100 * Double(time.micros) / Double(total), name, time.events,
+                              Double(time.micros) / Double(max(1, time.events)))
+            }
+        }
         section("actions", s.actions)
         section("segments", s.segments)
         if let clock = s.clock { out += "  clock       \(clock) (journey timers and schedules due by then have run)\n" }

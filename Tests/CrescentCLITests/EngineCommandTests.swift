@@ -142,11 +142,19 @@ struct EngineCommandTests {
         #expect(ruleTime["fraud:card_velocity"]?["evaluations"] == orders)
         #expect((ruleTime["segment:bronze"]?["evaluations"] ?? 0) < (summary["events"] as? Int ?? 0))
         #expect(ruleTime.values.allSatisfy { ($0["micros"] ?? -1) >= 0 })
+        // Time by event name: every processed event counted once under its name, each name's time measured.
+        let eventTime = try #require(summary["event_time"] as? [String: [String: Int]])
+        #expect(eventTime.values.reduce(0) { $0 + ($1["events"] ?? 0) } == summary["events"] as? Int)
+        #expect(eventTime["Order Completed"]?["events"] == ruleTime["fraud:card_velocity"]?["evaluations"])
+        #expect(eventTime["Order Completed"].map { ($0["micros"] ?? 0) > 0 } == true)
+        #expect(eventTime.values.allSatisfy { ($0["micros"] ?? -1) >= 0 && ($0["events"] ?? 0) > 0 })
 
         let fresh = dir.appendingPathComponent("text.db").path
         let printed = try Fixtures.run(crescent, ["replay", events, "--db", fresh], in: Fixtures.packageRoot).stdoutText
         #expect(printed.contains("  rule time   (the 5 slowest in all; every rule's with --json)\n"))
         #expect(printed.contains(" runs, "), "\(printed)")
+        #expect(printed.contains("  event time  (the 5 costliest event names in all; every one's with --json)\n"))
+        #expect(printed.contains("  Inventory Updated  (1200 events, "), "\(printed)")
 
         let text = try Fixtures.run(crescent, ["replay", events, "--db", db], in: Fixtures.packageRoot)
         #expect(text.stdoutText.contains("0 processed"), "a second replay changes nothing")

@@ -44,6 +44,11 @@ public struct ReplaySummary: Sendable, Codable {
     /// Time spent in each rule's functions, from the explanations (a segment
     /// kept `unchanged` did not run and is not counted).
     public var ruleTime: [String: RuleTime] = [:]
+    /// The whole pipeline's time by event name (`Order Completed`, `Page
+    /// Viewed`, ...): the host's work and every rule's, and the journey
+    /// timers and schedules that came due before each event. Where a
+    /// replay's time goes, traffic by traffic.
+    public var eventTime: [String: EventTime] = [:]
     /// Card numbers found in messages and masked before they were stored, by field (``CardNumbers``).
     public var maskedCardNumbers: [String: Int] = [:]
 
@@ -53,11 +58,17 @@ public struct ReplaySummary: Sendable, Codable {
         public var micros: Int
     }
 
+    /// The events of one name processed and the microseconds they took in all.
+    public struct EventTime: Sendable, Codable, Equatable {
+        public var events: Int
+        public var micros: Int
+    }
+
     enum CodingKeys: String, CodingKey {
         case events, duplicates, lines, seconds, decisions, actions, segments, errors, rejected, clock
         case journeyMigrations = "journey_migrations", clockWork = "clock_work"
         case eventsPerSecond = "events_per_second", p50Micros = "p50_micros", p99Micros = "p99_micros"
-        case ruleHits = "rule_hits", ruleErrors = "rule_errors", ruleTime = "rule_time"
+        case ruleHits = "rule_hits", ruleErrors = "rule_errors", ruleTime = "rule_time", eventTime = "event_time"
         case ruleLastErrors = "rule_last_errors", disabledRules = "disabled_rules"
         case maskedCardNumbers = "masked_card_numbers"
     }
@@ -142,7 +153,8 @@ public struct Replayer {
                 lastTimestamp = max(lastTimestamp, event.timestamp)
                 for field in event.maskedCardNumbers { summary.maskedCardNumbers[field, default: 0] += 1 }
                 if single && event.maskedCardNumbers.isEmpty { event.raw = String(decoding: line, as: UTF8.self) }
-                engine.submit(event) { tally.add($0) }
+                let name = event.name
+                engine.submit(event) { tally.add($0, name: name) }
                 try tally.rethrow()
             }
         }
@@ -193,7 +205,7 @@ public struct Replayer {
         private(set) var durations: [Int] = []
         private var failure: (any Error)?
 
-        func add(_ result: Result<EventOutcome, any Error>) {
+        func add(_ result: Result<EventOutcome, any Error>, name: String) {
             lock.withLock {
                 switch result {
                 case .failure(let error):
@@ -204,6 +216,8 @@ public struct Replayer {
                         return
                     }
                     durations.append(outcome.micros)
+                    partial.eventTime[name, default: ReplaySummary.EventTime(events: 0, micros: 0)].events += 1
+                    partial.eventTime[name]!.micros += outcome.micros
                     partial.events += 1
                     if let decision = outcome.decision { partial.decisions[decision.verdict.rawValue, default: 0] += 1 }
                     for result in outcome.results where result.outcome == .error {
@@ -224,6 +238,7 @@ public struct Replayer {
                 summary.duplicates = partial.duplicates
                 summary.decisions.merge(partial.decisions) { _, new in new }
                 summary.ruleErrors = partial.ruleErrors
+                summary.eventTime = partial.eventTime
                 summary.errors += partial.errors
             }
         }
