@@ -18,7 +18,7 @@ struct ServerProcess {
         process.standardOutput = output
         // Its log goes to a file, not a pipe that nobody drains while it runs.
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("crescent-bench-serve-\(getpid()).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: log) }
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()

@@ -19,13 +19,13 @@ extension RuleChecks {
         let bytes = Array(source.utf8), count = bytes.count
         let space = UInt8(ascii: " ")
         /// The level of a long bracket opening at `at` (`[[` 0, `[=[` 1, ...), if one does.
-        func opening(at at: Int) -> Int? {
+        func opening(at: Int) -> Int? {
             guard at < count, bytes[at] == UInt8(ascii: "[") else { return nil }
             var end = at + 1
             while end < count && bytes[end] == UInt8(ascii: "=") { end += 1 }
             return end < count && bytes[end] == UInt8(ascii: "[") ? end - at - 1 : nil
         }
-        func closes(at at: Int, level: Int) -> Bool {
+        func closes(at: Int, level: Int) -> Bool {
             guard at + level + 1 < count, bytes[at] == UInt8(ascii: "]"), bytes[at + level + 1] == UInt8(ascii: "]") else { return false }
             return bytes[(at + 1)..<(at + level + 1)].allSatisfy { $0 == UInt8(ascii: "=") }
         }
