@@ -40,7 +40,7 @@ enum ReplayBenchmark {
         let eventSeconds = summary.seconds - work.timerSeconds - work.scheduleSeconds
         print(String(format: "  events only  %8.0f events/s  (the time above without the timers and schedules)",
                      Double(summary.events) / max(eventSeconds, 0.001)))
-        // The shard's time by event name (each event's own processing, with the timers due before it).
+        // The pipeline's time by event name (each event's processing, with the timers due before it).
         let eventMicros = max(1, summary.eventTime.values.reduce(0) { $0 + $1.micros })
         let costliest = summary.eventTime.sorted { $0.value.micros > $1.value.micros }.prefix(5).map { name, time in
             String(format: "%@ %.0f%% (%.1f µs each)", name, 100 * Double(time.micros) / Double(eventMicros),

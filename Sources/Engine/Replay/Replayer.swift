@@ -60,8 +60,14 @@ public struct ReplaySummary: Sendable, Codable {
 
     /// The events of one name processed and the microseconds they took in all.
     public struct EventTime: Sendable, Codable, Equatable {
-        public var events: Int
-        public var micros: Int
+        public var events = 0
+        public var micros = 0
+
+        /// Counts one more event that took `micros`.
+        mutating func add(micros took: Int) {
+            events += 1
+            micros += took
+        }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -216,8 +222,7 @@ public struct Replayer {
                         return
                     }
                     durations.append(outcome.micros)
-                    partial.eventTime[name, default: ReplaySummary.EventTime(events: 0, micros: 0)].events += 1
-                    partial.eventTime[name]!.micros += outcome.micros
+                    partial.eventTime[name, default: ReplaySummary.EventTime()].add(micros: outcome.micros)
                     partial.events += 1
                     if let decision = outcome.decision { partial.decisions[decision.verdict.rawValue, default: 0] += 1 }
                     for result in outcome.results where result.outcome == .error {
