@@ -24,9 +24,9 @@ enum ReplayBenchmark {
         let engine = try ShardedEngine(store: store, rulesDirectory: root.appendingPathComponent("rules").path,
                                        pluginsDirectory: root.appendingPathComponent("plugins").path, options: options, shards: shards)
         print("  shards       \(shards), \(batchSize) events per commit")
-        let threadsBefore = ThreadTimes.now()
+        let threadsBefore = ThreadTimes.now(), writesBefore = FileWrites.now()
         let summary = try Replayer().replay(file, into: engine)
-        let threadsAfter = ThreadTimes.now()
+        let threadsAfter = ThreadTimes.now(), writesAfter = FileWrites.now()
         try store.checkpoint() // the data's size, not the log's (up to ~400 MiB between checkpoints)
         let size = ((try? FileManager.default.attributesOfItem(atPath: database)[.size] as? Int) ?? 0)
             + ((try? FileManager.default.attributesOfItem(atPath: database + "-wal")[.size] as? Int) ?? 0)
@@ -34,6 +34,8 @@ enum ReplayBenchmark {
                      summary.eventsPerSecond, summary.events, summary.seconds, summary.p50Micros, summary.p99Micros))
         print(String(format: "  peak RSS     %8.0f MiB;  database %.0f MiB", PeakMemory.mebibytes(), Double(size) / 1_048_576))
         print("  CPU          " + threadsAfter.summary(since: threadsBefore, events: summary.events))
+        print("  written      " + writesAfter.summary(since: writesBefore, events: summary.events)
+              + " to the log and the database file")
         let work = summary.clockWork
         print(String(format: "  scheduled    %d journey timers (%.1f s), %d schedule runs sweeping %d customers, %d unchanged skipped (%.1f s), inside the time above",
                      work.timersFired, work.timerSeconds, work.schedulesRun, work.customersSwept, work.customersUnchanged, work.scheduleSeconds))
@@ -56,6 +58,7 @@ enum ReplayBenchmark {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: bare + suffix) }
         let bareStore = try CrescentStore(path: bare)
         let clock = ContinuousClock()
+        let bareWritesBefore = FileWrites.now()
         let start = clock.now
         var batch = WriteBatch()
         var inserted = 0
@@ -73,10 +76,12 @@ enum ReplayBenchmark {
         }
         try bareStore.commit(batch)
         let elapsed = clock.now - start
+        let bareWrites = FileWrites.now().summary(since: bareWritesBefore, events: inserted)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let bareRate = Double(inserted) / seconds
         print(String(format: "  bare insert  %8.0f events/s  (%d events in %.1f s; parse, normalize, insert, no rules)",
                      bareRate, inserted, seconds))
+        print("    written    " + bareWrites)
         print(String(format: "  pipeline / bare insert: %.2fx", summary.eventsPerSecond / bareRate))
     }
 }

@@ -56,6 +56,7 @@ enum ServeBenchmark {
         }
         let checkout = Checkout()
         let serverThreadsBefore = server.map { ThreadTimes.now(pid: $0.process.processIdentifier) }
+        let serverWritesBefore = server.map { FileWrites.now(pid: $0.process.processIdentifier) }
         let started = ContinuousClock.now
         let ingest = try await withThrowingTaskGroup(of: (results: [crescent_load_result], cpuSeconds: Double)?.self) { group in
             // A checkout meanwhile: a decision every 50 ms while the senders send (it goes before their queued events),
@@ -94,6 +95,10 @@ enum ServeBenchmark {
         if let server, let serverThreadsBefore {
             let after = ThreadTimes.now(pid: server.process.processIdentifier)
             print("  server CPU during the ingest: " + after.summary(since: serverThreadsBefore, events: messages.count))
+        }
+        if let server, let serverWritesBefore {
+            print("  server's writes during the ingest: "
+                  + FileWrites.now(pid: server.process.processIdentifier).summary(since: serverWritesBefore, events: messages.count))
         }
         let burst = checkout.duringIngest.map(\.latency).sorted()
         if !burst.isEmpty {
