@@ -20,6 +20,12 @@ public final class CrescentStore: Sendable {
     /// How many customers the engine has read back from this store so far
     /// (each id asked of ``customerSnapshots(ids:full:)``, found or not).
     public var customerReads: Int { customersRead.load(ordering: .relaxed) }
+    /// Calls of ``customerSnapshots(ids:full:)`` so far: with ``customerReads``,
+    /// how well the engine reads its customers in bulk.
+    let customerReadCalls = Atomic<Int>(0)
+    /// How many times the engine has read customers back from this store
+    /// (one read may bring many: ``customerReads`` counts the customers).
+    public var customerReadBatches: Int { customerReadCalls.load(ordering: .relaxed) }
 
     /// Opens (creating and migrating when needed) the database at `path`.
     public init(path: String) throws {
@@ -134,23 +140,26 @@ public final class CrescentStore: Sendable {
     /// Whether a message with this id is already in the log.
     public func hasEvent(messageId: String) throws -> Bool {
         try read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM events WHERE message_id = ?)", arguments: [messageId]) ?? false
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM events WHERE message_id = ?)"),
+                              arguments: [messageId]) ?? false
         }
     }
 
     /// The customer with this id, if known.
     public func customer(id: String) throws -> CustomerRow? {
-        try read { db in try CustomerRow.fetchOne(db, sql: "SELECT * FROM customers WHERE id = ?", arguments: [id]) }
+        try read { db in try CustomerRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM customers WHERE id = ?"), arguments: [id]) }
     }
 
     /// Whether a customer with this id is stored.
     public func hasCustomer(id: String) throws -> Bool {
-        try read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM customers WHERE id = ?)", arguments: [id]) ?? false }
+        try read { db in
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM customers WHERE id = ?)"), arguments: [id]) ?? false
+        }
     }
 
     /// The customer an alias or anonymous id belongs to.
     public func resolve(alias: String) throws -> String? {
-        try read { db in try String.fetchOne(db, sql: "SELECT customer_id FROM identities WHERE alias = ?", arguments: [alias]) }
+        try read { db in try String.fetchOne(db.cachedStatement(sql: "SELECT customer_id FROM identities WHERE alias = ?"), arguments: [alias]) }
     }
 
     /// The segments a customer is in now.
@@ -174,7 +183,7 @@ public final class CrescentStore: Sendable {
     /// Occurrences of a counter key at or after `since`, oldest first.
     public func counterHits(counter: String, key: String, since: Int64) throws -> [(at: Int64, value: String?)] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT at, value FROM counter_hits WHERE counter = ? AND key = ? AND at >= ? ORDER BY at",
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT at, value FROM counter_hits WHERE counter = ? AND key = ? AND at >= ? ORDER BY at"),
                              arguments: [counter, key, since]).map { ($0["at"], $0["value"]) }
         }
     }
@@ -184,14 +193,14 @@ public final class CrescentStore: Sendable {
     public func promotionFires(promotion: String, customerId: String?, key: String? = nil, since: Int64) throws -> [Int64] {
         try read { db in
             if let customerId, let key {
-                return try Int64.fetchAll(db, sql: """
+                return try Int64.fetchAll(db.cachedStatement(sql: """
                     SELECT at FROM promotion_fires WHERE promotion = ? AND customer_id = ? AND fire_key = ? AND at >= ? ORDER BY at
-                    """, arguments: [promotion, customerId, key, since])
+                    """), arguments: [promotion, customerId, key, since])
             }
             if let customerId {
-                return try Int64.fetchAll(db, sql: """
+                return try Int64.fetchAll(db.cachedStatement(sql: """
                     SELECT at FROM promotion_fires WHERE promotion = ? AND customer_id = ? AND fire_key IS NULL AND at >= ? ORDER BY at
-                    """, arguments: [promotion, customerId, since])
+                    """), arguments: [promotion, customerId, since])
             }
             return try Int64.fetchAll(db, sql: "SELECT at FROM promotion_fires WHERE promotion = ? AND at >= ? ORDER BY at",
                                       arguments: [promotion, since])
@@ -260,7 +269,7 @@ public final class CrescentStore: Sendable {
     /// The order with this id.
     public func order(id: String) throws -> OrderRow? {
         try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM orders WHERE id = ?", arguments: [id]) else { return nil }
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM orders WHERE id = ?"), arguments: [id]) else { return nil }
             var order = OrderRow(id: row["id"], customerId: row["customer_id"], status: row["status"], total: row["total"],
                                  createdAt: row["created_at"])
             order.currency = row["currency"]

@@ -182,9 +182,9 @@ extension CrescentStore {
     /// When a customer last entered a journey for a key.
     public func lastJourneyEntry(journey: String, customerId: String, key: String) throws -> Int64? {
         try read { db in
-            try Int64.fetchOne(db, sql: """
+            try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT MAX(entered_at) FROM journey_instances WHERE journey = ? AND customer_id = ? AND key = ?
-                """, arguments: [journey, customerId, key])
+                """), arguments: [journey, customerId, key])
         }
     }
 

@@ -9,6 +9,7 @@ import LuaKit
 //   BENCH_SKIP_EVAL=1  skip the `crescent eval` vs `lua5.4` comparison
 //   BENCH_EVENTS=N     events in the replay benchmark (default 1,000,000; 0 skips it)
 //   BENCH_ONLY=replay  run only the replay benchmark
+//   BENCH_ONLY=resume  run only the restarted-engine benchmark (BENCH_EVENTS; BENCH_RESUME_TAIL lines replayed after the restart, default 20,000)
 //   BENCH_TIMERS=N     waiting journey instances in the timer benchmark (default 1,000,000; 0 skips it)
 //   BENCH_ONLY=timers  run only the timer benchmark
 //   BENCH_SERVE_EVENTS=N  events posted to crescent serve (default 100,000; 0 skips it)
@@ -66,6 +67,14 @@ if environment["BENCH_ONLY"] == "timers" {
 
 if environment["BENCH_ONLY"] == "normalize" {
     await BenchFailure.guarding("normalize") { try NormalizeBenchmark.run(events: Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000) }
+    exit(0)
+}
+
+let resumeTail = Int(environment["BENCH_RESUME_TAIL"] ?? "") ?? 20_000
+if environment["BENCH_ONLY"] == "resume" {
+    await BenchFailure.guarding("resume") {
+        try ResumeBenchmark.run(events: Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000, tail: resumeTail)
+    }
     exit(0)
 }
 
@@ -187,6 +196,9 @@ print(String(format: "  crescent eval, limits raised (hook on)  %6.3f s  %.2fx t
 
 let replayEvents = Int(environment["BENCH_EVENTS"] ?? "") ?? 1_000_000
 if replayEvents > 0 { await BenchFailure.guarding("replay") { try ReplayBenchmark.run(events: replayEvents) } }
+if replayEvents > 0 && resumeTail > 0 {
+    await BenchFailure.guarding("resume") { try ResumeBenchmark.run(events: replayEvents, tail: resumeTail) }
+}
 
 let timerInstances = Int(environment["BENCH_TIMERS"] ?? "") ?? 1_000_000
 if timerInstances > 0 { await BenchFailure.guarding("journey timer") { try TimerBenchmark.run(instances: timerInstances) } }

@@ -96,8 +96,11 @@ final class ShardWorker: @unchecked Sendable {
                 case .events:
                     let run = eventRuns.removeFirst()
                     queuedEvents -= run.count
+                    let ahead = prefetchedAhead > 0 || engine.state.freshStore ? [] : customersAhead(run)
+                    prefetchedAhead -= run.count
                     condition.broadcast()
                     condition.unlock()
+                    if !ahead.isEmpty { try? engine.state.prefetch(customers: ahead) }
                     ShardJob.run(run, on: engine)
                 }
             }
@@ -106,6 +109,31 @@ final class ShardWorker: @unchecked Sendable {
         thread.start()
         ready.wait()
         if let error = startup.error { throw error }
+    }
+
+    /// Queued events (from the run being taken on) whose customers were
+    /// already read in bulk (under `condition`).
+    private var prefetchedAhead = 0
+
+    /// The customers of `run` and of the runs queued after it, up to 512
+    /// events, for a bulk read (not those a hand-over from another shard
+    /// brings: its copy is the newer). Sets how many events that covers.
+    /// Under `condition`.
+    private func customersAhead(_ run: [ShardJob]) -> [String] {
+        var ids: [String] = []
+        var covered = 0
+        func add(_ jobs: [ShardJob]) {
+            for job in jobs where covered < 512 {
+                covered += 1
+                guard job.adopted == nil else { continue }
+                ids.append(job.route.customerId)
+                if let merged = job.route.mergeFrom { ids.append(merged) }
+            }
+        }
+        add(run)
+        for queued in eventRuns where covered < 512 { add(queued) }
+        prefetchedAhead = covered
+        return ids
     }
 
     /// Whether the commit pipeline will wake this thread when idle (under `condition`).
