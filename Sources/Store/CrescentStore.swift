@@ -137,13 +137,11 @@ public final class CrescentStore: Sendable {
 
     // MARK: Queries the engine needs
 
-    /// Whether a message with this id is already in the log.
-    public func hasEvent(messageId: String) throws -> Bool {
-        try read { db in
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM events WHERE message_id = ?)"),
-                              arguments: [messageId]) ?? false
-        }
-    }
+    /// Message ids looked up one at a time (``hasEvent(messageId:)``) so far.
+    let messageIdLookups = Atomic<Int>(0)
+    /// How many message ids were looked up in the log one at a time so far
+    /// (a bulk check, ``storedMessageIds(among:)``, spares those reads).
+    public var messageIdReads: Int { messageIdLookups.load(ordering: .relaxed) }
 
     /// The customer with this id, if known.
     public func customer(id: String) throws -> CustomerRow? {

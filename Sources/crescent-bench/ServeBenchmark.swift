@@ -168,6 +168,7 @@ enum ServeBenchmark {
         if let server {
             kill(server.process.processIdentifier, SIGTERM)
             server.process.waitUntilExit()
+            try await ingestAfterRestart(messages: messages, database: database, root: root, senders: senders)
         }
     }
 

@@ -88,6 +88,12 @@ public final class ShardedEngine: @unchecked Sendable {
 
     static func shard(of customerId: String, count: Int) -> Int { CustomerPlacement.hashShard(of: customerId, count: count) }
 
+    /// Reads in one go which of `messageIds` the store already holds, ahead
+    /// of submitting their events (a request's batch), so that the
+    /// duplicate check of each needs no read of its own. A no-op on a store
+    /// that held no event at start.
+    public func checkStored(messageIds: [String]) { shared.checkStored(messageIds) }
+
     /// Routes an event to its shard; `completion` runs there once it is processed.
     /// Blocks when the shard's queue is full (back-pressure).
     public func submit(_ event: Event, _ completion: @escaping @Sendable (Result<EventOutcome, any Error>) -> Void) {

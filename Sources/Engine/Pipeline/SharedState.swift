@@ -37,6 +37,9 @@ final class SharedState: @unchecked Sendable {
     /// Message ids claimed recently; older ones are in the Bloom filter and the store.
     private var seen: RecentMap<String, Void>
     private var droppedIds = StringBloomFilter(bits: 1 << 24)
+    /// Message ids a bulk check (``checkStored(_:)``) looked up, and whether
+    /// the store held them: their claims need no read of their own.
+    private var checked: [String: Bool] = [:]
     private var counters: RecentMap<CounterKey, [(at: Int64, value: String?)]>
     private var globalFires: [String: [Int64]] = [:]
     var counterRetention: [String: Int64] = [:]
@@ -142,14 +145,32 @@ final class SharedState: @unchecked Sendable {
         }
     }
 
+    /// Whether the store may hold `messageId` though memory does not: ids
+    /// dropped from memory are committed, and the filter spares a store read
+    /// for nearly every id that was never seen. Under `lock`.
+    private func mayBeStoredLocked(_ messageId: String) -> Bool {
+        !freshStore || (seen.hasDropped && droppedIds.mightContain(messageId))
+    }
+
+    /// Reads in one go which of `messageIds` the store already holds, ahead
+    /// of their claims (a request's batch): a restarted server otherwise
+    /// reads the store once per message, in a read transaction of its own.
+    /// Only the ids the store may hold are asked.
+    func checkStored(_ messageIds: [String]) {
+        let asked: [String] = lock.withLock { messageIds.filter { !seen.contains($0) && mayBeStoredLocked($0) } }
+        guard asked.count > 1, let stored = try? store.storedMessageIds(among: asked) else { return }
+        lock.withLock {
+            if checked.count > 100_000 { checked.removeAll() } // checked, then never claimed
+            for id in asked { checked[id] = stored.contains(id) }
+        }
+    }
+
     /// Marks a message id as taken; false when it was already processed.
     func claim(_ messageId: String) -> Bool {
         lock.withLock {
             if seen.contains(messageId) { return false }
-            // Ids dropped from memory are committed; the filter spares a
-            // store read for nearly every id that was never seen.
-            let mayBeStored = !freshStore || (seen.hasDropped && droppedIds.mightContain(messageId))
-            if mayBeStored, (try? store.hasEvent(messageId: messageId)) == true { return false }
+            if mayBeStoredLocked(messageId),
+               checked.removeValue(forKey: messageId) ?? ((try? store.hasEvent(messageId: messageId)) == true) { return false }
             seen.set(messageId, ()) { dropped in
                 for id in dropped.keys { droppedIds.insert(id) }
             }

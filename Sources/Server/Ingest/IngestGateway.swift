@@ -70,6 +70,7 @@ public final class IngestGateway: @unchecked Sendable {
             }
         }
         let collector = Collector(events.count)
+        if events.count > 1 { engine.checkStored(messageIds: events.map(\.messageId)) }
         return try await withCheckedThrowingContinuation { continuation in
             let finish: @Sendable () -> Void = {
                 do {

@@ -103,3 +103,38 @@ struct RestartReadTests {
         }
     }
 }
+
+extension RestartReadTests {
+    @Test("a batch's message ids are checked against the store in one read: stored ones stay duplicates, new ones are processed")
+    func bulkMessageIdCheck() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("crescent.db").path
+        let (rules, plugins) = try Self.rulesFolder()
+        let stored = (1...3).map { F.track("Product Viewed", user: "u\($0)", at: "\($0)m", id: "old-\($0)") }
+        do {
+            let first = try ShardedEngine(store: try CrescentStore(path: path), rulesDirectory: rules, pluginsDirectory: plugins, shards: 1)
+            for event in stored { _ = try first.process(event) }
+            try first.flush()
+        }
+        let store = try CrescentStore(path: path)
+        let engine = try ShardedEngine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, shards: 1)
+        let fresh = (1...5).map { F.track("Product Viewed", user: "u\($0)", at: "1h\($0)m", id: "new-\($0)") }
+        let batch = stored + fresh
+        engine.checkStored(messageIds: batch.map(\.messageId))
+        let outcomes = try batch.map { try engine.process($0) }
+        #expect(store.messageIdReads == 0, "no message id read one at a time: \(store.messageIdReads)")
+        for (event, outcome) in zip(batch, outcomes) {
+            if outcome.duplicate {
+                #expect(event.messageId.hasPrefix("old-"), "\(event.messageId) is new, yet was taken for a duplicate")
+            } else {
+                #expect(event.messageId.hasPrefix("new-"), "\(event.messageId) was processed a second time")
+            }
+        }
+        try engine.flush()
+        #expect(try store.count("events") == 8)
+        // Without the bulk check, each id is read on its own.
+        _ = try engine.process(F.track("Product Viewed", user: "u9", at: "2h", id: "single"))
+        #expect(store.messageIdReads == 1)
+    }
+}
