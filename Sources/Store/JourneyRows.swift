@@ -181,7 +181,7 @@ extension CrescentStore {
 
     /// When a customer last entered a journey for a key.
     public func lastJourneyEntry(journey: String, customerId: String, key: String) throws -> Int64? {
-        try read { db in
+        try pointRead { db in
             try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT MAX(entered_at) FROM journey_instances WHERE journey = ? AND customer_id = ? AND key = ?
                 """), arguments: [journey, customerId, key])

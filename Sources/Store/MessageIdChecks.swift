@@ -7,7 +7,7 @@ extension CrescentStore {
     /// Whether a message with this id is already in the log.
     public func hasEvent(messageId: String) throws -> Bool {
         messageIdLookups.add(1, ordering: .relaxed)
-        return try read { db in
+        return try pointRead { db in
             try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM events WHERE message_id = ?)"),
                               arguments: [messageId]) ?? false
         }
@@ -17,7 +17,7 @@ extension CrescentStore {
     /// (their `IN` lists padded like the customer snapshots', so the
     /// statements come from the cache).
     public func storedMessageIds(among messageIds: [String]) throws -> Set<String> {
-        try read { db in
+        try pointRead { db in
             var stored = Set<String>()
             for start in stride(from: 0, to: messageIds.count, by: 500) {
                 let chunk = Self.padded(Array(messageIds[start..<min(messageIds.count, start + 500)]))

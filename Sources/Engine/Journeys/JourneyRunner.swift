@@ -88,12 +88,11 @@ extension Engine {
             run.results.append(RuleResult(rule: def.ruleId, kind: "journey", outcome: .suppressed, reason: reason))
             return
         }
-        if let last = lastEntry(def.name, customerId, key) {
-            if let after = def.reenterAfter, state.now - last < after {
-                run.results.append(RuleResult(rule: def.ruleId, kind: "journey", outcome: .suppressed,
-                                              reason: "re-entry only \(after / 3_600_000)h after the last entry (\(Timestamps.iso(last)))"))
-                return
-            }
+        // The last entry matters only to a journey with `reenter_after` (the store is not read for the others).
+        if let after = def.reenterAfter, let last = lastEntry(def.name, customerId, key), state.now - last < after {
+            run.results.append(RuleResult(rule: def.ruleId, kind: "journey", outcome: .suppressed,
+                                          reason: "re-entry only \(after / 3_600_000)h after the last entry (\(Timestamps.iso(last)))"))
+            return
         }
         if def.isShadow {
             stat(def.ruleId) { $0.shadowHits += 1 }
