@@ -30,19 +30,26 @@ struct RestartReadTests {
         return (root.appendingPathComponent("rules").path, root.appendingPathComponent("plugins").path)
     }
 
+    /// A file written by a first engine that processed `events`, then a new
+    /// store and engine on it: the restart.
+    static func restarted(after events: [Event], in dir: URL) throws -> (store: CrescentStore, engine: ShardedEngine) {
+        let path = dir.appendingPathComponent("crescent.db").path
+        let (rules, plugins) = try rulesFolder()
+        do {
+            let first = try ShardedEngine(store: try CrescentStore(path: path), rulesDirectory: rules, pluginsDirectory: plugins, shards: 1)
+            for event in events { _ = try first.process(event) }
+            try first.flush()
+        }
+        let store = try CrescentStore(path: path)
+        return (store, try ShardedEngine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, shards: 1))
+    }
+
     @Test("the customers of queued events are read back in one go, and go on where they were")
     func bulkReadOnRestart() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("crescent.db").path
-        let (rules, plugins) = try Self.rulesFolder()
-        do {
-            let first = try ShardedEngine(store: try CrescentStore(path: path), rulesDirectory: rules, pluginsDirectory: plugins, shards: 1)
-            for n in 1...5 { _ = try first.process(F.order("o-\(n)", user: "u\(n)", total: 10, at: "\(n)m")) }
-            try first.flush()
-        }
-        let store = try CrescentStore(path: path)
-        let engine = try ShardedEngine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, shards: 1)
+        let (store, engine) = try Self.restarted(after: (1...5).map { F.order("o-\($0)", user: "u\($0)", total: 10, at: "\($0)m") },
+                                                 in: dir)
         final class Outcomes: @unchecked Sendable {
             let lock = NSLock()
             var byUser: [String: EventOutcome] = [:]
@@ -109,16 +116,8 @@ extension RestartReadTests {
     func bulkMessageIdCheck() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("crescent.db").path
-        let (rules, plugins) = try Self.rulesFolder()
         let stored = (1...3).map { F.track("Product Viewed", user: "u\($0)", at: "\($0)m", id: "old-\($0)") }
-        do {
-            let first = try ShardedEngine(store: try CrescentStore(path: path), rulesDirectory: rules, pluginsDirectory: plugins, shards: 1)
-            for event in stored { _ = try first.process(event) }
-            try first.flush()
-        }
-        let store = try CrescentStore(path: path)
-        let engine = try ShardedEngine(store: store, rulesDirectory: rules, pluginsDirectory: plugins, shards: 1)
+        let (store, engine) = try Self.restarted(after: stored, in: dir)
         let fresh = (1...5).map { F.track("Product Viewed", user: "u\($0)", at: "1h\($0)m", id: "new-\($0)") }
         let batch = stored + fresh
         engine.checkStored(messageIds: batch.map(\.messageId))
